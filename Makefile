@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: setup run run-keep test lint bench clean
+.PHONY: setup browser run run-keep test lint bench clean
 
 $(STAMP): pyproject.toml Makefile functions/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -27,7 +27,13 @@ run: setup
 run-keep: setup
 	$(BIN)/edgetrain local-stack run --keep
 
-test: setup
+# Debian's Chromium + ChromeDriver for the status page's browser tests (root on this machine kind, as in CI).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+		echo "warning: could not install chromium; browser tests will be skipped"
+
+test: setup browser
 	bash scripts/test.sh
 
 lint: setup
