@@ -1,0 +1,156 @@
+"""Child processes the local stack owns: started in their own process group, logged to a file, stopped whole.
+
+The emulators are shell scripts that start Java, and functions-framework may fork workers: signalling only the
+direct child would leave those running. Each process therefore gets its own session (process group), and
+stopping it signals the whole group until nothing of it is left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from edgetrain.localstack.errors import ProcessStartError
+
+LOCALHOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        return sock.getsockname()[1]
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when `url` answers a GET with a 2xx status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def port_open(port: int, host: str = LOCALHOST, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class ManagedProcess:
+    """One command run as the leader of a new process group, with stdout+stderr going to `log_path`."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = Path(log_path)
+        self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        self.popen: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,  # own process group: stop() can reach the Java/worker children
+            )
+        return self
+
+    def exited(self) -> bool:
+        return self.popen is not None and self.popen.poll() is not None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, is_ready: Callable[[], bool], timeout: float, what: str = "ready") -> None:
+        """Poll `is_ready` until true; on exit or timeout stop the process and raise ProcessStartError."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.exited():
+                code = self.popen.returncode
+                self.stop()
+                raise ProcessStartError(
+                    f"{self.name} exited with code {code} before it was {what}; log {self.log_path}:\n"
+                    f"{self.log_tail()}"
+                )
+            if is_ready():
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise ProcessStartError(
+            f"{self.name} was not {what} after {timeout:.0f} s; log {self.log_path}:\n{self.log_tail()}"
+        )
+
+    def group_alive(self) -> bool:
+        """True while any process of this process group still exists."""
+        if self.popen is None:
+            return False
+        self.popen.poll()  # reap the leader if it has exited, so a zombie does not count
+        try:
+            os.killpg(self.popen.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the whole group, SIGKILL what is left after `grace` seconds; returns when none is left."""
+        if self.popen is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while self.group_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.group_alive():
+            self._signal_group(signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while self.group_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        try:
+            self.popen.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> ManagedProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

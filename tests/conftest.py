@@ -1,0 +1,55 @@
+"""Shared fixtures: the real Pub/Sub and Firestore emulators, started once per test session.
+
+Requesting `pubsub_emulator` or `firestore_emulator` starts that emulator (about 1-8 s) and points the test
+process at it through PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST, with GOOGLE_CLOUD_PROJECT set to
+TEST_PROJECT. Both are stopped, Java children included, when the session ends. `clean_emulators` (function
+scope) gives a test an empty Firestore database and no topics or subscriptions.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from edgetrain.localstack import emulators
+
+TEST_PROJECT = "edgetrain-test"
+
+
+@pytest.fixture(scope="session")
+def _emulator_env():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GOOGLE_CLOUD_PROJECT", TEST_PROJECT)
+        yield patch
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(_emulator_env, tmp_path_factory):
+    """The Pub/Sub emulator (an `emulators.Emulator`); PUBSUB_EMULATOR_HOST points at it."""
+    emulator = emulators.start_pubsub(tmp_path_factory.mktemp("pubsub-emulator"))
+    _emulator_env.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator(_emulator_env, tmp_path_factory):
+    """The Firestore emulator (an `emulators.Emulator`); FIRESTORE_EMULATOR_HOST points at it."""
+    emulator = emulators.start_firestore(tmp_path_factory.mktemp("firestore-emulator"))
+    _emulator_env.setenv("FIRESTORE_EMULATOR_HOST", emulator.host)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def clean_firestore(firestore_emulator):
+    """An empty Firestore database for TEST_PROJECT at the start of the test."""
+    emulators.reset_firestore(firestore_emulator.host, TEST_PROJECT)
+    yield firestore_emulator
+
+
+@pytest.fixture
+def clean_emulators(pubsub_emulator, firestore_emulator):
+    """Both emulators, emptied for TEST_PROJECT: no documents, no topics, no subscriptions."""
+    emulators.reset_firestore(firestore_emulator.host, TEST_PROJECT)
+    emulators.reset_pubsub(TEST_PROJECT)
+    yield pubsub_emulator, firestore_emulator
