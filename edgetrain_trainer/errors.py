@@ -19,3 +19,8 @@ class DatasetError(TrainerError):
 
 class TrainingCancelled(TrainerError):
     """Training was cancelled through the cancel hook; nothing was written to the output directory."""
+
+
+class WeightsError(TrainerError):
+    """Pretrained weights cannot be used: their package is missing, the file is absent or fails its SHA-256
+    check, or it does not fit the network. The message names the file and how to fix it."""
