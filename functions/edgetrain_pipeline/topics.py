@@ -22,5 +22,6 @@ PUBSUB_TRIGGERS = {
 }
 # entry points served over HTTP
 HTTP_FUNCTIONS = ("status_page",)
-# topics the functions publish to (the status page's form publishes training requests to TOPIC_DATASET_IMPORTED)
+# topics the functions publish to
+# (the status page's form publishes training requests to TOPIC_DATASET_IMPORTED)
 PUBLISHED_TOPICS = (TOPIC_DATASET_IMPORTED, TOPIC_TRAINING_FINISHED, TOPIC_NOTIFICATIONS)

@@ -1,0 +1,196 @@
+"""The AutoML adapter: the only module that talks to `google-cloud-automl` (self-hosted service or Google).
+
+Calls return plain dataclasses so that use cases never see protobufs. Transient errors are retried with a
+deadline (retrying.py); CreateModel is retried only on errors that mean "not applied" (the poller reconciles
+the rest, see usecases/reconcile.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
+from google.cloud import automl_v1
+from google.cloud.automl_v1.services.auto_ml.transports import AutoMlGrpcTransport
+
+from .config import Settings
+from .evaluation import summarize_evaluation
+from .retrying import transient_retry
+
+CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED: how AutoML ends a cancelled operation
+_NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
+
+
+@dataclass(frozen=True)
+class ModelView:
+    name: str
+    display_name: str
+    dataset_id: str
+    model_type: str
+    budget_milli_node_hours: int
+    cost_milli_node_hours: int
+    stop_reason: str | None
+    labels: dict[str, str]
+    create_time: str | None
+
+
+@dataclass(frozen=True)
+class OperationView:
+    name: str
+    done: bool
+    kind: str  # the OperationMetadata details member: create_model_details, export_model_details…
+    progress_percent: int
+    error_code: int = 0
+    error_message: str = ""
+    model: ModelView | None = None  # the response of a finished CreateModel
+    export_directory: str | None = None  # where a finished ExportModel wrote its package
+    partial_failures: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.done and self.error_code == 0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.done and self.error_code == CANCELLED_CODE
+
+
+def _model_view(model: automl_v1.Model) -> ModelView:
+    meta = model.image_object_detection_model_metadata
+    return ModelView(
+        name=model.name,
+        display_name=model.display_name,
+        dataset_id=model.dataset_id,
+        model_type=meta.model_type,
+        budget_milli_node_hours=int(meta.train_budget_milli_node_hours),
+        cost_milli_node_hours=int(meta.train_cost_milli_node_hours),
+        stop_reason=meta.stop_reason or None,
+        labels=dict(model.labels),
+        create_time=model.create_time.isoformat() if model.create_time else None,
+    )
+
+
+def _operation_view(op: Any) -> OperationView:
+    """A google.longrunning.Operation (raw protobuf) as an OperationView."""
+    metadata = automl_v1.OperationMetadata.deserialize(op.metadata.value) if op.metadata.value else None
+    meta_pb = automl_v1.OperationMetadata.pb(metadata) if metadata is not None else None
+    kind = (meta_pb.WhichOneof("details") or "") if meta_pb is not None else ""
+    model = export_dir = None
+    if op.done and op.HasField("response") and op.response.type_url.endswith("automl.v1.Model"):
+        model = _model_view(automl_v1.Model.deserialize(op.response.value))
+    if metadata is not None and kind == "export_model_details":
+        export_dir = metadata.export_model_details.output_info.gcs_output_directory or None
+    return OperationView(
+        name=op.name,
+        done=op.done,
+        kind=kind,
+        progress_percent=int(metadata.progress_percent) if metadata is not None else 0,
+        error_code=op.error.code if op.HasField("error") else 0,
+        error_message=op.error.message if op.HasField("error") else "",
+        model=model,
+        export_directory=export_dir,
+        partial_failures=[s.message for s in metadata.partial_failures] if metadata is not None else [],
+    )
+
+
+class AutoMlGateway:
+    def __init__(self, settings: Settings, client: automl_v1.AutoMlClient | None = None):
+        self._settings = settings
+        self._client = client
+        self._lock = threading.Lock()
+        self._retry = transient_retry(settings.retry_deadline_s)
+
+    @property
+    def client(self) -> automl_v1.AutoMlClient:
+        """Created on first use, once per process (Cloud Functions reuse warm instances)."""
+        with self._lock:
+            if self._client is None:
+                endpoint = self._settings.automl_endpoint
+                if endpoint:
+                    transport = AutoMlGrpcTransport(channel=grpc.insecure_channel(endpoint))
+                    self._client = automl_v1.AutoMlClient(transport=transport)
+                else:
+                    self._client = automl_v1.AutoMlClient()
+            return self._client
+
+    @property
+    def location_path(self) -> str:
+        return f"projects/{self._settings.project}/locations/{self._settings.location}"
+
+    def dataset_name(self, dataset: str) -> str:
+        return dataset if dataset.startswith("projects/") else f"{self.location_path}/datasets/{dataset}"
+
+    # ---- datasets and models
+
+    def example_count(self, dataset: str) -> int:
+        return int(self.client.get_dataset(name=self.dataset_name(dataset), retry=self._retry).example_count)
+
+    def create_model(
+        self, dataset: str, display_name: str, model_type: str, budget: int, labels: dict[str, str]
+    ) -> str:
+        """Start a training; the operation's name."""
+        model = automl_v1.Model(
+            display_name=display_name,
+            dataset_id=self.dataset_name(dataset).rsplit("/", 1)[-1],
+            labels=labels,
+            image_object_detection_model_metadata=automl_v1.ImageObjectDetectionModelMetadata(
+                model_type=model_type, train_budget_milli_node_hours=budget
+            ),
+        )
+        retry = gretry.Retry(
+            predicate=_NOT_APPLIED, initial=0.2, maximum=5.0, timeout=self._settings.retry_deadline_s
+        )
+        operation = self.client.create_model(parent=self.location_path, model=model, retry=retry)
+        return operation.operation.name
+
+    def get_model(self, name: str) -> ModelView:
+        return _model_view(self.client.get_model(name=name, retry=self._retry))
+
+    def overall_evaluation(self, model: str) -> dict[str, Any]:
+        """The evaluation over all labels (annotationSpecId empty), summarized; {} when there is none."""
+        for evaluation in self.client.list_model_evaluations(parent=model, filter="", retry=self._retry):
+            if not evaluation.annotation_spec_id:
+                return summarize_evaluation(evaluation)
+        return {}
+
+    def export_model(self, model: str, model_format: str, uri_prefix: str) -> str:
+        config = automl_v1.ModelExportOutputConfig(
+            model_format=model_format, gcs_destination=automl_v1.GcsDestination(output_uri_prefix=uri_prefix)
+        )
+        operation = self.client.export_model(name=model, output_config=config, retry=self._retry)
+        return operation.operation.name
+
+    def delete_model(self, model: str) -> None:
+        try:
+            self.client.delete_model(name=model, retry=self._retry)
+        except gexc.NotFound:
+            pass  # already gone: deleting is idempotent for us
+
+    def import_data(self, dataset: str, input_uris: list[str]) -> str:
+        config = automl_v1.InputConfig(gcs_source=automl_v1.GcsSource(input_uris=input_uris))
+        operation = self.client.import_data(
+            name=self.dataset_name(dataset), input_config=config, retry=self._retry
+        )
+        return operation.operation.name
+
+    # ---- long-running operations
+
+    def list_operations(self, filter_: str = "") -> list[OperationView]:
+        ops = self.client.transport.operations_client.list_operations(
+            self.location_path, filter_, retry=self._retry
+        )
+        return [_operation_view(op) for op in ops]
+
+    def get_operation(self, name: str) -> OperationView:
+        return _operation_view(self.client.transport.operations_client.get_operation(name, retry=self._retry))
+
+    def list_models(self, dataset: str) -> list[ModelView]:
+        dataset_id = self.dataset_name(dataset).rsplit("/", 1)[-1]
+        models = self.client.list_models(
+            parent=self.location_path, filter=f"dataset_id={dataset_id}", retry=self._retry
+        )
+        return [_model_view(m) for m in models]

@@ -1,0 +1,113 @@
+"""Every setting of the pipeline, read from the environment in one place (`get_env()`).
+
+Terraform sets these on each function; the local stack and the tests set them on the process. Topic names
+live in topics.py (the contract shared with infra/), not here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .errors import ConfigurationException
+
+MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")
+EXPORT_FORMATS = ("tflite", "tf_saved_model", "tf_js")
+CHAMPION_METRICS = ("boundingBoxMeanAveragePrecision", "meanAveragePrecisionAt50")
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str  # GOOGLE_CLOUD_PROJECT: Firestore, Pub/Sub and the AutoML resource names
+    location: str  # AUTOML_LOCATION
+    automl_endpoint: (
+        str | None
+    )  # AUTOML_ENDPOINT host:port of the self-hosted service (insecure gRPC); None = Google
+    default_model_type: str  # DEFAULT_MODEL_TYPE
+    default_budget_milli_node_hours: int  # DEFAULT_BUDGET_MILLI_NODE_HOURS
+    min_new_examples: int  # MIN_NEW_EXAMPLES since the last training, for import-triggered trainings
+    champion_metric: str  # CHAMPION_METRIC
+    champion_min_improvement: float  # CHAMPION_MIN_IMPROVEMENT: a challenger must beat the champion by more
+    export_formats: tuple[str, ...]  # EXPORT_FORMATS, comma-separated; tflite always first
+    export_uri_prefix: str  # EXPORT_URI_PREFIX, e.g. gs://bucket/model-export/
+    retain_models: int  # RETAIN_MODELS: non-champion models kept per dataset (older ones are deleted)
+    retry_deadline_s: float  # RETRY_DEADLINE_S: how long transient AutoML/Firestore errors are retried
+    create_lease_s: float  # CREATE_LEASE_S: a CreateModel claim older than this is reconciled by the poller
+    status_page_size: int  # STATUS_PAGE_SIZE: trainings per page
+    status_refresh_s: int  # STATUS_REFRESH_S: auto-refresh interval of the status page
+    csrf_secret: str  # CSRF_SECRET: signs the form tokens; one random per process when unset
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationException(f"{name}={raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ConfigurationException(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _float(name: str, default: float, low: float) -> float:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationException(f"{name}={raw!r} is not a number") from None
+    if value < low:
+        raise ConfigurationException(f"{name}={value} is below {low}")
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default)
+    if value not in choices:
+        raise ConfigurationException(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def _export_formats() -> tuple[str, ...]:
+    raw = os.environ.get("EXPORT_FORMATS", "tflite")
+    formats = ["tflite"] + [f.strip() for f in raw.split(",") if f.strip() and f.strip() != "tflite"]
+    for fmt in formats:
+        if fmt not in EXPORT_FORMATS:
+            raise ConfigurationException(
+                f"EXPORT_FORMATS: {fmt!r} must be one of {', '.join(EXPORT_FORMATS)}"
+            )
+    return tuple(dict.fromkeys(formats))
+
+
+def _project() -> str:
+    for name in ("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"):
+        if os.environ.get(name):
+            return os.environ[name]
+    raise ConfigurationException("GOOGLE_CLOUD_PROJECT is not set")
+
+
+@lru_cache(maxsize=1)
+def get_env() -> Settings:
+    """The settings of this process, read once (tests call get_env.cache_clear() after changing env)."""
+    return Settings(
+        project=_project(),
+        location=os.environ.get("AUTOML_LOCATION", "us-central1"),
+        automl_endpoint=os.environ.get("AUTOML_ENDPOINT") or None,
+        default_model_type=_choice("DEFAULT_MODEL_TYPE", "mobile-versatile-1", MODEL_TYPES),
+        default_budget_milli_node_hours=_int("DEFAULT_BUDGET_MILLI_NODE_HOURS", 24_000, 1_000, 100_000),
+        min_new_examples=_int("MIN_NEW_EXAMPLES", 1, 0, 10_000_000),
+        champion_metric=_choice("CHAMPION_METRIC", "boundingBoxMeanAveragePrecision", CHAMPION_METRICS),
+        champion_min_improvement=_float("CHAMPION_MIN_IMPROVEMENT", 0.0, 0.0),
+        export_formats=_export_formats(),
+        export_uri_prefix=os.environ.get("EXPORT_URI_PREFIX", "gs://edgetrain-models/model-export/"),
+        retain_models=_int("RETAIN_MODELS", 3, 0, 1000),
+        retry_deadline_s=_float("RETRY_DEADLINE_S", 60.0, 0.1),
+        create_lease_s=_float("CREATE_LEASE_S", 300.0, 1.0),
+        status_page_size=_int("STATUS_PAGE_SIZE", 20, 1, 200),
+        status_refresh_s=_int("STATUS_REFRESH_S", 10, 1, 3600),
+        csrf_secret=os.environ.get("CSRF_SECRET") or _PROCESS_SECRET,
+    )
+
+
+_PROCESS_SECRET = secrets.token_hex(32)

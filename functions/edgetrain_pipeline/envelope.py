@@ -1,0 +1,64 @@
+"""Unwrap a Pub/Sub CloudEvent into (event id, JSON payload) and validate it against a schema."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import InvalidMessageException
+
+M = TypeVar("M", bound=BaseModel)
+MAX_RECORDED_CHARS = 2_000  # how much of a bad payload is kept in Firestore for diagnosis
+
+
+@dataclass(frozen=True)
+class PubSubEvent:
+    event_id: str
+    text: str  # the decoded message data ("" when there was none or it was not UTF-8)
+    attributes: dict[str, str]
+
+    @property
+    def excerpt(self) -> str:
+        return self.text[:MAX_RECORDED_CHARS]
+
+
+def unwrap(cloud_event: Any) -> PubSubEvent:
+    """The message inside a google.cloud.pubsub.topic.v1.messagePublished CloudEvent.
+
+    Raises InvalidMessageException (after which the caller records and acknowledges) when the envelope
+    is not a Pub/Sub push body or its data is not base64 UTF-8.
+    """
+    event_id = str(cloud_event["id"])
+    data = cloud_event.data
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        raise InvalidMessageException("envelope: CloudEvent data has no Pub/Sub 'message' object")
+    attributes = message.get("attributes") or {}
+    try:
+        raw = base64.b64decode(message.get("data") or "", validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidMessageException(f"envelope: message data is not base64-encoded UTF-8 ({exc})") from None
+    return PubSubEvent(event_id=event_id, text=text, attributes=dict(attributes))
+
+
+def parse(event: PubSubEvent, schema: type[M]) -> M:
+    """The event's JSON payload as `schema`; InvalidMessageException names what is wrong."""
+    try:
+        payload = json.loads(event.text)
+    except json.JSONDecodeError as exc:
+        raise InvalidMessageException(f"payload: not JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(payload, dict):
+        raise InvalidMessageException(f"payload: expected a JSON object, got {type(payload).__name__}")
+    try:
+        return schema.model_validate(payload)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidMessageException(f"{schema.__name__}: {reasons}") from None

@@ -1,0 +1,178 @@
+"""Firestore transactions for what happens after a training: champion/challenger, exports, notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from . import topics
+from .config import Settings
+from .evaluation import headline_metrics
+from .firestore_store import FirestoreStore, now
+from .schemas import Notification
+
+
+def build_notification(training: dict[str, Any], kind: str, reason: str | None = None) -> dict[str, Any]:
+    exports = training.get("exports") or {}
+    return Notification(
+        notificationId=f"{training['trainingId']}:{kind}",
+        type=kind,
+        dataset=training["dataset"],
+        trainingId=training["trainingId"],
+        model=training.get("model"),
+        modelType=training.get("modelType"),
+        displayName=training.get("displayName"),
+        exportLocation=training.get("exportLocation"),
+        exportLocations={f: e["location"] for f, e in exports.items() if e.get("location")},
+        metrics=headline_metrics(training.get("evaluation") or {}),
+        trainCostMilliNodeHours=training.get("trainCostMilliNodeHours"),
+        trainBudgetMilliNodeHours=training.get("trainBudgetMilliNodeHours"),
+        stopReason=training.get("stopReason"),
+        promoted=bool(training.get("promoted")),
+        reason=reason if reason is not None else training.get("error"),
+    ).to_wire()
+
+
+def notify_once(
+    store: FirestoreStore,
+    training_id: str,
+    kind: str,
+    reason: str | None = None,
+    fields: dict[str, Any] | None = None,
+) -> list[str]:
+    """Queue the training's notification unless one was already sent; merge `fields` in the same write."""
+    ref = store.collection("trainings").document(training_id)
+
+    def body(txn: firestore.Transaction) -> list[str]:
+        snap = ref.get(transaction=txn)
+        doc = snap.to_dict() if snap.exists else None
+        if not doc or doc.get("notification"):
+            return []
+        doc = doc | (fields or {})
+        txn.update(ref, {**(fields or {}), "notification": kind, "updatedAt": now()})
+        return [store.add_to_outbox(txn, topics.TOPIC_NOTIFICATIONS, build_notification(doc, kind, reason))]
+
+    return store.run_transaction(body)
+
+
+@dataclass
+class ChampionDecision:
+    first_time: bool
+    promoted: bool
+    reason: str
+    outbox: list[str] = field(default_factory=list)
+
+
+def decide_champion(
+    store: FirestoreStore, training_id: str, evaluation: dict[str, Any], settings: Settings
+) -> ChampionDecision:
+    """Promote the training's model if its metric beats the dataset champion's by more than the margin.
+    A rejected challenger gets its MODEL_REJECTED notification here; a promoted one moves to EXPORTING."""
+    ref = store.collection("trainings").document(training_id)
+    metric = settings.champion_metric
+
+    def body(txn: firestore.Transaction) -> ChampionDecision:
+        doc = ref.get(transaction=txn).to_dict()
+        if doc.get("exportState"):
+            return ChampionDecision(False, doc.get("exportState") != "REJECTED", "already decided")
+        ds_ref = store.collection("datasets").document(doc["datasetId"])
+        ds = ds_ref.get(transaction=txn).to_dict() or {}
+        value = evaluation.get(metric)
+        champion = ds.get("championValue") if ds.get("championMetric") == metric else None
+        if value is None:
+            promoted, reason = False, f"the evaluation has no {metric}"
+        elif not ds.get("championModel") or champion is None:
+            promoted, reason = True, "first model of the dataset"
+        else:
+            promoted = value > champion + settings.champion_min_improvement
+            relation = "beats" if promoted else "does not beat"
+            reason = (
+                f"{metric} {value:.4f} {relation} the champion's {champion:.4f} "
+                f"(+{settings.champion_min_improvement} required)"
+            )
+        stamp = now()
+        fields = {
+            "evaluation": evaluation,
+            "promoted": promoted,
+            "championReason": reason,
+            "updatedAt": stamp,
+            "exportState": "EXPORTING" if promoted else "REJECTED",
+        }
+        txn.update(ref, fields)
+        outbox = []
+        if promoted:
+            txn.set(
+                ds_ref,
+                {
+                    "championModel": doc["model"],
+                    "championTrainingId": training_id,
+                    "championMetric": metric,
+                    "championValue": value,
+                    "updatedAt": stamp,
+                },
+                merge=True,
+            )
+        else:
+            txn.update(ref, {"notification": "MODEL_REJECTED"})
+            outbox.append(
+                store.add_to_outbox(
+                    txn,
+                    topics.TOPIC_NOTIFICATIONS,
+                    build_notification(doc | fields, "MODEL_REJECTED", reason),
+                )
+            )
+        return ChampionDecision(True, promoted, reason, outbox)
+
+    return store.run_transaction(body)
+
+
+def acquire_export_lease(store: FirestoreStore, training_id: str, lease_s: float) -> dict[str, Any] | None:
+    """The training, if it is EXPORTING with formats not yet started and no one else is starting them."""
+    ref = store.collection("trainings").document(training_id)
+
+    def body(txn: firestore.Transaction) -> dict[str, Any] | None:
+        doc = ref.get(transaction=txn).to_dict()
+        if not doc or doc.get("exportState") != "EXPORTING":
+            return None
+        if doc.get("exportLeaseUntil") and doc["exportLeaseUntil"] > now():
+            return None
+        txn.update(ref, {"exportLeaseUntil": now() + timedelta(seconds=lease_s)})
+        return doc
+
+    return store.run_transaction(body)
+
+
+def complete_export(store: FirestoreStore, training_id: str, exports: dict[str, Any]) -> list[str]:
+    """All export operations are done: EXPORTED with MODEL_EXPORTED, or EXPORT_FAILED with TRAINING_FAILED."""
+    ref = store.collection("trainings").document(training_id)
+
+    def body(txn: firestore.Transaction) -> list[str]:
+        doc = ref.get(transaction=txn).to_dict()
+        if not doc or doc.get("exportState") != "EXPORTING":
+            return []
+        failed = {f: e.get("error") for f, e in exports.items() if e.get("state") != "SUCCEEDED"}
+        tflite = exports.get("tflite", {})
+        fields = {
+            "exports": exports,
+            "exportLocation": tflite.get("location"),
+            "exportLeaseUntil": None,
+            "exportState": "EXPORT_FAILED" if failed else "EXPORTED",
+            "updatedAt": now(),
+        }
+        kind, reason = "MODEL_EXPORTED", None
+        if failed:
+            kind = "TRAINING_FAILED"
+            reason = "export failed: " + "; ".join(f"{f}: {e}" for f, e in failed.items())
+            fields["error"] = reason
+        fields["notification"] = kind
+        txn.update(ref, fields)
+        return [
+            store.add_to_outbox(
+                txn, topics.TOPIC_NOTIFICATIONS, build_notification(doc | fields, kind, reason)
+            )
+        ]
+
+    return store.run_transaction(body)

@@ -1,0 +1,131 @@
+"""The Firestore adapter: every document the pipeline reads or writes, and the transactions that keep the
+handlers idempotent. The collections (schema in docs/pipeline.md):
+
+  datasets/{datasetId}     policy, activeTraining, pendingRequest, champion, lastTrainedExampleCount
+  trainings/{trainingId}   one per accepted training request: state, progress, cost, evaluation, exports…
+  imports/{importId}       one per ImportData call the pipeline made
+  events/{function}:{key}  idempotency claims (key = requestId or CloudEvent id) and their outcome
+  rejected_messages/{id}   malformed or invalid messages, with the reason (acknowledged, never retried)
+  outbox/{id}              messages committed with a state change, published right after (and re-published by
+                           the poller if the publisher died in between; consumers are idempotent)
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1 import FieldFilter
+
+from .config import Settings
+from .retrying import transient_retry
+
+TRANSACTION_ATTEMPTS = 25  # concurrent duplicate deliveries contend on one document
+BATCH_LIMIT = 500  # Firestore's maximum writes per batch
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _safe_id(text: str) -> str:
+    return text.replace("/", "_")[:1400]
+
+
+class FirestoreStore:
+    def __init__(self, settings: Settings, client: firestore.Client | None = None):
+        self._settings = settings
+        self._client = client
+        self._lock = threading.Lock()
+        self.retry = transient_retry(settings.retry_deadline_s)
+
+    @property
+    def client(self) -> firestore.Client:
+        """Created on first use, once per process; honours FIRESTORE_EMULATOR_HOST."""
+        with self._lock:
+            if self._client is None:
+                self._client = firestore.Client(project=self._settings.project)
+            return self._client
+
+    def collection(self, name: str) -> firestore.CollectionReference:
+        return self.client.collection(name)
+
+    def run_transaction(self, body: Callable[[firestore.Transaction], Any]) -> Any:
+        """Run body in a transaction (retried on contention), the whole thing retried on transient errors."""
+
+        def attempt() -> Any:
+            return firestore.transactional(body)(self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+
+        return self.retry(attempt)()
+
+    # ---- plain reads and writes
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        snap = self.retry(self.collection(collection).document(doc_id).get)()
+        return snap.to_dict() if snap.exists else None
+
+    def update(self, collection: str, doc_id: str, fields: dict[str, Any]) -> None:
+        fields = {**fields, "updatedAt": now()}
+        self.retry(self.collection(collection).document(doc_id).set)(fields, merge=True)
+
+    def query(self, collection: str, field: str, op: str, value: Any) -> list[dict[str, Any]]:
+        snaps = self.retry(
+            lambda: list(self.collection(collection).where(filter=FieldFilter(field, op, value)).stream())
+        )()
+        return [s.to_dict() | {"_id": s.id} for s in snaps]
+
+    def write_many(self, collection: str, changes: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Merge each (doc_id, fields) in batches of BATCH_LIMIT; returns the number of documents written."""
+        changes = list(changes)
+        stamp = now()
+        for start in range(0, len(changes), BATCH_LIMIT):
+            batch = self.client.batch()
+            for doc_id, fields in changes[start : start + BATCH_LIMIT]:
+                batch.set(
+                    self.collection(collection).document(doc_id), {**fields, "updatedAt": stamp}, merge=True
+                )
+            self.retry(batch.commit)()
+        return len(changes)
+
+    # ---- rejected messages and idempotency claims
+
+    def record_rejected(self, function: str, event_id: str, reason: str, excerpt: str) -> None:
+        doc = {
+            "function": function,
+            "eventId": event_id,
+            "reason": reason,
+            "payload": excerpt,
+            "receivedAt": now(),
+        }
+        self.retry(self.collection("rejected_messages").document(_safe_id(f"{function}:{event_id}")).set)(doc)
+
+    def event_ref(self, function: str, key: str) -> firestore.DocumentReference:
+        return self.collection("events").document(_safe_id(f"{function}:{key}"))
+
+    def get_event(self, function: str, key: str) -> dict[str, Any] | None:
+        snap = self.retry(self.event_ref(function, key).get)()
+        return snap.to_dict() if snap.exists else None
+
+    # ---- outbox: messages committed atomically with a state change
+
+    def add_to_outbox(self, txn: firestore.Transaction, topic: str, message: dict[str, Any]) -> str:
+        outbox_id = uuid.uuid4().hex
+        txn.set(
+            self.collection("outbox").document(outbox_id),
+            {"topic": topic, "message": message, "createdAt": now()},
+        )
+        return outbox_id
+
+    def outbox_entry(self, outbox_id: str) -> dict[str, Any] | None:
+        return self.get("outbox", outbox_id)
+
+    def delete_outbox(self, outbox_id: str) -> None:
+        self.retry(self.collection("outbox").document(outbox_id).delete)()
+
+    def stale_outbox(self, older_than_s: float) -> list[str]:
+        cutoff = now() - timedelta(seconds=older_than_s)
+        return [d["_id"] for d in self.query("outbox", "createdAt", "<", cutoff)]

@@ -1,0 +1,128 @@
+"""Versioned Pub/Sub message schemas (pydantic, strict: unknown fields are errors, not silently dropped).
+
+Every message carries "schemaVersion"; a consumer accepts the versions it lists and rejects the rest with a
+reason that names the field. Field names are camelCase on the wire, as in the AutoML REST API.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .config import MODEL_TYPES
+
+_DATASET_NAME = re.compile(r"^(projects/[^/]+/locations/[^/]+/datasets/)?[A-Za-z0-9_-]{1,128}$")
+_DISPLAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")  # AutoML's model display-name rule
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+TriggerSource = Literal["upstream", "import", "manual", "coalesced"]
+TerminalState = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
+NotificationType = Literal["MODEL_EXPORTED", "MODEL_REJECTED", "TRAINING_FAILED", "TRAINING_CANCELLED"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    def to_wire(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _check_dataset(value: str) -> str:
+    if not _DATASET_NAME.match(value):
+        raise ValueError("must be a dataset ID or projects/P/locations/L/datasets/ID")
+    return value
+
+
+class TrainingRequest(_Message):
+    """start_training's input: a dataset import finished (or a person asked for a training)."""
+
+    schema_version: Literal[1] = Field(alias="schemaVersion")
+    dataset: str
+    model_type: str | None = Field(default=None, alias="modelType")
+    train_budget_milli_node_hours: int | None = Field(
+        default=None, alias="trainBudgetMilliNodeHours", ge=1_000, le=100_000
+    )
+    display_name: str | None = Field(default=None, alias="displayName")
+    request_id: str | None = Field(default=None, alias="requestId")
+    source: TriggerSource = "upstream"
+
+    _dataset = field_validator("dataset")(_check_dataset)
+
+    @field_validator("model_type")
+    @classmethod
+    def _model_type(cls, value: str | None) -> str | None:
+        if value is not None and value not in MODEL_TYPES:
+            raise ValueError(
+                f"{value!r} is not an edge object-detection model type ({', '.join(MODEL_TYPES)})"
+            )
+        return value
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        if value is not None and not _DISPLAY_NAME.match(value):
+            raise ValueError("up to 32 ASCII letters, digits or underscores, starting with a letter")
+        return value
+
+    @field_validator("request_id")
+    @classmethod
+    def _request_id(cls, value: str | None) -> str | None:
+        if value is not None and not _REQUEST_ID.match(value):
+            raise ValueError("1-128 characters from A-Z a-z 0-9 _ . : -")
+        return value
+
+
+class ImportRequest(_Message):
+    """import_dataset's input: new labeled data arrived as AutoML import CSVs."""
+
+    schema_version: Literal[1] = Field(alias="schemaVersion")
+    dataset: str
+    input_uris: list[str] = Field(alias="inputUris", min_length=1, max_length=100)
+    request_id: str | None = Field(default=None, alias="requestId")
+
+    _dataset = field_validator("dataset")(_check_dataset)
+
+    @field_validator("input_uris")
+    @classmethod
+    def _csv_uris(cls, value: list[str]) -> list[str]:
+        for uri in value:
+            if not uri.lower().endswith(".csv"):
+                raise ValueError(f"{uri!r} is not a CSV file")
+        return value
+
+    @field_validator("request_id")
+    @classmethod
+    def _request_id(cls, value: str | None) -> str | None:
+        return TrainingRequest._request_id(value)
+
+
+class TrainingFinished(_Message):
+    """Published by the poller once per training when its CreateModel operation ends."""
+
+    schema_version: Literal[1] = Field(alias="schemaVersion")
+    training_id: str = Field(alias="trainingId", min_length=1, max_length=64)
+    dataset: str
+    state: TerminalState
+    model: str | None = None
+
+
+class Notification(_Message):
+    """What subscribers of the notifications topic receive, once per training (notificationId dedupes)."""
+
+    schema_version: Literal[1] = Field(default=1, alias="schemaVersion")
+    notification_id: str = Field(alias="notificationId")
+    type: NotificationType
+    dataset: str
+    training_id: str = Field(alias="trainingId")
+    model: str | None = None
+    model_type: str | None = Field(default=None, alias="modelType")
+    display_name: str | None = Field(default=None, alias="displayName")
+    export_location: str | None = Field(default=None, alias="exportLocation")
+    export_locations: dict[str, str] = Field(default_factory=dict, alias="exportLocations")
+    metrics: dict[str, float] = Field(default_factory=dict)
+    train_cost_milli_node_hours: int | None = Field(default=None, alias="trainCostMilliNodeHours")
+    train_budget_milli_node_hours: int | None = Field(default=None, alias="trainBudgetMilliNodeHours")
+    stop_reason: str | None = Field(default=None, alias="stopReason")
+    promoted: bool = False
+    reason: str | None = None

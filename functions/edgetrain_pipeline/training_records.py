@@ -1,0 +1,194 @@
+"""Firestore transactions over trainings/ and datasets/: each one is a state transition that happens once,
+however many deliveries or overlapping poll ticks race for it.
+
+Training states: CREATING (claimed, CreateModel not yet recorded) → RUNNING → SUCCEEDED | FAILED | CANCELLED.
+Export states (SUCCEEDED only): EXPORTING → EXPORTED | EXPORT_FAILED, or REJECTED (not promoted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from . import policy, topics
+from .config import Settings
+from .firestore_store import FirestoreStore, now
+from .schemas import TrainingFinished, TrainingRequest
+
+FUNCTION = "start_training"
+TRAINING_LABEL = "edgetrain-training"  # AutoML model label that ties a model to its training document
+TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def training_id_for(key: str) -> str:
+    return "tr-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
+def dataset_id_of(dataset_name: str) -> str:
+    return dataset_name.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Claim:
+    outcome: str  # created, duplicate, coalesced, skipped
+    reason: str
+    training: dict[str, Any] | None = None
+    outbox: list[str] = field(default_factory=list)
+
+
+def claim_training(
+    store: FirestoreStore,
+    key: str,
+    event_id: str,
+    request: TrainingRequest,
+    dataset: str,
+    example_count: int | None,
+    settings: Settings,
+) -> Claim:
+    """Claim `key` for this request and apply the dataset's policy, atomically."""
+    dataset_id = dataset_id_of(dataset)
+    event_ref = store.event_ref(FUNCTION, key)
+    dataset_ref = store.collection("datasets").document(dataset_id)
+    training_id = training_id_for(f"{FUNCTION}:{key}")
+
+    def body(txn: firestore.Transaction) -> Claim:
+        event = event_ref.get(transaction=txn)
+        if event.exists:
+            return Claim("duplicate", "already handled", {"trainingId": event.get("trainingId")})
+        ds_snap = dataset_ref.get(transaction=txn)
+        ds = ds_snap.to_dict() if ds_snap.exists else {}
+        active_state = None
+        if ds.get("activeTraining"):
+            active = store.collection("trainings").document(ds["activeTraining"]).get(transaction=txn)
+            active_state = active.get("state") if active.exists else None
+        decision = policy.decide(request, ds, active_state, example_count, settings)
+        stamp = now()
+        claim_doc = {
+            "key": key,
+            "eventId": event_id,
+            "outcome": decision.action,
+            "reason": decision.reason,
+            "dataset": dataset,
+            "receivedAt": stamp,
+            "trainingId": None,
+        }
+        ds_fields: dict[str, Any] = {"datasetId": dataset_id, "dataset": dataset, "updatedAt": stamp}
+        if decision.action == "coalesce":
+            ds_fields["pendingRequest"] = request.to_wire()
+            claim_doc["trainingId"] = ds.get("activeTraining")
+        training = None
+        if decision.action == "create":
+            training = {
+                "trainingId": training_id,
+                "dataset": dataset,
+                "datasetId": dataset_id,
+                "displayName": request.display_name or "edgetrain_" + stamp.strftime("%Y%m%d_%H%M%S"),
+                "modelType": decision.model_type,
+                "trainBudgetMilliNodeHours": decision.budget,
+                "requestId": request.request_id,
+                "eventId": event_id,
+                "source": request.source,
+                "state": "CREATING",
+                "operation": None,
+                "model": None,
+                "progressPercent": 0,
+                "createAttempts": 1,
+                "createLeaseUntil": stamp + timedelta(seconds=settings.create_lease_s),
+                "exampleCount": example_count,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+            }
+            txn.set(store.collection("trainings").document(training_id), training)
+            claim_doc["trainingId"] = training_id
+            ds_fields |= {
+                "activeTraining": training_id,
+                "lastTrainedExampleCount": example_count or 0,
+                "trainingCount": firestore.Increment(1),
+            }
+        txn.set(dataset_ref, ds_fields, merge=True)
+        txn.set(event_ref, claim_doc)
+        outcome = {"create": "created", "coalesce": "coalesced", "skip": "skipped"}[decision.action]
+        return Claim(outcome, decision.reason, training)
+
+    return store.run_transaction(body)
+
+
+def acquire_create_lease(store: FirestoreStore, training_id: str, lease_s: float) -> dict[str, Any] | None:
+    """Take over a CREATING training whose previous CreateModel attempt's lease ran out; None if not ours."""
+    ref = store.collection("trainings").document(training_id)
+
+    def body(txn: firestore.Transaction) -> dict[str, Any] | None:
+        snap = ref.get(transaction=txn)
+        doc = snap.to_dict() if snap.exists else None
+        if not doc or doc["state"] != "CREATING" or doc.get("operation"):
+            return None
+        if doc.get("createLeaseUntil") and doc["createLeaseUntil"] > now():
+            return None
+        fields = {
+            "createLeaseUntil": now() + timedelta(seconds=lease_s),
+            "createAttempts": doc.get("createAttempts", 0) + 1,
+        }
+        txn.update(ref, fields)
+        return doc | fields
+
+    return store.run_transaction(body)
+
+
+def record_operation(store: FirestoreStore, training_id: str, operation: str) -> None:
+    store.update(
+        "trainings",
+        training_id,
+        {"state": "RUNNING", "operation": operation, "createLeaseUntil": None, "lastError": None},
+    )
+
+
+def release_lease(store: FirestoreStore, training_id: str, error: str) -> None:
+    """A CreateModel attempt failed transiently: let the next delivery or poll tick try again at once."""
+    store.update("trainings", training_id, {"createLeaseUntil": now(), "lastError": error})
+
+
+def finish_training(store: FirestoreStore, training_id: str, state: str, fields: dict[str, Any]) -> list[str]:
+    """Move an active training to a terminal state once; queue its training-finished event and the dataset's
+    coalesced request, if any. Returns the outbox ids to publish (none if another caller got there first)."""
+    ref = store.collection("trainings").document(training_id)
+
+    def body(txn: firestore.Transaction) -> list[str]:
+        snap = ref.get(transaction=txn)
+        doc = snap.to_dict() if snap.exists else None
+        if not doc or doc["state"] in TERMINAL_STATES:
+            return []
+        ds_ref = store.collection("datasets").document(doc["datasetId"])
+        ds_snap = ds_ref.get(transaction=txn)
+        ds = ds_snap.to_dict() if ds_snap.exists else {}
+        stamp = now()
+        txn.update(
+            ref, {**fields, "state": state, "createLeaseUntil": None, "finishedAt": stamp, "updatedAt": stamp}
+        )
+        outbox = [
+            store.add_to_outbox(
+                txn,
+                topics.TOPIC_TRAINING_FINISHED,
+                TrainingFinished(
+                    schemaVersion=1,
+                    trainingId=training_id,
+                    dataset=doc["dataset"],
+                    state=state,
+                    model=fields.get("model"),
+                ).to_wire(),
+            )
+        ]
+        if ds.get("activeTraining") == training_id:
+            ds_fields: dict[str, Any] = {"activeTraining": None, "updatedAt": stamp}
+            pending = ds.get("pendingRequest")
+            if pending:
+                follow_up = {**pending, "requestId": f"coalesced-{training_id}", "source": "coalesced"}
+                outbox.append(store.add_to_outbox(txn, topics.TOPIC_DATASET_IMPORTED, follow_up))
+                ds_fields["pendingRequest"] = None
+            txn.update(ds_ref, ds_fields)
+        return outbox
+
+    return store.run_transaction(body)

@@ -1,0 +1,1 @@
+"""Use cases: plain functions over a decoded event and injected adapters (deps.Deps)."""

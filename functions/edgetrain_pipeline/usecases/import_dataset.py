@@ -1,0 +1,34 @@
+"""import_dataset: new labeled data arrived → ImportData (the poller announces the finished import)."""
+
+from __future__ import annotations
+
+from .. import import_records
+from ..deps import Deps
+from ..envelope import PubSubEvent
+from ..schemas import ImportRequest
+from .common import Outcome, is_permanent_api_error, parse_or_none, reject, transient
+
+FUNCTION = import_records.FUNCTION
+
+
+def import_dataset(deps: Deps, event: PubSubEvent) -> Outcome:
+    request, problem = parse_or_none(event, ImportRequest)
+    if request is None:
+        return reject(deps, FUNCTION, event, problem)
+    key = request.request_id or event.event_id
+    dataset = deps.automl.dataset_name(request.dataset)
+    record = import_records.claim_import(deps.store, key, event.event_id, dataset, request.input_uris)
+    if record is None:
+        return Outcome("duplicate", f"import request {key} was already handled")
+    import_id = record["importId"]
+    try:
+        operation = deps.automl.import_data(dataset, request.input_uris)
+    except Exception as exc:
+        if is_permanent_api_error(exc):
+            reason = f"ImportData rejected: {getattr(exc, 'message', exc)}"
+            deps.store.update("imports", import_id, {"state": "FAILED", "error": reason})
+            return Outcome("failed", reason, {"importId": import_id})
+        import_records.unclaim_import(deps.store, key, import_id)
+        raise transient(FUNCTION, "ImportData", exc) from exc
+    deps.store.update("imports", import_id, {"state": "RUNNING", "operation": operation})
+    return Outcome("importing", operation, {"importId": import_id, "operation": operation})

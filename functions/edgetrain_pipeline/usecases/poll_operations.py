@@ -1,0 +1,143 @@
+"""poll_operations: one scheduler tick. Lists AutoML's unfinished operations once, then brings every active
+training, export and import in Firestore up to date — writing only documents whose fields changed — and
+moves finished ones on (training-finished event, notification, dataset-imported event).
+
+Two overlapping ticks are safe: every state change is a transaction that happens once (records modules).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import export_records, import_records
+from .. import training_records as records
+from ..automl_gateway import OperationView
+from ..deps import Deps
+from ..firestore_store import now
+from .common import Outcome, flush_outbox
+from .exports import start_missing_exports
+from .reconcile import reconcile_unrecorded
+
+OUTBOX_GRACE_S = 30.0  # outbox entries younger than this are probably being published by their writer
+
+
+def _changed(doc: dict[str, Any], fields: dict[str, Any]) -> bool:
+    return any(doc.get(key) != value for key, value in fields.items())
+
+
+class _Operations:
+    """Unfinished operations from one list call; finished ones fetched one by one, at most once."""
+
+    def __init__(self, deps: Deps):
+        self._deps = deps
+        self.running = {op.name: op for op in deps.automl.list_operations("done=false")}
+        self._fetched: dict[str, OperationView] = {}
+
+    def get(self, name: str) -> OperationView:
+        if name in self.running:
+            return self.running[name]
+        if name not in self._fetched:
+            self._fetched[name] = self._deps.automl.get_operation(name)
+        return self._fetched[name]
+
+
+def _terminal_fields(deps: Deps, op: OperationView) -> tuple[str, dict[str, Any]]:
+    if op.succeeded:
+        model = op.model
+        fields: dict[str, Any] = {"progressPercent": 100, "error": None}
+        if model is not None:
+            fields |= {
+                "model": model.name,
+                "trainCostMilliNodeHours": model.cost_milli_node_hours,
+                "stopReason": model.stop_reason,
+            }
+        return "SUCCEEDED", fields
+    state = "CANCELLED" if op.cancelled else "FAILED"
+    return state, {"error": op.error_message or f"operation ended with code {op.error_code}"}
+
+
+def _poll_trainings(deps: Deps, ops: _Operations) -> tuple[int, list[str], list[dict]]:
+    trainings = deps.store.query("trainings", "state", "in", list(records.policy.ACTIVE_STATES))
+    changes, outbox, stale = [], [], []
+    for training in trainings:
+        if training["state"] == "CREATING" or not training.get("operation"):
+            stale.append(training)
+            continue
+        op = ops.get(training["operation"])
+        if not op.done:
+            fields = {"progressPercent": op.progress_percent, "partialFailures": op.partial_failures}
+            if _changed(training, fields):
+                changes.append((training["_id"], fields))
+            continue
+        state, fields = _terminal_fields(deps, op)
+        outbox += records.finish_training(deps.store, training["_id"], state, fields)
+    return deps.store.write_many("trainings", changes), outbox, stale
+
+
+def _poll_exports(deps: Deps, ops: _Operations) -> tuple[int, list[str]]:
+    writes, outbox = 0, []
+    for training in deps.store.query("trainings", "exportState", "==", "EXPORTING"):
+        exports = dict(training.get("exports") or {})
+        if set(exports) != set(deps.settings.export_formats):
+            start_missing_exports(deps, training["_id"])
+            continue
+        updated = {}
+        for fmt, export in exports.items():
+            if export.get("state") != "RUNNING":
+                updated[fmt] = export
+                continue
+            op = ops.get(export["operation"])
+            if not op.done:
+                updated[fmt] = export | {"progressPercent": op.progress_percent}
+            elif op.succeeded:
+                updated[fmt] = export | {
+                    "state": "SUCCEEDED",
+                    "location": op.export_directory,
+                    "progressPercent": 100,
+                }
+            else:
+                updated[fmt] = export | {
+                    "state": "FAILED",
+                    "error": op.error_message or f"code {op.error_code}",
+                }
+        if all(e.get("state") != "RUNNING" for e in updated.values()):
+            outbox += export_records.complete_export(deps.store, training["_id"], updated)
+        elif updated != exports:
+            writes += deps.store.write_many("trainings", [(training["_id"], {"exports": updated})])
+    return writes, outbox
+
+
+def _poll_imports(deps: Deps, ops: _Operations) -> tuple[int, list[str]]:
+    changes, outbox = [], []
+    for imp in deps.store.query("imports", "state", "==", "RUNNING"):
+        op = ops.get(imp["operation"])
+        if op.done:
+            outbox += import_records.complete_import(deps.store, imp["_id"], op)
+        elif _changed(imp, {"progressPercent": op.progress_percent}):
+            changes.append((imp["_id"], {"progressPercent": op.progress_percent}))
+    return deps.store.write_many("imports", changes), outbox
+
+
+def _recorded(deps: Deps) -> set[str]:
+    """Operations some document already points at (so not orphans of a lost CreateModel response)."""
+    running = deps.store.query("trainings", "state", "==", "RUNNING")
+    return {t["operation"] for t in running if t.get("operation")}
+
+
+def poll_operations(deps: Deps) -> Outcome:
+    started = now()
+    ops = _Operations(deps)
+    training_writes, outbox, stale = _poll_trainings(deps, ops)
+    export_writes, export_outbox = _poll_exports(deps, ops)
+    import_writes, import_outbox = _poll_imports(deps, ops)
+    reconciled = reconcile_unrecorded(deps, stale, ops.running, _recorded(deps)) if stale else 0
+    published = flush_outbox(deps, outbox + export_outbox + import_outbox)
+    published += flush_outbox(deps, deps.store.stale_outbox(OUTBOX_GRACE_S))
+    data = {
+        "runningOperations": len(ops.running),
+        "progressWrites": training_writes + export_writes + import_writes,
+        "published": published,
+        "reconciled": reconciled,
+        "seconds": (now() - started).total_seconds(),
+    }
+    return Outcome("polled", f"{data}", data)

@@ -1,0 +1,78 @@
+"""Reconcile trainings whose CreateModel may have happened without being recorded.
+
+A training stays CREATING when the function died (or timed out) between claiming it and recording the
+CreateModel operation. Once its lease has run out the poller looks for the model by its label
+(edgetrain-training=<trainingId>) and adopts it; while AutoML runs CreateModel operations that no training
+document knows, it waits (one of them may be ours: a running operation does not name its model yet);
+otherwise it calls CreateModel again under a fresh lease.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .. import training_records as records
+from ..automl_gateway import OperationView
+from ..deps import Deps
+from ..errors import TransientFailureException
+from ..firestore_store import now
+from .common import flush_outbox
+from .start_training import launch
+
+_LOGGER = logging.getLogger("edgetrain_pipeline")
+
+
+def _adopt(deps: Deps, training: dict, model_name: str) -> bool:
+    """Attach an existing model (and its operation when AutoML still lists one) to the training."""
+    ops = [
+        op for op in deps.automl.list_operations(f"worksOn={model_name}") if op.kind == "create_model_details"
+    ]
+    if ops and not ops[0].done:
+        records.record_operation(deps.store, training["_id"], ops[0].name)
+        return True
+    model = deps.automl.get_model(model_name)
+    fields = {
+        "model": model.name,
+        "progressPercent": 100,
+        "trainCostMilliNodeHours": model.cost_milli_node_hours,
+        "stopReason": model.stop_reason,
+        "operation": ops[0].name if ops else None,
+    }
+    flush_outbox(deps, records.finish_training(deps.store, training["_id"], "SUCCEEDED", fields))
+    return True
+
+
+def reconcile_unrecorded(
+    deps: Deps, stale: list[dict], running: dict[str, OperationView], recorded: set[str]
+) -> int:
+    """Handle CREATING trainings whose lease expired; the number adopted or relaunched."""
+    orphans = [op for op in running.values() if op.kind == "create_model_details" and op.name not in recorded]
+    handled = 0
+    for training in stale:
+        lease = training.get("createLeaseUntil")
+        if lease is not None and lease > now():
+            continue  # its creator may still be calling CreateModel
+        labelled = [
+            m
+            for m in deps.automl.list_models(training["dataset"])
+            if m.labels.get(records.TRAINING_LABEL) == training["_id"]
+        ]
+        if labelled:
+            handled += _adopt(deps, training, labelled[0].name)
+            continue
+        if orphans:
+            _LOGGER.info(
+                "reconcile: %s waits; %d unrecorded CreateModel operations still run",
+                training["_id"],
+                len(orphans),
+            )
+            continue
+        claimed = records.acquire_create_lease(deps.store, training["_id"], deps.settings.create_lease_s)
+        if claimed is None:
+            continue
+        try:
+            launch(deps, claimed)
+            handled += 1
+        except TransientFailureException as exc:
+            _LOGGER.warning("reconcile: CreateModel for %s failed again: %s", training["_id"], exc)
+    return handled

@@ -1,0 +1,60 @@
+"""start_training: a dataset import finished (or someone asked) → at most one CreateModel per request."""
+
+from __future__ import annotations
+
+from google.api_core import exceptions as gexc
+
+from .. import training_records as records
+from ..deps import Deps
+from ..envelope import PubSubEvent
+from ..retrying import is_retry_exhausted
+from ..schemas import TrainingRequest
+from .common import Outcome, flush_outbox, is_permanent_api_error, parse_or_none, reject, transient
+
+FUNCTION = records.FUNCTION
+
+
+def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
+    request, problem = parse_or_none(event, TrainingRequest)
+    if request is None:
+        return reject(deps, FUNCTION, event, problem)
+    key = request.request_id or event.event_id
+    if deps.store.get_event(FUNCTION, key) is not None:  # cheap path for redeliveries
+        return Outcome("duplicate", f"request {key} was already handled")
+    dataset = deps.automl.dataset_name(request.dataset)
+    try:
+        example_count = deps.automl.example_count(dataset)
+    except gexc.NotFound:
+        return reject(deps, FUNCTION, event, f"dataset {dataset} does not exist")
+    except gexc.GoogleAPICallError as exc:
+        if is_retry_exhausted(exc):
+            raise transient(FUNCTION, "GetDataset", exc) from exc
+        return reject(deps, FUNCTION, event, f"GetDataset {dataset} failed: {exc.message}")
+    claim = records.claim_training(
+        deps.store, key, event.event_id, request, dataset, example_count, deps.settings
+    )
+    if claim.outcome != "created":
+        return Outcome(claim.outcome, claim.reason, {"trainingId": (claim.training or {}).get("trainingId")})
+    return launch(deps, claim.training)
+
+
+def launch(deps: Deps, training: dict) -> Outcome:
+    """Call CreateModel for a claimed training and record its operation (or why it could not start)."""
+    training_id = training["trainingId"]
+    try:
+        operation = deps.automl.create_model(
+            training["dataset"],
+            training["displayName"],
+            training["modelType"],
+            training["trainBudgetMilliNodeHours"],
+            {records.TRAINING_LABEL: training_id},
+        )
+    except Exception as exc:
+        if is_permanent_api_error(exc):
+            reason = f"CreateModel rejected: {getattr(exc, 'message', exc)}"
+            flush_outbox(deps, records.finish_training(deps.store, training_id, "FAILED", {"error": reason}))
+            return Outcome("failed", reason, {"trainingId": training_id})
+        records.release_lease(deps.store, training_id, f"CreateModel: {exc}")
+        raise transient(FUNCTION, "CreateModel", exc) from exc
+    records.record_operation(deps.store, training_id, operation)
+    return Outcome("created", operation, {"trainingId": training_id, "operation": operation})
