@@ -1,0 +1,201 @@
+# edgetrain's event pipeline in one Google Cloud project: this file only composes the modules.
+#   terraform init -backend-config="bucket=STATE_BUCKET" -backend-config="prefix=edgetrain/dev"
+# See docs/deploy.md for the whole procedure.
+
+terraform {
+  backend "gcs" {}
+}
+
+locals {
+  # The topic contract of functions/edgetrain_pipeline/topics.py: environment variable => topic name.
+  # Each name is also set on every function under that variable. tests/infra checks the two agree.
+  topics = {
+    TOPIC_IMPORT_REQUESTS   = "${var.name_prefix}-import-requests"
+    TOPIC_DATASET_IMPORTED  = "${var.name_prefix}-dataset-imported"
+    TOPIC_POLL_TICK         = "${var.name_prefix}-poll-tick"
+    TOPIC_TRAINING_FINISHED = "${var.name_prefix}-training-finished"
+    TOPIC_NOTIFICATIONS     = "${var.name_prefix}-notifications"
+  }
+
+  # One entry per entry point of functions/main.py. trigger: the topic (by its variable) whose messages
+  # call it, null for HTTP. publishes: the topics it may publish to. automl: whether it calls the service.
+  functions = {
+    import_dataset = {
+      trigger = "TOPIC_IMPORT_REQUESTS", publishes = [], automl = true
+      roles   = ["roles/datastore.user"], sa = "fn-import", timeout = 120, memory = "256Mi"
+    }
+    start_training = {
+      trigger = "TOPIC_DATASET_IMPORTED", publishes = [], automl = true
+      roles   = ["roles/datastore.user"], sa = "fn-train", timeout = 120, memory = "256Mi"
+    }
+    poll_operations = {
+      trigger   = "TOPIC_POLL_TICK", automl = true
+      publishes = ["TOPIC_DATASET_IMPORTED", "TOPIC_TRAINING_FINISHED", "TOPIC_NOTIFICATIONS"]
+      roles     = ["roles/datastore.user"], sa = "fn-poll", timeout = 300, memory = "512Mi"
+    }
+    export_and_notify = {
+      trigger = "TOPIC_TRAINING_FINISHED", publishes = ["TOPIC_NOTIFICATIONS"], automl = true
+      roles   = ["roles/datastore.user"], sa = "fn-export", timeout = 300, memory = "256Mi"
+    }
+    status_page = {
+      trigger = null, publishes = ["TOPIC_DATASET_IMPORTED"], automl = false
+      roles   = ["roles/datastore.viewer"], sa = "fn-status", timeout = 60, memory = "256Mi"
+    }
+  }
+
+  self_hosted_automl = var.automl_endpoint == null
+  automl_endpoint    = local.self_hosted_automl ? module.automl_service[0].grpc_endpoint : var.automl_endpoint
+  vpc_connector      = local.self_hosted_automl ? module.automl_service[0].vpc_connector : var.vpc_connector
+  automl_token_secret = (local.self_hosted_automl ? module.automl_token[0].secret_id
+  : var.automl_token_secret_id)
+
+  function_env = merge(var.pipeline_settings, local.topics, {
+    GOOGLE_CLOUD_PROJECT            = var.project_id
+    AUTOML_ENDPOINT                 = local.automl_endpoint
+    AUTOML_LOCATION                 = var.automl_location
+    DEFAULT_MODEL_TYPE              = var.default_model_type
+    DEFAULT_BUDGET_MILLI_NODE_HOURS = tostring(var.default_budget_milli_node_hours)
+    EXPORT_URI_PREFIX               = "gs://${module.storage.exports_bucket}/model-export/"
+  })
+
+  delivery = {
+    max_delivery_attempts      = var.max_delivery_attempts
+    minimum_backoff            = "10s"
+    maximum_backoff            = "600s"
+    message_retention_duration = "604800s"
+  }
+}
+
+module "project_services" {
+  source     = "../../modules/project_services"
+  project_id = var.project_id
+  services = [
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "compute.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+    "vpcaccess.googleapis.com",
+  ]
+}
+
+module "storage" {
+  source        = "../../modules/storage"
+  project_id    = var.project_id
+  location      = var.region
+  name_prefix   = var.name_prefix
+  force_destroy = var.force_destroy_buckets
+  depends_on    = [module.project_services]
+}
+
+module "firestore" {
+  source     = "../../modules/firestore"
+  project_id = var.project_id
+  location   = coalesce(var.firestore_location, var.region)
+  depends_on = [module.project_services]
+}
+
+module "pubsub" {
+  source                      = "../../modules/pubsub"
+  project_id                  = var.project_id
+  name_prefix                 = var.name_prefix
+  topics                      = local.topics
+  notification_push_endpoints = var.notification_push_endpoints
+  delivery                    = local.delivery
+  depends_on                  = [module.project_services]
+}
+
+module "automl_token" {
+  source     = "../../modules/secret"
+  count      = local.self_hosted_automl ? 1 : 0
+  project_id = var.project_id
+  region     = var.region
+  secret_id  = "${var.name_prefix}-automl-token"
+  depends_on = [module.project_services]
+}
+
+module "csrf_secret" {
+  source     = "../../modules/secret"
+  project_id = var.project_id
+  region     = var.region
+  secret_id  = "${var.name_prefix}-status-page-csrf"
+  depends_on = [module.project_services]
+}
+
+module "automl_service" {
+  source            = "../../modules/automl_service"
+  count             = local.self_hosted_automl ? 1 : 0
+  project_id        = var.project_id
+  region            = var.region
+  zone              = coalesce(var.zone, "${var.region}-b")
+  name_prefix       = var.name_prefix
+  machine_type      = var.automl_machine_type
+  workers           = var.automl_workers
+  running           = var.automl_running
+  wheel_path        = var.edgetrain_wheel
+  token_secret_id   = module.automl_token[0].secret_id
+  imports_bucket    = module.storage.imports_bucket
+  exports_bucket    = module.storage.exports_bucket
+  access_log_bucket = module.storage.access_logs_bucket
+  depends_on        = [module.project_services]
+}
+
+module "function_source" {
+  source      = "../../modules/function_source"
+  project_id  = var.project_id
+  location    = var.region
+  name_prefix = var.name_prefix
+  source_dir  = "${path.root}/../../../functions"
+  depends_on  = [module.project_services]
+}
+
+module "functions" {
+  source   = "../../modules/cloudfunction"
+  for_each = local.functions
+
+  project_id               = var.project_id
+  region                   = var.region
+  name                     = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  entry_point              = each.key
+  source_bucket            = module.function_source.bucket
+  source_object            = module.function_source.object
+  build_service_account_id = module.function_source.build_service_account_id
+  service_account_id       = "${var.name_prefix}-${each.value.sa}"
+  project_roles            = each.value.roles
+  publishes_to             = { for t in each.value.publishes : local.topics[t] => module.pubsub.topic_ids[local.topics[t]] }
+  environment_variables    = local.function_env
+  secret_environment_variables = merge(
+    each.key == "status_page" ? { CSRF_SECRET = module.csrf_secret.secret_id } : {},
+    each.value.automl && local.automl_token_secret != null ? { AUTOML_TOKEN = local.automl_token_secret } : {},
+  )
+  vpc_connector   = each.value.automl ? local.vpc_connector : null
+  timeout_seconds = each.value.timeout
+  memory          = each.value.memory
+  max_instances   = var.function_max_instances
+
+  trigger_topic_id     = each.value.trigger == null ? null : module.pubsub.topic_ids[local.topics[each.value.trigger]]
+  dead_letter_topic_id = each.value.trigger == null ? null : module.pubsub.dead_letter_topic_ids[local.topics[each.value.trigger]]
+  push_invoker_email   = module.pubsub.push_invoker_email
+  pubsub_service_agent = module.pubsub.pubsub_service_agent
+  delivery             = local.delivery
+  http_invokers        = var.status_page_public ? ["allUsers"] : var.status_page_invokers
+
+  depends_on = [module.firestore]
+}
+
+module "scheduler" {
+  source      = "../../modules/scheduler"
+  project_id  = var.project_id
+  region      = var.region
+  name_prefix = var.name_prefix
+  schedule    = var.poll_schedule
+  topic_id    = module.pubsub.topic_ids[local.topics.TOPIC_POLL_TICK]
+  depends_on  = [module.project_services]
+}

@@ -1,0 +1,44 @@
+output "topics" {
+  description = "The pipeline's topics: environment variable => topic name."
+  value       = local.topics
+}
+
+output "dead_letter_subscriptions" {
+  description = "Topic name => subscription holding its dead letters."
+  value       = module.pubsub.dead_letter_subscriptions
+}
+
+output "notification_subscriptions" {
+  description = "Subscriptions that deliver notifications to subscribers."
+  value       = module.pubsub.notification_subscriptions
+}
+
+output "status_page_url" {
+  description = "URL of the status page (authenticated; see docs/deploy.md for opening it)."
+  value       = module.functions["status_page"].uri
+}
+
+output "functions" {
+  description = "Entry point => deployed function name."
+  value       = { for k, f in module.functions : k => f.name }
+}
+
+output "imports_bucket" {
+  description = "Bucket for labeled images and AutoML import CSVs."
+  value       = module.storage.imports_bucket
+}
+
+output "exports_bucket" {
+  description = "Bucket the TF Lite exports are written to."
+  value       = module.storage.exports_bucket
+}
+
+output "automl_endpoint" {
+  description = "host:port of the AutoML service the functions call."
+  value       = local.automl_endpoint
+}
+
+output "automl_instance" {
+  description = "Name of the self-hosted AutoML service VM (null with an existing endpoint)."
+  value       = local.self_hosted_automl ? module.automl_service[0].instance : null
+}

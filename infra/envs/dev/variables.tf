@@ -1,0 +1,157 @@
+variable "project_id" {
+  description = "Google Cloud project to deploy into."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, topics' consumers, buckets, scheduler and AutoML service."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "zone" {
+  description = "Zone of the AutoML service VM; null means REGION-b."
+  type        = string
+  default     = null
+}
+
+variable "environment" {
+  description = "Name of this environment, put on every resource as the env label."
+  type        = string
+  default     = "dev"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name. The topic names are PREFIX-import-requests etc., as in functions/edgetrain_pipeline/topics.py when it is \"edgetrain\"."
+  type        = string
+  default     = "edgetrain"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,13}[a-z0-9]$", var.name_prefix))
+    error_message = "3-15 lowercase letters, digits or hyphens (service account IDs are limited to 30 characters)."
+  }
+}
+
+variable "poll_schedule" {
+  description = "Cron schedule of the poll tick that makes poll_operations check the running trainings."
+  type        = string
+  default     = "* * * * *"
+}
+
+variable "automl_endpoint" {
+  description = "host:port of an existing AutoML v1 service (insecure gRPC). null deploys the self-hosted service on a VM."
+  type        = string
+  default     = null
+}
+
+variable "automl_token_secret_id" {
+  description = "With automl_endpoint: Secret Manager secret holding the bearer token it expects (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "vpc_connector" {
+  description = "With automl_endpoint: Serverless VPC Access connector ID the functions reach it through (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "automl_location" {
+  description = "Location in the AutoML resource names (projects/P/locations/L/...)."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "automl_machine_type" {
+  description = "Machine type of the self-hosted service VM; its vCPUs are what trains the models."
+  type        = string
+  default     = "e2-standard-4"
+}
+
+variable "automl_workers" {
+  description = "Trainings the self-hosted service runs at once."
+  type        = number
+  default     = 1
+}
+
+variable "automl_running" {
+  description = "Keep the self-hosted service VM running; false stops it to save its compute cost."
+  type        = bool
+  default     = true
+}
+
+variable "edgetrain_wheel" {
+  description = "Path of the edgetrain wheel the service VM installs, built with `pip wheel --no-deps -w dist .`."
+  type        = string
+  default     = "../../../dist/edgetrain-0.1.0-py3-none-any.whl"
+}
+
+variable "default_model_type" {
+  description = "Model type of trainings whose request names none."
+  type        = string
+  default     = "mobile-versatile-1"
+
+  validation {
+    condition     = contains(["mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"], var.default_model_type)
+    error_message = "One of mobile-low-latency-1, mobile-versatile-1, mobile-high-accuracy-1."
+  }
+}
+
+variable "default_budget_milli_node_hours" {
+  description = "Training budget of requests that name none (1,000 = one node hour)."
+  type        = number
+  default     = 24000
+
+  validation {
+    condition     = var.default_budget_milli_node_hours >= 1000 && var.default_budget_milli_node_hours <= 100000
+    error_message = "AutoML accepts 1,000 to 100,000 milli node hours."
+  }
+}
+
+variable "pipeline_settings" {
+  description = "More environment settings of the functions (see functions/edgetrain_pipeline/config.py), e.g. { MIN_NEW_EXAMPLES = \"50\" }."
+  type        = map(string)
+  default     = {}
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of a message before it goes to its dead-letter topic (5-100)."
+  type        = number
+  default     = 5
+}
+
+variable "function_max_instances" {
+  description = "Upper bound on instances of each function."
+  type        = number
+  default     = 5
+}
+
+variable "status_page_invokers" {
+  description = "IAM members allowed to open the status page, e.g. [\"group:ml-team@example.com\"]."
+  type        = list(string)
+  default     = []
+}
+
+variable "status_page_public" {
+  description = "Let anyone on the internet open the status page and submit its form (allUsers). Off by default."
+  type        = bool
+  default     = false
+}
+
+variable "notification_push_endpoints" {
+  description = "Webhooks that receive every notification: short name => HTTPS URL."
+  type        = map(string)
+  default     = {}
+}
+
+variable "firestore_location" {
+  description = "Firestore location (cannot change later); null means the region."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy_buckets" {
+  description = "Let `terraform destroy` delete the imports and exports buckets with their objects."
+  type        = bool
+  default     = false
+}

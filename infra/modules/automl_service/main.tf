@@ -1,0 +1,132 @@
+# The self-hosted AutoML Vision v1 service (`edgetrain serve`) on one VM: Google's own v1 endpoint no longer
+# serves vision, so this is what the functions call. One VM, because the service keeps its state (SQLite,
+# datasets, models) on a disk of its own; that disk outlives the VM, so replacing the VM loses nothing.
+# gs://BUCKET/PATH in import CSVs and export destinations resolve to STORAGE_ROOT/BUCKET/PATH, where gcsfuse
+# mounts every bucket the service account can read.
+
+locals {
+  network_tag  = "${var.name_prefix}-automl"
+  data_device  = "edgetrain-data"
+  data_dir     = "/var/lib/edgetrain"
+  storage_root = "/mnt/gcs"
+  wheel_name   = basename(var.wheel_path)
+}
+
+resource "google_service_account" "service" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-automl"
+  display_name = "Runs the self-hosted AutoML service (edgetrain serve)"
+}
+
+# Holds the edgetrain wheel the VM installs; the object name carries the wheel's hash.
+resource "google_storage_bucket" "service" {
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name_prefix}-automl-service"
+  location                    = var.region
+  force_destroy               = true # only build outputs that Terraform uploads again
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 30
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  logging {
+    log_bucket        = var.access_log_bucket
+    log_object_prefix = "automl-service"
+  }
+}
+
+resource "google_storage_bucket_object" "wheel" {
+  bucket = google_storage_bucket.service.name
+  name   = "wheels/${filesha256(var.wheel_path)}/${local.wheel_name}"
+  source = var.wheel_path
+}
+
+resource "google_compute_disk" "data" {
+  #checkov:skip=CKV_GCP_37:Google-managed encryption at rest; a CSEK would have to be supplied at every boot
+  project = var.project_id
+  name    = "${var.name_prefix}-automl-data"
+  zone    = var.zone
+  type    = "pd-balanced"
+  size    = var.data_disk_gb
+  labels  = var.labels
+}
+
+resource "google_compute_instance" "service" {
+  #checkov:skip=CKV_GCP_38:Google-managed encryption at rest; a CSEK would have to be supplied at every boot
+  project                   = var.project_id
+  name                      = "${var.name_prefix}-automl"
+  zone                      = var.zone
+  machine_type              = var.machine_type
+  desired_status            = var.running ? "RUNNING" : "TERMINATED"
+  allow_stopping_for_update = true
+  tags                      = [local.network_tag]
+  labels                    = var.labels
+
+  boot_disk {
+    initialize_params {
+      image = var.image
+      size  = 30
+      type  = "pd-balanced"
+    }
+  }
+
+  attached_disk {
+    source      = google_compute_disk.data.id
+    device_name = local.data_device
+  }
+
+  network_interface {
+    subnetwork = google_compute_subnetwork.this.id
+    network_ip = google_compute_address.service.address
+    # no access_config: no external IP
+  }
+
+  service_account {
+    email  = google_service_account.service.email
+    scopes = ["cloud-platform"] # what the account may do is decided by its IAM roles (iam.tf)
+  }
+
+  shielded_instance_config {
+    enable_secure_boot          = true
+    enable_vtpm                 = true
+    enable_integrity_monitoring = true
+  }
+
+  metadata = {
+    block-project-ssh-keys = "true"
+    enable-oslogin         = "TRUE"
+    serial-port-enable     = "false"
+  }
+
+  # A new wheel or setting replaces the VM: the next boot installs it. The data disk is reattached.
+  metadata_startup_script = templatefile("${path.module}/startup.sh.tftpl", {
+    project_id   = var.project_id
+    data_device  = local.data_device
+    data_dir     = local.data_dir
+    storage_root = local.storage_root
+    wheel_uri    = "gs://${google_storage_bucket.service.name}/${google_storage_bucket_object.wheel.name}"
+    wheel_name   = local.wheel_name
+    token_secret = var.token_secret_id
+    grpc_port    = var.grpc_port
+    rest_port    = var.rest_port
+    workers      = var.workers
+  })
+
+  depends_on = [
+    google_secret_manager_secret_iam_member.service_reads_token,
+    google_storage_bucket_iam_member.service_reads_wheel,
+    google_compute_router_nat.this,
+  ]
+}

@@ -1,0 +1,9 @@
+output "secret_id" {
+  description = "Secret ID (what secret_environment_variables and `gcloud secrets versions access` take)."
+  value       = google_secret_manager_secret.this.secret_id
+}
+
+output "name" {
+  description = "Full resource name of the secret (projects/NUMBER/secrets/ID)."
+  value       = google_secret_manager_secret.this.name
+}
