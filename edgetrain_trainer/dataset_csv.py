@@ -104,7 +104,8 @@ def parse_row(cells: list[str]) -> tuple[str, str, Box | None]:
 def _parse_box(coords: list[str]) -> tuple[float, float, float, float]:
     filled = [bool(c) for c in coords]
     if filled == [True, True, False, False, True, True, False, False]:
-        xmin, ymin, xmax, ymax = (_coordinate(COLUMNS[3 + i], coords[i]) for i in (0, 1, 4, 5))
+        names = ("X_MIN", "Y_MIN", "X_MAX", "Y_MAX")
+        xmin, ymin, xmax, ymax = (_coordinate(n, coords[i]) for n, i in zip(names, (0, 1, 4, 5), strict=True))
         if xmin >= xmax:
             raise RowRejected(f"X_MIN {xmin:g} must be less than X_MAX {xmax:g}")
         if ymin >= ymax:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,9 @@ class Evaluation:
             "map50": self.map50,
             "map50_95": self.map50_95,
         }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:

@@ -1,0 +1,134 @@
+"""Pascal VOC folders: the shared BCCD and cards layouts, a devkit layout, a flat folder, bad objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgetrain_trainer.dataset import TEST, TRAIN, VALIDATION, assign_split, load_dataset
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+BCCD = SHARED / "bccd"
+CARDS = SHARED / "cards"
+
+
+def voc_xml(filename: str, objects: list[tuple], size=(200, 100)) -> str:
+    """objects: (name, xmin, ymin, xmax, ymax); each <object> starts on its own line."""
+    parts = [
+        "<annotation>",
+        f"  <filename>{filename}</filename>",
+        f"  <size><width>{size[0]}</width><height>{size[1]}</height><depth>3</depth></size>",
+    ]
+    for name, *box in objects:
+        parts += [
+            "  <object>",
+            f"    <name>{name}</name>",
+            "    <bndbox>"
+            + "".join(f"<{k}>{v}</{k}>" for k, v in zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True)),
+            "    </bndbox>",
+            "  </object>",
+        ]
+    return "\n".join(parts + ["</annotation>"]) + "\n"
+
+
+def make_image(path: Path, size=(200, 100)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (10, 200, 10)).save(path)
+
+
+@pytest.mark.skipif(not BCCD.is_dir(), reason="needs ../shared/datasets/bccd")
+def test_bccd_voc_folder_matches_its_automl_csv():
+    voc = load_dataset(BCCD / "annotations_voc")
+    csv = load_dataset(BCCD / "annotations.csv")
+
+    assert voc.labels == csv.labels == ["Platelets", "RBC", "WBC"]
+    assert voc.split_counts() == csv.split_counts() == {TRAIN: 205, VALIDATION: 87, TEST: 72}
+    by_ref = {e.image_ref: e for e in csv.examples}
+    for example in voc.examples:
+        twin = by_ref[example.image_ref]  # "images/BloodImage_00000.jpg" in both
+        assert example.split == twin.split
+        assert (example.width, example.height) == (twin.width, twin.height) == (640, 480)
+        np.testing.assert_allclose(example.boxes_yxyx(), twin.boxes_yxyx(), atol=1e-5)
+        assert example.class_ids().tolist() == twin.class_ids().tolist()
+    # the two zero-size boxes the CSV export dropped are reported with their XML lines
+    assert [(Path(e.source).name, e.line) for e in voc.errors] == [
+        ("BloodImage_00338.xml", 158),
+        ("BloodImage_00343.xml", 50),
+    ]
+    assert all("min ≥ max" in e.reason for e in voc.errors)
+
+
+@pytest.mark.skipif(not CARDS.is_dir(), reason="needs ../shared/datasets/cards")
+def test_cards_voc_split_comes_from_train_and_test_folders():
+    dataset = load_dataset(CARDS / "annotations_voc")
+    assert dataset.split_counts() == {TRAIN: 296, VALIDATION: 0, TEST: 67}
+    assert dataset.labels == ["ace", "jack", "king", "nine", "queen", "ten"]
+    assert dataset.errors == []
+
+
+def test_devkit_layout_with_image_sets(tmp_path):
+    for stem, split_file in (("a", "train"), ("b", "val"), ("c", "test"), ("d", None)):
+        make_image(tmp_path / "JPEGImages" / f"{stem}.jpg")
+        (tmp_path / "Annotations").mkdir(exist_ok=True)
+        (tmp_path / "Annotations" / f"{stem}.xml").write_text(
+            voc_xml(f"{stem}.jpg", [("dog", 20, 10, 120, 60)])
+        )
+        if split_file:
+            (tmp_path / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
+            with open(tmp_path / "ImageSets" / "Main" / f"{split_file}.txt", "a") as listing:
+                listing.write(stem + "\n")
+
+    dataset = load_dataset(tmp_path)
+
+    splits = {e.image_ref: e.split for e in dataset.examples}
+    assert splits == {
+        "JPEGImages/a.jpg": TRAIN,
+        "JPEGImages/b.jpg": VALIDATION,
+        "JPEGImages/c.jpg": TEST,
+        "JPEGImages/d.jpg": assign_split("UNASSIGNED", "JPEGImages/d.jpg"),
+    }
+    box = dataset.examples[0].boxes[0]
+    assert (box.label, box.xmin, box.ymin, box.xmax, box.ymax) == ("dog", 0.1, 0.1, 0.6, 0.6)
+
+
+def test_flat_folder_reports_bad_objects_by_xml_line_and_keeps_the_rest(tmp_path):
+    make_image(tmp_path / "a.png")
+    make_image(tmp_path / "b.jpg")
+    objects = [
+        ("cat", 0, 0, 200, 100),  # whole image: kept (x_max = width is VOC's convention)
+        ("cat", 50, 50, 50, 80),  # zero width
+        ("", 10, 10, 50, 50),  # no name
+        ("cat", 10, 10, 500, 50),  # outside the image
+        ("cat", 10, 10, "abc", 50),  # not a number
+        ("cat", 10, 10, 11, 50),  # 1 px of 200: below the 0.01 edge
+    ]
+    (tmp_path / "a.xml").write_text(voc_xml("a.png", objects))
+    (tmp_path / "b.xml").write_text(voc_xml("b.jpg", []))  # an image with no objects
+    (tmp_path / "c.xml").write_text(voc_xml("c.jpg", [("cat", 1, 1, 50, 50)]))  # image missing
+    (tmp_path / "d.xml").write_text("<annotation><filename>d.jpg</filename>\n<size>")  # broken XML
+
+    dataset = load_dataset(tmp_path)
+
+    assert [(e.image_ref, len(e.boxes)) for e in dataset.examples] == [("a.png", 1), ("b.jpg", 0)]
+    errors = [(Path(e.source).name, e.line, e.reason) for e in dataset.errors]
+    object_lines = [4 + 5 * i for i in range(len(objects))]  # see voc_xml
+    assert [(name, line) for name, line, _ in errors] == [
+        ("a.xml", object_lines[1]),
+        ("a.xml", object_lines[2]),
+        ("a.xml", object_lines[3]),
+        ("a.xml", object_lines[4]),
+        ("a.xml", object_lines[5]),
+        ("c.xml", 2),
+        ("d.xml", 2),
+    ]
+    reasons = [reason for _, _, reason in errors]
+    assert "min ≥ max" in reasons[0]
+    assert "no <name>" in reasons[1]
+    assert "outside the image" in reasons[2]
+    assert "not a number" in reasons[3]
+    assert "minimum edge" in reasons[4]
+    assert "not found" in reasons[5]
+    assert "cannot parse VOC XML" in reasons[6]
