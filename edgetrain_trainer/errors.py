@@ -24,3 +24,8 @@ class TrainingCancelled(TrainerError):
 class WeightsError(TrainerError):
     """Pretrained weights cannot be used: their package is missing, the file is absent or fails its SHA-256
     check, or it does not fit the network. The message names the file and how to fix it."""
+
+
+class FailedPreconditionError(TrainerError):
+    """The request is valid but cannot be served in this installation (e.g. tf_js export without
+    tensorflowjs). Maps to FAILED_PRECONDITION / HTTP 400."""

@@ -1,0 +1,80 @@
+"""Budget clock and early stopping: pure logic, the clock is injected so tests use a fake one.
+
+AutoML budgets are milli node hours: 1,000 = one node hour = one wall hour on one node. This trainer runs
+on one node, so the budget is wall time: budget_milli_node_hours * 3.6 seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+SECONDS_PER_MILLI_NODE_HOUR = 3.6
+
+
+class BudgetClock:
+    """Wall time since start against the budget.
+
+    reserve_seconds is kept back from training for export and evaluation, so the whole run fits the budget.
+    """
+
+    def __init__(
+        self,
+        budget_milli_node_hours: int,
+        reserve_seconds: float = 0.0,
+        max_train_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.budget_seconds = budget_milli_node_hours * SECONDS_PER_MILLI_NODE_HOUR
+        self.budget_milli_node_hours = budget_milli_node_hours
+        train_seconds = max(self.budget_seconds - reserve_seconds, 0.0)
+        if max_train_seconds is not None:
+            train_seconds = min(train_seconds, max_train_seconds)
+        self.train_seconds = train_seconds
+        self._clock = clock
+        self._start = clock()
+
+    def elapsed(self) -> float:
+        return self._clock() - self._start
+
+    def train_time_left(self) -> float:
+        return self.train_seconds - self.elapsed()
+
+    def training_time_spent(self) -> bool:
+        return self.train_time_left() <= 0
+
+    def train_fraction(self) -> float:
+        """0..1 of the training time used (drives the progress percentage)."""
+        if self.train_seconds <= 0:
+            return 1.0
+        return min(max(self.elapsed() / self.train_seconds, 0.0), 1.0)
+
+    def cost_milli_node_hours(self) -> int:
+        """What the run cost so far, rounded up, never above the budget (AutoML bills at most the budget)."""
+        return min(math.ceil(self.elapsed() / SECONDS_PER_MILLI_NODE_HOUR), self.budget_milli_node_hours)
+
+
+@dataclass
+class EarlyStopping:
+    """Stops when the validation metric (higher is better) has not improved by more than min_delta for
+    `patience` consecutive evaluations."""
+
+    patience: int
+    min_delta: float = 0.0
+    best: float = -math.inf
+    best_step: int = -1
+    _since_best: int = field(default=0, repr=False)
+
+    def update(self, metric: float, step: int) -> bool:
+        """Record one evaluation; returns True when it is the best so far (keep these weights)."""
+        if metric > self.best + self.min_delta or self.best_step < 0:
+            self.best, self.best_step, self._since_best = metric, step, 0
+            return True
+        self._since_best += 1
+        return False
+
+    @property
+    def converged(self) -> bool:
+        return self._since_best >= self.patience

@@ -1,0 +1,128 @@
+"""TrainerConfig: every training hyperparameter, one documented field each.
+
+`TrainRequest.overrides` maps onto these fields by name (e.g. {"max_epochs": 2} keeps CI trainings short);
+an unknown key or a value of the wrong type is an InvalidArgumentError naming the key.
+
+Training has two stages, sized for a CPU where backpropagating through the backbone is the cost:
+1. head: the backbone is frozen; its C3–C5 features for a few augmented views of every training image are
+   computed once and cached, and the detection head trains on the cache (many epochs, cheap).
+2. finetune: the whole network trains end to end on freshly augmented images while budget remains.
+Both stages evaluate validation mAP@0.5 each epoch and stop early when it stops improving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import InvalidArgumentError
+
+
+@dataclass
+class TrainerConfig:
+    # --- stage 1: frozen backbone, head on cached features
+    cache_features: bool = True  # run stage 1 at all
+    cache_views: int = 4  # cached views per training image: the plain image plus (views - 1) augmented ones
+    head_max_epochs: int = 80  # epochs over the cached views
+    head_batch_size: int = 16
+    head_learning_rate: float = 4e-3  # Adam, 1-epoch linear warm-up then cosine decay over head_max_epochs
+    # --- stage 2: fine-tune the whole network
+    finetune: bool = True  # run stage 2 when budget remains after stage 1
+    finetune_max_epochs: int = 40
+    finetune_batch_size: int = 8
+    finetune_learning_rate: float = 4e-4
+    finetune_backbone_bn: bool = False  # False: backbone batch-norm statistics stay frozen (small batches)
+    # --- both stages
+    max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
+    patience: int = 8  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
+    min_delta: float = 0.002
+    weight_decay: float = 1e-4  # decoupled (AdamW)
+    grad_clip_norm: float = 10.0
+    # --- data
+    input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
+    validation_fraction: float = 0.1  # of TRAIN rows held out when the dataset has no VALIDATION rows
+    max_train_images: int | None = None  # use only the first N training images (CI-sized runs)
+    max_eval_images: int | None = None  # evaluate on at most N validation / test images
+    augment_flip: bool = True  # horizontal flips
+    augment_scale: tuple[float, float] = (0.6, 1.4)  # zoom range: < 1 crops in, > 1 zooms out with padding
+    augment_color: float = 0.2  # brightness / contrast jitter amplitude
+    # --- time and machine
+    max_train_seconds: float | None = None  # cap training wall time below the budget's (benchmarks)
+    export_reserve_seconds: float = 180.0  # budget time kept back for export and evaluation
+    threads: int = 0  # TF intra-op threads; 0 = the cores not busy right now (at least 1)
+    # --- export and evaluation
+    calibration_images: int = 48  # training images for int8 calibration
+    max_detections: int = 100
+    nms_iou_threshold: float = 0.5
+    score_threshold: float = 0.01
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any] | None) -> TrainerConfig:
+        """A config with `overrides` applied; unknown keys or wrong value types raise InvalidArgumentError."""
+        config = cls()
+        known = {f.name: f for f in fields(cls)}
+        for key, value in (overrides or {}).items():
+            if key not in known:
+                raise InvalidArgumentError(
+                    f"overrides: unknown trainer setting {key!r}; known settings: {', '.join(sorted(known))}"
+                )
+            default = getattr(config, key)
+            setattr(config, key, _coerce(key, value, default, known[key].type))
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        positive = [
+            "cache_views",
+            "head_max_epochs",
+            "head_batch_size",
+            "finetune_max_epochs",
+            "finetune_batch_size",
+            "patience",
+            "calibration_images",
+            "max_detections",
+        ]
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise InvalidArgumentError(f"overrides: {name} must be ≥ 1, got {getattr(self, name)}")
+        for name in ("max_epochs", "max_train_images", "max_eval_images"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidArgumentError(f"overrides: {name} must be ≥ 1, got {value}")
+        if self.input_size is not None and (self.input_size < 64 or self.input_size % 64):
+            raise InvalidArgumentError(
+                f"overrides: input_size must be a multiple of 64, got {self.input_size}"
+            )
+        if not 0 < self.validation_fraction < 1:
+            raise InvalidArgumentError("overrides: validation_fraction must be between 0 and 1")
+        if not self.cache_features and not self.finetune:
+            raise InvalidArgumentError("overrides: cache_features and finetune cannot both be off")
+
+    def epochs(self, stage_max: int) -> int:
+        return min(stage_max, self.max_epochs) if self.max_epochs is not None else stage_max
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
+    """Accept JSON-ish values (ints for floats, lists for tuples); reject the rest."""
+    if value is None:
+        if "None" in str(annotation):
+            return None
+        raise InvalidArgumentError(f"overrides: {key} cannot be null")
+    kind = type(default) if default is not None else (int if "int" in str(annotation) else float)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is tuple:
+        if isinstance(value, (list, tuple)) and len(value) == len(default):
+            return tuple(float(v) for v in value)
+    raise InvalidArgumentError(f"overrides: {key} must be {kind.__name__}, got {value!r}")

@@ -1,0 +1,155 @@
+"""Export a trained detector: TF Lite (int8 full-integer or float32) with TFLite_Detection_PostProcess,
+and TF SavedModel.
+
+The TF Lite model is the TF Lite Task Library ObjectDetector contract that AutoML Vision Edge shipped:
+uint8 input [1, H, W, 3]; outputs boxes [1, N, 4] (ymin, xmin, ymax, xmax normalized), classes [1, N],
+scores [1, N], count [1], all float32. Keras 3 models go through keras.export.ExportArchive (weights become
+constants the int8 calibrator can see) and TFLiteConverter.from_saved_model; the post-processing op is an
+empty tf.function whose `experimental_implements` names the TF Lite custom op (as the TF Object Detection
+API exports SSD models).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .box_coding import DEFAULT_CODER, BoxCoder
+
+POSTPROCESS_OP = "TFLite_Detection_PostProcess"
+
+
+@dataclass(frozen=True)
+class PostProcessConfig:
+    """Attributes of TFLite_Detection_PostProcess.
+
+    max_detections: boxes returned (N). nms_score_threshold: lowest score kept (AutoML's evaluation reads
+    confidence down to 0, so keep it low). use_regular_nms: per-class NMS (slower) instead of fast NMS
+    across classes.
+    """
+
+    max_detections: int = 100
+    max_classes_per_detection: int = 1
+    detections_per_class: int = 100
+    nms_score_threshold: float = 0.01
+    nms_iou_threshold: float = 0.5
+    use_regular_nms: bool = False
+
+
+DEFAULT_POSTPROCESS = PostProcessConfig()
+
+
+def _postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessConfig):
+    attrs = {
+        "max_detections": f"i: {config.max_detections}",
+        "max_classes_per_detection": f"i: {config.max_classes_per_detection}",
+        "detections_per_class": f"i: {config.detections_per_class}",
+        "use_regular_nms": f"b: {str(config.use_regular_nms).lower()}",
+        "nms_score_threshold": f"f: {config.nms_score_threshold:f}",
+        "nms_iou_threshold": f"f: {config.nms_iou_threshold:f}",
+        "num_classes": f"i: {num_classes}",
+        "y_scale": f"f: {coder.y_scale:f}",
+        "x_scale": f"f: {coder.x_scale:f}",
+        "h_scale": f"f: {coder.h_scale:f}",
+        "w_scale": f"f: {coder.w_scale:f}",
+    }
+    signature = " ".join(
+        [f'name: "{POSTPROCESS_OP}"'] + [f'attr {{ key: "{k}" value {{ {v} }} }}' for k, v in attrs.items()]
+    )
+
+    # The body is a placeholder: the converter replaces the whole function by the custom op.
+    @tf.function(experimental_implements=signature)
+    def postprocess(box_encodings, class_scores, anchors):
+        del box_encodings, class_scores, anchors
+        boxes = tf.constant(0.0, dtype=tf.float32, name="boxes")
+        classes = tf.constant(0.0, dtype=tf.float32, name="classes")
+        scores = tf.constant(0.0, dtype=tf.float32, name="scores")
+        count = tf.constant(0.0, dtype=tf.float32, name="num_detections")
+        return boxes, classes, scores, count
+
+    return postprocess
+
+
+def write_inference_saved_model(
+    detector: keras.Model,
+    anchors: np.ndarray,
+    num_classes: int,
+    input_size: int,
+    dest: Path,
+    input_dtype: tf.DType,
+    coder: BoxCoder = DEFAULT_CODER,
+    config: PostProcessConfig = DEFAULT_POSTPROCESS,
+) -> Path:
+    """A SavedModel whose `serving_default` maps an image [1, S, S, 3] (0..255, `input_dtype`) to the four
+    post-processed outputs. Returns `dest`."""
+    postprocess = _postprocess_fn(num_classes, coder, config)
+    anchor_tensor = tf.constant(anchors, dtype=tf.float32)
+
+    def serve(image):
+        box_encodings, logits = detector(tf.cast(image, tf.float32), training=False)
+        return postprocess(box_encodings, tf.sigmoid(logits), anchor_tensor)
+
+    archive = keras.export.ExportArchive()
+    archive.track(detector)
+    archive.add_endpoint(
+        "serving_default", serve, input_signature=[tf.TensorSpec([1, input_size, input_size, 3], input_dtype)]
+    )
+    archive.write_out(str(dest), verbose=False)
+    return dest
+
+
+def convert_to_tflite(
+    detector: keras.Model,
+    anchors: np.ndarray,
+    num_classes: int,
+    input_size: int,
+    quantization: str,
+    calibration_images: Iterable[np.ndarray] | None = None,
+    config: PostProcessConfig = DEFAULT_POSTPROCESS,
+) -> bytes:
+    """The TF Lite flatbuffer. int8: full-integer quantization calibrated on `calibration_images`
+    (uint8 [S, S, 3] each, training images); the uint8 input carries raw pixel values (scale 1, zero point 0).
+    float32: float weights, the uint8 input is cast in the graph."""
+    with tempfile.TemporaryDirectory(prefix="edgetrain-export-") as tmp:
+        if quantization == "int8":
+            images = list(calibration_images or [])
+            if not images:
+                raise ValueError("int8 quantization needs calibration images")
+            saved = write_inference_saved_model(
+                detector, anchors, num_classes, input_size, Path(tmp) / "sm", tf.float32, config=config
+            )
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+            def representative():
+                for img in images:
+                    yield [img[None].astype(np.float32)]
+
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+            converter.inference_input_type = tf.uint8
+        elif quantization == "float32":
+            saved = write_inference_saved_model(
+                detector, anchors, num_classes, input_size, Path(tmp) / "sm", tf.uint8, config=config
+            )
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        else:
+            raise ValueError(f"quantization {quantization!r} must be 'int8' or 'float32'")
+        converter.allow_custom_ops = True
+        return converter.convert()
+
+
+def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantization: str = "int8") -> Path:
+    """Export a trained model (TrainResult.model_dir) as `fmt` into `dest_dir`; see package.export_model."""
+    from .package import export_model as _export_model  # package builds on this module
+
+    return _export_model(model_dir, fmt, dest_dir, quantization)

@@ -1,0 +1,80 @@
+"""Stage-1 feature cache: the frozen backbone's C3–C5 features for a few augmented views of each image.
+
+With the backbone frozen, its forward pass is the same every epoch; computing it once per view turns
+head training into a cheap loop over cached arrays (float16 to halve memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .augment import Augmenter
+from .errors import TrainingCancelled
+
+EXTRACT_BATCH = 8
+
+
+@dataclass
+class FeatureCache:
+    """features: per level float16 [M, h, w, c]; boxes / classes: per sample yxyx [G, 4] and ids [G]."""
+
+    features: list[np.ndarray]
+    boxes: list[np.ndarray]
+    classes: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.nbytes for f in self.features)
+
+
+def build_feature_cache(
+    backbone: keras.Model,
+    images: np.ndarray,
+    boxes: list[np.ndarray],
+    classes: list[np.ndarray],
+    views: int,
+    augmenter: Augmenter | None,
+    rng: np.random.Generator,
+    cancel: Callable[[], bool] = lambda: False,
+    on_batch: Callable[[int, int], None] = lambda done, total: None,
+) -> FeatureCache:
+    """Features of `views` views of each image: view 0 is the image itself, the others are augmented
+    (augmenter None: only view 0). images: uint8 [M, S, S, 3]. Checks `cancel` between batches."""
+    extract = tf.function(lambda x: backbone(x, training=False))
+    total = len(images) * (views if augmenter is not None else 1)
+    out_boxes: list[np.ndarray] = []
+    out_classes: list[np.ndarray] = []
+    chunks: list[list[np.ndarray]] = [[] for _ in backbone.outputs]
+    pending: list[np.ndarray] = []
+
+    def flush():
+        feats = extract(tf.constant(np.stack(pending).astype(np.float32)))
+        for level, f in enumerate(feats):
+            chunks[level].append(f.numpy().astype(np.float16))
+        pending.clear()
+        on_batch(len(out_boxes), total)
+
+    for view in range(views if augmenter is not None else 1):
+        for i in range(len(images)):
+            if cancel():
+                raise TrainingCancelled("training cancelled while caching features")
+            if view == 0:
+                img, b, c = images[i], boxes[i], classes[i]
+            else:
+                img, b, c = augmenter(images[i], boxes[i], classes[i], rng)
+            pending.append(img)
+            out_boxes.append(b)
+            out_classes.append(c)
+            if len(pending) == EXTRACT_BATCH:
+                flush()
+    if pending:
+        flush()
+    return FeatureCache([np.concatenate(c) for c in chunks], out_boxes, out_classes)

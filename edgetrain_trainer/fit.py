@@ -1,0 +1,195 @@
+"""The two training stages' loops: head on cached features, then whole-network fine-tuning.
+
+Both share one epoch loop: train an epoch (checking the budget and the cancel hook between batches),
+evaluate validation mAP, keep the best weights, stop early when mAP stops improving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .augment import Augmenter
+from .box_coding import AnchorMatcher
+from .budget import BudgetClock, EarlyStopping
+from .errors import TrainingCancelled
+from .evaluation import evaluate
+from .losses import DetectionLoss
+from .postprocess import decode_detections
+
+PREDICT_BATCH = 8
+
+
+@dataclass
+class StageOutcome:
+    """How a stage ended: "converged" (early stopping), "epochs" (epoch cap) or "budget" (time spent)."""
+
+    ended_by: str
+    epochs: int
+    best_map50: float
+    best_map50_95: float
+
+
+@dataclass
+class StageSettings:
+    name: str  # "head" or "finetune" (progress phase)
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    deadline_fraction: float  # the stage ends when the clock's train fraction reaches this
+
+
+def make_optimizer(settings: StageSettings, steps_per_epoch: int, weight_decay: float, clip: float):
+    total = max(settings.max_epochs * steps_per_epoch, 2)
+    warmup = min(steps_per_epoch, total // 2)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=total - warmup, alpha=0.05, warmup_target=settings.learning_rate, warmup_steps=warmup
+    )
+    return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, global_clipnorm=clip)
+
+
+def make_train_step(model: keras.Model, optimizer, loss_fn: DetectionLoss):
+    @tf.function
+    def step(inputs, class_targets, box_targets):
+        with tf.GradientTape() as tape:
+            box_pred, class_logits = model(inputs, training=True)
+            losses = loss_fn(class_targets, box_targets, box_pred, class_logits)
+        grads = tape.gradient(losses["total"], model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return losses
+
+    return step
+
+
+def targets_for(matcher: AnchorMatcher, boxes: list[np.ndarray], classes: list[np.ndarray]):
+    """Per-sample matching → class_targets int32 [B, N], box_targets float32 [B, N, 4]."""
+    pairs = [matcher.match(b, c) for b, c in zip(boxes, classes, strict=True)]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def predict_map(
+    predict: Callable,
+    batches: Iterator,
+    examples: list,
+    labels: list[str],
+    anchors: np.ndarray,
+    cancel: Callable[[], bool],
+) -> tuple[float, float]:
+    """Validation (mAP@0.5, mAP@[.5:.95]) of `predict` (inputs → [box_encodings, class_logits]) over
+    `batches` of inputs aligned with `examples` (dataset.Example, for their ground truth)."""
+    detections = []
+    for inputs in batches:
+        if cancel():
+            raise TrainingCancelled("training cancelled during validation")
+        box_pred, class_logits = predict(inputs)
+        detections += decode_detections(np.asarray(box_pred), np.asarray(class_logits), anchors)
+    result = evaluate(examples, labels, [(d.boxes, d.classes, d.scores) for d in detections])
+    return result.map50, result.map50_95
+
+
+def run_stage(
+    settings: StageSettings,
+    train_epoch: Callable[[int], dict[str, float]],
+    evaluate: Callable[[], tuple[float, float]],
+    model: keras.Model,
+    clock: BudgetClock,
+    stopper: EarlyStopping,
+    report: Callable[[str, int, dict[str, float], float | None], None],
+) -> StageOutcome:
+    """Epoch loop shared by both stages. train_epoch(epoch) returns mean losses, or raises
+    _OutOfTime from inside the epoch. Leaves the best weights in `model`."""
+    best_weights = model.get_weights()
+    best50_95 = 0.0
+    ended_by = "epochs"
+    epoch = 0
+    for epoch in range(1, settings.max_epochs + 1):
+        try:
+            losses = train_epoch(epoch)
+        except OutOfTime:
+            ended_by = "budget"
+            break
+        map50, map50_95 = evaluate()
+        if stopper.update(map50, epoch):
+            best_weights, best50_95 = model.get_weights(), map50_95
+        report(settings.name, epoch, losses, map50)
+        if stopper.converged:
+            ended_by = "converged"
+            break
+        if clock.train_fraction() >= settings.deadline_fraction:
+            ended_by = "budget"
+            break
+    model.set_weights(best_weights)
+    return StageOutcome(ended_by, epoch, max(stopper.best, 0.0), best50_95)
+
+
+class OutOfTime(Exception):
+    """Raised inside an epoch when the stage's share of the budget is spent."""
+
+
+def epoch_batches(count: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled index batches of exactly batch_size (last partial one dropped; an epoch has ≥ 1)."""
+    batch_size = min(batch_size, count)
+    order = rng.permutation(count)
+    return [order[i : i + batch_size] for i in range(0, count - batch_size + 1, batch_size)]
+
+
+def check_between_batches(clock: BudgetClock, settings: StageSettings, cancel: Callable[[], bool]) -> None:
+    if cancel():
+        raise TrainingCancelled("training cancelled")
+    if clock.train_fraction() >= settings.deadline_fraction:
+        raise OutOfTime()
+
+
+def head_epoch_fn(head, step, cache, matcher, settings, clock, cancel, rng):
+    """One epoch over the feature cache."""
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        batches = epoch_batches(len(cache), settings.batch_size, rng)
+        for idx in batches:
+            check_between_batches(clock, settings, cancel)
+            feats = [tf.constant(f[idx].astype(np.float32)) for f in cache.features]
+            cls_t, box_t = targets_for(
+                matcher, [cache.boxes[i] for i in idx], [cache.classes[i] for i in idx]
+            )
+            losses = step(feats, cls_t, box_t)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+        return {k: v / len(batches) for k, v in sums.items()}
+
+    return train_epoch
+
+
+def finetune_epoch_fn(
+    detector, step, images, boxes, classes, augmenter: Augmenter, matcher, settings, clock, cancel, rng
+):
+    """One epoch of whole-network training on freshly augmented images."""
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        batches = epoch_batches(len(images), settings.batch_size, rng)
+        for idx in batches:
+            check_between_batches(clock, settings, cancel)
+            views = [augmenter(images[i], boxes[i], classes[i], rng) for i in idx]
+            cls_t, box_t = targets_for(matcher, [v[1] for v in views], [v[2] for v in views])
+            x = tf.constant(np.stack([v[0] for v in views]).astype(np.float32))
+            losses = step(x, cls_t, box_t)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+        return {k: v / len(batches) for k, v in sums.items()}
+
+    return train_epoch
+
+
+def feature_batches(features: list[np.ndarray]) -> Iterator[list[tf.Tensor]]:
+    for i in range(0, len(features[0]), PREDICT_BATCH):
+        yield [tf.constant(f[i : i + PREDICT_BATCH].astype(np.float32)) for f in features]
+
+
+def image_batches(images: np.ndarray) -> Iterator[tf.Tensor]:
+    for i in range(0, len(images), PREDICT_BATCH):
+        yield tf.constant(images[i : i + PREDICT_BATCH].astype(np.float32))

@@ -1,0 +1,150 @@
+"""The trained model directory (what later exports need) and the export packages built from it.
+
+model_dir: trainer.json (model type, architecture, labels, config), detector.weights.h5 (all weights),
+calibration.npy (uint8 training images for int8 calibration) and, once evaluated, evaluation.json.
+
+    export_model(model_dir, "tflite", dest_dir)  # model.tflite, dict.txt, tflite_metadata.json
+    export_model(model_dir, "tf_saved_model", dest_dir)  # SavedModel, uint8 input, same four outputs
+Every export is written to a temporary sibling directory and renamed into place, so `dest_dir` either does
+not exist or holds a complete package.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .anchors import AnchorConfig, generate_anchors
+from .backbones import build_backbone
+from .detector import backbone_feature_shapes, build_detector, build_head
+from .errors import FailedPreconditionError, InvalidArgumentError
+from .export import PostProcessConfig, convert_to_tflite, write_inference_saved_model
+from .model_types import ModelTypeSpec
+from .types import EXPORT_FORMATS
+
+TFLITE_OUTPUTS = ["bounding_boxes", "class_labels", "class_confidences", "num_of_boxes"]
+
+
+def save_model_dir(
+    model_dir: Path,
+    detector: keras.Model,
+    spec: ModelTypeSpec,
+    labels: list[str],
+    config: dict[str, Any],
+    calibration: np.ndarray,
+) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    detector.save_weights(model_dir / "detector.weights.h5")
+    np.save(model_dir / "calibration.npy", calibration)
+    info = {"spec": asdict(spec), "labels": labels, "anchors": asdict(AnchorConfig()), "config": config}
+    (model_dir / "trainer.json").write_text(json.dumps(info, indent=2))
+
+
+def load_model_dir(model_dir: Path) -> tuple[keras.Model, ModelTypeSpec, list[str], dict[str, Any]]:
+    """Rebuild the detector (no ImageNet weights needed: every weight comes from the file)."""
+    info_path = Path(model_dir) / "trainer.json"
+    if not info_path.exists():
+        raise InvalidArgumentError(f"model_dir: {model_dir} holds no trained model (no trainer.json)")
+    info = json.loads(info_path.read_text())
+    spec = ModelTypeSpec(**info["spec"])
+    backbone = build_backbone(spec.backbone, spec.input_size, weights=False)
+    head = build_head(backbone_feature_shapes(backbone), spec, len(info["labels"]))
+    detector = build_detector(backbone, head, spec.input_size)
+    detector.load_weights(Path(model_dir) / "detector.weights.h5")
+    return detector, spec, info["labels"], info["config"]
+
+
+def write_tflite_package(
+    dest: Path,
+    detector: keras.Model,
+    spec: ModelTypeSpec,
+    labels: list[str],
+    quantization: str,
+    calibration: np.ndarray,
+    post: PostProcessConfig,
+) -> None:
+    """model.tflite, dict.txt and tflite_metadata.json into `dest` (created)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    anchors = generate_anchors(spec.input_size)
+    flatbuffer = convert_to_tflite(
+        detector, anchors, len(labels), spec.input_size, quantization, list(calibration), post
+    )
+    (dest / "model.tflite").write_bytes(flatbuffer)
+    (dest / "dict.txt").write_text("".join(f"{label}\n" for label in labels))
+    metadata = {
+        "modelType": spec.name,
+        "backbone": spec.backbone,
+        "inferenceType": "QUANTIZED_UINT8" if quantization == "int8" else "FLOAT32",
+        "quantization": quantization,
+        "inputShape": [1, spec.input_size, spec.input_size, 3],
+        "inputType": "uint8",
+        "inputTensor": "image",
+        "inputRange": [0, 255],
+        "labels": labels,
+        "maxDetections": post.max_detections,
+        "outputTensorRepresentation": TFLITE_OUTPUTS,
+        "outputTensors": ["output_0", "output_1", "output_2", "output_3"],
+        "boxFormat": "ymin,xmin,ymax,xmax normalized",
+        "postProcessing": "TFLite_Detection_PostProcess",
+    }
+    (dest / "tflite_metadata.json").write_text(json.dumps(metadata, indent=2))
+
+
+def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantization: str = "int8") -> Path:
+    """Export a trained model (TrainResult.model_dir) in `fmt` into `dest_dir` (must not exist, or be empty).
+    Returns dest_dir. tf_js raises FailedPreconditionError (tensorflowjs needs TF 2.19, not 2.21)."""
+    model_dir, dest_dir = Path(model_dir), Path(dest_dir)
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidArgumentError(f"modelFormat: {fmt!r} must be one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "tf_js":
+        raise FailedPreconditionError(
+            "modelFormat: tf_js export is unavailable: the tensorflowjs converter requires TensorFlow 2.19 "
+            "and cannot be installed beside this trainer's TensorFlow 2.21; export tflite or tf_saved_model"
+        )
+    if quantization not in ("int8", "float32"):
+        raise InvalidArgumentError(f"quantization: {quantization!r} must be 'int8' or 'float32'")
+    if dest_dir.exists() and any(dest_dir.iterdir()):
+        raise InvalidArgumentError(f"dest_dir: {dest_dir} already exists and is not empty")
+    detector, spec, labels, config = load_model_dir(model_dir)
+    dest_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.partial-", dir=dest_dir.parent))
+    try:
+        if fmt == "tflite":
+            post = PostProcessConfig(
+                max_detections=config.get("max_detections", 100),
+                nms_iou_threshold=config.get("nms_iou_threshold", 0.5),
+                nms_score_threshold=config.get("score_threshold", 0.01),
+            )
+            calibration = np.load(model_dir / "calibration.npy")
+            write_tflite_package(tmp, detector, spec, labels, quantization, calibration, post)
+            evaluation = model_dir / "evaluation.json"
+            if evaluation.exists():
+                shutil.copy(evaluation, tmp / "evaluation.json")
+        else:
+            write_inference_saved_model(
+                detector,
+                generate_anchors(spec.input_size),
+                len(labels),
+                spec.input_size,
+                tmp / "sm",
+                tf.uint8,
+            )
+            for item in (tmp / "sm").iterdir():
+                item.rename(tmp / item.name)
+            (tmp / "sm").rmdir()
+            (tmp / "dict.txt").write_text("".join(f"{label}\n" for label in labels))
+        if dest_dir.exists():
+            dest_dir.rmdir()
+        tmp.rename(dest_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest_dir

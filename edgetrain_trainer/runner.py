@@ -1,0 +1,234 @@
+"""TrainingRun: the model, its two training stages, saving, export and evaluation of one training.
+
+train.py drives it; this module holds everything that touches TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .anchors import AnchorConfig, generate_anchors
+from .augment import Augmenter
+from .backbones import build_backbone
+from .box_coding import AnchorMatcher
+from .budget import BudgetClock, EarlyStopping
+from .config import TrainerConfig
+from .dataset import Example
+from .detector import backbone_feature_shapes, build_detector, build_head
+from .errors import TrainingCancelled
+from .evaluation import Evaluation, evaluate
+from .export import PostProcessConfig
+from .feature_cache import build_feature_cache
+from .fit import (
+    StageOutcome,
+    StageSettings,
+    feature_batches,
+    finetune_epoch_fn,
+    head_epoch_fn,
+    image_batches,
+    make_optimizer,
+    make_train_step,
+    predict_map,
+    run_stage,
+)
+from .images import load_rgb
+from .losses import DetectionLoss
+from .model_types import ModelTypeSpec
+from .package import save_model_dir, write_tflite_package
+from .tflite_runner import TFLiteDetector
+from .types import Progress
+
+# Share of the training time stage 1 may use when stage 2 follows.
+HEAD_STAGE_TIME_SHARE = 0.5
+
+
+class TrainingRun:
+    def __init__(
+        self,
+        spec: ModelTypeSpec,
+        labels: list[str],
+        config: TrainerConfig,
+        clock: BudgetClock,
+        rng: np.random.Generator,
+        report,
+        cancel,
+        pct_range: tuple[float, float],
+    ):
+        self.spec, self.labels, self.config, self.clock = spec, labels, config, clock
+        self.rng, self.report, self.cancel, self.pct_range = rng, report, cancel, pct_range
+        self.backbone = build_backbone(spec.backbone, spec.input_size)
+        self.head = build_head(backbone_feature_shapes(self.backbone), spec, len(labels))
+        self.detector = build_detector(self.backbone, self.head, spec.input_size)
+        self.anchors = generate_anchors(spec.input_size, AnchorConfig())
+        self.matcher = AnchorMatcher(self.anchors)
+        self.loss = DetectionLoss(num_classes=len(labels))
+        self.augmenter = Augmenter(config.augment_flip, config.augment_scale, config.augment_color)
+        self._work_done, self._work_total = 0, 1
+
+    def set_data(
+        self, train_ex: list[Example], train_images: np.ndarray, val_ex: list[Example], val_images: np.ndarray
+    ) -> None:
+        self.train_ex, self.train_images, self.val_ex, self.val_images = (
+            train_ex,
+            train_images,
+            val_ex,
+            val_images,
+        )
+        self.train_boxes = [e.boxes_yxyx() for e in train_ex]
+        self.train_classes = [e.class_ids() for e in train_ex]
+
+    # ---------------------------------------------------------------- training
+    def fit(self) -> list[StageOutcome]:
+        cfg = self.config
+        head_epochs = cfg.epochs(cfg.head_max_epochs) if cfg.cache_features else 0
+        ft_epochs = cfg.epochs(cfg.finetune_max_epochs) if cfg.finetune else 0
+        self._work_total = head_epochs + ft_epochs
+        outcomes = []
+        if cfg.cache_features:
+            share = HEAD_STAGE_TIME_SHARE if cfg.finetune else 1.0
+            outcomes.append(
+                self._head_stage(
+                    StageSettings("head", head_epochs, cfg.head_batch_size, cfg.head_learning_rate, share)
+                )
+            )
+        if cfg.finetune and self.clock.train_fraction() < 1.0:
+            outcomes.append(
+                self._finetune_stage(
+                    StageSettings(
+                        "finetune", ft_epochs, cfg.finetune_batch_size, cfg.finetune_learning_rate, 1.0
+                    )
+                )
+            )
+        return outcomes
+
+    def _head_stage(self, settings: StageSettings) -> StageOutcome:
+        self.backbone.trainable = False
+        self._progress("features", {}, None, "caching backbone features")
+        cache = build_feature_cache(
+            self.backbone,
+            self.train_images,
+            self.train_boxes,
+            self.train_classes,
+            self.config.cache_views,
+            self.augmenter,
+            self.rng,
+            self.cancel,
+        )
+        val_features = self._features(self.val_images)
+        steps = max(len(cache) // min(settings.batch_size, len(cache)), 1)
+        optimizer = make_optimizer(settings, steps, self.config.weight_decay, self.config.grad_clip_norm)
+        step = make_train_step(self.head, optimizer, self.loss)
+        predict = tf.function(lambda x: self.head(x, training=False))
+        epoch_fn = head_epoch_fn(
+            self.head, step, cache, self.matcher, settings, self.clock, self.cancel, self.rng
+        )
+        return run_stage(
+            settings,
+            epoch_fn,
+            lambda: predict_map(
+                predict, feature_batches(val_features), self.val_ex, self.labels, self.anchors, self.cancel
+            ),
+            self.head,
+            self.clock,
+            EarlyStopping(self.config.patience, self.config.min_delta),
+            self._epoch_report,
+        )
+
+    def _features(self, images: np.ndarray) -> list[np.ndarray]:
+        extract = tf.function(lambda x: self.backbone(x, training=False))
+        chunks = [extract(b) for b in image_batches(images)]
+        return [np.concatenate([c[level].numpy() for c in chunks]).astype(np.float16) for level in range(3)]
+
+    def _finetune_stage(self, settings: StageSettings) -> StageOutcome:
+        self.backbone.trainable = True
+        if not self.config.finetune_backbone_bn:
+            for layer in _all_layers(self.backbone):
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False  # Keras runs non-trainable batch norm in inference mode
+        steps = max(len(self.train_images) // min(settings.batch_size, len(self.train_images)), 1)
+        optimizer = make_optimizer(settings, steps, self.config.weight_decay, self.config.grad_clip_norm)
+        step = make_train_step(self.detector, optimizer, self.loss)
+        predict = tf.function(lambda x: self.detector(x, training=False))
+        epoch_fn = finetune_epoch_fn(
+            self.detector,
+            step,
+            self.train_images,
+            self.train_boxes,
+            self.train_classes,
+            self.augmenter,
+            self.matcher,
+            settings,
+            self.clock,
+            self.cancel,
+            self.rng,
+        )
+        stopper = EarlyStopping(self.config.patience, self.config.min_delta)
+        return run_stage(
+            settings,
+            epoch_fn,
+            lambda: predict_map(
+                predict, image_batches(self.val_images), self.val_ex, self.labels, self.anchors, self.cancel
+            ),
+            self.detector,
+            self.clock,
+            stopper,
+            self._epoch_report,
+        )
+
+    def _epoch_report(self, phase: str, epoch: int, losses: dict[str, float], val_map: float | None) -> None:
+        self._work_done += 1
+        self._progress(phase, losses, val_map, f"{phase} epoch {epoch}", epoch)
+
+    def _progress(self, phase, losses, val_map, message, epoch=None) -> None:
+        lo, hi = self.pct_range
+        fraction = max(self.clock.train_fraction(), self._work_done / max(self._work_total, 1))
+        self.report(
+            Progress(
+                lo + (hi - lo) * min(fraction, 1.0),
+                phase,
+                epoch,
+                {k: round(float(v), 5) for k, v in losses.items()},
+                val_map,
+                message,
+            )
+        )
+
+    # ---------------------------------------------------------------- outputs
+    def post_config(self) -> PostProcessConfig:
+        return PostProcessConfig(
+            max_detections=self.config.max_detections,
+            nms_iou_threshold=self.config.nms_iou_threshold,
+            nms_score_threshold=self.config.score_threshold,
+        )
+
+    def save(self, model_dir: Path, calibration: np.ndarray) -> None:
+        save_model_dir(model_dir, self.detector, self.spec, self.labels, self.config.to_dict(), calibration)
+
+    def export_tflite(self, dest: Path, quantization: str, calibration: np.ndarray) -> None:
+        write_tflite_package(
+            dest, self.detector, self.spec, self.labels, quantization, calibration, self.post_config()
+        )
+
+    def evaluate_package(
+        self, package_dir: Path, examples: list[Example], cancel
+    ) -> tuple[Evaluation, float]:
+        """Evaluate the exported TF Lite model on `examples` (original images) and time it at 2 threads."""
+        detector = TFLiteDetector(package_dir, num_threads=2)
+        predictions = []
+        for example in examples:
+            if cancel():
+                raise TrainingCancelled("training cancelled during evaluation")
+            det = detector.detect(load_rgb(example.image_path))
+            predictions.append((det.boxes, det.classes, det.scores))
+        return evaluate(examples, self.labels, predictions), detector.latency_ms()
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)

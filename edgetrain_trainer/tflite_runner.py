@@ -1,0 +1,68 @@
+"""Run an exported TF Lite package with ai-edge-litert (what users deploy; used for the evaluation).
+
+detector = TFLiteDetector(package_dir)          # model.tflite + dict.txt
+result = detector.detect(pil_or_uint8_image)      # boxes yxyx normalized [D, 4], classes [D], scores [D]
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+from PIL import Image
+
+# Output names of the serving signature, in the TFLite_Detection_PostProcess order.
+OUTPUT_KEYS = ("output_0", "output_1", "output_2", "output_3")  # boxes, classes, scores, count
+
+
+@dataclass(frozen=True)
+class TFLiteDetections:
+    boxes: np.ndarray  # [D, 4] ymin, xmin, ymax, xmax normalized
+    classes: np.ndarray  # [D] int class ids (line numbers of dict.txt)
+    scores: np.ndarray  # [D]
+
+
+class TFLiteDetector:
+    def __init__(self, package_dir: Path | str, num_threads: int = 2):
+        package_dir = Path(package_dir)
+        self.model_path = package_dir / "model.tflite"
+        labels_path = package_dir / "dict.txt"
+        self.labels = labels_path.read_text().splitlines() if labels_path.exists() else []
+        self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=num_threads)
+        self._runner = self._interpreter.get_signature_runner()
+        detail = self._interpreter.get_input_details()[0]
+        self.input_shape = tuple(int(d) for d in detail["shape"])  # (1, H, W, 3)
+        self.input_dtype = detail["dtype"]
+
+    def detect(self, image: Image.Image | np.ndarray) -> TFLiteDetections:
+        """image: PIL RGB image or uint8 [h, w, 3] of any size (stretched to the model's input)."""
+        _, height, width, _ = self.input_shape
+        if isinstance(image, Image.Image):
+            pixels = np.asarray(image.convert("RGB").resize((width, height), Image.BILINEAR), dtype=np.uint8)
+        elif image.shape[:2] != (height, width):
+            pixels = np.asarray(
+                Image.fromarray(image).resize((width, height), Image.BILINEAR), dtype=np.uint8
+            )
+        else:
+            pixels = image
+        out = self._runner(image=pixels[None].astype(self.input_dtype))
+        boxes, classes, scores, count = (out[k] for k in OUTPUT_KEYS)
+        n = int(count.reshape(-1)[0])
+        return TFLiteDetections(
+            np.clip(boxes[0, :n], 0.0, 1.0), classes[0, :n].astype(np.int32), scores[0, :n].astype(np.float32)
+        )
+
+    def latency_ms(self, runs: int = 30, warmup: int = 3) -> float:
+        """Median wall time of one invoke on a fixed image (threads as constructed)."""
+        image = np.full(self.input_shape, 127, dtype=self.input_dtype)
+        times = []
+        for i in range(warmup + runs):
+            start = time.perf_counter()
+            self._runner(image=image)
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1000.0)
+        return statistics.median(times)

@@ -1,0 +1,189 @@
+"""train(): AutoML CSV / VOC folder → trained detector → evaluated TF Lite package.
+
+    from edgetrain_trainer.train import train
+    from edgetrain_trainer.types import TrainRequest
+    request = TrainRequest(data="annotations.csv", out_dir="runs/cards", model_type="mobile-low-latency-1",
+                           budget_milli_node_hours=1000, overrides={"max_epochs": 2})
+    result = train(request, progress=print, cancel=lambda: False)
+    result.package_dir  # model.tflite, dict.txt, tflite_metadata.json, evaluation.json
+
+Steps: load and validate the data → stage 1, head on cached frozen-backbone features (config.py explains
+the stages) → stage 2, whole-network fine-tuning while budget remains → export int8 / float32 TF Lite →
+evaluate the exported model on TEST rows (VALIDATION if there are none). Output is written to a temporary
+sibling of out_dir and renamed into place at the end: out_dir never holds a half-written package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .augment import resize_square
+from .budget import BudgetClock
+from .config import TrainerConfig
+from .dataset import TEST, TRAIN, VALIDATION, Example, load_dataset
+from .errors import InvalidArgumentError, TrainingCancelled
+from .images import load_rgb
+from .model_types import spec_for
+from .types import CancelCheck, Progress, ProgressCallback, StopReason, TrainRequest, TrainResult
+
+# Share of the progress percentage before / after training (data loading; export and evaluation).
+_PCT_DATA, _PCT_TRAIN_END, _PCT_EXPORT_END = 5.0, 88.0, 95.0
+
+
+def train(
+    request: TrainRequest, progress: ProgressCallback | None = None, cancel: CancelCheck | None = None
+) -> TrainResult:
+    """Train, export and evaluate one model. Raises InvalidArgumentError (bad request or overrides),
+    DatasetError (no usable rows), TrainingCancelled (cancel() returned True; nothing is left in out_dir)."""
+    started = time.monotonic()
+    report = progress or (lambda p: None)
+    cancelled = cancel or (lambda: False)
+    config = TrainerConfig.from_overrides(request.overrides)
+    out_dir = Path(request.out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise InvalidArgumentError(f"out_dir: {out_dir} already exists and is not empty")
+    clock = BudgetClock(
+        request.budget_milli_node_hours, config.export_reserve_seconds, config.max_train_seconds
+    )
+    threads = configure_runtime(config.threads, request.seed)
+
+    from .runner import TrainingRun  # TensorFlow is imported only once the request is valid
+
+    spec = spec_for(request.model_type)
+    if config.input_size is not None:
+        spec = dataclasses.replace(spec, input_size=config.input_size)
+    report(Progress(0.0, "data", message=f"loading {request.data} ({threads} threads)"))
+    dataset = load_dataset(request.data)
+    rng = np.random.default_rng(request.seed)
+    train_ex, val_ex, test_ex = split_examples(dataset.examples, config, rng)
+    train_images = load_images(train_ex, spec.input_size, cancelled)
+    val_images = load_images(val_ex, spec.input_size, cancelled)
+    report(
+        Progress(
+            _PCT_DATA,
+            "data",
+            message=f"{len(train_ex)} train / {len(val_ex)} validation / "
+            f"{len(test_ex)} test images, {len(dataset.errors)} bad rows",
+        )
+    )
+
+    run = TrainingRun(
+        spec, dataset.labels, config, clock, rng, report, cancelled, pct_range=(_PCT_DATA, _PCT_TRAIN_END)
+    )
+    run.set_data(train_ex, train_images, val_ex, val_images)
+    outcomes = run.fit()
+    stop_reason = (
+        StopReason.BUDGET_REACHED
+        if any(o.ended_by == "budget" for o in outcomes)
+        else StopReason.MODEL_CONVERGED
+    )
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        calibration = train_images[rng.permutation(len(train_images))[: config.calibration_images]]
+        report(Progress(_PCT_TRAIN_END, "export", message=f"exporting {request.quantization} TF Lite"))
+        run.save(tmp / "model", calibration)
+        run.export_tflite(tmp / "package", request.quantization, calibration)
+        if cancelled():
+            raise TrainingCancelled("training cancelled during export")
+        report(
+            Progress(
+                _PCT_EXPORT_END, "evaluate", message=f"evaluating the TF Lite model on {len(test_ex)} images"
+            )
+        )
+        evaluation, latency_ms = run.evaluate_package(tmp / "package", test_ex, cancelled)
+        for name in ("package", "model"):
+            (tmp / name / "evaluation.json").write_text(json.dumps(evaluation.to_dict(), indent=1))
+        if out_dir.exists():
+            out_dir.rmdir()
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    package_dir = out_dir / "package"
+    size = (package_dir / "model.tflite").stat().st_size
+    report(
+        Progress(
+            100.0,
+            "evaluate",
+            val_map=outcomes[-1].best_map50 if outcomes else None,
+            message=f"mAP@0.5 {evaluation.map50:.3f}, {latency_ms:.1f} ms, {size / 1e6:.2f} MB",
+        )
+    )
+    return TrainResult(
+        package_dir=package_dir,
+        model_dir=out_dir / "model",
+        model_type=request.model_type,
+        labels=list(dataset.labels),
+        stop_reason=stop_reason,
+        train_cost_milli_node_hours=max(clock.cost_milli_node_hours(), 1),
+        wall_seconds=time.monotonic() - started,
+        evaluation=evaluation.to_dict(),
+        map50=evaluation.map50,
+        map50_95=evaluation.map50_95,
+        latency_ms=latency_ms,
+        size_bytes=size,
+        bad_rows=list(dataset.errors),
+    )
+
+
+def configure_runtime(threads: int, seed: int) -> int:
+    """Seed everything and size TF's thread pools to the free cores (they collapse when oversubscribed)."""
+    if threads <= 0:
+        cores = os.cpu_count() or 1
+        threads = max(1, min(cores, round(cores - os.getloadavg()[0])))
+    import keras
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    except RuntimeError:
+        pass  # TF already initialized in this process (a second training): keep its pools
+    keras.utils.set_random_seed(seed)
+    return threads
+
+
+def split_examples(examples: list[Example], config: TrainerConfig, rng: np.random.Generator):
+    """(train, validation, test) examples. No VALIDATION rows: hold out validation_fraction of TRAIN.
+    No TEST rows: evaluate on VALIDATION. Caps from max_train_images / max_eval_images apply."""
+    train_ex = [e for e in examples if e.split == TRAIN and e.boxes]
+    val_ex = [e for e in examples if e.split == VALIDATION]
+    test_ex = [e for e in examples if e.split == TEST]
+    if config.max_train_images is not None:
+        train_ex = train_ex[: config.max_train_images]
+    if not val_ex:
+        if len(train_ex) < 2:
+            raise InvalidArgumentError(
+                "dataset: need at least 2 TRAIN images when there are no VALIDATION rows"
+            )
+        order = rng.permutation(len(train_ex))
+        n_val = max(1, int(round(len(train_ex) * config.validation_fraction)))
+        val_ex = [train_ex[i] for i in sorted(order[:n_val])]
+        train_ex = [train_ex[i] for i in sorted(order[n_val:])]
+    if not train_ex:
+        raise InvalidArgumentError("dataset: no TRAIN image with boxes")
+    if not test_ex:
+        test_ex = val_ex
+    if config.max_eval_images is not None:
+        val_ex, test_ex = val_ex[: config.max_eval_images], test_ex[: config.max_eval_images]
+    return train_ex, val_ex, test_ex
+
+
+def load_images(examples: list[Example], size: int, cancel: CancelCheck) -> np.ndarray:
+    """uint8 [M, size, size, 3], in display orientation, stretched to the square input."""
+    out = np.empty((len(examples), size, size, 3), dtype=np.uint8)
+    for i, example in enumerate(examples):
+        if cancel():
+            raise TrainingCancelled("training cancelled while loading images")
+        out[i] = resize_square(load_rgb(example.image_path), size)
+    return out
