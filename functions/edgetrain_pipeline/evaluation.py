@@ -7,7 +7,7 @@ from typing import Any
 MAX_CURVE_POINTS = 25  # per IoU threshold; enough for a chart, small enough for a Firestore document
 
 
-def _thin(points: list[list[float]], limit: int = MAX_CURVE_POINTS) -> list[list[float]]:
+def _thin(points: list, limit: int = MAX_CURVE_POINTS) -> list:
     if len(points) <= limit:
         return points
     step = (len(points) - 1) / (limit - 1)
@@ -17,21 +17,22 @@ def _thin(points: list[list[float]], limit: int = MAX_CURVE_POINTS) -> list[list
 def summarize_evaluation(evaluation: Any) -> dict[str, Any]:
     """{boundingBoxMeanAveragePrecision, meanAveragePrecisionAt50, evaluatedBoundingBoxCount, curves}.
 
-    curves: one per IoU threshold, {iouThreshold, meanAveragePrecision, points: [[recall, precision], …]}
-    sorted by confidence threshold, thinned to MAX_CURVE_POINTS.
+    curves: one per IoU threshold, {iouThreshold, meanAveragePrecision, recall: […], precision: […]} ordered
+    by confidence threshold, thinned to MAX_CURVE_POINTS (parallel lists: Firestore has no nested arrays).
     """
     metrics = evaluation.image_object_detection_evaluation_metrics
     curves = []
     map50 = None
     for entry in metrics.bounding_box_metrics_entries:
         confidence = sorted(entry.confidence_metrics_entries, key=lambda c: c.confidence_threshold)
-        points = [[round(float(c.recall), 4), round(float(c.precision), 4)] for c in confidence]
+        points = _thin([(round(float(c.recall), 4), round(float(c.precision), 4)) for c in confidence])
         iou = round(float(entry.iou_threshold), 2)
         curves.append(
             {
                 "iouThreshold": iou,
                 "meanAveragePrecision": float(entry.mean_average_precision),
-                "points": _thin(points),
+                "recall": [r for r, _ in points],
+                "precision": [p for _, p in points],
             }
         )
         if abs(iou - 0.5) < 1e-6:

@@ -35,7 +35,7 @@ def chart_lines(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
     for i, curve in enumerate((evaluation or {}).get("curves", [])):
         points = " ".join(
             f"{PAD + r * (CHART_W - 2 * PAD):.1f},{CHART_H - PAD - p * (CHART_H - 2 * PAD):.1f}"
-            for r, p in curve.get("points", [])
+            for r, p in zip(curve.get("recall", []), curve.get("precision", []), strict=False)
         )
         lines.append(
             {

@@ -18,6 +18,7 @@ from .common import Outcome, flush_outbox, parse_or_none, reject, transient
 
 FUNCTION = "export_and_notify"
 _LOGGER = logging.getLogger("edgetrain_pipeline")
+_DECIDED = ("REJECTED", "EXPORTED", "EXPORT_FAILED")
 _FAILURE_NOTIFICATIONS = {"FAILED": "TRAINING_FAILED", "CANCELLED": "TRAINING_CANCELLED"}
 
 
@@ -83,7 +84,8 @@ def start_missing_exports(deps: Deps, training_id: str) -> int:
 
 
 def apply_retention(deps: Deps, dataset_id: str) -> int:
-    """Delete models beyond the newest RETAIN_MODELS that are neither the champion nor being exported."""
+    """Delete decided models beyond the newest RETAIN_MODELS that are neither the champion nor exporting
+    (a model still waiting for its champion/challenger decision is never a candidate)."""
     dataset = deps.store.get("datasets", dataset_id) or {}
     candidates = [
         t
@@ -91,7 +93,7 @@ def apply_retention(deps: Deps, dataset_id: str) -> int:
         if t.get("model")
         and not t.get("modelDeleted")
         and t.get("model") != dataset.get("championModel")
-        and t.get("exportState") != "EXPORTING"
+        and t.get("exportState") in _DECIDED
     ]
     candidates.sort(key=lambda t: t.get("createdAt"), reverse=True)
     deleted = 0

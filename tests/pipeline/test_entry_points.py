@@ -1,0 +1,160 @@
+"""Each Pub/Sub entry point of functions/main.py, called in-process with real CloudEvents."""
+
+from __future__ import annotations
+
+import pytest
+from edgetrain_pipeline import topics
+from google.api_core import exceptions as gexc
+
+from .apps import cloudevent_client
+from .events import post, pubsub_event
+
+REQUEST = {"schemaVersion": 1, "dataset": "cards", "requestId": "req-1"}
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize("binary", [False, True], ids=["structured", "binary"])
+def test_start_training_starts_one_labelled_training(deps, binary):
+    response = post(cloudevent_client("start_training"), pubsub_event(REQUEST), binary=binary)
+
+    assert response.status_code == 200
+    (call,) = [c for c in deps.automl.calls if c[0] == "create_model"]
+    _, dataset, _display, model_type, budget, labels = call
+    assert dataset.endswith("/datasets/cards") and model_type == "mobile-versatile-1" and budget == 24_000
+    (training,) = deps.store.query("trainings", "state", "==", "RUNNING")
+    assert labels == {"edgetrain-training": training["trainingId"]}
+    assert training["operation"] and training["requestId"] == "req-1"
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json at all", "not JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"schemaVersion": 1}', "dataset"),
+        (b'{"schemaVersion": 2, "dataset": "cards"}', "schemaVersion"),
+        (b'{"schemaVersion": 1, "dataset": "cards", "colour": "red"}', "colour"),
+        (b'{"schemaVersion": 1, "dataset": "cards", "modelType": "cloud-high-accuracy-1"}', "modelType"),
+        (
+            b'{"schemaVersion": 1, "dataset": "cards", "trainBudgetMilliNodeHours": 500}',
+            "trainBudgetMilliNodeHours",
+        ),
+        (b'{"schemaVersion": 1, "dataset": "cards", "displayName": "9 lives"}', "displayName"),
+        (b"\xff\xfe", "UTF-8"),
+    ],
+)
+def test_malformed_training_requests_are_recorded_and_acknowledged(deps, raw, reason):
+    event = pubsub_event(None, raw=raw)
+
+    response = post(cloudevent_client("start_training"), event)
+
+    assert response.status_code == 200
+    recorded = deps.store.get("rejected_messages", f"start_training:{event['id']}")
+    assert recorded is not None and reason in recorded["reason"]
+    assert deps.automl.count("create_model") == 0
+
+
+@pytest.mark.emulators
+def test_envelope_without_pubsub_message_is_recorded_and_acknowledged(deps):
+    event = pubsub_event({})
+    event.data = {"unexpected": True}
+
+    response = post(cloudevent_client("export_and_notify"), event)
+
+    assert response.status_code == 200
+    assert (
+        "no Pub/Sub 'message'"
+        in deps.store.get("rejected_messages", f"export_and_notify:{event['id']}")["reason"]
+    )
+
+
+@pytest.mark.emulators
+def test_unknown_dataset_is_rejected_without_training(deps):
+    event = pubsub_event({"schemaVersion": 1, "dataset": "nope"})
+
+    assert post(cloudevent_client("start_training"), event).status_code == 200
+
+    assert "does not exist" in deps.store.get("rejected_messages", f"start_training:{event['id']}")["reason"]
+    assert deps.store.query("trainings", "datasetId", "==", "nope") == []
+
+
+@pytest.mark.emulators
+def test_transient_create_model_failure_raises_for_redelivery_and_frees_the_claim(deps):
+    deps.automl.fail_next["create_model"] = gexc.RetryError(
+        "deadline exceeded", gexc.ServiceUnavailable("down")
+    )
+
+    response = post(cloudevent_client("start_training"), pubsub_event(REQUEST))
+
+    assert response.status_code == 500  # Pub/Sub will redeliver
+    (training,) = deps.store.query("trainings", "state", "==", "CREATING")
+    assert "CreateModel" in training["lastError"] and training["operation"] is None
+
+
+@pytest.mark.emulators
+def test_rejected_create_model_fails_the_training_and_announces_it(deps):
+    deps.automl.fail_next["create_model"] = gexc.InvalidArgument("dataset has no bounding boxes")
+
+    assert post(cloudevent_client("start_training"), pubsub_event(REQUEST)).status_code == 200
+
+    (training,) = deps.store.query("trainings", "state", "==", "FAILED")
+    assert "no bounding boxes" in training["error"]
+    (finished,) = deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)
+    assert finished["state"] == "FAILED" and finished["trainingId"] == training["trainingId"]
+    assert deps.store.get("datasets", "cards")["activeTraining"] is None
+
+
+@pytest.mark.emulators
+def test_import_dataset_imports_once_and_the_poller_announces_the_import(deps):
+    event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": ["gs://b/new.csv"]})
+    client = cloudevent_client("import_dataset")
+
+    assert post(client, event).status_code == 200
+    assert post(client, event).status_code == 200  # redelivery
+
+    assert deps.automl.count("import_data") == 1
+    (imported,) = deps.store.query("imports", "state", "==", "RUNNING")
+    deps.automl.succeed(imported["operation"])
+    assert post(cloudevent_client("poll_operations"), pubsub_event({})).status_code == 200
+    (request,) = deps.publisher.on(topics.TOPIC_DATASET_IMPORTED)
+    assert request == {
+        "schemaVersion": 1,
+        "dataset": imported["dataset"],
+        "requestId": f"import-{imported['importId']}",
+        "source": "import",
+    }
+    assert deps.store.get("imports", imported["importId"])["state"] == "SUCCEEDED"
+
+
+@pytest.mark.emulators
+def test_import_request_without_csv_is_recorded(deps):
+    event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": ["gs://b/images.zip"]})
+
+    assert post(cloudevent_client("import_dataset"), event).status_code == 200
+
+    assert "not a CSV" in deps.store.get("rejected_messages", f"import_dataset:{event['id']}")["reason"]
+    assert deps.automl.count("import_data") == 0
+
+
+@pytest.mark.emulators
+def test_full_chain_with_entry_points_ends_in_model_exported(deps):
+    post(cloudevent_client("start_training"), pubsub_event(REQUEST))
+    (training,) = deps.store.query("trainings", "state", "==", "RUNNING")
+    deps.automl.succeed(training["operation"], map_value=0.61, cost=1_500)
+    poll = cloudevent_client("poll_operations")
+    post(poll, pubsub_event({}))
+    (finished,) = deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)
+
+    assert post(cloudevent_client("export_and_notify"), pubsub_event(finished)).status_code == 200
+    export_op = deps.store.get("trainings", training["trainingId"])["exports"]["tflite"]["operation"]
+    assert deps.publisher.on(topics.TOPIC_NOTIFICATIONS) == []  # not before the export is done
+    deps.automl.succeed(export_op)
+    post(poll, pubsub_event({}))
+
+    (note,) = deps.publisher.on(topics.TOPIC_NOTIFICATIONS)
+    assert note["type"] == "MODEL_EXPORTED" and note["promoted"] is True
+    assert note["exportLocation"].startswith("gs://bucket/model-export/cards/")
+    assert note["metrics"]["boundingBoxMeanAveragePrecision"] == pytest.approx(0.61)
+    assert note["trainCostMilliNodeHours"] == 1_500 and note["stopReason"] == "MODEL_CONVERGED"
+    assert note["modelType"] == "mobile-versatile-1" and note["model"] == finished["model"]

@@ -1,0 +1,116 @@
+"""poll_operations: Firestore writes only for what changed, overlapping ticks, reconciling lost calls."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from edgetrain_pipeline import topics
+from edgetrain_pipeline import training_records as records
+from edgetrain_pipeline.envelope import PubSubEvent
+from edgetrain_pipeline.schemas import TrainingRequest
+from edgetrain_pipeline.usecases.poll_operations import poll_operations
+from edgetrain_pipeline.usecases.start_training import start_training
+
+
+def start(deps, dataset: str) -> dict:
+    deps.automl.datasets[dataset] = 50
+    payload = {"schemaVersion": 1, "dataset": dataset}
+    start_training(deps, PubSubEvent(event_id=f"evt-{dataset}", text=json.dumps(payload), attributes={}))
+    (training,) = deps.store.query("trainings", "datasetId", "==", dataset)
+    return training
+
+
+def claim_without_create(deps, dataset: str = "cards", key: str = "lost") -> dict:
+    """A training whose function died after claiming it (CreateModel maybe called, never recorded)."""
+    request = TrainingRequest(schemaVersion=1, dataset=dataset)
+    claim = records.claim_training(
+        deps.store, key, key, request, deps.automl.dataset_name(dataset), 100, deps.settings
+    )
+    deps.store.update("trainings", claim.training["trainingId"], {"createLeaseUntil": None})
+    return claim.training
+
+
+@pytest.mark.emulators
+def test_only_trainings_whose_progress_changed_are_written(deps):
+    a, b = start(deps, "a"), start(deps, "b")
+    first = poll_operations(deps)
+    before_b = deps.store.get("trainings", b["trainingId"])["updatedAt"]
+
+    deps.automl.progress(a["operation"], 40)
+    second = poll_operations(deps)
+    third = poll_operations(deps)
+
+    assert second.data["progressWrites"] == 1 and third.data["progressWrites"] == 0
+    assert first.data["runningOperations"] == 2
+    assert deps.store.get("trainings", a["trainingId"])["progressPercent"] == 40
+    assert deps.store.get("trainings", b["trainingId"])["updatedAt"] == before_b
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize(
+    ("end", "state"), [("fail", "FAILED"), ("cancel", "CANCELLED"), ("succeed", "SUCCEEDED")]
+)
+def test_finished_training_is_recorded_and_announced_once_by_overlapping_ticks(deps, end, state):
+    training = start(deps, "cards")
+    getattr(deps.automl, end)(training["operation"])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: poll_operations(deps), range(3)))
+
+    (finished,) = deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)
+    assert finished["state"] == state and finished["trainingId"] == training["trainingId"]
+    doc = deps.store.get("trainings", training["trainingId"])
+    assert doc["state"] == state and deps.store.get("datasets", "cards")["activeTraining"] is None
+    if state != "SUCCEEDED":
+        assert doc["error"]
+    else:
+        assert (
+            doc["model"]
+            and doc["stopReason"] == "MODEL_CONVERGED"
+            and doc["trainCostMilliNodeHours"] == 1_000
+        )
+
+
+@pytest.mark.emulators
+def test_lost_create_model_is_called_again_after_the_lease(deps):
+    lost = claim_without_create(deps)
+
+    report = poll_operations(deps)
+
+    assert report.data["reconciled"] == 1 and deps.automl.count("create_model") == 1
+    doc = deps.store.get("trainings", lost["trainingId"])
+    assert doc["state"] == "RUNNING" and doc["createAttempts"] == 2
+
+
+@pytest.mark.emulators
+def test_unrecorded_create_model_is_adopted_by_its_label_not_repeated(deps):
+    lost = claim_without_create(deps)
+    operation = deps.automl.create_model(
+        lost["dataset"],
+        lost["displayName"],
+        lost["modelType"],
+        lost["trainBudgetMilliNodeHours"],
+        {records.TRAINING_LABEL: lost["trainingId"]},
+    )
+    assert poll_operations(deps).data["reconciled"] == 0  # an unrecorded CreateModel still runs: wait
+    deps.automl.succeed(operation)
+
+    poll_operations(deps)
+
+    assert deps.automl.count("create_model") == 1
+    doc = deps.store.get("trainings", lost["trainingId"])
+    assert doc["state"] == "SUCCEEDED" and doc["operation"] == operation
+    assert deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)[0]["trainingId"] == lost["trainingId"]
+
+
+@pytest.mark.emulators
+def test_training_within_its_create_lease_is_left_alone(deps):
+    request = TrainingRequest(schemaVersion=1, dataset="cards")
+    records.claim_training(
+        deps.store, "busy", "busy", request, deps.automl.dataset_name("cards"), 100, deps.settings
+    )
+
+    assert poll_operations(deps).data["reconciled"] == 0
+    assert deps.automl.count("create_model") == 0

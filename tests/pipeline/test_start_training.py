@@ -1,0 +1,90 @@
+"""start_training's use case: idempotency under duplicate (concurrent) deliveries, and the dataset policy."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from edgetrain_pipeline import topics
+from edgetrain_pipeline.envelope import PubSubEvent
+from edgetrain_pipeline.usecases.poll_operations import poll_operations
+from edgetrain_pipeline.usecases.start_training import start_training
+
+
+def event(payload: dict, event_id: str = "evt-1") -> PubSubEvent:
+    return PubSubEvent(event_id=event_id, text=json.dumps(payload), attributes={})
+
+
+def request(**fields) -> dict:
+    return {"schemaVersion": 1, "dataset": "cards", **fields}
+
+
+@pytest.mark.emulators
+def test_hundred_duplicate_deliveries_some_concurrent_start_one_training(deps):
+    duplicate = event(request(), event_id="msg-42")
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(lambda _: start_training(deps, duplicate).status, range(40)))
+    outcomes += [start_training(deps, duplicate).status for _ in range(60)]
+
+    assert deps.automl.count("create_model") == 1
+    assert outcomes.count("created") == 1 and outcomes.count("duplicate") == 99
+    assert len(deps.store.query("trainings", "datasetId", "==", "cards")) == 1
+
+
+@pytest.mark.emulators
+def test_same_request_id_in_different_messages_is_one_training(deps):
+    first = start_training(deps, event(request(requestId="upstream-7"), "a"))
+    second = start_training(deps, event(request(requestId="upstream-7"), "b"))
+
+    assert (first.status, second.status) == ("created", "duplicate")
+    assert deps.automl.count("create_model") == 1
+
+
+@pytest.mark.emulators
+def test_requests_while_a_training_runs_are_coalesced_into_one_follow_up(deps):
+    start_training(deps, event(request(), "e1"))
+    second = start_training(deps, event(request(modelType="mobile-low-latency-1"), "e2"))
+    third = start_training(deps, event(request(modelType="mobile-high-accuracy-1"), "e3"))
+    assert (second.status, third.status) == ("coalesced", "coalesced")
+    assert deps.automl.count("create_model") == 1
+
+    (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
+    deps.automl.succeed(running["operation"])
+    deps.automl.datasets["cards"] += 10
+    poll_operations(deps)
+
+    (follow_up,) = deps.publisher.on(topics.TOPIC_DATASET_IMPORTED)
+    assert follow_up["modelType"] == "mobile-high-accuracy-1"  # the latest request wins
+    assert follow_up["requestId"] == f"coalesced-{running['trainingId']}"
+    assert start_training(deps, event(follow_up, "e4")).status == "created"
+    assert deps.automl.calls[-1][3] == "mobile-high-accuracy-1"
+
+
+@pytest.mark.emulators
+def test_import_without_enough_new_examples_is_skipped_but_a_manual_request_is_not(deps, pipeline_env):
+    start_training(deps, event(request(), "e1"))
+    (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
+    deps.automl.succeed(running["operation"])
+    poll_operations(deps)
+
+    skipped = start_training(deps, event(request(source="import"), "e2"))
+    manual = start_training(deps, event(request(source="manual"), "e3"))
+
+    assert skipped.status == "skipped" and "0 new examples" in skipped.detail
+    assert manual.status == "created"
+    assert deps.store.get("events", "start_training:e2")["outcome"] == "skip"
+
+
+@pytest.mark.emulators
+def test_dataset_policy_document_overrides_the_defaults(deps):
+    deps.store.update(
+        "datasets",
+        "cards",
+        {"policy": {"modelType": "mobile-low-latency-1", "trainBudgetMilliNodeHours": 2_000}},
+    )
+
+    start_training(deps, event(request()))
+
+    _, _, _, model_type, budget, _ = deps.automl.calls[-1]
+    assert (model_type, budget) == ("mobile-low-latency-1", 2_000)
