@@ -8,7 +8,8 @@ import functions_framework
 
 def _record(cloud_event, outcome: str) -> None:
     with open(os.environ["EVENTS_FILE"], "a") as events:
-        line = {"outcome": outcome, "attributes": dict(cloud_event.get_attributes()), "data": cloud_event.data}
+        attributes = dict(cloud_event.get_attributes())
+        line = {"outcome": outcome, "attributes": attributes, "data": cloud_event.data}
         events.write(json.dumps(line) + "\n")
 
 
