@@ -1,0 +1,62 @@
+"""BENCHMARKS.md section of the trainer benchmark (records of benchmarks/results/trainer.jsonl)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgetrain_trainer.types import MODEL_TYPES
+
+
+def render_markdown(records: list[dict[str, Any]]) -> str:
+    """BENCHMARKS.md section: the latest run of each dataset x model type x budget, then failures."""
+    latest: dict[tuple, dict[str, Any]] = {}
+    for r in records:
+        if r.get("status") == "ok":
+            latest[(r["dataset"], MODEL_TYPES.index(r["model_type"]), r["budget_milli_node_hours"])] = r
+    lines = [
+        "## Trainer (exported int8 TF Lite on TEST rows; trained on TRAIN+VALIDATION)",
+        "",
+        "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall "
+        "| time to target | latency 2 thr (target) | size (target) | peak RSS | int8 loss | commit | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(latest):
+        r = latest[key]
+        t, met = r["targets"], r["targets"]["met"]
+        lat_target = f" (≤ {t['latency_ms']:g} {_mark(met['latency'])})" if t["latency_ms"] else ""
+        loss = r.get("int8_map50_loss")
+        lines.append(
+            f"| {r['dataset']} | {r['model_type']} | {r['budget_milli_node_hours']:,} "
+            f"| {r['map50']:.3f} (≥ {t['map50']:.2f} {_mark(met['map50'])}) | {r['map50_95']:.3f} "
+            f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
+            f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms{lat_target} "
+            f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
+            f"| {r['peak_rss_bytes'] / 2**30:.2f} GB | {'' if loss is None else f'{loss:+.3f}'} "
+            f"| {(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''} | {r['started'][:10]} |"
+        )
+    if latest:
+        m = max(latest.values(), key=lambda r: r["started"])["machine"]
+        lines += [
+            "",
+            f"Machine of the latest run: {m['cpu_model']}, {m['cores']} cores, "
+            f"{(m['ram_bytes'] or 0) / 2**30:.0f} GB RAM, GPU {m['gpu'] or 'none'}, "
+            f"load {m['load_average_1m']} at start, TF {m['tensorflow']}.",
+        ]
+    failed = [r for r in records if r.get("status") != "ok"]
+    if failed:
+        lines += [
+            "",
+            "Failed runs: "
+            + "; ".join(
+                f"{r['dataset']} {r['model_type']} {r['started']} ({r['status']})" for r in failed[-10:]
+            ),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else ("✓" if ok else "✗")
+
+
+def _minutes(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 60:.1f} min"
