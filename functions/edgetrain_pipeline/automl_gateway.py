@@ -11,12 +11,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud import automl_v1
 from google.cloud.automl_v1.services.auto_ml.transports import AutoMlGrpcTransport
 
+from .automl_channel import insecure_channel
 from .config import Settings
 from .evaluation import summarize_evaluation
 from .retrying import transient_retry
@@ -111,7 +111,8 @@ class AutoMlGateway:
             if self._client is None:
                 endpoint = self._settings.automl_endpoint
                 if endpoint:
-                    transport = AutoMlGrpcTransport(channel=grpc.insecure_channel(endpoint))
+                    channel = insecure_channel(endpoint, self._settings.automl_token)
+                    transport = AutoMlGrpcTransport(channel=channel)
                     self._client = automl_v1.AutoMlClient(transport=transport)
                 else:
                     self._client = automl_v1.AutoMlClient()

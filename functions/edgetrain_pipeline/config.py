@@ -25,6 +25,7 @@ class Settings:
     automl_endpoint: (
         str | None
     )  # AUTOML_ENDPOINT host:port of the self-hosted service (insecure gRPC); None = Google
+    automl_token: str | None  # AUTOML_TOKEN: bearer token the self-hosted service requires (a secret)
     default_model_type: str  # DEFAULT_MODEL_TYPE
     default_budget_milli_node_hours: int  # DEFAULT_BUDGET_MILLI_NODE_HOURS
     min_new_examples: int  # MIN_NEW_EXAMPLES since the last training, for import-triggered trainings
@@ -94,6 +95,7 @@ def get_env() -> Settings:
         project=_project(),
         location=os.environ.get("AUTOML_LOCATION", "us-central1"),
         automl_endpoint=os.environ.get("AUTOML_ENDPOINT") or None,
+        automl_token=os.environ.get("AUTOML_TOKEN") or None,
         default_model_type=_choice("DEFAULT_MODEL_TYPE", "mobile-versatile-1", MODEL_TYPES),
         default_budget_milli_node_hours=_int("DEFAULT_BUDGET_MILLI_NODE_HOURS", 24_000, 1_000, 100_000),
         min_new_examples=_int("MIN_NEW_EXAMPLES", 1, 0, 10_000_000),

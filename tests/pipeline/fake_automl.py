@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from edgetrain_pipeline.automl_gateway import CANCELLED_CODE, ModelView, OperationView
 from google.api_core import exceptions as gexc
@@ -87,7 +88,7 @@ class FakeAutoMl:
                 cost_milli_node_hours=0,
                 stop_reason=None,
                 labels=dict(labels),
-                create_time=None,
+                create_time=datetime.now(UTC).isoformat(),
             )
             self._pending_models = getattr(self, "_pending_models", {})
             self._pending_models[op.name] = model

@@ -114,3 +114,17 @@ def test_training_within_its_create_lease_is_left_alone(deps):
 
     assert poll_operations(deps).data["reconciled"] == 0
     assert deps.automl.count("create_model") == 0
+
+
+@pytest.mark.emulators
+def test_unrecorded_model_of_a_server_that_drops_labels_is_adopted_by_display_name(deps):
+    lost = claim_without_create(deps)
+    operation = deps.automl.create_model(
+        lost["dataset"], lost["displayName"], lost["modelType"], lost["trainBudgetMilliNodeHours"], {}
+    )
+    deps.automl.succeed(operation)
+
+    poll_operations(deps)
+
+    assert deps.automl.count("create_model") == 1
+    assert deps.store.get("trainings", lost["trainingId"])["state"] == "SUCCEEDED"

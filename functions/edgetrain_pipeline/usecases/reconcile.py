@@ -2,9 +2,9 @@
 
 A training stays CREATING when the function died (or timed out) between claiming it and recording the
 CreateModel operation. Once its lease has run out the poller looks for the model by its label
-(edgetrain-training=<trainingId>) and adopts it; while AutoML runs CreateModel operations that no training
-document knows, it waits (one of them may be ours: a running operation does not name its model yet);
-otherwise it calls CreateModel again under a fresh lease.
+(edgetrain-training=<trainingId>, else by display name and creation time) and adopts it; while AutoML
+runs CreateModel operations that no training document knows, it waits (one of them may be ours: a running
+operation does not name its model yet); otherwise it calls CreateModel again under a fresh lease.
 """
 
 from __future__ import annotations
@@ -42,6 +42,24 @@ def _adopt(deps: Deps, training: dict, model_name: str) -> bool:
     return True
 
 
+def _models_of(deps: Deps, training: dict) -> list:
+    """Models of the training's dataset made for it: by label, else (for servers that drop labels) by display
+    name, created after the training was claimed and not already attached to another training."""
+    models = deps.automl.list_models(training["dataset"])
+    labelled = [m for m in models if m.labels.get(records.TRAINING_LABEL) == training["_id"]]
+    if labelled:
+        return labelled
+    claimed_at = training["createdAt"].isoformat()
+    return [
+        m
+        for m in models
+        if records.TRAINING_LABEL not in m.labels
+        and m.display_name == training["displayName"]
+        and (m.create_time or "") >= claimed_at
+        and not deps.store.query("trainings", "model", "==", m.name)
+    ]
+
+
 def reconcile_unrecorded(
     deps: Deps, stale: list[dict], running: dict[str, OperationView], recorded: set[str]
 ) -> int:
@@ -52,11 +70,7 @@ def reconcile_unrecorded(
         lease = training.get("createLeaseUntil")
         if lease is not None and lease > now():
             continue  # its creator may still be calling CreateModel
-        labelled = [
-            m
-            for m in deps.automl.list_models(training["dataset"])
-            if m.labels.get(records.TRAINING_LABEL) == training["_id"]
-        ]
+        labelled = _models_of(deps, training)
         if labelled:
             handled += _adopt(deps, training, labelled[0].name)
             continue

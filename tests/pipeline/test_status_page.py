@@ -1,0 +1,162 @@
+"""status_page through functions-framework's HTTP app: HTML, JSON paging, escaping, the CSRF-safe form."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from edgetrain_pipeline import topics
+
+from .apps import http_client
+from .fake_automl import evaluation_summary
+
+
+def put_training(deps, n: int, **fields) -> dict:
+    doc = {
+        "trainingId": f"tr-{n:03d}",
+        "dataset": "projects/p/locations/l/datasets/cards",
+        "datasetId": "cards",
+        "displayName": f"model_{n}",
+        "modelType": "mobile-versatile-1",
+        "state": "RUNNING",
+        "progressPercent": 40,
+        "trainBudgetMilliNodeHours": 24_000,
+        "createdAt": datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=n),
+    } | fields
+    deps.store.update("trainings", doc["trainingId"], doc)
+    return doc
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+@pytest.mark.emulators
+def test_page_shows_a_finished_training_with_its_chart(deps):
+    put_training(
+        deps,
+        1,
+        state="SUCCEEDED",
+        exportState="EXPORTED",
+        trainCostMilliNodeHours=1_500,
+        stopReason="MODEL_CONVERGED",
+        evaluation=evaluation_summary(0.734),
+        exportLocation="gs://bucket/model-export/cards/tr-001/tflite-1/",
+    )
+
+    response = http_client().get("/")
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    row = html[html.index('id="training-tr-001"') :]
+    for text in (
+        "model_1",
+        "SUCCEEDED",
+        "EXPORTED",
+        "24.0 /",
+        "1.50",
+        "MODEL_CONVERGED",
+        "0.734",
+        "gs://bucket/model-export/cards/tr-001/tflite-1/",
+        "IoU 0.5",
+        "IoU 0.75",
+        "<polyline",
+    ):
+        assert text in row
+    assert "script-src 'nonce-" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.emulators
+def test_all_firestore_text_is_escaped(deps):
+    put_training(deps, 1, state="FAILED", error='<script>alert("x")</script>', displayName="<b>bold</b>")
+
+    html = http_client().get("/").get_data(as_text=True)
+
+    assert "<script>alert" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+@pytest.mark.emulators
+def test_json_api_pages_trainings_newest_first(deps):
+    for n in range(5):
+        put_training(deps, n)
+    client = http_client()
+
+    pages, token = [], None
+    while True:
+        body = client.get(
+            "/api/trainings", query_string={"pageSize": 2, **({"pageToken": token} if token else {})}
+        ).json
+        pages.append([t["trainingId"] for t in body["trainings"]])
+        token = body["nextPageToken"]
+        if token is None:
+            break
+
+    assert pages == [["tr-004", "tr-003"], ["tr-002", "tr-001"], ["tr-000"]]
+    assert client.get("/api/datasets").json == {"datasets": []}  # trainings alone make no dataset documents
+
+
+@pytest.mark.emulators
+def test_form_publishes_a_training_request(deps):
+    client = http_client()
+    token = csrf_token(client.get("/").get_data(as_text=True))
+
+    response = client.post(
+        "/train",
+        data={
+            "csrf": token,
+            "dataset": "cards",
+            "displayName": "cards_fast",
+            "optimizeFor": "faster-predictions",
+            "budgetNodeHours": "2",
+        },
+    )
+
+    assert response.status_code == 303
+    (message,) = deps.publisher.on(topics.TOPIC_DATASET_IMPORTED)
+    assert message["modelType"] == "mobile-low-latency-1" and message["trainBudgetMilliNodeHours"] == 2_000
+    assert message["displayName"] == "cards_fast" and message["source"] == "manual"
+    assert response.headers["Location"].endswith(f"?requested={message['requestId']}")
+
+
+@pytest.mark.emulators
+def test_form_post_without_the_csrf_token_is_refused(deps):
+    client = http_client()
+    client.get("/")  # has the cookie, but a cross-site form cannot know the token
+
+    response = client.post(
+        "/train", data={"csrf": "0" * 64, "dataset": "cards", "optimizeFor": "best-tradeoff"}
+    )
+
+    assert response.status_code == 403 and deps.publisher.messages == []
+
+
+@pytest.mark.emulators
+def test_invalid_form_is_shown_again_with_an_escaped_error(deps):
+    client = http_client()
+    token = csrf_token(client.get("/").get_data(as_text=True))
+
+    response = client.post(
+        "/train",
+        data={
+            "csrf": token,
+            "dataset": "cards",
+            "displayName": "<i>x</i>",
+            "optimizeFor": "best-tradeoff",
+            "budgetNodeHours": "24",
+        },
+    )
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "displayName" in html and "<i>x</i>" not in html
+    assert deps.publisher.messages == []
+
+
+@pytest.mark.emulators
+def test_fragment_holds_only_the_trainings_table(deps):
+    put_training(deps, 7)
+
+    html = http_client().get("/?fragment=trainings").get_data(as_text=True)
+
+    assert 'id="training-tr-007"' in html and "<form" not in html
