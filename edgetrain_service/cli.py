@@ -1,0 +1,101 @@
+"""`edgetrain serve`: the self-hosted AutoML Vision v1 service (gRPC and REST) until SIGTERM or Ctrl-C.
+
+    edgetrain serve --data-dir var/service --storage-root var/gcs
+    edgetrain serve --host 0.0.0.0 --token "$TOKEN"          # other interfaces need a bearer token
+
+Prints one line "edgetrain serve ready grpc=HOST:PORT rest=http://HOST:PORT" on stdout once it accepts
+requests (ports 0 pick free ones), then one log line per request on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+READY_PREFIX = "edgetrain serve ready"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--grpc-port", type=int, default=8600, help="gRPC port (0 = any free port)")
+    parser.add_argument("--rest-port", type=int, default=8601, help="REST port (0 = any free port)")
+    parser.add_argument("--data-dir", type=Path, default=Path("var/service"), help="database and files")
+    parser.add_argument(
+        "--storage-root",
+        type=Path,
+        default=None,
+        help="local directory holding gs://BUCKET/… as BUCKET/… (default DATA_DIR/storage)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="trainings run at once; more are queued")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("EDGETRAIN_TOKEN"),
+        help="bearer token clients must send (required off loopback; env EDGETRAIN_TOKEN)",
+    )
+    parser.add_argument(
+        "--trainer-overrides",
+        type=Path,
+        default=None,
+        help='JSON file of trainer hyperparameter overrides, e.g. {"max_epochs": 1}',
+    )
+
+
+def _load_overrides(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        overrides = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: {error}") from error
+    if not isinstance(overrides, dict):
+        raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: must hold a JSON object")
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    from .auth import is_loopback
+    from .config import ServiceConfig
+    from .server import Service
+
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if not is_loopback(args.host) and not args.token:
+        print(f"edgetrain serve: binding {args.host} (not loopback) requires --token", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("edgetrain serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    config = ServiceConfig(
+        data_dir=args.data_dir,
+        storage_root=args.storage_root or args.data_dir / "storage",
+        workers=args.workers,
+        trainer_overrides=_load_overrides(args.trainer_overrides),
+    )
+    service = Service(config, args.host, args.grpc_port, args.rest_port, args.token)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    service.start()
+    print(f"{READY_PREFIX} grpc={service.grpc_target} rest={service.rest_url}", flush=True)
+    stopping.wait()
+    service.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edgetrain_service.cli`: the same as `edgetrain serve`, without loading other subcommands."""
+    parser = argparse.ArgumentParser(prog="edgetrain serve", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

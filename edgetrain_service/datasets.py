@@ -1,0 +1,112 @@
+"""Dataset use cases: Create, Get, List, Update, Delete, ImportData (queued) and GetAnnotationSpec."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from . import names, operations
+from .config import ServiceConfig
+from .errors import invalid_field
+from .protos import AnnotationSpec, Dataset, Empty, lro, now, t
+from .resources import load, mask_paths, page
+from .store import Store
+
+KIND = "dataset"
+SPEC_KIND = "annotation_spec"
+
+
+def get_dataset(store: Store, name: str, field: str = "name") -> Dataset:
+    names.parse_name(name, "datasets", field)
+    return load(store, name, KIND, Dataset, "Dataset")
+
+
+def create_dataset(store: Store, request) -> lro.Operation:
+    parent = names.parse_location(request.parent)
+    dataset = Dataset()
+    dataset.CopyFrom(request.dataset)
+    names.validate_display_name(dataset.display_name, "dataset.display_name")
+    if dataset.WhichOneof("dataset_metadata") != "image_object_detection_dataset_metadata":
+        raise invalid_field(
+            "dataset.image_object_detection_dataset_metadata",
+            "is required: this service serves image object detection datasets only",
+        )
+    dataset.name = f"{parent}/datasets/{names.new_id()}"
+    dataset.create_time.CopyFrom(now())
+    dataset.example_count = 0
+    dataset.etag = "1"
+    with store.tx() as db:
+        Store.put_resource(db, dataset.name, KIND, parent, dataset.SerializeToString())
+        return operations.done_now(db, parent, dataset.name, "create_dataset_details", dataset)
+
+
+def list_datasets(store: Store, request):
+    parent = names.parse_location(request.parent)
+    flt = request.filter.strip()
+    if flt and flt.replace(" ", "") not in ("image_object_detection_dataset_metadata:*",):
+        raise invalid_field(
+            "filter", f"{flt!r} is not supported; use image_object_detection_dataset_metadata:*"
+        )
+    items, token = page(store, KIND, parent, Dataset, request.page_size, request.page_token)
+    response = t("ListDatasetsResponse")(next_page_token=token)
+    response.datasets.extend(items)
+    return response
+
+
+def update_dataset(store: Store, request) -> Dataset:
+    current = get_dataset(store, request.dataset.name, "dataset.name")
+    for path in mask_paths(request.update_mask, {"display_name", "description", "labels"}, "display_name"):
+        if path == "display_name":
+            current.display_name = names.validate_display_name(
+                request.dataset.display_name, "dataset.display_name"
+            )
+        elif path == "description":
+            current.description = request.dataset.description
+        else:
+            current.labels.clear()
+            current.labels.update(request.dataset.labels)
+    current.etag = str(int(current.etag or "0") + 1)
+    with store.tx() as db:
+        Store.put_resource(
+            db, current.name, KIND, names.location_of(current.name), current.SerializeToString()
+        )
+    return current
+
+
+def delete_dataset(store: Store, config: ServiceConfig, request) -> lro.Operation:
+    dataset = get_dataset(store, request.name)
+    dataset_id = names.parse_name(dataset.name, "datasets").id
+    with store.tx() as db:
+        db.execute("DELETE FROM resources WHERE name=? OR name LIKE ?", (dataset.name, dataset.name + "/%"))
+        op = operations.done_now(db, names.location_of(dataset.name), dataset.name, "delete_details", Empty())
+    shutil.rmtree(config.dataset_dir(dataset_id), ignore_errors=True)
+    return op
+
+
+def import_data(store: Store, config: ServiceConfig, request) -> lro.Operation:
+    """Queue an import of AutoML CSV files; rows are checked by the import job (errors per row)."""
+    dataset = get_dataset(store, request.name)
+    uris = list(request.input_config.gcs_source.input_uris)
+    if not uris:
+        raise invalid_field("input_config.gcs_source.input_uris", "is required: give at least one CSV")
+    for uri in uris:
+        path = config.resolve_uri(uri, "input_config.gcs_source.input_uris")
+        if not path.is_file():
+            raise invalid_field("input_config.gcs_source.input_uris", f"{uri!r} does not exist")
+    parent = names.location_of(dataset.name)
+    with store.tx() as db:
+        op = operations.start(db, parent, dataset.name, "import_data_details")
+        Store.insert_job(db, op.name, "import", json.dumps({"dataset": dataset.name, "uris": uris}))
+    return op
+
+
+def get_annotation_spec(store: Store, request) -> AnnotationSpec:
+    names.parse_name(request.name, "datasets", sub_collection="annotationSpecs")
+    return load(store, request.name, SPEC_KIND, AnnotationSpec, "Annotation spec")
+
+
+def annotation_specs(store: Store, dataset_name: str) -> dict[str, AnnotationSpec]:
+    """The dataset's labels by display name."""
+    rows = store.list_resources(SPEC_KIND, dataset_name)
+    specs = [AnnotationSpec.FromString(row["proto"]) for row in rows]
+    return {spec.display_name: spec for spec in specs}

@@ -1,0 +1,71 @@
+"""gRPC transport: generic handlers for AutoMl, PredictionService and google.longrunning.Operations.
+
+google-cloud-automl ships message types but no servicer stubs, so each RPC is registered by its full method
+name with the protobuf classes' (de)serializers. Handlers are thin: proto → ServiceApi.call → proto.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent import futures
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from . import auth
+from .api import ServiceApi
+from .errors import Internal, ServiceError
+
+_LOGGER = logging.getLogger("edgetrain.service.grpc")
+
+
+def _status_of(error: ServiceError) -> grpc.Status:
+    status = status_pb2.Status(code=error.grpc_code.value[0], message=error.message)
+    if error.field:
+        detail = error_details_pb2.BadRequest()
+        detail.field_violations.add(field=error.field, description=error.message)
+        status.details.add().Pack(detail)
+    return rpc_status.to_status(status)
+
+
+def _handler(api: ServiceApi, full_name: str, token: str | None):
+    def handle(request, context: grpc.ServicerContext):
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            auth.check(token, dict(context.invocation_metadata()).get("authorization"))
+            return api.call(full_name, request)
+        except ServiceError as error:
+            code = error.grpc_code
+            context.abort_with_status(_status_of(error))
+        except Exception as error:  # an unexpected bug: report INTERNAL, keep serving
+            _LOGGER.exception("%s failed", full_name)
+            code = grpc.StatusCode.INTERNAL
+            context.abort_with_status(_status_of(Internal(f"Internal error: {type(error).__name__}")))
+        finally:
+            _LOGGER.info("grpc %s %s %.1fms", full_name, code.name, (time.perf_counter() - started) * 1000)
+
+    return handle
+
+
+def create_server(
+    api: ServiceApi, address: str, token: str | None = None, max_workers: int = 64
+) -> tuple[grpc.Server, int]:
+    """A started-later server bound to `address` ("host:0" picks a port); returns (server, port)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"))
+    by_service: dict[str, dict] = {}
+    for full_name, method in api.methods.items():
+        by_service.setdefault(method.service, {})[method.name] = grpc.unary_unary_rpc_method_handler(
+            _handler(api, full_name, token),
+            request_deserializer=method.request.FromString,
+            response_serializer=lambda message: message.SerializeToString(),
+        )
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(service, handlers) for service, handlers in by_service.items()]
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot bind gRPC to {address}")
+    return server, port

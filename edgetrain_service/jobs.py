@@ -1,0 +1,154 @@
+"""The durable work queue: runs queued jobs (imports in threads; trainings and exports in spawned worker
+processes, at most --workers trainings at once), and recovers after a crash.
+
+Recovery: a job found 'running' at start-up was interrupted (SIGKILL, power loss). Imports and exports are
+idempotent and simply run again; a training is restarted once (its operation says so in the log), and a
+second interruption ends its operation FAILED with a clear message, so nothing stays RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import threading
+from dataclasses import asdict
+
+from . import operations, worker
+from .config import ServiceConfig
+from .store import Store
+
+_LOGGER = logging.getLogger("edgetrain.service.jobs")
+MAX_TRAIN_ATTEMPTS = 2
+INTERNAL = 13  # google.rpc.Code.INTERNAL
+ABORTED = 10
+EXPORT_SLOTS = 1
+
+
+class Scheduler:
+    def __init__(self, store: Store, config: ServiceConfig):
+        self.store = store
+        self.config = config
+        self._spawn = multiprocessing.get_context("spawn")
+        self._processes: dict[str, tuple[str, multiprocessing.process.BaseProcess]] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._loop = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self.recover()
+        self._loop.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def recover(self) -> None:
+        with self.store.tx() as db:
+            for job in db.execute("SELECT * FROM jobs WHERE state='running'").fetchall():
+                if job["kind"] == "train" and job["attempts"] >= MAX_TRAIN_ATTEMPTS:
+                    operations.finish(
+                        db,
+                        job["op_name"],
+                        error=(
+                            ABORTED,
+                            (
+                                f"Training was interrupted {job['attempts']} times because the "
+                                "service stopped while it "
+                                "ran; it will not be retried. Create the model again."
+                            ),
+                        ),
+                    )
+                else:
+                    _LOGGER.warning("resuming interrupted %s job %s", job["kind"], job["op_name"])
+                    db.execute("UPDATE jobs SET state='queued' WHERE op_name=?", (job["op_name"],))
+
+    def stop(self) -> None:
+        """Stop dispatching; terminate workers and put their jobs back in the queue for the next start."""
+        self._stop.set()
+        self._wake.set()
+        self._loop.join(timeout=10)
+        for op_name, (_, process) in list(self._processes.items()):
+            process.terminate()
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            with self.store.tx() as db:
+                db.execute(
+                    "UPDATE jobs SET state='queued', attempts=MAX(attempts-1, 0) "
+                    "WHERE op_name=? AND state='running'",
+                    (op_name,),
+                )
+        for thread in self._threads.values():
+            thread.join(timeout=30)
+
+    # ---- the loop
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._reap()
+                self._dispatch()
+            except Exception:  # keep scheduling; the error is logged with its traceback
+                _LOGGER.exception("scheduler iteration failed")
+            self._wake.wait(0.5)
+            self._wake.clear()
+
+    def _reap(self) -> None:
+        for op_name, (kind, process) in list(self._processes.items()):
+            if process.is_alive():
+                continue
+            process.join()
+            del self._processes[op_name]
+            with self.store.tx() as db:
+                job = db.execute("SELECT state FROM jobs WHERE op_name=?", (op_name,)).fetchone()
+                if job is not None and job["state"] == "running":  # it died without recording an outcome
+                    operations.finish(
+                        db,
+                        op_name,
+                        error=(
+                            INTERNAL,
+                            (
+                                f"The {kind} worker process exited with code {process.exitcode} "
+                                "before finishing."
+                            ),
+                        ),
+                    )
+        for op_name, thread in list(self._threads.items()):
+            if not thread.is_alive():
+                del self._threads[op_name]
+
+    def _dispatch(self) -> None:
+        queued = self.store.query("SELECT * FROM jobs WHERE state='queued' ORDER BY seq")
+        for job in queued:
+            kind = job["kind"]
+            running = [k for k, _ in self._processes.values()]
+            if kind == "train" and running.count("train") >= self.config.workers:
+                continue
+            if kind == "export" and running.count("export") >= EXPORT_SLOTS:
+                continue
+            with self.store.tx() as db:
+                claimed = db.execute(
+                    "UPDATE jobs SET state='running', attempts=attempts+1 WHERE op_name=? AND state='queued'",
+                    (job["op_name"],),
+                ).rowcount
+            if not claimed:
+                continue
+            payload = json.loads(job["payload"])
+            if kind == "import":
+                thread = threading.Thread(
+                    target=worker.run_job,
+                    name=f"import-{job['op_name'][-6:]}",
+                    args=(self.store, self.config, job["op_name"], kind, payload),
+                )
+                self._threads[job["op_name"]] = thread
+                thread.start()
+            else:
+                process = self._spawn.Process(
+                    target=worker.process_main,
+                    name=f"{kind}-worker",
+                    args=(asdict(self.config), job["op_name"], kind, payload),
+                    daemon=False,
+                )
+                process.start()
+                self._processes[job["op_name"]] = (kind, process)

@@ -1,0 +1,196 @@
+"""Model use cases: CreateModel (queues a training), Get, List, Update, Delete, Deploy/Undeploy, ExportModel
+(queued) and the model evaluations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+from edgetrain_trainer import EXPORT_FORMATS, MODEL_TYPES
+from edgetrain_trainer.errors import InvalidArgumentError
+from edgetrain_trainer.types import DEFAULT_BUDGET_MILLI_NODE_HOURS, DEFAULT_MODEL_TYPE, validate_budget
+
+from . import datasets, names, operations
+from .config import ServiceConfig
+from .errors import FailedPrecondition, InvalidArgument, invalid_field
+from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
+from .resources import load, mask_paths, page
+from .store import Store
+
+KIND = "model"
+EVALUATION_KIND = "model_evaluation"
+CLOUD_MODEL_TYPES = ("cloud-high-accuracy-1", "cloud-low-latency-1", "cloud")
+EDGE_NODE_QPS = -1.0  # AutoML reports -1 for edge models: they are not served by nodes
+
+
+def get_model(store: Store, name: str, field: str = "name") -> Model:
+    names.parse_name(name, "models", field)
+    return load(store, name, KIND, Model, "Model")
+
+
+def _validate_metadata(model: Model) -> tuple[str, int]:
+    if model.WhichOneof("model_metadata") != "image_object_detection_model_metadata":
+        raise invalid_field(
+            "model.image_object_detection_model_metadata",
+            "is required: this service trains image object detection models only",
+        )
+    meta = model.image_object_detection_model_metadata
+    model_type = meta.model_type or DEFAULT_MODEL_TYPE
+    field = "model.image_object_detection_model_metadata.model_type"
+    if model_type in CLOUD_MODEL_TYPES:
+        raise InvalidArgument(
+            f"{field}: {model_type!r} is a cloud model type; this service trains edge models only "
+            f"({', '.join(MODEL_TYPES)})",
+            field=field,
+        )
+    if model_type not in MODEL_TYPES:
+        raise invalid_field(field, f"{model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+    budget = meta.train_budget_milli_node_hours or DEFAULT_BUDGET_MILLI_NODE_HOURS
+    try:
+        validate_budget(budget)
+    except InvalidArgumentError as error:  # the trainer's message already names trainBudgetMilliNodeHours
+        budget_field = f"{field.rpartition('.')[0]}.train_budget_milli_node_hours"
+        raise InvalidArgument(str(error), field=budget_field) from error
+    return model_type, budget
+
+
+def create_model(store: Store, request) -> lro.Operation:
+    parent = names.parse_location(request.parent)
+    model = request.model
+    names.validate_display_name(model.display_name, "model.display_name")
+    model_type, budget = _validate_metadata(model)
+    if not model.dataset_id:
+        raise invalid_field("model.dataset_id", "is required")
+    dataset_name = f"{parent}/datasets/{model.dataset_id}"
+    dataset = datasets.get_dataset(store, dataset_name, "model.dataset_id")
+    if dataset.example_count == 0:
+        raise FailedPrecondition(f"Dataset {dataset_name} has no examples; import data before training.")
+    model_name = f"{parent}/models/{names.new_id()}"
+    payload = {
+        "model": model_name,
+        "dataset": dataset_name,
+        "display_name": model.display_name,
+        "model_type": model_type,
+        "budget": budget,
+        "create_time": now().ToJsonString(),
+    }
+    with store.tx() as db:
+        op = operations.start(db, parent, model_name, "create_model_details")
+        Store.insert_job(db, op.name, "train", json.dumps(payload))
+    return op
+
+
+def _model_filter(text: str):
+    text = text.strip()
+    if not text or text.replace(" ", "") == "image_object_detection_model_metadata:*":
+        return lambda row, model: True
+    key, op, value = text.partition("!=") if "!=" in text else text.partition("=")
+    if key.strip() not in ("dataset_id", "datasetId") or not op:
+        raise invalid_field(
+            "filter",
+            f"{text!r} is not supported; use dataset_id=ID, dataset_id!=ID or "
+            "image_object_detection_model_metadata:*",
+        )
+    value = value.strip().strip("\"'")
+    return lambda row, model: (model.dataset_id == value) == (op == "=")
+
+
+def list_models(store: Store, request):
+    parent = names.parse_location(request.parent)
+    items, token = page(
+        store, KIND, parent, Model, request.page_size, request.page_token, _model_filter(request.filter)
+    )
+    response = t("ListModelsResponse")(next_page_token=token)
+    response.model.extend(items)
+    return response
+
+
+def _save(store: Store, model: Model) -> None:
+    model.update_time.CopyFrom(now())
+    with store.tx() as db:
+        Store.put_resource(db, model.name, KIND, names.location_of(model.name), model.SerializeToString())
+
+
+def update_model(store: Store, request) -> Model:
+    model = get_model(store, request.model.name, "model.name")
+    for path in mask_paths(request.update_mask, {"display_name", "labels"}, "display_name"):
+        if path == "display_name":
+            model.display_name = names.validate_display_name(request.model.display_name, "model.display_name")
+        else:
+            model.labels.clear()
+            model.labels.update(request.model.labels)
+    _save(store, model)
+    return model
+
+
+def set_deployed(store: Store, name: str, deployed: bool) -> lro.Operation:
+    model = get_model(store, name)
+    model.deployment_state = DeploymentState.DEPLOYED if deployed else DeploymentState.UNDEPLOYED
+    _save(store, model)
+    details = "deploy_model_details" if deployed else "undeploy_model_details"
+    with store.tx() as db:
+        return operations.done_now(db, names.location_of(name), name, details, Empty())
+
+
+def delete_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
+    model = get_model(store, request.name)
+    with store.tx() as db:
+        db.execute("DELETE FROM resources WHERE name=? OR name LIKE ?", (model.name, model.name + "/%"))
+        op = operations.done_now(db, names.location_of(model.name), model.name, "delete_details", Empty())
+    shutil.rmtree(config.model_dir(names.parse_name(model.name, "models").id), ignore_errors=True)
+    return op
+
+
+def export_dir_name(model_format: str, display_name: str, when: dt.datetime) -> str:
+    """AutoML's folder: model-export/iod/<format>-<display name>-<YYYY-MM-DDThh:mm:ss.sssZ>."""
+    stamp = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return f"model-export/iod/{model_format}-{display_name}-{stamp}"
+
+
+def export_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
+    model = get_model(store, request.name)
+    out = request.output_config
+    model_format = out.model_format or "tflite"
+    if model_format not in EXPORT_FORMATS:
+        raise invalid_field(
+            "output_config.model_format",
+            f"{model_format!r} is not one of {', '.join(EXPORT_FORMATS)} for object detection",
+        )
+    prefix = out.gcs_destination.output_uri_prefix
+    if not prefix.startswith("gs://"):
+        raise invalid_field(
+            "output_config.gcs_destination.output_uri_prefix", f"{prefix!r} must be gs://BUCKET/…"
+        )
+    base = config.resolve_uri(prefix, "output_config.gcs_destination.output_uri_prefix")
+    dest = base / export_dir_name(model_format, model.display_name, dt.datetime.now(dt.UTC))
+    details = t("ExportModelOperationMetadata")()
+    details.output_info.gcs_output_directory = config.to_gcs_uri(dest) + "/"
+    payload = {"model": model.name, "format": model_format, "dest": str(dest)}
+    with store.tx() as db:
+        op = operations.start(db, names.location_of(model.name), model.name, "export_model_details", details)
+        Store.insert_job(db, op.name, "export", json.dumps(payload))
+    return op
+
+
+def get_model_evaluation(store: Store, request) -> ModelEvaluation:
+    names.parse_name(request.name, "models", sub_collection="modelEvaluations")
+    return load(store, request.name, EVALUATION_KIND, ModelEvaluation, "Model evaluation")
+
+
+def list_model_evaluations(store: Store, request):
+    model = get_model(store, request.parent, "parent")
+    text = request.filter.strip()
+    keep = lambda row, evaluation: True  # noqa: E731
+    if text:
+        key, _, value = text.partition("=")
+        if key.strip() not in ("annotation_spec_id", "annotationSpecId"):
+            raise invalid_field("filter", f"{text!r} is not supported; use annotation_spec_id=ID")
+        value = value.strip().strip("\"'")
+        keep = lambda row, evaluation: evaluation.annotation_spec_id == value  # noqa: E731
+    items, token = page(
+        store, EVALUATION_KIND, model.name, ModelEvaluation, request.page_size, request.page_token, keep
+    )
+    response = t("ListModelEvaluationsResponse")(next_page_token=token)
+    response.model_evaluation.extend(items)
+    return response

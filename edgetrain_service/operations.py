@@ -1,0 +1,175 @@
+"""Long-running operations: creating, progressing and finishing them, and the google.longrunning use cases
+(Get, List with AutoML's filter, Cancel, Delete, Wait)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from google.protobuf.message import Message
+
+from . import names
+from .errors import NotFound, invalid_field
+from .filters import compile_operation_filter
+from .protos import Any, Empty, OperationMetadata, Status, lro, now
+from .store import Store
+
+CANCELLED = 1  # google.rpc.Code.CANCELLED: what a cancelled AutoML operation reports
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_WAIT_SECONDS = 600.0
+
+
+def metadata_of(op: lro.Operation) -> OperationMetadata:
+    meta = OperationMetadata()
+    op.metadata.Unpack(meta)
+    return meta
+
+
+def start(
+    db: sqlite3.Connection,
+    parent: str,
+    works_on: str,
+    details: str,
+    details_msg: Message | None = None,
+    op_id: str | None = None,
+) -> lro.Operation:
+    """Insert a new, not-done operation; its metadata gets the `details` member (create_model_details…)."""
+    op_id = op_id or names.new_id()
+    meta = OperationMetadata(create_time=now(), update_time=now(), progress_percent=0)
+    getattr(meta, details).SetInParent()
+    if details_msg is not None:
+        getattr(meta, details).CopyFrom(details_msg)
+    op = lro.Operation(name=f"{parent}/operations/{op_id}", done=False)
+    op.metadata.Pack(meta)
+    Store.insert_operation(db, op.name, parent, op_id, works_on, False, op.SerializeToString())
+    return op
+
+
+def done_now(
+    db: sqlite3.Connection, parent: str, works_on: str, details: str, response: Message
+) -> lro.Operation:
+    """An operation that is complete when it is returned (deletes)."""
+    op = start(db, parent, works_on, details)
+    return finish(db, op.name, response=response)
+
+
+def _load(db: sqlite3.Connection, name: str) -> lro.Operation | None:
+    row = db.execute("SELECT proto FROM operations WHERE name=?", (name,)).fetchone()
+    return None if row is None else lro.Operation.FromString(row["proto"])
+
+
+def progress(db: sqlite3.Connection, name: str, percent: int) -> None:
+    op = _load(db, name)
+    if op is None or op.done:
+        return
+    meta = metadata_of(op)
+    meta.progress_percent = max(0, min(99, int(percent)))
+    meta.update_time.CopyFrom(now())
+    op.metadata.Pack(meta)
+    Store.update_operation(db, name, op.SerializeToString(), False)
+
+
+def finish(
+    db: sqlite3.Connection,
+    name: str,
+    response: Message | None = None,
+    error: tuple[int, str] | None = None,
+    partial_failures: list[Status] = (),
+    details_msg: Message | None = None,
+) -> lro.Operation | None:
+    """Mark an operation done with a response or an error (code, message). No-op if it was deleted or done."""
+    op = _load(db, name)
+    if op is None or op.done:
+        return op
+    meta = metadata_of(op)
+    meta.update_time.CopyFrom(now())
+    meta.partial_failures.extend(partial_failures)
+    if details_msg is not None:
+        getattr(meta, meta.WhichOneof("details")).CopyFrom(details_msg)
+    if error is None:
+        meta.progress_percent = 100
+        packed = Any()
+        packed.Pack(response if response is not None else Empty())
+        op.response.CopyFrom(packed)
+    else:
+        op.error.CopyFrom(Status(code=error[0], message=error[1]))
+    op.metadata.Pack(meta)
+    op.done = True
+    Store.update_operation(db, name, op.SerializeToString(), True)
+    db.execute("UPDATE jobs SET state='finished' WHERE op_name=?", (name,))
+    return op
+
+
+def cancel_requested(store: Store, name: str) -> bool:
+    row = store.query_one("SELECT cancel_requested FROM operations WHERE name=?", (name,))
+    return bool(row is None or row["cancel_requested"])
+
+
+# ---- google.longrunning.Operations use cases
+def get_operation(store: Store, request: lro.GetOperationRequest) -> lro.Operation:
+    names.parse_name(request.name, "operations")
+    row = store.get_operation(request.name)
+    if row is None:
+        raise NotFound(f"Operation {request.name} not found.")
+    return lro.Operation.FromString(row["proto"])
+
+
+def list_operations(store: Store, request: lro.ListOperationsRequest) -> lro.ListOperationsResponse:
+    parent = names.parse_location(request.name, "name")
+    condition, params = compile_operation_filter(request.filter)
+    size = request.page_size or DEFAULT_PAGE_SIZE
+    if size < 0 or size > MAX_PAGE_SIZE:
+        raise invalid_field("page_size", f"{size} must be between 1 and {MAX_PAGE_SIZE}")
+    after = _page_token(request.page_token)
+    rows = store.query(
+        f"SELECT seq, proto FROM operations WHERE parent=? AND seq>? AND ({condition}) ORDER BY seq LIMIT ?",
+        (parent, after, *params, size + 1),
+    )
+    response = lro.ListOperationsResponse()
+    for row in rows[:size]:
+        response.operations.add().MergeFromString(row["proto"])
+    if len(rows) > size:
+        response.next_page_token = str(rows[size - 1]["seq"])
+    return response
+
+
+def _page_token(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise invalid_field("page_token", f"{token!r} is not a token this service returned")
+    return int(token)
+
+
+def cancel_operation(store: Store, request: lro.CancelOperationRequest) -> Empty:
+    """Best effort: a queued job ends now with CANCELLED; a running one stops at its next check."""
+    get_operation(store, lro.GetOperationRequest(name=request.name))
+    with store.tx() as db:
+        db.execute("UPDATE operations SET cancel_requested=1 WHERE name=?", (request.name,))
+        job = db.execute("SELECT state FROM jobs WHERE op_name=?", (request.name,)).fetchone()
+        if job is not None and job["state"] == "queued":
+            finish(
+                db, request.name, error=(CANCELLED, "Operation cancelled by the caller before it started.")
+            )
+    return Empty()
+
+
+def delete_operation(store: Store, request: lro.DeleteOperationRequest) -> Empty:
+    """The caller is no longer interested in the result; the work itself carries on."""
+    get_operation(store, lro.GetOperationRequest(name=request.name))
+    with store.tx() as db:
+        db.execute("DELETE FROM operations WHERE name=?", (request.name,))
+    return Empty()
+
+
+def wait_operation(store: Store, request: lro.WaitOperationRequest) -> lro.Operation:
+    limit = MAX_WAIT_SECONDS
+    if request.HasField("timeout"):
+        limit = min(limit, request.timeout.ToTimedelta().total_seconds())
+    deadline = time.monotonic() + limit
+    while True:
+        op = get_operation(store, lro.GetOperationRequest(name=request.name))
+        if op.done or time.monotonic() >= deadline:
+            return op
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))

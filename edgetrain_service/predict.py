@@ -1,0 +1,75 @@
+"""PredictionService.Predict for edge models: runs the model's TF Lite package on one image."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+from . import names
+from .artifacts import read_result
+from .config import ServiceConfig
+from .errors import FailedPrecondition, InvalidArgument, invalid_field
+from .models import get_model
+from .protos import DeploymentState, PredictResponse
+from .store import Store
+
+DEFAULT_SCORE_THRESHOLD = 0.5  # AutoML's default for object detection
+DEFAULT_MAX_BOXES = 100
+
+
+def _float_param(params, key: str, default: float) -> float:
+    try:
+        return float(params.get(key, default))
+    except ValueError as error:
+        raise invalid_field(f"params.{key}", f"{params[key]!r} is not a number") from error
+
+
+class Predictor:
+    """Keeps one loaded TF Lite detector per model (loaded on first use)."""
+
+    def __init__(self, store: Store, config: ServiceConfig):
+        self.store = store
+        self.config = config
+        self._detectors: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def _detector(self, model_id: str):
+        with self._lock:
+            if model_id not in self._detectors:
+                from edgetrain_trainer.tflite_runner import TFLiteDetector
+
+                self._detectors[model_id] = TFLiteDetector(read_result(self.config, model_id)["package_dir"])
+            return self._detectors[model_id]
+
+    def predict(self, request):
+        from PIL import Image, UnidentifiedImageError
+
+        model = get_model(self.store, request.name)
+        if model.deployment_state == DeploymentState.UNDEPLOYED:
+            raise FailedPrecondition(f"Model {model.name} is not deployed; deploy it before Predict.")
+        if not request.payload.image.image_bytes:
+            raise invalid_field("payload.image.image_bytes", "is required")
+        threshold = _float_param(request.params, "score_threshold", DEFAULT_SCORE_THRESHOLD)
+        max_boxes = int(_float_param(request.params, "max_bounding_box_count", DEFAULT_MAX_BOXES))
+        if not 0 <= threshold <= 1:
+            raise invalid_field("params.score_threshold", f"{threshold} must be between 0 and 1")
+        try:
+            image = Image.open(io.BytesIO(request.payload.image.image_bytes)).convert("RGB")
+        except (UnidentifiedImageError, OSError) as error:
+            raise InvalidArgument(
+                f"payload.image.image_bytes: not a readable image ({error})",
+                field="payload.image.image_bytes",
+            ) from error
+        model_id = names.parse_name(model.name, "models").id
+        detections = self._detector(model_id).detect(image)
+        response = PredictResponse()
+        kept = [d for d in detections if d.score >= threshold]
+        for det in sorted(kept, key=lambda d: -d.score)[:max_boxes]:
+            payload = response.payload.add(display_name=det.label)
+            payload.annotation_spec_id = str(getattr(det, "class_id", ""))
+            box = payload.image_object_detection
+            box.score = float(det.score)
+            ymin, xmin, ymax, xmax = det.box
+            box.bounding_box.normalized_vertices.add(x=float(xmin), y=float(ymin))
+            box.bounding_box.normalized_vertices.add(x=float(xmax), y=float(ymax))
+        return response

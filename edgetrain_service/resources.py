@@ -1,0 +1,58 @@
+"""Shared helpers for stored resources: load-or-NOT_FOUND, paging, update masks."""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from .errors import NotFound, invalid_field
+from .store import Store
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def load(store: Store, name: str, kind: str, cls: type[Message], label: str) -> Message:
+    blob = store.get_resource(name, kind)
+    if blob is None:
+        raise NotFound(f"{label} {name} not found.")
+    return cls.FromString(blob)
+
+
+def page(
+    store: Store,
+    kind: str,
+    parent: str,
+    cls: type[Message],
+    page_size: int,
+    page_token: str,
+    keep=lambda row, message: True,
+) -> tuple[list[Message], str]:
+    """One page of resources in creation order; `keep(row, message)` filters. Returns (items, next token)."""
+    size = page_size or DEFAULT_PAGE_SIZE
+    if size < 0 or size > MAX_PAGE_SIZE:
+        raise invalid_field("page_size", f"{size} must be between 1 and {MAX_PAGE_SIZE}")
+    if page_token and not page_token.isdigit():
+        raise invalid_field("page_token", f"{page_token!r} is not a token this service returned")
+    after = int(page_token or 0)
+    items: list[Message] = []
+    while True:
+        rows = store.list_resources(kind, parent, after, 256)
+        for row in rows:
+            message = cls.FromString(row["proto"])
+            if keep(row, message):
+                if len(items) == size:
+                    return items, str(after)
+                items.append(message)
+            after = row["seq"]
+        if len(rows) < 256:
+            return items, ""
+
+
+def mask_paths(update_mask, allowed: set[str], default: str) -> list[str]:
+    paths = list(update_mask.paths) or [default]
+    for path in paths:
+        if path not in allowed:
+            raise invalid_field(
+                "update_mask", f"{path!r} cannot be updated; allowed: {', '.join(sorted(allowed))}"
+            )
+    return paths

@@ -1,0 +1,67 @@
+"""Runs the whole service in one process tree: gRPC and REST servers over one ServiceApi, plus the job
+scheduler and its worker processes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from werkzeug.serving import make_server
+
+from .api import ServiceApi
+from .config import ServiceConfig
+from .grpc_server import create_server
+from .jobs import Scheduler
+from .rest_app import RestApp
+from .store import Store
+
+_LOGGER = logging.getLogger("edgetrain.service")
+
+
+class Service:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        host: str = "127.0.0.1",
+        grpc_port: int = 8600,
+        rest_port: int = 8601,
+        token: str | None = None,
+    ):
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config.storage_root.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.host = host
+        self.store = Store(config.db_path)
+        self.api = ServiceApi(self.store, config)
+        self.scheduler = Scheduler(self.store, config)
+        self.api.on_enqueue = self.scheduler.wake
+        self.grpc_server, self.grpc_port = create_server(self.api, f"{host}:{grpc_port}", token)
+        self.rest_server = make_server(host, rest_port, RestApp(self.api, token), threaded=True)
+        self.rest_port = self.rest_server.server_port
+        self._rest_thread = threading.Thread(target=self.rest_server.serve_forever, name="rest", daemon=True)
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}"
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self.grpc_server.start()
+        self._rest_thread.start()
+        _LOGGER.info(
+            "serving gRPC on %s and REST on %s (data dir %s)",
+            self.grpc_target,
+            self.rest_url,
+            self.config.data_dir,
+        )
+
+    def stop(self) -> None:
+        """Stop taking requests, then stop workers (their jobs stay queued for the next start)."""
+        self.rest_server.shutdown()
+        self.grpc_server.stop(grace=5).wait()
+        self.scheduler.stop()
+        _LOGGER.info("stopped")

@@ -1,0 +1,59 @@
+"""What a job does once the scheduler starts it. Trainings and exports run in a spawned process
+(`process_main`), imports in a thread of the server; every outcome is written to the store, failures too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+
+from . import operations
+from .config import ServiceConfig
+from .errors import ServiceError
+from .store import Store
+
+_LOGGER = logging.getLogger("edgetrain.service.worker")
+INTERNAL = 13  # google.rpc.Code values used in operation errors
+INVALID_ARGUMENT = 3
+FAILED_PRECONDITION = 9
+
+
+def process_main(config: dict, op_name: str, kind: str, payload: dict) -> None:
+    """Entry point of a spawned worker process."""
+    # The machine is shared: keep each worker's math libraries to at most two threads.
+    for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service_config = ServiceConfig(**config)
+    run_job(Store(service_config.db_path), service_config, op_name, kind, payload)
+
+
+def run_job(store: Store, config: ServiceConfig, op_name: str, kind: str, payload: dict) -> None:
+    try:
+        if kind == "train":
+            from .training import run_training
+
+            run_training(store, config, op_name, payload)
+        elif kind == "export":
+            from .exporting import run_export
+
+            run_export(store, config, op_name, payload)
+        elif kind == "import":
+            from .importer import run_import
+
+            run_import(store, config, op_name, payload)
+        else:
+            raise ValueError(f"unknown job kind {kind!r}")
+    except ServiceError as error:
+        code = error.grpc_code.value[0]
+        fail(store, op_name, code, error.message)
+    except Exception as error:  # the operation must end; the traceback goes to the log
+        _LOGGER.error("%s job %s failed:\n%s", kind, op_name, traceback.format_exc())
+        fail(store, op_name, INTERNAL, f"{kind} failed: {type(error).__name__}: {error}")
+
+
+def fail(store: Store, op_name: str, code: int, message: str, partial_failures=()) -> None:
+    with store.tx() as db:
+        operations.finish(db, op_name, error=(code, message), partial_failures=list(partial_failures))
