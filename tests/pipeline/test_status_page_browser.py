@@ -1,0 +1,142 @@
+"""The status page in headless Chromium: served by functions-framework on the real Firestore and Pub/Sub
+emulators, it renders a training, refreshes it, and its form publishes a training request."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+from edgetrain_pipeline import topics
+from edgetrain_pipeline.config import get_env
+from edgetrain_pipeline.firestore_store import FirestoreStore
+from google.cloud import pubsub_v1
+
+from edgetrain.localstack.functions import start_function
+
+from .conftest import FUNCTIONS_DIR, TEST_ENV
+from .fake_automl import evaluation_summary
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.emulators,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Debian chromium and chromium-driver"),
+]
+WAIT_S = 60  # generous: the machine is shared
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-dev-shm-usage",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def status_page(clean_emulators, pipeline_env, tmp_path):
+    """The status_page function as its own process (refreshing every second), its URL."""
+    pubsub, firestore = clean_emulators
+    env = {**os.environ, **TEST_ENV, **pubsub.env(), **firestore.env(), "STATUS_REFRESH_S": "1"}
+    function = start_function(FUNCTIONS_DIR / "main.py", "status_page", "http", tmp_path, env)
+    try:
+        function.wait_ready()
+        yield function.url
+    finally:
+        function.stop()
+
+
+@pytest.fixture
+def training_requests(clean_emulators):
+    """A pull subscription on start_training's topic: what the form publishes ends up here."""
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(TEST_ENV["GOOGLE_CLOUD_PROJECT"], topics.TOPIC_DATASET_IMPORTED)
+    subscription = subscriber.subscription_path(TEST_ENV["GOOGLE_CLOUD_PROJECT"], "form-requests")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=subscription, topic=topic)
+    yield lambda: subscriber.pull(subscription=subscription, max_messages=10, timeout=30).received_messages
+    subscriber.close()
+
+
+def seed(store: FirestoreStore) -> None:
+    store.update(
+        "datasets",
+        "cards",
+        {
+            "datasetId": "cards",
+            "dataset": "projects/p/locations/l/datasets/cards",
+            "trainingCount": 1,
+            "activeTraining": "tr-browser",
+        },
+    )
+    store.update(
+        "trainings",
+        "tr-browser",
+        {
+            "trainingId": "tr-browser",
+            "datasetId": "cards",
+            "dataset": "projects/p/locations/l/datasets/cards",
+            "displayName": "cards_browser",
+            "modelType": "mobile-versatile-1",
+            "state": "RUNNING",
+            "progressPercent": 30,
+            "trainBudgetMilliNodeHours": 24_000,
+            "evaluation": evaluation_summary(0.5),
+            "createdAt": datetime.now(UTC),
+        },
+    )
+
+
+def test_page_renders_refreshes_and_its_form_publishes_a_request(status_page, training_requests, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    store = FirestoreStore(get_env())
+    seed(store)
+    wait = WebDriverWait(browser, WAIT_S)
+
+    browser.get(status_page)
+    row = wait.until(ec.presence_of_element_located((By.ID, "training-tr-browser")))
+    assert "cards_browser" in row.text and "RUNNING" in row.text and "30%" in row.text
+    assert row.find_elements(By.CSS_SELECTOR, "svg.chart polyline")
+
+    store.update("trainings", "tr-browser", {"progressPercent": 80})
+    wait.until(ec.text_to_be_present_in_element((By.ID, "training-tr-browser"), "80%"))
+
+    browser.find_element(By.ID, "displayName").send_keys("cards_accurate")
+    browser.find_element(By.CSS_SELECTOR, "input[value='higher-accuracy']").click()
+    budget = browser.find_element(By.ID, "budgetNodeHours")
+    budget.clear()
+    budget.send_keys("3")
+    browser.find_element(By.ID, "train-submit").click()
+    flash = wait.until(ec.presence_of_element_located((By.ID, "requested")))
+
+    (received,) = training_requests()
+    message = json.loads(received.message.data)
+    assert message["requestId"] in flash.text
+    assert message == {
+        "schemaVersion": 1,
+        "dataset": "cards",
+        "displayName": "cards_accurate",
+        "modelType": "mobile-high-accuracy-1",
+        "trainBudgetMilliNodeHours": 3_000,
+        "requestId": message["requestId"],
+        "source": "manual",
+    }
