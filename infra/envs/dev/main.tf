@@ -18,28 +18,44 @@ locals {
   }
 
   # One entry per entry point of functions/main.py. trigger: the topic (by its variable) whose messages
-  # call it, null for HTTP. publishes: the topics it may publish to. automl: whether it calls the service.
+  # call it, null for HTTP. publishes: the topics its code may publish to (tests/infra derives both from
+  # the code). automl: it calls the AutoML service (VPC connector, token). secrets: env var => secret ID.
   functions = {
     import_dataset = {
-      trigger = "TOPIC_IMPORT_REQUESTS", publishes = [], automl = true
+      trigger = "TOPIC_IMPORT_REQUESTS", publishes = ["TOPIC_DATASET_IMPORTED"], automl = true, secrets = {}
       roles   = ["roles/datastore.user"], sa = "fn-import", timeout = 120, memory = "256Mi"
     }
     start_training = {
-      trigger = "TOPIC_DATASET_IMPORTED", publishes = [], automl = true
+      trigger = "TOPIC_DATASET_IMPORTED", publishes = ["TOPIC_DATASET_IMPORTED", "TOPIC_TRAINING_FINISHED"]
+      automl  = true, secrets = {}
       roles   = ["roles/datastore.user"], sa = "fn-train", timeout = 120, memory = "256Mi"
     }
     poll_operations = {
-      trigger   = "TOPIC_POLL_TICK", automl = true
+      # The poller also re-publishes every message another function left in the Firestore outbox.
+      trigger   = "TOPIC_POLL_TICK", automl = true, secrets = {}
       publishes = ["TOPIC_DATASET_IMPORTED", "TOPIC_TRAINING_FINISHED", "TOPIC_NOTIFICATIONS"]
       roles     = ["roles/datastore.user"], sa = "fn-poll", timeout = 300, memory = "512Mi"
     }
     export_and_notify = {
-      trigger = "TOPIC_TRAINING_FINISHED", publishes = ["TOPIC_NOTIFICATIONS"], automl = true
+      trigger = "TOPIC_TRAINING_FINISHED", publishes = ["TOPIC_NOTIFICATIONS"], automl = true, secrets = {}
       roles   = ["roles/datastore.user"], sa = "fn-export", timeout = 300, memory = "256Mi"
     }
     status_page = {
       trigger = null, publishes = ["TOPIC_DATASET_IMPORTED"], automl = false
+      secrets = { CSRF_SECRET = module.csrf_secret.secret_id }
       roles   = ["roles/datastore.viewer"], sa = "fn-status", timeout = 60, memory = "256Mi"
+    }
+  }
+
+  # Composite indexes of the queries that filter on one field and sort on another (single-field indexes
+  # are automatic). The emulator does not need them; Firestore does.
+  firestore_indexes = {
+    trainings_by_dataset = {
+      collection = "trainings"
+      fields = [
+        { field_path = "datasetId", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
     }
   }
 
@@ -49,14 +65,15 @@ locals {
   automl_token_secret = (local.self_hosted_automl ? module.automl_token[0].secret_id
   : var.automl_token_secret_id)
 
-  function_env = merge(var.pipeline_settings, local.topics, {
+  # Settings read by functions/edgetrain_pipeline/config.py; every function also gets local.topics.
+  function_env = {
     GOOGLE_CLOUD_PROJECT            = var.project_id
     AUTOML_ENDPOINT                 = local.automl_endpoint
     AUTOML_LOCATION                 = var.automl_location
     DEFAULT_MODEL_TYPE              = var.default_model_type
     DEFAULT_BUDGET_MILLI_NODE_HOURS = tostring(var.default_budget_milli_node_hours)
     EXPORT_URI_PREFIX               = "gs://${module.storage.exports_bucket}/model-export/"
-  })
+  }
 
   delivery = {
     max_delivery_attempts      = var.max_delivery_attempts
@@ -96,10 +113,11 @@ module "storage" {
 }
 
 module "firestore" {
-  source     = "../../modules/firestore"
-  project_id = var.project_id
-  location   = coalesce(var.firestore_location, var.region)
-  depends_on = [module.project_services]
+  source            = "../../modules/firestore"
+  project_id        = var.project_id
+  location          = coalesce(var.firestore_location, var.region)
+  composite_indexes = local.firestore_indexes
+  depends_on        = [module.project_services]
 }
 
 module "pubsub" {
@@ -148,12 +166,13 @@ module "automl_service" {
 }
 
 module "function_source" {
-  source      = "../../modules/function_source"
-  project_id  = var.project_id
-  location    = var.region
-  name_prefix = var.name_prefix
-  source_dir  = "${path.root}/../../../functions"
-  depends_on  = [module.project_services]
+  source            = "../../modules/function_source"
+  project_id        = var.project_id
+  location          = var.region
+  name_prefix       = var.name_prefix
+  source_dir        = "${path.root}/../../../functions"
+  access_log_bucket = module.storage.access_logs_bucket
+  depends_on        = [module.project_services]
 }
 
 module "functions" {
@@ -170,9 +189,9 @@ module "functions" {
   service_account_id       = "${var.name_prefix}-${each.value.sa}"
   project_roles            = each.value.roles
   publishes_to             = { for t in each.value.publishes : local.topics[t] => module.pubsub.topic_ids[local.topics[t]] }
-  environment_variables    = local.function_env
+  environment_variables    = merge(var.pipeline_settings, local.topics, local.function_env)
   secret_environment_variables = merge(
-    each.key == "status_page" ? { CSRF_SECRET = module.csrf_secret.secret_id } : {},
+    each.value.secrets,
     each.value.automl && local.automl_token_secret != null ? { AUTOML_TOKEN = local.automl_token_secret } : {},
   )
   vpc_connector   = each.value.automl ? local.vpc_connector : null

@@ -11,3 +11,19 @@ resource "google_firestore_database" "this" {
   delete_protection_state           = var.delete_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
   deletion_policy                   = var.delete_protection ? "ABANDON" : "DELETE"
 }
+
+resource "google_firestore_index" "this" {
+  for_each = var.composite_indexes
+
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = each.value.collection
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value.field_path
+      order      = fields.value.order
+    }
+  }
+}

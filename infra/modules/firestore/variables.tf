@@ -19,3 +19,15 @@ variable "delete_protection" {
   type        = bool
   default     = true
 }
+
+variable "composite_indexes" {
+  description = "Composite indexes the pipeline's queries need: name => collection and ordered fields (ASCENDING/DESCENDING)."
+  type = map(object({
+    collection = string
+    fields = list(object({
+      field_path = string
+      order      = string
+    }))
+  }))
+  default = {}
+}

@@ -17,7 +17,6 @@ data "archive_file" "functions" {
 }
 
 resource "google_storage_bucket" "sources" {
-  #checkov:skip=CKV_GCP_62:holds only build inputs re-uploaded by Terraform; Cloud Audit Logs cover access
   project                     = var.project_id
   name                        = "${var.project_id}-${var.name_prefix}-function-sources"
   location                    = var.location
@@ -37,6 +36,11 @@ resource "google_storage_bucket" "sources" {
     action {
       type = "Delete"
     }
+  }
+
+  logging {
+    log_bucket        = var.access_log_bucket
+    log_object_prefix = "function-sources"
   }
 }
 

@@ -17,3 +17,8 @@ variable "source_dir" {
   description = "Path of the functions/ folder (main.py, requirements.txt and the edgetrain_pipeline package)."
   type        = string
 }
+
+variable "access_log_bucket" {
+  description = "Bucket receiving the source bucket's access logs."
+  type        = string
+}

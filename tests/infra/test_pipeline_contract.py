@@ -1,0 +1,147 @@
+"""infra/ deploys what functions/ needs: entry points, trigger topics, publish rights, settings, indexes.
+
+The expectations are derived from functions/main.py and functions/edgetrain_pipeline (see pipeline_code.py);
+the mutation tests change one side of a copy of the tree and show the check notices.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from . import contract, pipeline_code
+from .conftest import FUNCTIONS, INFRA
+
+
+def test_infra_matches_the_functions_code():
+    assert contract.violations(FUNCTIONS, INFRA) == []
+
+
+def test_every_entry_point_is_deployed_exactly_once_with_its_trigger(dev):
+    entry_points = pipeline_code.entry_points(FUNCTIONS / "main.py")
+    topics = pipeline_code.topic_contract(FUNCTIONS / "edgetrain_pipeline" / "topics.py")
+    deployed = contract.deployed_functions(dev)
+
+    assert sorted(deployed) == sorted(entry_points)
+    for entry_point, kind in entry_points.items():
+        want = topics.defaults[topics.pubsub_triggers[entry_point]] if kind == "cloud_event" else None
+        assert deployed[entry_point]["trigger"] == want, entry_point
+
+
+def test_only_the_function_module_declares_cloud_functions(modules, envs):
+    declaring = [
+        (name, resource_name)
+        for name, folder in {**modules, **envs}.items()
+        for resource_name in folder.resources_of("google_cloudfunctions2_function")
+    ] + [
+        (name, resource_name)
+        for name, folder in {**modules, **envs}.items()
+        for resource_name in folder.resources_of("google_cloudfunctions_function")
+    ]
+    assert declaring == [("cloudfunction", "this")]
+
+
+@pytest.fixture
+def tree_copy(tmp_path) -> tuple[Path, Path]:
+    functions = tmp_path / "functions"
+    infra = tmp_path / "infra"
+    shutil.copytree(FUNCTIONS, functions, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(INFRA, infra, ignore=shutil.ignore_patterns(".terraform", ".build"))
+    return functions, infra
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _baseline(functions: Path, infra: Path) -> set[str]:
+    return set(contract.violations(functions, infra))
+
+
+def test_renaming_a_topic_in_the_code_only_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    _replace(
+        functions / "edgetrain_pipeline" / "topics.py", '"edgetrain-poll-tick"', '"edgetrain-poll-ticks"'
+    )
+
+    new = set(contract.violations(functions, infra)) - before
+    assert any("TOPIC_POLL_TICK" in v and "edgetrain-poll-ticks" in v for v in new), new
+    assert any(v.startswith("poll_operations: triggered by") for v in new), new
+
+
+def test_renaming_a_topic_in_infra_only_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    _replace(
+        infra / "envs" / "dev" / "main.tf",
+        '"${var.name_prefix}-notifications"',
+        '"${var.name_prefix}-notify"',
+    )
+
+    new = set(contract.violations(functions, infra)) - before
+    assert any("TOPIC_NOTIFICATIONS" in v and "edgetrain-notify" in v for v in new), new
+
+
+def test_retriggering_a_function_in_infra_only_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    _replace(
+        infra / "envs" / "dev" / "main.tf",
+        'trigger = "TOPIC_IMPORT_REQUESTS"',
+        'trigger = "TOPIC_DATASET_IMPORTED"',
+    )
+
+    new = set(contract.violations(functions, infra)) - before
+    assert any(v.startswith("import_dataset: triggered by 'edgetrain-dataset-imported'") for v in new), new
+
+
+def test_a_new_entry_point_that_is_not_deployed_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    main = functions / "main.py"
+    main.write_text(
+        main.read_text() + '\n\n@functions_framework.http\ndef health(request):\n    return "ok"\n'
+    )
+
+    new = set(contract.violations(functions, infra)) - before
+    assert "entry point health of main.py is not deployed" in new
+
+
+def test_publishing_to_a_topic_without_the_right_to_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    app = functions / "edgetrain_pipeline" / "status_page" / "app.py"
+    app.write_text(
+        app.read_text() + "\n\ndef _also_notify(deps, message):\n"
+        "    deps.publisher.publish(topics.TOPIC_NOTIFICATIONS, message)\n"
+    )
+
+    new = set(contract.violations(functions, infra)) - before
+    assert any(v.startswith("status_page: may publish to") for v in new), new
+
+
+def test_a_setting_the_code_does_not_read_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    _replace(
+        infra / "envs" / "dev" / "main.tf",
+        "AUTOML_LOCATION                 =",
+        "AUTOML_REGION                   =",
+    )
+
+    new = set(contract.violations(functions, infra)) - before
+    assert any("sets AUTOML_REGION, which the functions' code never reads" in v for v in new), new
+
+
+def test_a_query_without_its_composite_index_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    _replace(infra / "envs" / "dev" / "main.tf", 'field_path = "datasetId"', 'field_path = "dataset"')
+
+    new = set(contract.violations(functions, infra)) - before
+    assert any(v.startswith("Firestore query on trainings") for v in new), new
