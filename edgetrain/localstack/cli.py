@@ -1,0 +1,221 @@
+"""`edgetrain local-stack run`: the whole pipeline on this machine, from a labeled CSV to a TF Lite model.
+
+    edgetrain local-stack run                      # the bundled BCCD sample (what `make run` does)
+    edgetrain local-stack run --keep               # keep the stack up afterwards, until Ctrl-C
+    edgetrain local-stack run --data my/annotations.csv --model-type mobile-versatile-1 --budget 2000
+
+Starts the Pub/Sub and Firestore emulators, `edgetrain serve` and every function under functions-framework,
+wires them with push subscriptions and a scheduler loop, creates a dataset, publishes an import request and
+follows the events until the MODEL_EXPORTED notification. Progress goes to stderr; the last line on stdout is
+the absolute path of the exported model.tflite. Logs: var/localstack/<run>/. Exit codes: 0 model exported,
+1 the pipeline or the stack failed, 2 bad arguments, 130 interrupted. Ctrl-C stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+from edgetrain.sample_data import BCCD_SAMPLE_CSV, DEMO_TRAINER_OVERRIDES
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")
+DEFAULT_MODEL_TYPE = "mobile-low-latency-1"  # the fastest to train: the default run must end in 15 minutes
+DEFAULT_BUDGET = 1_000  # AutoML's minimum (one node hour); the demo overrides stop training earlier
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    run_parser = sub.add_parser("run", help="start the stack, train on a dataset, print the model path")
+    run_parser.add_argument(
+        "--keep", action="store_true", help="keep the stack up until Ctrl-C (prints URLs)"
+    )
+    run_parser.add_argument(
+        "--data",
+        type=Path,
+        default=BCCD_SAMPLE_CSV,
+        metavar="CSV",
+        help="AutoML import CSV, image paths relative to it or absolute (default: bundled BCCD sample)",
+    )
+    run_parser.add_argument(
+        "--model-type",
+        default=DEFAULT_MODEL_TYPE,
+        choices=MODEL_TYPES,
+        metavar="TYPE",
+        help=f"{', '.join(MODEL_TYPES)} (default {DEFAULT_MODEL_TYPE})",
+    )
+    run_parser.add_argument(
+        "--budget",
+        type=int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"train budget in milli node hours, 1,000-100,000 (default {DEFAULT_BUDGET:,})",
+    )
+    run_parser.add_argument(
+        "--trainer-overrides",
+        type=Path,
+        default=DEMO_TRAINER_OVERRIDES,
+        metavar="FILE",
+        help="JSON trainer settings for `edgetrain serve` (default: the demo's, which cap training time; "
+        "see --full-training)",
+    )
+    run_parser.add_argument(
+        "--full-training",
+        action="store_true",
+        help="no trainer overrides: train until convergence or the budget, as the service does by default",
+    )
+    run_parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds between scheduler ticks to poll_operations (default 10; Cloud Scheduler: 60)",
+    )
+    run_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="MIN",
+        help="give up when no model is exported after this many minutes (default 60)",
+    )
+    run_parser.add_argument(
+        "--var-dir", type=Path, default=Path("var/localstack"), metavar="DIR",
+        help="where each run's logs and service data go, in a folder per run (default var/localstack)",
+    )  # fmt: skip
+
+
+def _usage_error(args: argparse.Namespace) -> str | None:
+    if not 1_000 <= args.budget <= 100_000:
+        return f"--budget {args.budget}: must be 1,000-100,000 milli node hours"
+    if args.poll_interval <= 0 or args.timeout <= 0:
+        return "--poll-interval and --timeout must be positive"
+    if not args.full_training and not args.trainer_overrides.is_file():
+        return f"--trainer-overrides {args.trainer_overrides}: no such file"
+    return None
+
+
+def _load_overrides(args: argparse.Namespace) -> dict | None:
+    if args.full_training:
+        return None
+    overrides = json.loads(args.trainer_overrides.read_text())
+    if not isinstance(overrides, dict):
+        raise ValueError(f"--trainer-overrides {args.trainer_overrides}: must hold a JSON object")
+    return overrides
+
+
+def _raise_interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from edgetrain.localstack import upstream
+    from edgetrain.localstack.errors import LocalStackError
+    from edgetrain.localstack.stack import LocalStack, StackConfig
+
+    console = Console(stderr=True, log_path=False, soft_wrap=True)
+    problem = _usage_error(args)
+    if problem:
+        console.print(f"edgetrain local-stack run: {problem}")
+        return EXIT_USAGE
+    try:
+        csv_path = upstream.check_csv(args.data)
+        overrides = _load_overrides(args)
+    except (LocalStackError, ValueError) as error:
+        console.print(f"edgetrain local-stack run: {error}")
+        return EXIT_USAGE
+
+    run_id = datetime.now().strftime("%Y%m%d-%H%M%S")
+    config = StackConfig(
+        run_dir=args.var_dir / run_id,
+        trainer_overrides=overrides,
+        poll_interval_s=args.poll_interval,
+        function_env={
+            "DEFAULT_MODEL_TYPE": args.model_type,
+            "DEFAULT_BUDGET_MILLI_NODE_HOURS": str(args.budget),
+            "STATUS_REFRESH_S": "5",
+        },
+    )
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the stack as cleanly as Ctrl-C
+    started = time.monotonic()
+    stack = LocalStack(config)
+    model_path, code = None, EXIT_FAILED
+    try:
+        stack.start(on_step=console.log)
+        _print_urls(console, stack)
+        model_path = _train_once(console, stack, csv_path, run_id, args)
+        console.log(f"[green]model exported[/green] after {(time.monotonic() - started) / 60:.1f} min")
+        code = EXIT_OK
+        if args.keep:
+            _keep(console, stack, model_path)
+    except KeyboardInterrupt:
+        console.log("interrupted")
+        code = EXIT_INTERRUPTED
+    except Exception as error:  # any failure: say why, then stop every process below
+        console.log(f"[red]failed:[/red] {error}")
+        console.log(f"logs: {stack.run_dir}")
+        if args.keep:
+            _keep_after_failure(console, stack)
+    finally:
+        console.log("stopping the stack")
+        stack.stop()
+        console.log(f"stopped; total {(time.monotonic() - started) / 60:.1f} min; logs in {stack.run_dir}")
+    if model_path is not None:
+        print(model_path, flush=True)
+    return code
+
+
+def _train_once(console, stack, csv_path: Path, run_id: str, args: argparse.Namespace) -> Path:
+    from edgetrain.localstack import upstream
+    from edgetrain.localstack.follow import NotificationListener, RunFollower
+
+    listener = NotificationListener(stack, console)
+    try:
+        dataset = upstream.create_dataset(
+            stack.service.grpc_target,
+            stack.config.project,
+            stack.config.location,
+            upstream.display_name_for(csv_path),
+        )
+        console.log(f"dataset {dataset}")
+        request = upstream.import_request(dataset, str(csv_path), f"localstack-{run_id}")
+        stack.publish(stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="localstack")
+        console.log(
+            f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})"
+        )
+        follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
+        return follower.wait_for_model(listener, args.timeout * 60)
+    finally:
+        listener.close()
+
+
+def _print_urls(console, stack) -> None:
+    urls = stack.urls()
+    console.log(f"[bold]status page: {urls['status_page']}/[/bold]")
+    console.log(f"AutoML service: REST {urls.get('automl_rest')}  gRPC {urls.get('automl_grpc')}")
+    console.log(f"emulators: Pub/Sub {stack.pubsub.host}  Firestore {stack.firestore.host}")
+
+
+def _keep(console, stack, model_path: Path) -> None:
+    console.log(f"model: {model_path}")
+    _keep_after_failure(console, stack)
+
+
+def _keep_after_failure(console, stack) -> None:
+    console.log("stack kept up; Ctrl-C stops it. Point clients at it with:")
+    for name, value in stack.client_env().items():
+        console.print(f"  export {name}={value}")
+    console.print(f"  export AUTOML_ENDPOINT={stack.service.grpc_target}")
+    for name, url in stack.urls().items():
+        console.print(f"  {name:<20} {url}")
+    try:
+        while not stack.dead_processes():
+            time.sleep(1)
+        console.log(f"[red]stack process exited:[/red] {'; '.join(stack.dead_processes())}")
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,158 @@
+"""Follow one dataset through the pipeline: the import, the training, the export, the notification.
+
+The runner only observes, as a person with the status page open would: it reads the Firestore documents the
+functions write (imports/, trainings/) and pulls the notifications topic. It never calls a function itself.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from edgetrain.localstack import wiring
+from edgetrain.localstack.errors import PipelineFailedError
+from edgetrain.localstack.stack import LocalStack
+
+READ_INTERVAL_S = 2.0
+FAILED_NOTIFICATIONS = ("MODEL_REJECTED", "TRAINING_FAILED", "TRAINING_CANCELLED")
+
+
+class NotificationListener:
+    """A pull subscription on the notifications topic; prints each notification and queues it."""
+
+    def __init__(self, stack: LocalStack, console: Console, name: str = "localstack-runner"):
+        from google.cloud import pubsub_v1
+
+        self.console = console
+        self.received: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._subscriber = pubsub_v1.SubscriberClient()
+        topic = stack.topics.TOPIC_NOTIFICATIONS
+        subscription = wiring.create_pull_subscription(
+            self._subscriber, stack.config.project, topic, f"{topic}--{name}"
+        )
+        self._future = self._subscriber.subscribe(subscription, self._on_message)
+
+    def _on_message(self, message) -> None:
+        try:
+            notification = json.loads(message.data)
+        except ValueError:
+            notification = {"type": "UNREADABLE", "raw": message.data[:200].decode(errors="replace")}
+        summary = {
+            k: notification.get(k) for k in ("type", "model", "stopReason", "exportLocation", "reason")
+        }
+        self.console.log(f"[bold]notification[/bold] {json.dumps({k: v for k, v in summary.items() if v})}")
+        self.received.put(notification)
+        message.ack()
+
+    def close(self) -> None:
+        self._future.cancel()
+        try:
+            self._future.result(timeout=10)
+        except Exception:  # cancelled streaming pull ends with an error by design
+            pass
+        self._subscriber.close()
+
+
+def _first(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return sorted(docs, key=lambda d: str(d.get("createdAt", "")), reverse=True)[0] if docs else None
+
+
+class RunFollower:
+    """Prints each state change of the dataset's import and training, with a progress bar for training."""
+
+    def __init__(self, stack: LocalStack, dataset_id: str, console: Console):
+        from google.cloud import firestore
+
+        self.stack = stack
+        self.dataset_id = dataset_id
+        self.console = console
+        self.db = firestore.Client(project=stack.config.project)
+        self._seen: dict[str, Any] = {}
+
+    def _docs(self, collection: str) -> list[dict[str, Any]]:
+        query = self.db.collection(collection).where(filter=_field_filter("datasetId", "==", self.dataset_id))
+        return [doc.to_dict() | {"_id": doc.id} for doc in query.stream()]
+
+    def _report(self, key: str, value: Any, text: str) -> None:
+        if self._seen.get(key) != value:
+            self._seen[key] = value
+            self.console.log(text)
+
+    def wait_for_model(self, listener: NotificationListener, timeout_s: float) -> Path:
+        """Return the exported model.tflite once MODEL_EXPORTED arrives; raise on failure or timeout."""
+        deadline = time.monotonic() + timeout_s
+        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+        with Progress(*columns, TimeElapsedColumn(), console=self.console, transient=True) as progress:
+            task = progress.add_task("waiting for the import", total=100)
+            while time.monotonic() < deadline:
+                dead = self.stack.dead_processes()
+                if dead:
+                    raise PipelineFailedError("stack process(es) exited: " + "; ".join(dead))
+                self._observe(progress, task)
+                try:
+                    notification = listener.received.get(timeout=READ_INTERVAL_S)
+                except queue.Empty:
+                    continue
+                if notification.get("dataset", "").rsplit("/", 1)[-1] != self.dataset_id:
+                    continue
+                return self._model_path(notification)
+        raise PipelineFailedError(
+            f"no notification for dataset {self.dataset_id} within {timeout_s / 60:.0f} min"
+        )
+
+    def _observe(self, progress: Progress, task) -> None:
+        imp = _first(self._docs("imports"))
+        if imp:
+            detail = f" ({imp['error']})" if imp.get("error") else ""
+            self._report("import", imp.get("state"), f"import {imp.get('state')}{detail}")
+            if imp.get("state") in ("CREATING", "RUNNING"):
+                progress.update(task, description="importing", completed=imp.get("progressPercent") or 0)
+        training = _first(self._docs("trainings"))
+        if not training:
+            return
+        state, export_state = training.get("state"), training.get("exportState")
+        self._report("training", state, _training_line(training))
+        if export_state:
+            self._report("export", export_state, f"export {export_state}")
+        if state in ("CREATING", "RUNNING"):
+            progress.update(task, description="training", completed=training.get("progressPercent") or 0)
+        elif export_state == "EXPORTING":
+            exports = training.get("exports") or {}
+            percent = (exports.get("tflite") or {}).get("progressPercent") or 0
+            progress.update(task, description="exporting", completed=percent)
+
+    def _model_path(self, notification: dict[str, Any]) -> Path:
+        kind = notification.get("type")
+        if kind in FAILED_NOTIFICATIONS or kind != "MODEL_EXPORTED":
+            raise PipelineFailedError(f"{kind}: {notification.get('reason') or json.dumps(notification)}")
+        location = notification.get("exportLocation") or (notification.get("exportLocations") or {}).get(
+            "tflite"
+        )
+        if not location:
+            raise PipelineFailedError(
+                f"MODEL_EXPORTED without an export location: {json.dumps(notification)}"
+            )
+        model = self.stack.local_path(location) / "model.tflite"
+        if not model.is_file():
+            raise PipelineFailedError(f"MODEL_EXPORTED names {location}, but {model} does not exist")
+        return model.resolve()
+
+
+def _training_line(training: dict[str, Any]) -> str:
+    parts = [f"training {training.get('state')}"]
+    for key in ("modelType", "model", "stopReason", "trainCostMilliNodeHours", "error"):
+        if training.get(key):
+            parts.append(f"{key}={training[key]}")
+    return " ".join(parts)
+
+
+def _field_filter(path: str, op: str, value: Any):
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    return FieldFilter(path, op, value)
