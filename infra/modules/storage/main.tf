@@ -29,6 +29,17 @@ resource "google_storage_bucket" "access_logs" {
       type = "Delete"
     }
   }
+
+  # Deleting a live log object only makes it noncurrent under versioning: remove those too.
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 1
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
 }
 
 resource "google_storage_bucket" "data" {
