@@ -116,6 +116,7 @@ class LocalStack:
                     function.wait_ready()
                 except ProcessStartError as error:
                     errors.append(error)
+        self._write_manifest()
         if errors:
             raise errors[0]
         on_step(
@@ -148,6 +149,17 @@ class LocalStack:
             wiring.create_push_subscription(
                 self._subscriber, self.config.project, topic, function_name, function.url
             )
+
+    def _write_manifest(self) -> None:
+        """run_dir/processes.json: each process group this stack owns (for tests, or leftovers by hand)."""
+        groups = {f.process.name: (f.process.pid, f.process.log_path) for f in self.functions.values()}
+        for emulator in (self.pubsub, self.firestore):
+            if emulator is not None:
+                groups[emulator.name] = (emulator.process.pid, emulator.process.log_path)
+        if self.service is not None and self.service.process is not None:
+            groups["edgetrain serve"] = (self.service.process.pid, self.service.log_path)
+        manifest = {name: {"pgid": pid, "log": str(log)} for name, (pid, log) in groups.items()}
+        (self.run_dir / "processes.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
     # ---- addresses and settings
     def client_env(self) -> dict[str, str]:

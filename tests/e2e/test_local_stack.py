@@ -1,0 +1,77 @@
+"""`edgetrain local-stack run` end to end: real emulators, real service and trainer, every function under
+functions-framework, events delivered only through push subscriptions; a tiny dataset and tiny trainer
+settings keep it to a few minutes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.e2e.runner import live_process_groups, run_dir_of, runner_command, tiny_dataset
+
+pytestmark = [pytest.mark.emulators, pytest.mark.slow]
+
+
+def test_the_runner_trains_through_the_pipeline_and_prints_the_model_path_last(tmp_path):
+    data = tiny_dataset(tmp_path / "tiny")
+    command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    model = Path(result.stdout.strip().splitlines()[-1])
+    assert model.is_absolute() and model.name == "model.tflite" and model.is_file()
+    assert "MODEL_EXPORTED" in result.stderr
+    _assert_runs_in_litert(model)
+    assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())
+
+
+def _assert_runs_in_litert(model: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model), num_threads=1)
+    interpreter.allocate_tensors()
+    [image] = interpreter.get_input_details()
+    assert image["dtype"] == np.uint8 and image["shape"][0] == 1 and image["shape"][3] == 3
+    interpreter.set_tensor(image["index"], np.zeros(image["shape"], np.uint8))
+    interpreter.invoke()
+    assert len(interpreter.get_output_details()) == 4  # boxes, classes, scores, count
+
+
+def test_ctrl_c_stops_every_process_the_runner_started(tmp_path):
+    data = tiny_dataset(tmp_path / "tiny")
+    command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
+    runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in runner.stderr:
+            if "published the import request" in line:
+                break
+        else:
+            pytest.fail(f"the runner ended before publishing (code {runner.wait()})")
+        runner.send_signal(signal.SIGINT)
+        stdout, stderr = runner.communicate(timeout=180)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+
+    assert runner.returncode == 130, stderr[-4000:]
+    assert stdout == ""  # no model path when interrupted
+    groups = live_process_groups(run_dir_of(tmp_path / "var"))
+    assert set(groups) >= {"pubsub-emulator", "firestore-emulator", "edgetrain serve", "function status_page"}
+    assert all(not pids for pids in groups.values()), groups
+
+
+def test_bad_data_is_refused_before_anything_starts(tmp_path):
+    bad = tmp_path / "labels.txt"
+    bad.write_text("TRAIN,x.jpg,RBC,0,0,,,1,1,,\n")
+    command = runner_command(bad, tmp_path / "var", tmp_path / "overrides.json")
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 2
+    assert "must be an AutoML import CSV" in result.stderr
+    assert not (tmp_path / "var").exists()
