@@ -94,6 +94,7 @@ module "project_services" {
     "compute.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    "iap.googleapis.com", # SSH to the service VM through IAP (no external IP)
     "logging.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",

@@ -63,6 +63,33 @@ resource "google_compute_disk" "data" {
   labels  = var.labels
 }
 
+# Daily snapshots of the service's state: a deleted or corrupted disk costs at most a day of bookkeeping.
+resource "google_compute_resource_policy" "data_snapshots" {
+  project = var.project_id
+  name    = "${var.name_prefix}-automl-data-daily"
+  region  = var.region
+
+  snapshot_schedule_policy {
+    schedule {
+      daily_schedule {
+        days_in_cycle = 1
+        start_time    = "03:00"
+      }
+    }
+    retention_policy {
+      max_retention_days    = var.snapshot_retention_days
+      on_source_disk_delete = "KEEP_AUTO_SNAPSHOTS"
+    }
+  }
+}
+
+resource "google_compute_disk_resource_policy_attachment" "data_snapshots" {
+  project = var.project_id
+  name    = google_compute_resource_policy.data_snapshots.name
+  disk    = google_compute_disk.data.name
+  zone    = var.zone
+}
+
 resource "google_compute_instance" "service" {
   #checkov:skip=CKV_GCP_38:Google-managed encryption at rest; a CSEK would have to be supplied at every boot
   project                   = var.project_id

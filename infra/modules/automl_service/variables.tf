@@ -36,6 +36,12 @@ variable "data_disk_gb" {
   default     = 50
 }
 
+variable "snapshot_retention_days" {
+  description = "Days the daily snapshots of the data disk are kept (they outlive the disk)."
+  type        = number
+  default     = 7
+}
+
 variable "workers" {
   description = "Trainings run at once (`edgetrain serve --workers`); more are queued."
   type        = number
