@@ -110,7 +110,7 @@ resource "google_compute_instance" "service" {
   }
 
   attached_disk {
-    source      = google_compute_disk.data.id
+    source      = google_compute_disk.data.self_link
     device_name = local.data_device
   }
 

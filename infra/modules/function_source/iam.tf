@@ -1,4 +1,5 @@
-# Cloud Run Builder: the role Google made for accounts that build functions (build logs, the image).
+# Cloud Run Builder: what Google documents for a custom build account of Cloud Run functions
+# (cloud.google.com/run/docs/configuring/services/build-service-account).
 # Narrower than cloudbuild.builds.builder, which can act as other service accounts.
 resource "google_project_iam_member" "build" {
   for_each = toset(["roles/run.builder"])
