@@ -75,6 +75,9 @@ def _wiring_violations(env: TerraformFolder) -> list[str]:
         for arg, text in expected.items()
         if call.get(arg) != f"${{{text}}}"
     ]
+    pubsub_calls = [n for n, m in env.modules.items() if m.get("source") == "../../modules/pubsub"]
+    if [env.modules[n].get("topics") for n in pubsub_calls] != ["${local.topics}"]:
+        problems.append("exactly one pubsub module call must create the topics of local.topics")
     if "each.value.secrets" not in call.get("secret_environment_variables", ""):
         problems.append(f"module {name}: secret_environment_variables must include each.value.secrets")
     return problems

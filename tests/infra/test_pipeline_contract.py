@@ -145,3 +145,14 @@ def test_a_query_without_its_composite_index_is_caught(tree_copy):
 
     new = set(contract.violations(functions, infra)) - before
     assert any(v.startswith("Firestore query on trainings") for v in new), new
+
+
+def test_every_topic_of_the_code_is_created_with_a_dead_letter_topic(modules, dev):
+    topics = pipeline_code.topic_contract(FUNCTIONS / "edgetrain_pipeline" / "topics.py")
+    deployed = {dev.render(name) for name in dev.locals["topics"].values()}
+    assert set(topics.defaults.values()) <= deployed
+    assert {topics.defaults[t] for t in topics.published} <= deployed
+    pubsub = modules["pubsub"]
+    assert pubsub.locals["topic_names"] == "${toset(values(var.topics))}"
+    for resource in ("this", "dead_letter"):
+        assert pubsub.resources_of("google_pubsub_topic")[resource]["for_each"] == "${local.topic_names}"
