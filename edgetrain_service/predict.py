@@ -8,6 +8,7 @@ import threading
 from . import names
 from .artifacts import read_result
 from .config import ServiceConfig
+from .datasets import annotation_specs
 from .errors import FailedPrecondition, InvalidArgument, invalid_field
 from .models import get_model
 from .protos import DeploymentState, PredictResponse
@@ -61,15 +62,20 @@ class Predictor:
                 field="payload.image.image_bytes",
             ) from error
         model_id = names.parse_name(model.name, "models").id
-        detections = self._detector(model_id).detect(image)
+        detector = self._detector(model_id)
+        found = detector.detect(image)
+        specs = annotation_specs(self.store, f"{names.location_of(model.name)}/datasets/{model.dataset_id}")
         response = PredictResponse()
-        kept = [d for d in detections if d.score >= threshold]
-        for det in sorted(kept, key=lambda d: -d.score)[:max_boxes]:
-            payload = response.payload.add(display_name=det.label)
-            payload.annotation_spec_id = str(getattr(det, "class_id", ""))
+        order = [i for i in found.scores.argsort()[::-1] if found.scores[i] >= threshold][:max_boxes]
+        for i in order:
+            class_id = int(found.classes[i])
+            label = detector.labels[class_id] if class_id < len(detector.labels) else str(class_id)
+            spec = specs.get(label)
+            payload = response.payload.add(display_name=label)
+            payload.annotation_spec_id = spec.name.rsplit("/", 1)[1] if spec else str(class_id)
             box = payload.image_object_detection
-            box.score = float(det.score)
-            ymin, xmin, ymax, xmax = det.box
-            box.bounding_box.normalized_vertices.add(x=float(xmin), y=float(ymin))
-            box.bounding_box.normalized_vertices.add(x=float(xmax), y=float(ymax))
+            box.score = float(found.scores[i])
+            ymin, xmin, ymax, xmax = (float(v) for v in found.boxes[i])
+            box.bounding_box.normalized_vertices.add(x=xmin, y=ymin)
+            box.bounding_box.normalized_vertices.add(x=xmax, y=ymax)
         return response

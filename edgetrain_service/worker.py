@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import traceback
 
 from . import operations
@@ -26,8 +28,21 @@ def process_main(config: dict, op_name: str, kind: str, payload: dict) -> None:
         os.environ.setdefault(var, "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _exit_with_parent()
     service_config = ServiceConfig(**config)
     run_job(Store(service_config.db_path), service_config, op_name, kind, payload)
+
+
+def _exit_with_parent() -> None:
+    """A worker must not outlive its server (e.g. after SIGKILL): the restarted server owns the job now."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def run_job(store: Store, config: ServiceConfig, op_name: str, kind: str, payload: dict) -> None:

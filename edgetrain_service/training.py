@@ -1,0 +1,142 @@
+"""The CreateModel job (in a worker process): train on a snapshot of the dataset, then record the Model and
+its evaluations and finish the operation, all in one transaction. Progress and cancellation go through the
+store, throttled so a training does not hammer the database."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from google.protobuf import json_format
+
+from . import artifacts, names, operations
+from .config import ServiceConfig
+from .datasets import annotation_specs
+from .models import EDGE_NODE_QPS, EVALUATION_KIND, KIND
+from .protos import DeploymentState, Model, ModelEvaluation, Timestamp, now
+from .store import Store
+
+INVALID_ARGUMENT, FAILED_PRECONDITION = 3, 9
+PROGRESS_INTERVAL_S = 1.0
+CANCEL_CHECK_INTERVAL_S = 1.0
+
+
+class _Throttled:
+    """Progress writes and cancel checks at most once per interval."""
+
+    def __init__(self, store: Store, op_name: str):
+        self.store, self.op_name = store, op_name
+        self._last_write = self._last_check = 0.0
+        self._cancelled = False
+
+    def progress(self, report) -> None:
+        if time.monotonic() - self._last_write >= PROGRESS_INTERVAL_S:
+            self._last_write = time.monotonic()
+            with self.store.tx() as db:
+                operations.progress(db, self.op_name, int(report.percent))
+
+    def cancelled(self) -> bool:
+        if not self._cancelled and time.monotonic() - self._last_check >= CANCEL_CHECK_INTERVAL_S:
+            self._last_check = time.monotonic()
+            self._cancelled = operations.cancel_requested(self.store, self.op_name)
+        return self._cancelled
+
+
+def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dict) -> None:
+    from edgetrain_trainer.errors import DatasetError, InvalidArgumentError, TrainingCancelled
+    from edgetrain_trainer.train import train
+    from edgetrain_trainer.types import TrainRequest
+
+    row = store.get_operation(op_name)
+    if row is None or row["done"]:
+        return  # deleted or already finished (e.g. by an older worker that outlived a crash)
+    model_id = names.parse_name(payload["model"], "models").id
+    dataset_id = names.parse_name(payload["dataset"], "datasets").id
+    model_dir = config.model_dir(model_id)
+    shutil.rmtree(model_dir, ignore_errors=True)  # a restarted training starts again from a clean folder
+    model_dir.mkdir(parents=True)
+    source = config.dataset_dir(dataset_id) / "annotations.csv"
+    if not source.is_file():
+        _fail(store, op_name, FAILED_PRECONDITION, f"Dataset {payload['dataset']} has no imported data.")
+        return
+    shutil.copyfile(source, model_dir / "data.csv")  # later imports do not change this training's data
+    hooks = _Throttled(store, op_name)
+    try:
+        request = TrainRequest(
+            data=model_dir / "data.csv",
+            out_dir=artifacts.train_dir(config, model_id),
+            model_type=payload["model_type"],
+            budget_milli_node_hours=payload["budget"],
+            overrides=dict(config.trainer_overrides),
+        )
+        result = train(request, progress=hooks.progress, cancel=hooks.cancelled)
+    except TrainingCancelled:
+        shutil.rmtree(model_dir, ignore_errors=True)
+        _fail(
+            store, op_name, operations.CANCELLED, "Operation cancelled by the caller; no model was created."
+        )
+        return
+    except InvalidArgumentError as error:
+        _fail(store, op_name, INVALID_ARGUMENT, f"Training request rejected: {error}")
+        return
+    except DatasetError as error:
+        _fail(store, op_name, FAILED_PRECONDITION, f"Dataset cannot be trained on: {error}")
+        return
+    artifacts.write_result(config, model_id, result.package_dir, result.model_dir, result.labels)
+    _record(store, op_name, payload, result)
+
+
+def _fail(store: Store, op_name: str, code: int, message: str) -> None:
+    with store.tx() as db:
+        operations.finish(db, op_name, error=(code, message))
+
+
+def _record(store: Store, op_name: str, payload: dict, result) -> None:
+    created = Timestamp()
+    created.FromJsonString(payload["create_time"])
+    model = Model(
+        name=payload["model"],
+        display_name=payload["display_name"],
+        create_time=created,
+        update_time=now(),
+        deployment_state=DeploymentState.DEPLOYED,
+        etag="1",
+        dataset_id=names.parse_name(payload["dataset"], "datasets").id,
+    )
+    meta = model.image_object_detection_model_metadata
+    meta.model_type = result.model_type
+    meta.node_qps = EDGE_NODE_QPS
+    meta.stop_reason = result.stop_reason.value
+    meta.train_budget_milli_node_hours = payload["budget"]
+    meta.train_cost_milli_node_hours = min(result.train_cost_milli_node_hours, payload["budget"])
+    specs = annotation_specs(store, payload["dataset"])
+    evaluation = result.evaluation
+    entries = [
+        ("", "", evaluation["evaluatedExampleCount"], evaluation["imageObjectDetectionEvaluationMetrics"])
+    ]
+    for label in evaluation["perLabel"]:
+        spec = specs.get(label["displayName"])
+        spec_id = spec.name.rsplit("/", 1)[1] if spec else label["annotationSpecId"]
+        entries.append(
+            (
+                spec_id,
+                label["displayName"],
+                label["evaluatedExampleCount"],
+                label["imageObjectDetectionEvaluationMetrics"],
+            )
+        )
+    with store.tx() as db:
+        Store.put_resource(db, model.name, KIND, names.location_of(model.name), model.SerializeToString())
+        for spec_id, display_name, count, metrics in entries:
+            item = ModelEvaluation(
+                name=f"{model.name}/modelEvaluations/{names.new_numeric_id()}",
+                annotation_spec_id=spec_id,
+                display_name=display_name,
+                create_time=now(),
+                evaluated_example_count=int(count),
+            )
+            json_format.ParseDict(
+                metrics, item.image_object_detection_evaluation_metrics, ignore_unknown_fields=True
+            )
+            Store.put_resource(db, item.name, EVALUATION_KIND, model.name, item.SerializeToString())
+        operations.finish(db, op_name, response=model)
