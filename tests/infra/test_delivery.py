@@ -119,3 +119,14 @@ def test_scheduler_ticks_the_topic_that_triggers_the_poller(dev):
     scheduler = dev.modules["scheduler"]
     assert expression(scheduler["topic_id"]) == f"module.pubsub.topic_ids[local.topics.{poll_topic}]"
     assert dev.variables["poll_schedule"]["default"] == "* * * * *"
+
+
+def test_dead_letters_raise_an_alert(modules, dev):
+    assert expression(dev.modules["alerts"]["dead_letter_subscriptions"]) == (
+        "values(module.pubsub.dead_letter_subscriptions)"
+    )
+    policy = modules["alerts"].resources_of("google_monitoring_alert_policy")["dead_letters"]
+    condition = single(single(policy["conditions"])["condition_threshold"])
+    assert "subscription/num_undelivered_messages" in condition["filter"]
+    assert "var.dead_letter_subscriptions" in condition["filter"]
+    assert condition["comparison"] == "COMPARISON_GT" and condition["threshold_value"] == 0

@@ -96,6 +96,7 @@ module "project_services" {
     "iam.googleapis.com",
     "iap.googleapis.com", # SSH to the service VM through IAP (no external IP)
     "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
@@ -208,6 +209,15 @@ module "functions" {
   http_invokers        = var.status_page_public ? ["allUsers"] : var.status_page_invokers
 
   depends_on = [module.firestore]
+}
+
+module "alerts" {
+  source                    = "../../modules/alerts"
+  project_id                = var.project_id
+  name_prefix               = var.name_prefix
+  dead_letter_subscriptions = values(module.pubsub.dead_letter_subscriptions)
+  alert_emails              = var.alert_emails
+  depends_on                = [module.project_services]
 }
 
 module "scheduler" {

@@ -155,3 +155,9 @@ variable "force_destroy_buckets" {
   type        = bool
   default     = false
 }
+
+variable "alert_emails" {
+  description = "Email addresses alerted when a message is dead-lettered."
+  type        = list(string)
+  default     = []
+}
