@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"{request.data}: no usable rows ({len(report.errors)} bad rows, listed above)")
     evaluated_on = "TEST" if report.dataset.split_counts()["TEST"] else "VALIDATION"
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ info lines out of the progress display
     from .train import train  # TensorFlow loads here, after the arguments and the data are known good
 
     with _ProgressBar() as bar, _CancelOnInterrupt() as cancel:
@@ -228,3 +230,14 @@ class _CancelOnInterrupt:
     def __exit__(self, *exc_info: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edgetrain_trainer.cli ...`: the same command without the `edgetrain` dispatcher."""
+    parser = argparse.ArgumentParser(prog="edgetrain train", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
