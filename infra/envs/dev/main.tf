@@ -59,13 +59,13 @@ locals {
     }
   }
 
-  self_hosted_automl = var.automl_endpoint == null
-  automl_endpoint    = local.self_hosted_automl ? module.automl_service[0].grpc_endpoint : var.automl_endpoint
-  vpc_connector      = local.self_hosted_automl ? module.automl_service[0].vpc_connector : var.vpc_connector
-  automl_token_secret = (local.self_hosted_automl ? module.automl_token[0].secret_id
-  : var.automl_token_secret_id)
+  self_hosted_automl  = var.automl_endpoint == null
+  automl_endpoint     = local.self_hosted_automl ? module.automl_service[0].grpc_endpoint : var.automl_endpoint
+  vpc_connector       = local.self_hosted_automl ? module.automl_service[0].vpc_connector : var.vpc_connector
+  automl_token_secret = local.self_hosted_automl ? module.automl_token[0].secret_id : var.automl_token_secret_id
 
-  # Settings read by functions/edgetrain_pipeline/config.py; every function also gets local.topics.
+  # Settings read by functions/edgetrain_pipeline/config.py. Every function also gets local.topics, and
+  # var.pipeline_settings underneath (merged first, so it cannot override the topics or these).
   function_env = {
     GOOGLE_CLOUD_PROJECT            = var.project_id
     AUTOML_ENDPOINT                 = local.automl_endpoint

@@ -118,6 +118,11 @@ variable "max_delivery_attempts" {
   description = "Deliveries of a message before it goes to its dead-letter topic (5-100)."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "Pub/Sub accepts 5 to 100 delivery attempts."
+  }
 }
 
 variable "function_max_instances" {
