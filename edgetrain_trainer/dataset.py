@@ -29,6 +29,8 @@ SPLITS = (TRAIN, VALIDATION, TEST)
 ML_USES = (TRAIN, VALIDATION, TEST, UNASSIGNED)
 MAX_BOXES_PER_IMAGE = 500  # AutoML's limit
 MIN_BOX_EDGE = 0.01  # AutoML's minimum normalized box edge
+# Float subtraction (0.71 - 0.70 = 0.00999…) and 6-decimal CSVs: an edge this close to 0.01 counts as 0.01.
+EDGE_TOLERANCE = 1e-6
 # UNASSIGNED images: hash of the image reference -> TRAIN below 0.8, VALIDATION below 0.9, else TEST.
 UNASSIGNED_SPLIT = ((TRAIN, 0.8), (VALIDATION, 0.9), (TEST, 1.0))
 

@@ -21,13 +21,12 @@ import math
 import re
 from pathlib import Path
 
-from .dataset import MIN_BOX_EDGE, ML_USES, AnnotationRow, Box, Resolver, RowError
+from .dataset import EDGE_TOLERANCE, MIN_BOX_EDGE, ML_USES, AnnotationRow, Box, Resolver, RowError
 from .errors import DatasetError
 
 COLUMNS = ("ML_USE", "IMAGE", "LABEL", "X1", "Y1", "X2", "Y2", "X3", "Y3", "X4", "Y4")
 ML_USE_ALIASES = {"VALIDATE": "VALIDATION"}
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
-_EDGE_TOLERANCE = 1e-9  # 0.71 - 0.70 is 0.00999…; such a box has a 0.01 edge as written
 
 
 class RowRejected(ValueError):
@@ -119,7 +118,7 @@ def _parse_box(coords: list[str]) -> tuple[float, float, float, float]:
             f"found {sum(filled)} of 8 coordinate cells filled"
         )
     width, height = xmax - xmin, ymax - ymin
-    if width < MIN_BOX_EDGE - _EDGE_TOLERANCE or height < MIN_BOX_EDGE - _EDGE_TOLERANCE:
+    if width < MIN_BOX_EDGE - EDGE_TOLERANCE or height < MIN_BOX_EDGE - EDGE_TOLERANCE:
         raise RowRejected(
             f"box {width:.4g} x {height:.4g} is smaller than the minimum edge {MIN_BOX_EDGE} "
             "(relative to the image)"

@@ -18,7 +18,17 @@ import xml.parsers.expat
 from pathlib import Path
 from typing import Any
 
-from .dataset import MIN_BOX_EDGE, TEST, TRAIN, UNASSIGNED, VALIDATION, AnnotationRow, Box, RowError
+from .dataset import (
+    EDGE_TOLERANCE,
+    MIN_BOX_EDGE,
+    TEST,
+    TRAIN,
+    UNASSIGNED,
+    VALIDATION,
+    AnnotationRow,
+    Box,
+    RowError,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".bmp", ".gif", ".webp")
 IMAGE_SET_FILES = ((TRAIN, "train.txt"), (VALIDATION, "val.txt"), (TEST, "test.txt"))
@@ -137,7 +147,7 @@ def _box(obj: dict[str, Any], size: tuple[float, float] | None) -> Box:
         raise ValueError(
             f"box {label} has min ≥ max ({obj['xmin']},{obj['ymin']},{obj['xmax']},{obj['ymax']})"
         )
-    if xmax - xmin < MIN_BOX_EDGE or ymax - ymin < MIN_BOX_EDGE:
+    if min(xmax - xmin, ymax - ymin) < MIN_BOX_EDGE - EDGE_TOLERANCE:
         raise ValueError(f"box {label} is smaller than the minimum edge {MIN_BOX_EDGE} of the image")
     return Box(label, xmin, ymin, xmax, ymax)
 

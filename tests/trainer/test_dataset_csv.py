@@ -259,3 +259,12 @@ def test_dataset_modules_do_not_import_tensorflow(folder):
     csv_path = write_csv(folder, GOOD)
     result = subprocess.run([sys.executable, "-c", code, str(csv_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_box_edge_of_exactly_0_01_is_accepted_and_0_0099_is_not(folder):
+    csv_path = write_csv(
+        folder, "TRAIN,a.jpg,cat,0.70,0.70,,,0.71,0.71,,", "TRAIN,a.jpg,cat,0.1,0.1,,,0.1099,0.5,,"
+    )
+    dataset = load_dataset(csv_path)
+    assert len(dataset.examples[0].boxes) == 1
+    assert [e.line for e in dataset.errors] == [2]
