@@ -179,14 +179,30 @@ def topics_reachable(functions_dir: Path, entry_point: str) -> set[str]:
                 imported[alias.asname or alias.name] = (
                     target if _module_path(functions_dir, target) else node.module
                 )
-    body = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry_point)
-    start = {imported[n.id] for n in ast.walk(body) if isinstance(n, ast.Name) and n.id in imported}
-    seen: set[str] = set()
+    topics_module = f"{PACKAGE}.topics"
+    local_functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    start, bodies, visited = set(), [local_functions[entry_point]], set()
     topic_names: set[str] = set()
+    while bodies:  # the entry point's body and the main.py helpers it calls
+        body = bodies.pop()
+        visited.add(body.name)
+        for node in ast.walk(body):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if imported.get(node.value.id) == topics_module and node.attr.startswith("TOPIC_"):
+                    topic_names.add(node.attr)  # topics.TOPIC_X used in main.py itself
+            if not isinstance(node, ast.Name):
+                continue
+            if imported.get(node.id) == topics_module and node.id.startswith("TOPIC_"):
+                topic_names.add(node.id)  # from edgetrain_pipeline.topics import TOPIC_X
+            elif node.id in imported:
+                start.add(imported[node.id])
+            elif node.id in local_functions and node.id not in visited:
+                bodies.append(local_functions[node.id])
+    seen: set[str] = set()
     stack = sorted(start)
     while stack:
         module = stack.pop()
-        if module in seen or module == f"{PACKAGE}.topics":
+        if module in seen or module == topics_module:
             continue
         seen.add(module)
         modules, names = _imports(functions_dir, module)

@@ -156,3 +156,17 @@ def test_every_topic_of_the_code_is_created_with_a_dead_letter_topic(modules, de
     assert pubsub.locals["topic_names"] == "${toset(values(var.topics))}"
     for resource in ("this", "dead_letter"):
         assert pubsub.resources_of("google_pubsub_topic")[resource]["for_each"] == "${local.topic_names}"
+
+
+def test_publishing_from_a_main_py_helper_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    main = functions / "main.py"
+    import_topics = "import functions_framework\nfrom edgetrain_pipeline import topics\n"
+    _replace(main, "import functions_framework\n", import_topics)
+    _replace(main, "_import_dataset, cloud_event)\n", "_import_dataset, cloud_event)\n    _announce()\n")
+    helper = "def _announce():\n    get_deps().publisher.publish(topics.TOPIC_NOTIFICATIONS, {})\n"
+    main.write_text(main.read_text() + "\n\n" + helper)
+
+    new = set(contract.violations(functions, infra)) - before
+    assert any(v.startswith("import_dataset: may publish to") and "notifications" in v for v in new), new
