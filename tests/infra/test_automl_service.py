@@ -78,3 +78,11 @@ def test_service_listens_where_the_functions_and_firewall_expect(modules):
     assert ports == ["${tostring(var.grpc_port)}", "${tostring(var.rest_port)}"]
     endpoint = service.outputs["grpc_endpoint"]["value"]
     assert endpoint == "${google_compute_address.service.address}:${var.grpc_port}"
+
+
+def test_service_starts_only_after_its_data_disk_is_mounted(rendered):
+    mount = rendered.index('mount -o discard,defaults "$DISK" "$DATA_DIR"')
+    start = rendered.index("systemctl restart edgetrain-gcs.service edgetrain.service")
+    assert mount < start
+    assert "systemctl enable" not in rendered and "WantedBy=" not in rendered  # boot order is the script's
+    assert "RequiresMountsFor=$DATA_DIR" in rendered
