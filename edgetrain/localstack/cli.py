@@ -112,13 +112,12 @@ def _raise_interrupt(signum, _frame) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from edgetrain.localstack import upstream
+    from edgetrain.localstack.console import make_console, say
     from edgetrain.localstack.errors import LocalStackError
     from edgetrain.localstack.stack import LocalStack, StackConfig
 
-    console = Console(stderr=True, log_path=False, soft_wrap=True)
+    console = make_console()
     problem = _usage_error(args)
     if problem:
         console.print(f"edgetrain local-stack run: {problem}")
@@ -146,25 +145,25 @@ def run(args: argparse.Namespace) -> int:
     stack = LocalStack(config)
     model_path, code = None, EXIT_FAILED
     try:
-        stack.start(on_step=console.log)
+        stack.start(on_step=lambda message: say(console, message))
         _print_urls(console, stack)
         model_path = _train_once(console, stack, csv_path, run_id, args)
-        console.log(f"[green]model exported[/green] after {(time.monotonic() - started) / 60:.1f} min")
+        say(console, f"model exported after {(time.monotonic() - started) / 60:.1f} min", "green")
         code = EXIT_OK
         if args.keep:
             _keep(console, stack, model_path)
     except KeyboardInterrupt:
-        console.log("interrupted")
+        say(console, "interrupted")
         code = EXIT_INTERRUPTED
     except Exception as error:  # any failure: say why, then stop every process below
-        console.log(f"[red]failed:[/red] {error}")
-        console.log(f"logs: {stack.run_dir}")
+        say(console, f"failed: {error}", "red")
+        say(console, f"logs: {stack.run_dir}")
         if args.keep:
             _keep_after_failure(console, stack)
     finally:
-        console.log("stopping the stack")
+        say(console, "stopping the stack")
         stack.stop()
-        console.log(f"stopped; total {(time.monotonic() - started) / 60:.1f} min; logs in {stack.run_dir}")
+        say(console, f"stopped; total {(time.monotonic() - started) / 60:.1f} min; logs in {stack.run_dir}")
     if model_path is not None:
         print(model_path, flush=True)
     return code
@@ -172,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _train_once(console, stack, csv_path: Path, run_id: str, args: argparse.Namespace) -> Path:
     from edgetrain.localstack import upstream
+    from edgetrain.localstack.console import say
     from edgetrain.localstack.follow import NotificationListener, RunFollower
 
     listener = NotificationListener(stack, console)
@@ -182,11 +182,12 @@ def _train_once(console, stack, csv_path: Path, run_id: str, args: argparse.Name
             stack.config.location,
             upstream.display_name_for(csv_path),
         )
-        console.log(f"dataset {dataset}")
+        say(console, f"dataset {dataset}")
         request = upstream.import_request(dataset, str(csv_path), f"localstack-{run_id}")
         stack.publish(stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="localstack")
-        console.log(
-            f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})"
+        say(
+            console,
+            f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})",
         )
         follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
         return follower.wait_for_model(listener, args.timeout * 60)
@@ -195,27 +196,33 @@ def _train_once(console, stack, csv_path: Path, run_id: str, args: argparse.Name
 
 
 def _print_urls(console, stack) -> None:
+    from edgetrain.localstack.console import say
+
     urls = stack.urls()
-    console.log(f"[bold]status page: {urls['status_page']}/[/bold]")
-    console.log(f"AutoML service: REST {urls.get('automl_rest')}  gRPC {urls.get('automl_grpc')}")
-    console.log(f"emulators: Pub/Sub {stack.pubsub.host}  Firestore {stack.firestore.host}")
+    say(console, f"status page: {urls['status_page']}/", "bold")
+    say(console, f"AutoML service: REST {urls.get('automl_rest')}  gRPC {urls.get('automl_grpc')}")
+    say(console, f"emulators: Pub/Sub {stack.pubsub.host}  Firestore {stack.firestore.host}")
 
 
 def _keep(console, stack, model_path: Path) -> None:
-    console.log(f"model: {model_path}")
+    from edgetrain.localstack.console import say
+
+    say(console, f"model: {model_path}")
     _keep_after_failure(console, stack)
 
 
 def _keep_after_failure(console, stack) -> None:
-    console.log("stack kept up; Ctrl-C stops it. Point clients at it with:")
+    from edgetrain.localstack.console import say
+
+    say(console, "stack kept up; Ctrl-C stops it. Point clients at it with:")
     for name, value in stack.client_env().items():
-        console.print(f"  export {name}={value}")
-    console.print(f"  export AUTOML_ENDPOINT={stack.service.grpc_target}")
+        console.print(f"  export {name}={value}", markup=False)
+    console.print(f"  export AUTOML_ENDPOINT={stack.service.grpc_target}", markup=False)
     for name, url in stack.urls().items():
-        console.print(f"  {name:<20} {url}")
+        console.print(f"  {name:<20} {url}", markup=False)
     try:
         while not stack.dead_processes():
             time.sleep(1)
-        console.log(f"[red]stack process exited:[/red] {'; '.join(stack.dead_processes())}")
+        say(console, f"stack process exited: {'; '.join(stack.dead_processes())}", "red")
     except KeyboardInterrupt:
         pass

@@ -51,6 +51,11 @@ class Emulator:
     def env(self) -> dict[str, str]:
         return {self.env_var: self.host}
 
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> Emulator:
+        """Return once the emulator answers GET / ("Ok."); ProcessStartError (and stopped) otherwise."""
+        self.process.wait_ready(lambda: http_ok(f"{self.url}/"), timeout, what=f"answering on {self.port}")
+        return self
+
     def stop(self) -> None:
         self.process.stop()
 
@@ -72,36 +77,40 @@ def _launcher(default: Path, env_var: str) -> Path:
     return path
 
 
-def _start(
-    name: str, argv: list[str], port: int, env_var: str, log_dir: Path | None, timeout: float
-) -> Emulator:
+def _launch(name: str, argv: list[str], port: int, env_var: str, log_dir: Path | None) -> Emulator:
     log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="edgetrain-emulators-"))
     process = ManagedProcess(name, argv, log_dir / f"{name}.log").start()
-    # Both emulators answer GET / with "Ok." once they accept requests.
-    process.wait_ready(
-        lambda: http_ok(f"http://{LOCALHOST}:{port}/"), timeout, what="answering on " + str(port)
-    )
     return Emulator(name=name, port=port, process=process, env_var=env_var)
+
+
+def launch_pubsub(log_dir: Path | None = None, port: int | None = None) -> Emulator:
+    """Start the Pub/Sub emulator on a free port without waiting (then Emulator.wait_ready)."""
+    port = port or free_port()
+    launcher = _launcher(PUBSUB_LAUNCHER, "EDGETRAIN_PUBSUB_EMULATOR")
+    argv = [str(launcher), f"--host={LOCALHOST}", f"--port={port}"]
+    return _launch("pubsub-emulator", argv, port, "PUBSUB_EMULATOR_HOST", log_dir)
+
+
+def launch_firestore(log_dir: Path | None = None, port: int | None = None) -> Emulator:
+    """Start the Firestore emulator (native mode) on a free port; then call Emulator.wait_ready."""
+    port = port or free_port()
+    launcher = _launcher(FIRESTORE_LAUNCHER, "EDGETRAIN_FIRESTORE_EMULATOR")
+    argv = [str(launcher), "start", f"--host={LOCALHOST}", f"--port={port}"]
+    return _launch("firestore-emulator", argv, port, "FIRESTORE_EMULATOR_HOST", log_dir)
 
 
 def start_pubsub(
     log_dir: Path | None = None, port: int | None = None, timeout: float = START_TIMEOUT_S
 ) -> Emulator:
     """Start the Pub/Sub emulator on a free port and return once it answers."""
-    port = port or free_port()
-    launcher = _launcher(PUBSUB_LAUNCHER, "EDGETRAIN_PUBSUB_EMULATOR")
-    argv = [str(launcher), f"--host={LOCALHOST}", f"--port={port}"]
-    return _start("pubsub-emulator", argv, port, "PUBSUB_EMULATOR_HOST", log_dir, timeout)
+    return launch_pubsub(log_dir, port).wait_ready(timeout)
 
 
 def start_firestore(
     log_dir: Path | None = None, port: int | None = None, timeout: float = START_TIMEOUT_S
 ) -> Emulator:
     """Start the Firestore emulator (native mode) on a free port and return once it answers."""
-    port = port or free_port()
-    launcher = _launcher(FIRESTORE_LAUNCHER, "EDGETRAIN_FIRESTORE_EMULATOR")
-    argv = [str(launcher), "start", f"--host={LOCALHOST}", f"--port={port}"]
-    return _start("firestore-emulator", argv, port, "FIRESTORE_EMULATOR_HOST", log_dir, timeout)
+    return launch_firestore(log_dir, port).wait_ready(timeout)
 
 
 def reset_firestore(host: str, project: str = DEFAULT_PROJECT) -> None:

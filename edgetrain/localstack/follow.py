@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edgetrain.localstack import wiring
+from edgetrain.localstack.console import say
 from edgetrain.localstack.errors import PipelineFailedError
 from edgetrain.localstack.stack import LocalStack
 
@@ -46,7 +47,7 @@ class NotificationListener:
         summary = {
             k: notification.get(k) for k in ("type", "model", "stopReason", "exportLocation", "reason")
         }
-        self.console.log(f"[bold]notification[/bold] {json.dumps({k: v for k, v in summary.items() if v})}")
+        say(self.console, f"notification {json.dumps({k: v for k, v in summary.items() if v})}", "bold")
         self.received.put(notification)
         message.ack()
 
@@ -82,7 +83,7 @@ class RunFollower:
     def _report(self, key: str, value: Any, text: str) -> None:
         if self._seen.get(key) != value:
             self._seen[key] = value
-            self.console.log(text)
+            say(self.console, text)
 
     def wait_for_model(self, listener: NotificationListener, timeout_s: float) -> Path:
         """Return the exported model.tflite once MODEL_EXPORTED arrives; raise on failure or timeout."""
@@ -121,7 +122,10 @@ class RunFollower:
         if export_state:
             self._report("export", export_state, f"export {export_state}")
         if state in ("CREATING", "RUNNING"):
-            progress.update(task, description="training", completed=training.get("progressPercent") or 0)
+            percent = training.get("progressPercent") or 0
+            progress.update(task, description="training", completed=percent)
+            # A line every 10 %: the bar is not drawn when stderr is not a terminal (logs, CI).
+            self._report("training-percent", int(percent) // 10, f"training {int(percent)}%")
         elif export_state == "EXPORTING":
             exports = training.get("exports") or {}
             percent = (exports.get("tflite") or {}).get("progressPercent") or 0

@@ -18,14 +18,13 @@ import json
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from edgetrain.localstack import emulators, wiring
-from edgetrain.localstack.errors import LocalStackError, ProcessStartError
+from edgetrain.localstack.errors import LocalStackError
 from edgetrain.localstack.functions import FunctionProcess, start_function
 from edgetrain.localstack.processes import free_port
 from edgetrain.localstack.scheduler import SchedulerLoop
@@ -95,30 +94,19 @@ class LocalStack:
         # The functions read their settings once, lazily: every address is known before anything is up.
         env = self.function_env(pubsub_port, firestore_port, self.service.ports[0])
         on_step("starting the Pub/Sub and Firestore emulators, edgetrain serve and the functions")
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            pubsub = pool.submit(emulators.start_pubsub, self.run_dir, pubsub_port)
-            firestore = pool.submit(emulators.start_firestore, self.run_dir, firestore_port)
-            service = pool.submit(self.service.start)
-            self._start_functions(env)
-            errors = []
-            for name, future in (("pubsub", pubsub), ("firestore", firestore), ("service", service)):
-                try:
-                    result = future.result()
-                except Exception as error:
-                    errors.append(error)
-                    continue
-                if name == "pubsub":
-                    self.pubsub = result
-                elif name == "firestore":
-                    self.firestore = result
+        # Launch everything first, then wait: the processes start up in parallel. Each is recorded before
+        # anything blocks, so an interrupt at any point leaves stop() knowing every process to end.
+        self.pubsub = emulators.launch_pubsub(self.run_dir, pubsub_port)
+        self.firestore = emulators.launch_firestore(self.run_dir, firestore_port)
+        self._start_functions(env)
+        try:
+            self.service.start()  # blocks until it serves; ServiceStartError kills what it started
+            self.pubsub.wait_ready()
+            self.firestore.wait_ready()
             for function in self.functions.values():
-                try:
-                    function.wait_ready()
-                except ProcessStartError as error:
-                    errors.append(error)
-        self._write_manifest()
-        if errors:
-            raise errors[0]
+                function.wait_ready()
+        finally:
+            self._write_manifest()
         on_step(
             f"processes ready in {time.monotonic() - started:.0f} s; creating topics and push subscriptions"
         )
