@@ -99,6 +99,7 @@ class LocalStack:
         self.pubsub = emulators.launch_pubsub(self.run_dir, pubsub_port)
         self.firestore = emulators.launch_firestore(self.run_dir, firestore_port)
         self._start_functions(env)
+        on_step(f"launched the emulators and {len(self.functions)} functions; starting edgetrain serve")
         try:
             self.service.start()  # blocks until it serves; ServiceStartError kills what it started
             self.pubsub.wait_ready()
@@ -215,6 +216,8 @@ class LocalStack:
     # ---- stop
     def stop(self) -> None:
         """Stop everything this stack started, in reverse order; safe to call more than once."""
+        if self.run_dir.is_dir():
+            self._write_manifest()  # also when start() was interrupted before it wrote one
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None

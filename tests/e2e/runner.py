@@ -67,3 +67,16 @@ def live_process_groups(run_dir: Path) -> dict[str, list[int]]:
         out = subprocess.run(["ps", "-o", "pid=", "-g", str(entry["pgid"])], capture_output=True, text=True)
         alive[name] = [int(pid) for pid in out.stdout.split()]
     return alive
+
+
+def processes_mentioning(path: Path) -> list[str]:
+    """Command lines of live processes that name `path` (e.g. the service's --data-dir under a run dir)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if proc.name.isdigit() and str(path) in cmdline:
+            found.append(cmdline)
+    return found

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.e2e.runner import live_process_groups, run_dir_of, runner_command, tiny_dataset
+from tests.e2e.runner import (
+    live_process_groups,
+    processes_mentioning,
+    run_dir_of,
+    runner_command,
+    tiny_dataset,
+)
 
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
@@ -42,16 +48,21 @@ def _assert_runs_in_litert(model: Path) -> None:
     assert len(interpreter.get_output_details()) == 4  # boxes, classes, scores, count
 
 
-def test_ctrl_c_stops_every_process_the_runner_started(tmp_path):
+@pytest.mark.parametrize(
+    "after_line",
+    ["starting edgetrain serve", "published the import request"],
+    ids=["during-start-up", "mid-run"],
+)
+def test_ctrl_c_stops_every_process_the_runner_started(tmp_path, after_line):
     data = tiny_dataset(tmp_path / "tiny")
     command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
     runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in runner.stderr:
-            if "published the import request" in line:
+            if after_line in line:
                 break
         else:
-            pytest.fail(f"the runner ended before publishing (code {runner.wait()})")
+            pytest.fail(f"the runner ended before printing {after_line!r} (code {runner.wait()})")
         runner.send_signal(signal.SIGINT)
         stdout, stderr = runner.communicate(timeout=180)
     finally:
@@ -60,9 +71,11 @@ def test_ctrl_c_stops_every_process_the_runner_started(tmp_path):
 
     assert runner.returncode == 130, stderr[-4000:]
     assert stdout == ""  # no model path when interrupted
-    groups = live_process_groups(run_dir_of(tmp_path / "var"))
-    assert set(groups) >= {"pubsub-emulator", "firestore-emulator", "edgetrain serve", "function status_page"}
+    run_dir = run_dir_of(tmp_path / "var")
+    groups = live_process_groups(run_dir)
+    assert set(groups) >= {"pubsub-emulator", "firestore-emulator", "function status_page"}
     assert all(not pids for pids in groups.values()), groups
+    assert processes_mentioning(run_dir) == []
 
 
 def test_bad_data_is_refused_before_anything_starts(tmp_path):
