@@ -27,7 +27,7 @@ def start_training(cloud_event: CloudEvent) -> None:
 @functions_framework.cloud_event
 def poll_operations(cloud_event: CloudEvent) -> None:
     """Scheduler tick → Firestore status of every training, export and import (the payload is ignored)."""
-    handle_pubsub("poll_operations", lambda deps, _event: _poll_operations(deps), cloud_event)
+    handle_pubsub("poll_operations", _poll_operations, cloud_event)
 
 
 @functions_framework.cloud_event

@@ -36,6 +36,7 @@ class Settings:
     retain_models: int  # RETAIN_MODELS: non-champion models kept per dataset (older ones are deleted)
     retry_deadline_s: float  # RETRY_DEADLINE_S: how long transient AutoML/Firestore errors are retried
     create_lease_s: float  # CREATE_LEASE_S: a CreateModel claim older than this is reconciled by the poller
+    poll_max_age_s: float  # POLL_MAX_AGE_S: older scheduler ticks (a redelivered backlog) are dropped
     status_page_size: int  # STATUS_PAGE_SIZE: trainings per page
     status_refresh_s: int  # STATUS_REFRESH_S: auto-refresh interval of the status page
     csrf_secret: str  # CSRF_SECRET: signs the form tokens; one random per process when unset
@@ -106,6 +107,7 @@ def get_env() -> Settings:
         retain_models=_int("RETAIN_MODELS", 3, 0, 1000),
         retry_deadline_s=_float("RETRY_DEADLINE_S", 60.0, 0.1),
         create_lease_s=_float("CREATE_LEASE_S", 300.0, 1.0),
+        poll_max_age_s=_float("POLL_MAX_AGE_S", 300.0, 1.0),
         status_page_size=_int("STATUS_PAGE_SIZE", 20, 1, 200),
         status_refresh_s=_int("STATUS_REFRESH_S", 10, 1, 3600),
         csrf_secret=os.environ.get("CSRF_SECRET") or _PROCESS_SECRET,

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,7 @@ class PubSubEvent:
     event_id: str
     text: str  # the decoded message data ("" when there was none or it was not UTF-8)
     attributes: dict[str, str]
+    published_at: datetime | None = None  # the CloudEvent's "time": when Pub/Sub accepted the message
 
     @property
     def excerpt(self) -> str:
@@ -44,7 +46,22 @@ def unwrap(cloud_event: Any) -> PubSubEvent:
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidMessageException(f"envelope: message data is not base64-encoded UTF-8 ({exc})") from None
-    return PubSubEvent(event_id=event_id, text=text, attributes=dict(attributes))
+    return PubSubEvent(
+        event_id=event_id, text=text, attributes=dict(attributes), published_at=_time(cloud_event)
+    )
+
+
+def _time(cloud_event: Any) -> datetime | None:
+    try:
+        value = cloud_event["time"]
+    except KeyError:
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def parse(event: PubSubEvent, schema: type[M]) -> M:

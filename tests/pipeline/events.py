@@ -14,7 +14,11 @@ PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 
 
 def pubsub_event(
-    payload: Any, event_id: str | None = None, topic: str = "t", raw: bytes | None = None
+    payload: Any,
+    event_id: str | None = None,
+    topic: str = "t",
+    raw: bytes | None = None,
+    time: str | None = None,
 ) -> CloudEvent:
     """payload JSON-encoded (or raw bytes as the message data), base64-wrapped as Pub/Sub does."""
     data = raw if raw is not None else json.dumps(payload).encode()
@@ -24,6 +28,8 @@ def pubsub_event(
         "source": f"//pubsub.googleapis.com/projects/edgetrain-test/topics/{topic}",
         "id": event_id,
     }
+    if time is not None:
+        attributes["time"] = time
     body = {
         "message": {"data": base64.b64encode(data).decode(), "messageId": event_id, "attributes": {}},
         "subscription": f"projects/edgetrain-test/subscriptions/{topic}-sub",

@@ -158,3 +158,18 @@ def test_full_chain_with_entry_points_ends_in_model_exported(deps):
     assert note["metrics"]["boundingBoxMeanAveragePrecision"] == pytest.approx(0.61)
     assert note["trainCostMilliNodeHours"] == 1_500 and note["stopReason"] == "MODEL_CONVERGED"
     assert note["modelType"] == "mobile-versatile-1" and note["model"] == finished["model"]
+
+
+@pytest.mark.emulators
+def test_stale_scheduler_tick_is_acknowledged_without_work(deps):
+    post(cloudevent_client("start_training"), pubsub_event(REQUEST))
+    (training,) = deps.store.query("trainings", "state", "==", "RUNNING")
+    deps.automl.progress(training["operation"], 70)
+    poll = cloudevent_client("poll_operations")
+
+    stale = post(poll, pubsub_event({}, time="2026-01-01T00:00:00Z"))
+
+    assert stale.status_code == 200
+    assert deps.store.get("trainings", training["trainingId"])["progressPercent"] == 0
+    assert post(poll, pubsub_event({})).status_code == 200
+    assert deps.store.get("trainings", training["trainingId"])["progressPercent"] == 70

@@ -13,6 +13,7 @@ from .. import export_records, import_records
 from .. import training_records as records
 from ..automl_gateway import OperationView
 from ..deps import Deps
+from ..envelope import PubSubEvent
 from ..firestore_store import now
 from .common import Outcome, flush_outbox
 from .exports import start_missing_exports
@@ -124,8 +125,13 @@ def _recorded(deps: Deps) -> set[str]:
     return {t["operation"] for t in running if t.get("operation")}
 
 
-def poll_operations(deps: Deps) -> Outcome:
+def poll_operations(deps: Deps, tick: PubSubEvent | None = None) -> Outcome:
+    """One tick; a tick older than POLL_MAX_AGE_S is acknowledged without work (the next one is due)."""
     started = now()
+    if tick is not None and tick.published_at is not None:
+        age = (started - tick.published_at).total_seconds()
+        if age > deps.settings.poll_max_age_s:
+            return Outcome("stale", f"tick {tick.event_id} is {age:.0f} s old")
     ops = _Operations(deps)
     training_writes, outbox, stale = _poll_trainings(deps, ops)
     export_writes, export_outbox = _poll_exports(deps, ops)
