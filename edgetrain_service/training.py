@@ -4,6 +4,7 @@ store, throttled so a training does not hammer the database."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 
@@ -16,6 +17,7 @@ from .models import EDGE_NODE_QPS, EVALUATION_KIND, KIND
 from .protos import DeploymentState, Model, ModelEvaluation, Timestamp, now
 from .store import Store
 
+_LOGGER = logging.getLogger("edgetrain.service.training")
 INVALID_ARGUMENT, FAILED_PRECONDITION = 3, 9
 PROGRESS_INTERVAL_S = 1.0
 CANCEL_CHECK_INTERVAL_S = 1.0
@@ -28,8 +30,18 @@ class _Throttled:
         self.store, self.op_name = store, op_name
         self._last_write = self._last_check = 0.0
         self._cancelled = False
+        self._last_message = ""
 
     def progress(self, report) -> None:
+        if report.message and report.message != self._last_message:
+            self._last_message = report.message
+            _LOGGER.info(
+                "%s %.0f%% %s: %s",
+                self.op_name.rsplit("/", 1)[1],
+                report.percent,
+                report.phase,
+                report.message,
+            )
         if time.monotonic() - self._last_write >= PROGRESS_INTERVAL_S:
             self._last_write = time.monotonic()
             with self.store.tx() as db:

@@ -1,0 +1,141 @@
+"""Bad input gets a clear, specific error and loses nothing: bad CSV rows, unknown ids, hostile names,
+paths outside the storage root, and the bearer token."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+from google.api_core import exceptions
+
+from edgetrain_service.process import ServiceProcess
+
+from .conftest import BUCKET, PARENT, grpc_clients
+
+
+def _write_csv(service, name: str, lines: list[str]) -> str:
+    path = service.storage_root / BUCKET / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return f"gs://{BUCKET}/{name}"
+
+
+def test_bad_csv_rows_become_partial_failures_and_good_rows_are_imported(client, service, cards_uri):
+    good = (service.storage_root / cards_uri[len("gs://") :]).read_text().splitlines()[:3]
+    uri = _write_csv(
+        service,
+        "mixed.csv",
+        good
+        + [
+            f"TRAIN,gs://{BUCKET}/cards/images/nope.jpg,ace,0.1,0.1,,,0.5,0.5,,",
+            f"TRAIN,gs://{BUCKET}/cards/images/IMG_2383.JPG,ace,0.1,0.1,,,1.5,0.5,,",
+            "SOMETIMES,x.jpg,ace,0.1,0.1,,,0.5,0.5,,",
+            f"TRAIN,gs://{BUCKET}/../../etc/passwd,ace,0.1,0.1,,,0.5,0.5,,",
+        ],
+    )
+    dataset = client.create_dataset(
+        parent=PARENT, dataset={"display_name": "mixed", "image_object_detection_dataset_metadata": {}}
+    ).result()
+    op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+    op.result(timeout=120)
+    failures = [f.message for f in op.metadata.partial_failures]
+    assert len(failures) == 4
+    assert any("line 4" in f and "not found" in f for f in failures)
+    assert any("line 5" in f and "X_MAX" in f for f in failures)
+    assert any("line 6" in f and "ML_USE" in f for f in failures)
+    assert any("line 7" in f and "outside the storage root" in f for f in failures)
+    assert client.get_dataset(name=dataset.name).example_count >= 1
+
+
+def test_csv_with_only_bad_rows_fails_the_import(client, service):
+    uri = _write_csv(service, "all_bad.csv", ["TRAIN,nothing.jpg,ace,2,2,,,3,3,,"])
+    dataset = client.create_dataset(
+        parent=PARENT, dataset={"display_name": "all_bad", "image_object_detection_dataset_metadata": {}}
+    ).result()
+    op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+    with pytest.raises(exceptions.GoogleAPICallError, match="No valid rows"):
+        op.result(timeout=120)
+    assert len(op.metadata.partial_failures) == 1
+    with pytest.raises(exceptions.FailedPrecondition, match="no examples"):
+        client.create_model(
+            parent=PARENT,
+            model={
+                "display_name": "m",
+                "dataset_id": dataset.name.rsplit("/", 1)[1],
+                "image_object_detection_model_metadata": {},
+            },
+        )
+
+
+@pytest.mark.parametrize(
+    "uri", ["gs://test-bucket/../../../etc/passwd", "gs://test-bucket/none.csv", "http://example.com/x.csv"]
+)
+def test_import_uri_outside_storage_or_missing_is_invalid_argument(client, dataset, uri):
+    with pytest.raises(exceptions.InvalidArgument, match="input_uris"):
+        client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.get_dataset(name=f"{PARENT}/datasets/IOD123"),
+        lambda c: c.get_model(name=f"{PARENT}/models/IOD123"),
+        lambda c: c.delete_model(name=f"{PARENT}/models/IOD123"),
+        lambda c: c.get_model_evaluation(name=f"{PARENT}/models/IOD123/modelEvaluations/1"),
+        lambda c: c.transport.operations_client.get_operation(f"{PARENT}/operations/IOD123"),
+        lambda c: c.transport.operations_client.cancel_operation(f"{PARENT}/operations/IOD123"),
+    ],
+)
+def test_unknown_ids_are_not_found(client, call):
+    with pytest.raises(exceptions.NotFound):
+        call(client)
+
+
+@pytest.mark.parametrize(
+    "display_name", ["../../etc", "a" * 33, "", "drop table;", "名前", "1starts_with_digit"]
+)
+def test_hostile_display_names_are_rejected(client, display_name):
+    with pytest.raises(exceptions.InvalidArgument, match="display_name"):
+        client.create_dataset(
+            parent=PARENT,
+            dataset={"display_name": display_name, "image_object_detection_dataset_metadata": {}},
+        )
+
+
+@pytest.mark.parametrize(
+    "name", [f"{PARENT}/datasets/../../x", f"{PARENT}/datasets/a%2Fb", "datasets/1", f"{PARENT}/models/IOD1"]
+)
+def test_hostile_resource_names_are_invalid_argument(client, name):
+    with pytest.raises(exceptions.InvalidArgument, match="name"):
+        client.get_dataset(name=name)
+
+
+def test_hostile_rest_path_is_an_error_not_a_file(service):
+    response = requests.get(f"{service.rest_url}/v1/{PARENT}/datasets/..%2F..%2Fservice.sqlite3", timeout=30)
+    assert response.status_code in (400, 404)
+    assert "error" in response.json()
+
+
+def test_non_loopback_bind_requires_a_token(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "edgetrain_service.cli", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--token" in result.stderr
+
+
+def test_token_is_checked_as_bearer_token_on_both_transports(tmp_path):
+    with ServiceProcess(tmp_path / "svc", token="s3cret") as secured:
+        client, _ = grpc_clients(secured.grpc_target)
+        with pytest.raises(exceptions.Unauthenticated):
+            list(client.list_datasets(parent=PARENT))
+        assert list(client.list_datasets(parent=PARENT, metadata=[("authorization", "Bearer s3cret")])) == []
+        assert requests.get(f"{secured.rest_url}/v1/{PARENT}/datasets", timeout=30).status_code == 401
+        ok = requests.get(
+            f"{secured.rest_url}/v1/{PARENT}/datasets", timeout=30, headers={"Authorization": "Bearer s3cret"}
+        )
+        assert ok.status_code == 200

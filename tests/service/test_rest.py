@@ -1,0 +1,121 @@
+"""REST: Google's curl calls with only the host changed, and the official client with transport="rest"."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from google.api_core import exceptions
+
+from .conftest import PARENT
+
+
+def url(service, path: str) -> str:
+    return f"{service.rest_url}/v1/{path}"
+
+
+def test_curl_create_dataset_import_and_poll(service, cards_uri):
+    response = requests.post(
+        url(service, f"{PARENT}/datasets"),
+        json={"displayName": "curl_cards", "imageObjectDetectionDatasetMetadata": {}},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    created = response.json()
+    assert created["done"] is True
+    dataset = created["response"]
+    assert dataset["@type"] == "type.googleapis.com/google.cloud.automl.v1.Dataset"
+    assert dataset["displayName"] == "curl_cards" and "createTime" in dataset
+    op = requests.post(
+        url(service, f"{dataset['name']}:importData"),
+        json={"inputConfig": {"gcsSource": {"inputUris": [cards_uri]}}},
+        timeout=30,
+    ).json()
+    assert op["name"].startswith(f"{PARENT}/operations/IOD")
+    assert op["metadata"]["@type"] == "type.googleapis.com/google.cloud.automl.v1.OperationMetadata"
+    assert "importDataDetails" in op["metadata"]
+    waited = requests.post(url(service, f"{op['name']}:wait"), json={"timeout": "120s"}, timeout=150).json()
+    assert waited["done"] is True and "error" not in waited
+    listed = requests.get(
+        url(service, f"{PARENT}/operations"), params={"filter": "done=true"}, timeout=30
+    ).json()
+    assert op["name"] in [o["name"] for o in listed["operations"]]
+    fetched = requests.get(url(service, dataset["name"]), timeout=30).json()
+    assert fetched["exampleCount"] == 24
+
+
+def test_curl_model_fields_use_camel_case_and_int64_strings(service, trainings):
+    model = requests.get(url(service, trainings.low_latency.name), timeout=30).json()
+    meta = model["imageObjectDetectionModelMetadata"]
+    assert meta["trainBudgetMilliNodeHours"] == "1000"  # int64 as a JSON string
+    assert isinstance(meta["trainCostMilliNodeHours"], str)
+    assert meta["nodeQps"] == -1
+    assert model["deploymentState"] == "DEPLOYED"
+    assert meta["stopReason"] in ("MODEL_CONVERGED", "BUDGET_REACHED")
+    evaluations = requests.get(url(service, f"{model['name']}/modelEvaluations"), timeout=30).json()
+    assert evaluations["modelEvaluation"][0]["imageObjectDetectionEvaluationMetrics"]
+
+
+def test_curl_errors_use_google_json_shape(service, dataset):
+    response = requests.post(
+        url(service, f"{PARENT}/models"),
+        json={
+            "displayName": "bad_budget",
+            "datasetId": dataset.name.rsplit("/", 1)[1],
+            "imageObjectDetectionModelMetadata": {"trainBudgetMilliNodeHours": "100001"},
+        },
+        timeout=30,
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and error["code"] == 400
+    assert "trainBudgetMilliNodeHours" in error["message"]
+    missing = requests.get(url(service, f"{PARENT}/models/IOD404"), timeout=30)
+    assert missing.status_code == 404 and missing.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_curl_cancel_returns_empty_object(service, dataset):
+    op = requests.post(
+        url(service, f"{PARENT}/models"),
+        json={
+            "displayName": "to_cancel",
+            "datasetId": dataset.name.rsplit("/", 1)[1],
+            "imageObjectDetectionModelMetadata": {"modelType": "mobile-low-latency-1"},
+        },
+        timeout=30,
+    ).json()
+    response = requests.post(url(service, f"{op['name']}:cancel"), json={}, timeout=30)
+    assert response.status_code == 200 and response.json() == {}
+    waited = requests.post(url(service, f"{op['name']}:wait"), json={"timeout": "300s"}, timeout=330).json()
+    assert waited["done"] is True and waited["error"]["code"] == 1
+    assert requests.delete(url(service, op["name"]), timeout=30).json() == {}
+    assert requests.get(url(service, op["name"]), timeout=30).status_code == 404
+
+
+def test_rest_client_flow(rest, trainings, dataset):
+    assert rest.get_dataset(name=dataset.name).example_count == 24
+    model = rest.get_model(name=trainings.low_latency.name)
+    assert model.image_object_detection_model_metadata.train_budget_milli_node_hours == 1000
+    assert trainings.low_latency.name in [m.name for m in rest.list_models(parent=PARENT)]
+    ops = list(rest.transport.operations_client.list_operations(PARENT, filter_="done=true"))
+    assert ops and all(op.done for op in ops)
+    with pytest.raises(exceptions.InvalidArgument, match="trainBudgetMilliNodeHours"):
+        rest.create_model(
+            parent=PARENT,
+            model={
+                "display_name": "x",
+                "dataset_id": dataset.name.rsplit("/", 1)[1],
+                "image_object_detection_model_metadata": {"train_budget_milli_node_hours": 999},
+            },
+        )
+    with pytest.raises(exceptions.NotFound):
+        rest.get_dataset(name=f"{PARENT}/datasets/IOD1")
+
+
+def test_rest_client_long_running_create_dataset(rest):
+    created = rest.create_dataset(
+        parent=PARENT, dataset={"display_name": "rest_created", "image_object_detection_dataset_metadata": {}}
+    ).result(timeout=30)
+    assert created.display_name == "rest_created"
+    rest.delete_dataset(name=created.name).result(timeout=30)
+    with pytest.raises(exceptions.NotFound):
+        rest.get_dataset(name=created.name)
