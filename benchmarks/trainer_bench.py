@@ -121,7 +121,8 @@ def run_child(dataset: str, model_type: str, args: argparse.Namespace) -> dict[s
     }
     timeout = args.budget * 3.6 * 1.5 + 1800  # the budget's wall time plus generous export/evaluation slack
     try:
-        child = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout)
+        env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}  # TF's C++ info lines drown the progress lines
+        child = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {**base, "status": "timeout", "timeout_s": timeout}
     for line in reversed(child.stdout.splitlines()):

@@ -94,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
     if not report.usable:
         return _usage_error(f"{request.data}: no usable rows ({len(report.errors)} bad rows, listed above)")
     evaluated_on = "TEST" if report.dataset.split_counts()["TEST"] else "VALIDATION"
+    if "tf_js" in request.export_formats:  # fail now, not after hours of training
+        return _usage_error(
+            "--export-format tf_js is unavailable in this installation: the tensorflowjs converter requires "
+            "TensorFlow 2.19 and cannot be installed beside the trainer's TensorFlow 2.21; "
+            "use tflite or tf_saved_model"
+        )
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ info lines out of the progress display
     from .train import train  # TensorFlow loads here, after the arguments and the data are known good
@@ -124,11 +130,41 @@ def run(args: argparse.Namespace) -> int:
             traceback.print_exc()
             print(f"edgetrain train: training failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return EXIT_FAILED
-    print(summary(result, request, evaluated_on, len(report.errors)))
+    try:
+        exports = export_other_formats(result, request)
+    except TrainerError as exc:
+        print(summary(result, request, evaluated_on, len(report.errors)))
+        print(f"edgetrain train: export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(summary(result, request, evaluated_on, len(report.errors), exports))
     return EXIT_OK
 
 
-def summary(result: Any, request: TrainRequest, evaluated_on: str, bad_rows: int) -> str:
+def export_other_formats(result: Any, request: TrainRequest) -> dict[str, Path]:
+    """Formats besides the TF Lite package, exported from result.model_dir into OUT/<format>/.
+
+    A folder the trainer already filled is kept as it is.
+    """
+    exports = {}
+    for fmt in request.export_formats:
+        if fmt == "tflite":
+            continue
+        dest = Path(request.out_dir) / fmt
+        if not (dest.is_dir() and any(dest.iterdir())):
+            from .package import export_model
+
+            export_model(result.model_dir, fmt, dest, quantization=request.quantization)
+        exports[fmt] = dest
+    return exports
+
+
+def summary(
+    result: Any,
+    request: TrainRequest,
+    evaluated_on: str,
+    bad_rows: int,
+    exports: dict[str, Path] | None = None,
+) -> str:
     """The closing report: stop reason, cost, accuracy, latency, size and where the package is."""
     minutes, seconds = divmod(int(round(result.wall_seconds)), 60)
     lines = [
@@ -142,6 +178,7 @@ def summary(result: Any, request: TrainRequest, evaluated_on: str, bad_rows: int
         f"  package       {result.package_dir}",
         f"  model         {result.model_dir}",
     ]
+    lines += [f"  {fmt:<13} {path}" for fmt, path in (exports or {}).items()]
     if bad_rows:
         lines.append(f"  bad rows      {bad_rows} skipped (listed above)")
     return "\n".join(lines)

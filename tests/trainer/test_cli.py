@@ -141,3 +141,12 @@ def test_summary_names_every_figure(tmp_path):
         "bad rows      3 skipped",
     ]:
         assert expected in text
+
+
+def test_tf_js_export_is_refused_before_any_training(csv_path, tmp_path, capsys):
+    code = run_cli(
+        "--csv", str(csv_path), "--out", str(tmp_path / "out"), "--export-format", "tflite", "tf_js"
+    )
+    assert code == 2
+    assert "--export-format tf_js is unavailable" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

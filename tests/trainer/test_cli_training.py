@@ -48,19 +48,18 @@ def small_csv(folder: Path, train=10, validation=3, test=3) -> Path:
     return path
 
 
-def command(csv_path: Path, out: Path, overrides: dict) -> list[str]:
+def command(csv_path: Path, out: Path, overrides: dict, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "edgetrain_trainer.cli", "--csv", str(csv_path), "--out", str(out),
         "--model-type", "mobile-low-latency-1", "--budget-milli-node-hours", "1000",
-        "--overrides", json.dumps(overrides),
+        "--overrides", json.dumps(overrides), *extra,
     ]  # fmt: skip
 
 
 def test_train_writes_a_package_and_a_summary(tmp_path):
     out = tmp_path / "run"
-    result = subprocess.run(
-        command(small_csv(tmp_path), out, TINY), capture_output=True, text=True, timeout=900
-    )
+    argv = command(small_csv(tmp_path), out, TINY, "--export-format", "tflite", "tf_saved_model")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=900)
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"bad row: {tmp_path / 'small.csv'}:3: image file not found" in result.stderr
@@ -73,6 +72,7 @@ def test_train_writes_a_package_and_a_summary(tmp_path):
         "mAP@[.5:.95]",
         "ms (median, 2 threads)",
         f"package       {out / 'package'}",
+        f"tf_saved_model {out / 'tf_saved_model'}",
         "bad rows      1 skipped",
     ]
     for expected in expected_lines:
@@ -85,6 +85,7 @@ def test_train_writes_a_package_and_a_summary(tmp_path):
     assert (package / "dict.txt").read_text().split() == ["Platelets", "RBC", "WBC"]
     evaluation = json.loads((package / "evaluation.json").read_text())
     assert len(evaluation["imageObjectDetectionEvaluationMetrics"]["boundingBoxMetricsEntries"]) == 23
+    assert (out / "tf_saved_model" / "saved_model.pb").is_file()
 
 
 def test_ctrl_c_cancels_and_leaves_nothing_behind(tmp_path):
