@@ -221,7 +221,7 @@ def time_to_target(curve: list[tuple[float, float]]) -> float | None:
 
 def targets(dataset: str, model_type: str, record: dict[str, Any]) -> dict[str, Any]:
     size_mb, latency = record["size_bytes"] / 1e6, record["latency_ms_median_2threads"]
-    out = {
+    out: dict[str, Any] = {
         "map50": TARGET_MAP50[dataset][model_type],
         "size_mb": TARGET_SIZE_MB[model_type],
         "latency_ms": TARGET_LATENCY_MS.get(model_type),

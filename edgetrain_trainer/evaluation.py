@@ -159,7 +159,8 @@ def _coco_datasets(examples, labels, per_image) -> tuple[dict, dict]:
     """Ground truth and detections as COCO dicts, boxes in pixels (x, y, w, h); ids start at 1."""
     categories = [{"id": k + 1, "name": name} for k, name in enumerate(labels)]
     images = [{"id": i + 1, "width": e.width, "height": e.height} for i, e in enumerate(examples)]
-    gts, dts = [], []
+    gts: list[dict[str, Any]] = []
+    dts: list[dict[str, Any]] = []
     for i, (example, (boxes, classes, scores)) in enumerate(zip(examples, per_image, strict=True)):
         w, h = example.width, example.height
         for b in example.boxes:
@@ -197,7 +198,7 @@ def _coco_datasets(examples, labels, per_image) -> tuple[dict, dict]:
     )
 
 
-def _matches_by_class(coco_eval, num_classes: int) -> list[dict[str, np.ndarray]]:
+def _matches_by_class(coco_eval, num_classes: int) -> list[dict[str, Any]]:
     """Per class: detection scores [D], matched [T, D] and ignored [T, D] flags from COCOeval, GT count."""
     collected: list[dict[str, list]] = [
         {"scores": [], "matched": [], "ignored": [], "gt": []} for _ in range(num_classes)
@@ -222,7 +223,7 @@ def _matches_by_class(coco_eval, num_classes: int) -> list[dict[str, np.ndarray]
     ]
 
 
-def _merge(matches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def _merge(matches: list[dict[str, Any]]) -> dict[str, Any]:
     t = len(IOU_THRESHOLDS)
     return {
         "scores": np.concatenate([m["scores"] for m in matches]) if matches else np.zeros(0),
@@ -236,7 +237,7 @@ def _merge(matches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     }
 
 
-def _metrics(ap_per_iou: np.ndarray, match: dict[str, np.ndarray], box_count: int) -> dict[str, Any]:
+def _metrics(ap_per_iou: np.ndarray, match: dict[str, Any], box_count: int) -> dict[str, Any]:
     """imageObjectDetectionEvaluationMetrics for one AP row [T] and one set of matches."""
     entries = []
     for t, iou in enumerate(IOU_THRESHOLDS):
