@@ -9,6 +9,7 @@ Splits: ImageSets/Main/{train,val,test}.txt (in ROOT or its parent) when they li
 otherwise the XML's folder name (train/val/validation/test); otherwise UNASSIGNED (hashed 80/10/10).
 Boxes are normalized by <size> (by the image's size when <size> is missing); corners up to one pixel
 outside the image are clipped, as the VOC tools write x_max = width. Error lines are XML lines.
+<difficult>/<truncated> are ignored (AutoML has no such flags): every <object> is a box; <part>s are not.
 """
 
 from __future__ import annotations
