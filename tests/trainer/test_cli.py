@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,18 @@ def test_tf_js_export_is_refused_before_any_training(csv_path, tmp_path, capsys)
     assert code == 2
     assert "--export-format tf_js is unavailable" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_edgetrain_command_dispatches_train_here(csv_path, tmp_path):
+    argv = [
+        "train",
+        "--csv",
+        str(csv_path),
+        "--out",
+        str(tmp_path / "out"),
+        "--budget-milli-node-hours",
+        "999",
+    ]
+    result = subprocess.run([sys.executable, "-m", "edgetrain.cli", *argv], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "edgetrain train: error: trainBudgetMilliNodeHours: 999 is outside" in result.stderr
