@@ -146,7 +146,8 @@ def acquire_export_lease(store: FirestoreStore, training_id: str, lease_s: float
 
 
 def complete_export(store: FirestoreStore, training_id: str, exports: dict[str, Any]) -> list[str]:
-    """All export operations are done: EXPORTED with MODEL_EXPORTED, or EXPORT_FAILED with TRAINING_FAILED."""
+    """All export operations are done: EXPORTED with MODEL_EXPORTED when the TF Lite export succeeded (a
+    failed extra format is named in the reason), else EXPORT_FAILED with TRAINING_FAILED."""
     ref = store.collection("trainings").document(training_id)
 
     def body(txn: firestore.Transaction) -> list[str]:
@@ -155,17 +156,17 @@ def complete_export(store: FirestoreStore, training_id: str, exports: dict[str, 
             return []
         failed = {f: e.get("error") for f, e in exports.items() if e.get("state") != "SUCCEEDED"}
         tflite = exports.get("tflite", {})
+        tflite_ok = tflite.get("state") == "SUCCEEDED"
         fields = {
             "exports": exports,
             "exportLocation": tflite.get("location"),
             "exportLeaseUntil": None,
-            "exportState": "EXPORT_FAILED" if failed else "EXPORTED",
+            "exportState": "EXPORTED" if tflite_ok else "EXPORT_FAILED",
             "updatedAt": now(),
         }
-        kind, reason = "MODEL_EXPORTED", None
-        if failed:
-            kind = "TRAINING_FAILED"
-            reason = "export failed: " + "; ".join(f"{f}: {e}" for f, e in failed.items())
+        kind = "MODEL_EXPORTED" if tflite_ok else "TRAINING_FAILED"
+        reason = ("export failed: " + "; ".join(f"{f}: {e}" for f, e in failed.items())) if failed else None
+        if reason:
             fields["error"] = reason
         fields["notification"] = kind
         txn.update(ref, fields)

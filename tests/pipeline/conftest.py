@@ -23,7 +23,7 @@ TEST_ENV = {
     "GOOGLE_CLOUD_PROJECT": "edgetrain-test",
     "AUTOML_LOCATION": "us-central1",
     "CSRF_SECRET": "test-secret",
-    "RETRY_DEADLINE_S": "1",
+    "RETRY_DEADLINE_S": "30",
     "CREATE_LEASE_S": "300",
     "MIN_NEW_EXAMPLES": "1",
     "RETAIN_MODELS": "1",

@@ -140,3 +140,33 @@ def test_finished_event_for_unknown_training_is_recorded(deps):
         "not in Firestore"
         in deps.store.get("rejected_messages", f"export_and_notify:{event.event_id}")["reason"]
     )
+
+
+@pytest.mark.emulators
+def test_failed_extra_format_still_exports_tflite_and_names_the_failure(deps, pipeline_env):
+    pipeline_env.setenv("EXPORT_FORMATS", "tflite,tf_js")
+    get_env.cache_clear()
+    deps.settings = get_env()
+    export_and_notify(deps, as_event(train(deps)))
+    (training,) = deps.store.query("trainings", "exportState", "==", "EXPORTING")
+    deps.automl.succeed(training["exports"]["tflite"]["operation"])
+    deps.automl.fail(training["exports"]["tf_js"]["operation"], "tf_js converter missing")
+
+    poll_operations(deps)
+
+    (note,) = notifications(deps)
+    assert note["type"] == "MODEL_EXPORTED" and "tf_js: tf_js converter missing" in note["reason"]
+    assert deps.store.get("trainings", training["trainingId"])["exportState"] == "EXPORTED"
+
+
+@pytest.mark.emulators
+def test_failed_tflite_export_is_notified_as_a_failure(deps):
+    export_and_notify(deps, as_event(train(deps)))
+    (training,) = deps.store.query("trainings", "exportState", "==", "EXPORTING")
+    deps.automl.fail(training["exports"]["tflite"]["operation"], "converter crashed")
+
+    poll_operations(deps)
+
+    (note,) = notifications(deps)
+    assert note["type"] == "TRAINING_FAILED" and "converter crashed" in note["reason"]
+    assert deps.store.get("trainings", training["trainingId"])["exportState"] == "EXPORT_FAILED"

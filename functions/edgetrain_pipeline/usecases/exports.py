@@ -44,6 +44,12 @@ def export_and_notify(deps: Deps, event: PubSubEvent) -> Outcome:
             ),
         )
         return Outcome("notified" if sent else "duplicate", _FAILURE_NOTIFICATIONS[message.state])
+    if not training.get("model"):
+        reason = "the training succeeded but AutoML reported no model"
+        flush_outbox(
+            deps, export_records.notify_once(deps.store, message.training_id, "TRAINING_FAILED", reason)
+        )
+        return Outcome("notified", reason)
     try:
         evaluation = deps.automl.overall_evaluation(training["model"])
     except gexc.GoogleAPICallError as exc:

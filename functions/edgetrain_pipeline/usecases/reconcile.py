@@ -10,6 +10,7 @@ operation does not name its model yet); otherwise it calls CreateModel again und
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from .. import training_records as records
 from ..automl_gateway import OperationView
@@ -49,13 +50,13 @@ def _models_of(deps: Deps, training: dict) -> list:
     labelled = [m for m in models if m.labels.get(records.TRAINING_LABEL) == training["_id"]]
     if labelled:
         return labelled
-    claimed_at = training["createdAt"].isoformat()
     return [
         m
         for m in models
         if records.TRAINING_LABEL not in m.labels
         and m.display_name == training["displayName"]
-        and (m.create_time or "") >= claimed_at
+        and m.create_time is not None
+        and datetime.fromisoformat(m.create_time) >= training["createdAt"]
         and not deps.store.query("trainings", "model", "==", m.name)
     ]
 
