@@ -191,7 +191,6 @@ class AutoMlGateway:
 
     def list_models(self, dataset: str) -> list[ModelView]:
         dataset_id = self.dataset_name(dataset).rsplit("/", 1)[-1]
-        models = self.client.list_models(
-            parent=self.location_path, filter=f"dataset_id={dataset_id}", retry=self._retry
-        )
+        request = {"parent": self.location_path, "filter": f"dataset_id={dataset_id}"}
+        models = self.client.list_models(request=request, retry=self._retry)
         return [_model_view(m) for m in models]

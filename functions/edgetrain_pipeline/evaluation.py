@@ -21,7 +21,7 @@ def summarize_evaluation(evaluation: Any) -> dict[str, Any]:
     by confidence threshold, thinned to MAX_CURVE_POINTS (parallel lists: Firestore has no nested arrays).
     """
     metrics = evaluation.image_object_detection_evaluation_metrics
-    curves = []
+    curves: list[dict[str, Any]] = []
     map50 = None
     for entry in metrics.bounding_box_metrics_entries:
         confidence = sorted(entry.confidence_metrics_entries, key=lambda c: c.confidence_threshold)

@@ -11,28 +11,30 @@ from google.cloud import firestore
 from . import topics
 from .config import Settings
 from .evaluation import headline_metrics
-from .firestore_store import FirestoreStore, now
+from .firestore_store import FirestoreStore, as_dict, now
 from .schemas import Notification
 
 
 def build_notification(training: dict[str, Any], kind: str, reason: str | None = None) -> dict[str, Any]:
     exports = training.get("exports") or {}
-    return Notification(
-        notificationId=f"{training['trainingId']}:{kind}",
-        type=kind,
-        dataset=training["dataset"],
-        trainingId=training["trainingId"],
-        model=training.get("model"),
-        modelType=training.get("modelType"),
-        displayName=training.get("displayName"),
-        exportLocation=training.get("exportLocation"),
-        exportLocations={f: e["location"] for f, e in exports.items() if e.get("location")},
-        metrics=headline_metrics(training.get("evaluation") or {}),
-        trainCostMilliNodeHours=training.get("trainCostMilliNodeHours"),
-        trainBudgetMilliNodeHours=training.get("trainBudgetMilliNodeHours"),
-        stopReason=training.get("stopReason"),
-        promoted=bool(training.get("promoted")),
-        reason=reason if reason is not None else training.get("error"),
+    return Notification.model_validate(
+        {
+            "notificationId": f"{training['trainingId']}:{kind}",
+            "type": kind,
+            "dataset": training["dataset"],
+            "trainingId": training["trainingId"],
+            "model": training.get("model"),
+            "modelType": training.get("modelType"),
+            "displayName": training.get("displayName"),
+            "exportLocation": training.get("exportLocation"),
+            "exportLocations": {f: e["location"] for f, e in exports.items() if e.get("location")},
+            "metrics": headline_metrics(training.get("evaluation") or {}),
+            "trainCostMilliNodeHours": training.get("trainCostMilliNodeHours"),
+            "trainBudgetMilliNodeHours": training.get("trainBudgetMilliNodeHours"),
+            "stopReason": training.get("stopReason"),
+            "promoted": bool(training.get("promoted")),
+            "reason": reason if reason is not None else training.get("error"),
+        }
     ).to_wire()
 
 
@@ -48,7 +50,7 @@ def notify_once(
 
     def body(txn: firestore.Transaction) -> list[str]:
         snap = ref.get(transaction=txn)
-        doc = snap.to_dict() if snap.exists else None
+        doc = as_dict(snap)
         if not doc or doc.get("notification"):
             return []
         doc = doc | (fields or {})
@@ -75,11 +77,13 @@ def decide_champion(
     metric = settings.champion_metric
 
     def body(txn: firestore.Transaction) -> ChampionDecision:
-        doc = ref.get(transaction=txn).to_dict()
+        doc = as_dict(ref.get(transaction=txn))
+        if not doc:
+            return ChampionDecision(False, False, "training not found")
         if doc.get("exportState"):
             return ChampionDecision(False, doc.get("exportState") != "REJECTED", "already decided")
         ds_ref = store.collection("datasets").document(doc["datasetId"])
-        ds = ds_ref.get(transaction=txn).to_dict() or {}
+        ds = as_dict(ds_ref.get(transaction=txn))
         value = evaluation.get(metric)
         champion = ds.get("championValue") if ds.get("championMetric") == metric else None
         if value is None:
@@ -134,7 +138,7 @@ def acquire_export_lease(store: FirestoreStore, training_id: str, lease_s: float
     ref = store.collection("trainings").document(training_id)
 
     def body(txn: firestore.Transaction) -> dict[str, Any] | None:
-        doc = ref.get(transaction=txn).to_dict()
+        doc = as_dict(ref.get(transaction=txn))
         if not doc or doc.get("exportState") != "EXPORTING":
             return None
         if doc.get("exportLeaseUntil") and doc["exportLeaseUntil"] > now():
@@ -151,7 +155,7 @@ def complete_export(store: FirestoreStore, training_id: str, exports: dict[str, 
     ref = store.collection("trainings").document(training_id)
 
     def body(txn: firestore.Transaction) -> list[str]:
-        doc = ref.get(transaction=txn).to_dict()
+        doc = as_dict(ref.get(transaction=txn))
         if not doc or doc.get("exportState") != "EXPORTING":
             return []
         failed = {f: e.get("error") for f, e in exports.items() if e.get("state") != "SUCCEEDED"}

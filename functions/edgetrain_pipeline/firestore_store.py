@@ -32,6 +32,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def as_dict(snapshot: Any) -> dict[str, Any]:
+    """A document snapshot's fields; {} when the document does not exist."""
+    return (snapshot.to_dict() or {}) if snapshot.exists else {}
+
+
 def _safe_id(text: str) -> str:
     return text.replace("/", "_")[:1400]
 
@@ -66,7 +71,7 @@ class FirestoreStore:
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         snap = self.retry(self.collection(collection).document(doc_id).get)()
-        return snap.to_dict() if snap.exists else None
+        return as_dict(snap) or None
 
     def update(self, collection: str, doc_id: str, fields: dict[str, Any]) -> None:
         fields = {**fields, "updatedAt": now()}
@@ -76,7 +81,7 @@ class FirestoreStore:
         snaps = self.retry(
             lambda: list(self.collection(collection).where(filter=FieldFilter(field, op, value)).stream())
         )()
-        return [s.to_dict() | {"_id": s.id} for s in snaps]
+        return [as_dict(s) | {"_id": s.id} for s in snaps]
 
     def write_many(self, collection: str, changes: Iterable[tuple[str, dict[str, Any]]]) -> int:
         """Merge each (doc_id, fields) in batches of BATCH_LIMIT; returns the number of documents written."""
@@ -108,7 +113,7 @@ class FirestoreStore:
 
     def get_event(self, function: str, key: str) -> dict[str, Any] | None:
         snap = self.retry(self.event_ref(function, key).get)()
-        return snap.to_dict() if snap.exists else None
+        return as_dict(snap) or None
 
     # ---- outbox: messages committed atomically with a state change
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from google.cloud import firestore
 
 from . import topics
 from .automl_gateway import OperationView
-from .firestore_store import FirestoreStore, now
+from .firestore_store import FirestoreStore, as_dict, now
 from .schemas import TrainingRequest
 
 FUNCTION = "import_dataset"
@@ -71,7 +70,7 @@ def complete_import(store: FirestoreStore, import_id: str, op: OperationView) ->
 
     def body(txn: firestore.Transaction) -> list[str]:
         snap = ref.get(transaction=txn)
-        doc: dict[str, Any] | None = snap.to_dict() if snap.exists else None
+        doc = as_dict(snap)
         if not doc or doc["state"] != "RUNNING":
             return []
         fields = {

@@ -6,7 +6,7 @@ import json
 import threading
 from typing import Any
 
-from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1 import PublisherClient
 
 from .config import Settings
 
@@ -14,17 +14,17 @@ PUBLISH_TIMEOUT_S = 60.0
 
 
 class PubSubPublisher:
-    def __init__(self, settings: Settings, client: pubsub_v1.PublisherClient | None = None):
+    def __init__(self, settings: Settings, client: PublisherClient | None = None):
         self._settings = settings
         self._client = client
         self._lock = threading.Lock()
 
     @property
-    def client(self) -> pubsub_v1.PublisherClient:
+    def client(self) -> PublisherClient:
         """Created on first use, once per process."""
         with self._lock:
             if self._client is None:
-                self._client = pubsub_v1.PublisherClient()
+                self._client = PublisherClient()
             return self._client
 
     def topic_path(self, topic: str) -> str:

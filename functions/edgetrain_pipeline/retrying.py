@@ -24,4 +24,4 @@ def transient_retry(deadline_s: float) -> gretry.Retry:
 
 def is_retry_exhausted(exc: BaseException) -> bool:
     """True for the errors a transient_retry gives up with (or a transient error raised without retry)."""
-    return isinstance(exc, gexc.RetryError) or is_transient(exc)
+    return isinstance(exc, gexc.RetryError) or (isinstance(exc, Exception) and is_transient(exc))

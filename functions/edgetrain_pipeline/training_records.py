@@ -16,7 +16,7 @@ from google.cloud import firestore
 
 from . import policy, topics
 from .config import Settings
-from .firestore_store import FirestoreStore, now
+from .firestore_store import FirestoreStore, as_dict, now
 from .schemas import TrainingFinished, TrainingRequest
 
 FUNCTION = "start_training"
@@ -60,7 +60,7 @@ def claim_training(
         if event.exists:
             return Claim("duplicate", "already handled", {"trainingId": event.get("trainingId")})
         ds_snap = dataset_ref.get(transaction=txn)
-        ds = ds_snap.to_dict() if ds_snap.exists else {}
+        ds = as_dict(ds_snap)
         active_state = None
         if ds.get("activeTraining"):
             active = store.collection("trainings").document(ds["activeTraining"]).get(transaction=txn)
@@ -123,7 +123,7 @@ def acquire_create_lease(store: FirestoreStore, training_id: str, lease_s: float
 
     def body(txn: firestore.Transaction) -> dict[str, Any] | None:
         snap = ref.get(transaction=txn)
-        doc = snap.to_dict() if snap.exists else None
+        doc = as_dict(snap)
         if not doc or doc["state"] != "CREATING" or doc.get("operation"):
             return None
         if doc.get("createLeaseUntil") and doc["createLeaseUntil"] > now():
@@ -158,12 +158,12 @@ def finish_training(store: FirestoreStore, training_id: str, state: str, fields:
 
     def body(txn: firestore.Transaction) -> list[str]:
         snap = ref.get(transaction=txn)
-        doc = snap.to_dict() if snap.exists else None
+        doc = as_dict(snap)
         if not doc or doc["state"] in TERMINAL_STATES:
             return []
         ds_ref = store.collection("datasets").document(doc["datasetId"])
         ds_snap = ds_ref.get(transaction=txn)
-        ds = ds_snap.to_dict() if ds_snap.exists else {}
+        ds = as_dict(ds_snap)
         stamp = now()
         txn.update(
             ref, {**fields, "state": state, "createLeaseUntil": None, "finishedAt": stamp, "updatedAt": stamp}
@@ -172,12 +172,14 @@ def finish_training(store: FirestoreStore, training_id: str, state: str, fields:
             store.add_to_outbox(
                 txn,
                 topics.TOPIC_TRAINING_FINISHED,
-                TrainingFinished(
-                    schemaVersion=1,
-                    trainingId=training_id,
-                    dataset=doc["dataset"],
-                    state=state,
-                    model=fields.get("model"),
+                TrainingFinished.model_validate(
+                    {
+                        "schemaVersion": 1,
+                        "trainingId": training_id,
+                        "dataset": doc["dataset"],
+                        "state": state,
+                        "model": fields.get("model"),
+                    }
                 ).to_wire(),
             )
         ]

@@ -192,3 +192,12 @@ def test_malformed_messages_are_recorded_and_acknowledged(scenario):
     for target, message_id in scenario.malformed.items():
         recorded = scenario.deps.store.get("rejected_messages", f"{target}:{message_id}")
         assert recorded is not None and "not JSON" in recorded["reason"] and recorded["payload"] == "{oops"
+
+
+def test_gateway_finds_a_model_and_its_operation_as_reconciliation_does(scenario):
+    training = _training(scenario, "ok")
+    models = scenario.deps.automl.list_models(training["dataset"])
+    assert training["model"] in [m.name for m in models]
+    assert scenario.deps.automl.list_models(scenario.datasets["cancel"]) == []
+    (op,) = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
+    assert op.name == training["operation"] and op.succeeded and op.model.name == training["model"]

@@ -8,7 +8,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
-from ..firestore_store import FirestoreStore
+from ..firestore_store import FirestoreStore, as_dict
 
 CHART_W, CHART_H, PAD = 240, 160, 24  # SVG chart size in px and the padding that holds the axes
 _COLORS = (
@@ -90,7 +90,7 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
             "pendingRequest": bool(d.get("pendingRequest")),
         }
         for s in docs
-        for d in [s.to_dict()]
+        for d in [as_dict(s)]
     ]
 
 
@@ -98,7 +98,7 @@ def list_trainings(
     store: FirestoreStore, page_size: int, page_token: str | None = None, dataset_id: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; the page token is the id of the last training of the previous page."""
-    query = store.collection("trainings")
+    query: Any = store.collection("trainings")
     if dataset_id:
         query = query.where(filter=FieldFilter("datasetId", "==", dataset_id))
     query = query.order_by("createdAt", direction=firestore.Query.DESCENDING)
@@ -107,7 +107,7 @@ def list_trainings(
         if cursor.exists:
             query = query.start_after(cursor)
     snaps = store.retry(lambda: list(query.limit(page_size + 1).stream()))()
-    views = [training_view(s.to_dict()) for s in snaps[:page_size]]
+    views = [training_view(as_dict(s)) for s in snaps[:page_size]]
     next_token = snaps[page_size - 1].id if len(snaps) > page_size else None
     return views, next_token
 
@@ -115,4 +115,4 @@ def list_trainings(
 def recent_rejected(store: FirestoreStore, limit: int = 20) -> list[dict[str, Any]]:
     query = store.collection("rejected_messages").order_by("receivedAt", direction=firestore.Query.DESCENDING)
     snaps = store.retry(lambda: list(query.limit(limit).stream()))()
-    return [{**s.to_dict(), "receivedAt": _iso(s.to_dict().get("receivedAt"))} for s in snaps]
+    return [(d := as_dict(s)) | {"receivedAt": _iso(d.get("receivedAt"))} for s in snaps]

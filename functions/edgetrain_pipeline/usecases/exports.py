@@ -101,7 +101,7 @@ def apply_retention(deps: Deps, dataset_id: str) -> int:
         and t.get("model") != dataset.get("championModel")
         and t.get("exportState") in _DECIDED
     ]
-    candidates.sort(key=lambda t: t.get("createdAt"), reverse=True)
+    candidates.sort(key=lambda t: t["createdAt"], reverse=True)
     deleted = 0
     for training in candidates[deps.settings.retain_models :]:
         try:

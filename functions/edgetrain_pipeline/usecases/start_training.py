@@ -33,7 +33,7 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     claim = records.claim_training(
         deps.store, key, event.event_id, request, dataset, example_count, deps.settings
     )
-    if claim.outcome != "created":
+    if claim.outcome != "created" or claim.training is None:
         return Outcome(claim.outcome, claim.reason, {"trainingId": (claim.training or {}).get("trainingId")})
     return launch(deps, claim.training)
 
