@@ -199,5 +199,7 @@ def test_gateway_finds_a_model_and_its_operation_as_reconciliation_does(scenario
     models = scenario.deps.automl.list_models(training["dataset"])
     assert training["model"] in [m.name for m in models]
     assert scenario.deps.automl.list_models(scenario.datasets["cancel"]) == []
-    (op,) = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
+    ops = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
+    assert {o.kind for o in ops} == {"create_model_details", "export_model_details"}
+    (op,) = [o for o in ops if o.kind == "create_model_details"]
     assert op.name == training["operation"] and op.succeeded and op.model.name == training["model"]
