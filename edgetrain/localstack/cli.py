@@ -20,6 +20,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from edgetrain.localstack import upstream
+from edgetrain.localstack.console import make_console, say
+from edgetrain.localstack.errors import LocalStackError
 from edgetrain.sample_data import BCCD_SAMPLE_CSV, DEMO_TRAINER_OVERRIDES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -112,21 +115,18 @@ def _raise_interrupt(signum, _frame) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgetrain.localstack import upstream
-    from edgetrain.localstack.console import make_console, say
-    from edgetrain.localstack.errors import LocalStackError
-    from edgetrain.localstack.stack import LocalStack, StackConfig
+    from edgetrain.localstack.stack import LocalStack, StackConfig  # imports the Google clients
 
     console = make_console()
     problem = _usage_error(args)
     if problem:
-        console.print(f"edgetrain local-stack run: {problem}")
+        console.print(f"edgetrain local-stack run: {problem}", markup=False)
         return EXIT_USAGE
     try:
         csv_path = upstream.check_csv(args.data)
         overrides = _load_overrides(args)
     except (LocalStackError, ValueError) as error:
-        console.print(f"edgetrain local-stack run: {error}")
+        console.print(f"edgetrain local-stack run: {error}", markup=False)
         return EXIT_USAGE
 
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -161,7 +161,10 @@ def run(args: argparse.Namespace) -> int:
         if args.keep:
             _keep_after_failure(console, stack)
     finally:
-        say(console, "stopping the stack")
+        # A second Ctrl-C must not cut the clean-up short and leave processes behind.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        say(console, "stopping the stack (Ctrl-C is ignored until every process is down)")
         stack.stop()
         say(console, f"stopped; total {(time.monotonic() - started) / 60:.1f} min; logs in {stack.run_dir}")
     if model_path is not None:
@@ -170,8 +173,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_once(console, stack, csv_path: Path, run_id: str, args: argparse.Namespace) -> Path:
-    from edgetrain.localstack import upstream
-    from edgetrain.localstack.console import say
     from edgetrain.localstack.follow import NotificationListener, RunFollower
 
     listener = NotificationListener(stack, console)
@@ -196,8 +197,6 @@ def _train_once(console, stack, csv_path: Path, run_id: str, args: argparse.Name
 
 
 def _print_urls(console, stack) -> None:
-    from edgetrain.localstack.console import say
-
     urls = stack.urls()
     say(console, f"status page: {urls['status_page']}/", "bold")
     say(console, f"AutoML service: REST {urls.get('automl_rest')}  gRPC {urls.get('automl_grpc')}")
@@ -205,15 +204,11 @@ def _print_urls(console, stack) -> None:
 
 
 def _keep(console, stack, model_path: Path) -> None:
-    from edgetrain.localstack.console import say
-
     say(console, f"model: {model_path}")
     _keep_after_failure(console, stack)
 
 
 def _keep_after_failure(console, stack) -> None:
-    from edgetrain.localstack.console import say
-
     say(console, "stack kept up; Ctrl-C stops it. Point clients at it with:")
     for name, value in stack.client_env().items():
         console.print(f"  export {name}={value}", markup=False)
