@@ -119,6 +119,8 @@ def test_scheduler_ticks_the_topic_that_triggers_the_poller(dev):
     scheduler = dev.modules["scheduler"]
     assert expression(scheduler["topic_id"]) == f"module.pubsub.topic_ids[local.topics.{poll_topic}]"
     assert dev.variables["poll_schedule"]["default"] == "* * * * *"
+    # a stopped service VM would turn every tick into a dead letter
+    assert expression(scheduler["paused"]) == "local.self_hosted_automl && !var.automl_running"
 
 
 def test_dead_letters_raise_an_alert(modules, dev):

@@ -227,5 +227,7 @@ module "scheduler" {
   name_prefix = var.name_prefix
   schedule    = var.poll_schedule
   topic_id    = module.pubsub.topic_ids[local.topics.TOPIC_POLL_TICK]
-  depends_on  = [module.project_services]
+  # With the service VM stopped every tick would fail and end as a dead letter: stop ticking too.
+  paused     = local.self_hosted_automl && !var.automl_running
+  depends_on = [module.project_services]
 }

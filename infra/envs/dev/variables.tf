@@ -75,7 +75,7 @@ variable "automl_workers" {
 }
 
 variable "automl_running" {
-  description = "Keep the self-hosted service VM running; false stops it to save its compute cost."
+  description = "Keep the self-hosted service VM running; false stops it to save its compute cost (and pauses the poll tick)."
   type        = bool
   default     = true
 }
