@@ -1,14 +1,15 @@
 """One real `edgetrain serve` per session (two workers, CI-sized trainer settings), a cards subset in its
 storage root, and one dataset plus trained models that the conformance tests share.
 
-Training is the slow part (~2 min each on 2 cores): the session trains exactly two models, concurrently with
-an import: `trainings` is both the concurrency scenario and the models the other tests read.
+Training is the slow part (~2-3 min on 2 shared cores): `trainings` runs the concurrency and the SIGKILL
+scenarios once, and the models they leave are what the conformance tests read.
 """
 
 from __future__ import annotations
 
 import csv
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,17 +112,18 @@ def service(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def client(service) -> automl_v1.AutoMlClient:
+    """A gRPC client of the service as it runs now (the session restarts it once, see `trainings`)."""
     return grpc_clients(service.grpc_target)[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def prediction_client(service) -> automl_v1.PredictionServiceClient:
     return grpc_clients(service.grpc_target)[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def rest(service) -> automl_v1.AutoMlClient:
     return rest_client(service.rest_url)
 
@@ -132,24 +134,67 @@ def cards_uri(service) -> str:
 
 
 @pytest.fixture(scope="session")
-def dataset(client, cards_uri):
-    return create_imported_dataset(client, "cards", cards_uri)
+def dataset(service, cards_uri):
+    return create_imported_dataset(grpc_clients(service.grpc_target)[0], "cards", cards_uri)
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    """Poll `predicate` until it returns something truthy (returned) or raise after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def operation_metadata(client: automl_v1.AutoMlClient, name: str) -> automl_v1.OperationMetadata:
+    op = client.transport.operations_client.get_operation(name)
+    return automl_v1.OperationMetadata.deserialize(op.metadata.value)
+
+
+def finished(client: automl_v1.AutoMlClient, name: str, timeout_s: float = TRAIN_TIMEOUT_S):
+    ops = client.transport.operations_client
+    return wait_for(lambda: (op := ops.get_operation(name)).done and op, timeout_s, f"{name} to finish")
 
 
 @dataclass
 class Trainings:
     low_latency: automl_v1.Model
     versatile: automl_v1.Model
-    operations: list[operation.Operation]
-    imported_dataset: automl_v1.Dataset
+    operations: list[str]  # the two trainings' operation names
+    queued: str  # a third training, queued behind them when the service was killed
+    queued_outcome: object  # its final google.longrunning Operation (cancelled once it had started)
+    imported_dataset: automl_v1.Dataset  # imported while both trainings ran
 
 
 @pytest.fixture(scope="session")
-def trainings(client, dataset, service) -> Trainings:
-    """Two trainings (2 workers) and an import into a second dataset, all running at the same time."""
-    first = start_training(client, dataset, "cards_low_latency", "mobile-low-latency-1")
-    second = start_training(client, dataset, "cards_versatile", "mobile-versatile-1")
+def trainings(service, dataset) -> Trainings:
+    """The session's slow scenario, run once: two trainings (2 workers) and an import at the same time, a
+    third training queued; SIGKILL of the whole service mid-training; restart on the same data dir. The two
+    interrupted trainings run again and finish (their models serve the conformance tests); the queued one
+    starts after them and is then cancelled."""
+    client = grpc_clients(service.grpc_target)[0]
+    first = start_training(client, dataset, "cards_low_latency", "mobile-low-latency-1").operation.name
+    second = start_training(client, dataset, "cards_versatile", "mobile-versatile-1").operation.name
+    third = start_training(client, dataset, "cards_high_accuracy", "mobile-high-accuracy-1").operation.name
     other_uri = write_cards_subset(service.storage_root, "cards_again", {"TRAIN": 6, "TEST": 2})
     other = create_imported_dataset(client, "cards_again", other_uri)
-    models = [op.result(timeout=TRAIN_TIMEOUT_S) for op in (first, second)]
-    return Trainings(models[0], models[1], [first, second], other)
+    for name in (first, second):
+        wait_for(
+            lambda n=name: operation_metadata(client, n).progress_percent >= 5, 300, "training under way"
+        )
+    service.kill()  # SIGKILL: the server and its worker processes, mid-training
+    service.start()
+    client = grpc_clients(service.grpc_target)[0]
+    models = []
+    for name in (first, second):
+        op = finished(client, name)
+        assert not op.HasField("error"), op.error
+        models.append(automl_v1.Model.deserialize(op.response.value))
+    wait_for(
+        lambda: operation_metadata(client, third).progress_percent >= 5, 300, "the queued training to start"
+    )
+    client.transport.operations_client.cancel_operation(third)
+    return Trainings(models[0], models[1], [first, second], third, finished(client, third, 300), other)

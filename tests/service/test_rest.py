@@ -98,7 +98,8 @@ def test_rest_client_flow(rest, trainings, dataset):
     assert trainings.low_latency.name in [m.name for m in rest.list_models(parent=PARENT)]
     ops = list(rest.transport.operations_client.list_operations(PARENT, filter_="done=true"))
     assert ops and all(op.done for op in ops)
-    with pytest.raises(exceptions.InvalidArgument, match="trainBudgetMilliNodeHours"):
+    # Over REST, api-core maps HTTP 400 to BadRequest (InvalidArgument is its gRPC-side subclass).
+    with pytest.raises(exceptions.BadRequest, match="trainBudgetMilliNodeHours"):
         rest.create_model(
             parent=PARENT,
             model={
