@@ -86,6 +86,9 @@ class AnchorMatcher:
     positive_iou: float = 0.5
     negative_iou: float = 0.4
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_anchors_yxyx", center_size_to_yxyx(self.anchors))
+
     def match(self, boxes_yxyx: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """boxes [G, 4] yxyx, classes [G] int → (class_targets [N] int32, box_targets [N, 4] float32).
 
@@ -97,7 +100,7 @@ class AnchorMatcher:
         box_targets = np.zeros((n, 4), dtype=np.float32)
         if len(boxes_yxyx) == 0:
             return class_targets, box_targets
-        iou = iou_matrix(center_size_to_yxyx(self.anchors), boxes_yxyx)  # [N, G]
+        iou = iou_matrix(self._anchors_yxyx, boxes_yxyx)  # [N, G]
         best_gt = iou.argmax(axis=1)
         best_iou = iou[np.arange(n), best_gt]
         class_targets[best_iou >= self.negative_iou] = IGNORE_CLASS

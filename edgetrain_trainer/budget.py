@@ -59,7 +59,8 @@ class BudgetClock:
 @dataclass
 class EarlyStopping:
     """Stops when the validation metric (higher is better) has not improved by more than min_delta for
-    `patience` consecutive evaluations."""
+    `patience` consecutive evaluations. A tie with the best counts as best for the weights to keep (the later,
+    longer-trained weights win) but does not reset the patience."""
 
     patience: int
     min_delta: float = 0.0
@@ -68,11 +69,14 @@ class EarlyStopping:
     _since_best: int = field(default=0, repr=False)
 
     def update(self, metric: float, step: int) -> bool:
-        """Record one evaluation; returns True when it is the best so far (keep these weights)."""
+        """Record one evaluation; True when it is at least as good as the best (keep these weights)."""
         if metric > self.best + self.min_delta or self.best_step < 0:
             self.best, self.best_step, self._since_best = metric, step, 0
             return True
         self._since_best += 1
+        if metric >= self.best:
+            self.best, self.best_step = metric, step
+            return True
         return False
 
     @property

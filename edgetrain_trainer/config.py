@@ -41,7 +41,8 @@ class TrainerConfig:
     grad_clip_norm: float = 10.0
     # --- data
     input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
-    validation_fraction: float = 0.1  # of TRAIN rows held out when the dataset has no VALIDATION rows
+    validation_fraction: float = 0.1  # of TRAIN images held out when the dataset has no VALIDATION rows
+    min_validation_images: int = 8  # ... at least this many (at most 1/4 of TRAIN): mAP on 3 is noise
     max_train_images: int | None = None  # use only the first N training images (CI-sized runs)
     max_eval_images: int | None = None  # evaluate on at most N validation / test images
     augment_flip: bool = True  # horizontal flips

@@ -76,6 +76,33 @@ def _postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessConfig
     return postprocess
 
 
+def _tf_postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessConfig):
+    """The same outputs as TFLite_Detection_PostProcess (fast NMS: best class per anchor, class-agnostic
+    NMS) in plain TF ops, for SavedModel exports that run outside TF Lite. Batch size 1."""
+
+    def postprocess(box_encodings, class_scores, anchors):
+        enc, scores_all = box_encodings[0], class_scores[0]
+        ya, xa, ha, wa = tf.unstack(anchors, axis=1)
+        yc = enc[:, 0] / coder.y_scale * ha + ya
+        xc = enc[:, 1] / coder.x_scale * wa + xa
+        h = tf.exp(enc[:, 2] / coder.h_scale) * ha
+        w = tf.exp(enc[:, 3] / coder.w_scale) * wa
+        boxes = tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1)
+        classes = tf.argmax(scores_all, axis=1, output_type=tf.int32)
+        scores = tf.reduce_max(scores_all, axis=1)
+        keep = tf.image.non_max_suppression(
+            boxes, scores, config.max_detections, config.nms_iou_threshold, config.nms_score_threshold
+        )
+        count = tf.shape(keep)[0]
+        pad = config.max_detections - count
+        out_boxes = tf.pad(tf.gather(boxes, keep), [[0, pad], [0, 0]])
+        out_classes = tf.pad(tf.cast(tf.gather(classes, keep), tf.float32), [[0, pad]])
+        out_scores = tf.pad(tf.gather(scores, keep), [[0, pad]])
+        return out_boxes[None], out_classes[None], out_scores[None], tf.cast(count, tf.float32)[None]
+
+    return postprocess
+
+
 def write_inference_saved_model(
     detector: keras.Model,
     anchors: np.ndarray,
@@ -85,10 +112,16 @@ def write_inference_saved_model(
     input_dtype: tf.DType,
     coder: BoxCoder = DEFAULT_CODER,
     config: PostProcessConfig = DEFAULT_POSTPROCESS,
+    for_tflite: bool = True,
 ) -> Path:
     """A SavedModel whose `serving_default` maps an image [1, S, S, 3] (0..255, `input_dtype`) to the four
-    post-processed outputs. Returns `dest`."""
-    postprocess = _postprocess_fn(num_classes, coder, config)
+    post-processed outputs (output_0..3: boxes, classes, scores, count). for_tflite: the post-processing is
+    the placeholder the TF Lite converter replaces by its custom op; otherwise it is real TF ops (a SavedModel
+    for TF Serving / TF). Returns `dest`."""
+    if for_tflite:
+        postprocess = _postprocess_fn(num_classes, coder, config)
+    else:
+        postprocess = _tf_postprocess_fn(num_classes, coder, config)
     anchor_tensor = tf.constant(anchors, dtype=tf.float32)
 
     def serve(image):

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from .augment import Augmenter
+from .box_coding import AnchorMatcher
 from .errors import TrainingCancelled
 
 EXTRACT_BATCH = 8
@@ -21,18 +22,19 @@ EXTRACT_BATCH = 8
 
 @dataclass
 class FeatureCache:
-    """features: per level float16 [M, h, w, c]; boxes / classes: per sample yxyx [G, 4] and ids [G]."""
+    """features: per level float16 [M, h, w, c]; class_targets int16 [M, N] and box_targets float16
+    [M, N, 4]: the AnchorMatcher's targets of each sample (matched once, not every epoch)."""
 
     features: list[np.ndarray]
-    boxes: list[np.ndarray]
-    classes: list[np.ndarray]
+    class_targets: np.ndarray
+    box_targets: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.boxes)
+        return len(self.class_targets)
 
     @property
     def nbytes(self) -> int:
-        return sum(f.nbytes for f in self.features)
+        return sum(f.nbytes for f in self.features) + self.class_targets.nbytes + self.box_targets.nbytes
 
 
 def build_feature_cache(
@@ -42,6 +44,7 @@ def build_feature_cache(
     classes: list[np.ndarray],
     views: int,
     augmenter: Augmenter | None,
+    matcher: AnchorMatcher,
     rng: np.random.Generator,
     cancel: Callable[[], bool] = lambda: False,
     on_batch: Callable[[int, int], None] = lambda done, total: None,
@@ -50,17 +53,18 @@ def build_feature_cache(
     (augmenter None: only view 0). images: uint8 [M, S, S, 3]. Checks `cancel` between batches."""
     extract = tf.function(lambda x: backbone(x, training=False))
     total = len(images) * (views if augmenter is not None else 1)
-    out_boxes: list[np.ndarray] = []
-    out_classes: list[np.ndarray] = []
+    class_targets = np.empty((total, len(matcher.anchors)), np.int16)
+    box_targets = np.empty((total, len(matcher.anchors), 4), np.float16)
+    done = 0
     chunks: list[list[np.ndarray]] = [[] for _ in backbone.outputs]
     pending: list[np.ndarray] = []
 
-    def flush():
+    def flush() -> None:
         feats = extract(tf.constant(np.stack(pending).astype(np.float32)))
         for level, f in enumerate(feats):
             chunks[level].append(f.numpy().astype(np.float16))
         pending.clear()
-        on_batch(len(out_boxes), total)
+        on_batch(done, total)
 
     for view in range(views if augmenter is not None else 1):
         for i in range(len(images)):
@@ -71,10 +75,10 @@ def build_feature_cache(
             else:
                 img, b, c = augmenter(images[i], boxes[i], classes[i], rng)
             pending.append(img)
-            out_boxes.append(b)
-            out_classes.append(c)
+            class_targets[done], box_targets[done] = matcher.match(b, c)
+            done += 1
             if len(pending) == EXTRACT_BATCH:
                 flush()
     if pending:
         flush()
-    return FeatureCache([np.concatenate(c) for c in chunks], out_boxes, out_classes)
+    return FeatureCache([np.concatenate(c) for c in chunks], class_targets, box_targets)

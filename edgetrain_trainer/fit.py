@@ -20,6 +20,7 @@ from .errors import TrainingCancelled
 from .evaluation import evaluate
 from .losses import DetectionLoss
 from .postprocess import decode_detections
+from .schedule import BudgetCosine, planned_epochs
 
 PREDICT_BATCH = 8
 
@@ -44,12 +45,13 @@ class StageSettings:
 
 
 def make_optimizer(settings: StageSettings, steps_per_epoch: int, weight_decay: float, clip: float):
+    """AdamW on a BudgetCosine schedule (one warm-up epoch); returns (optimizer, schedule)."""
     total = max(settings.max_epochs * steps_per_epoch, 2)
-    warmup = min(steps_per_epoch, total // 2)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=total - warmup, alpha=0.05, warmup_target=settings.learning_rate, warmup_steps=warmup
+    schedule = BudgetCosine(settings.learning_rate, min(steps_per_epoch, total // 2), total)
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=weight_decay, global_clipnorm=clip
     )
-    return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, global_clipnorm=clip)
+    return optimizer, schedule
 
 
 def make_train_step(model: keras.Model, optimizer, loss_fn: DetectionLoss):
@@ -99,20 +101,28 @@ def run_stage(
     clock: BudgetClock,
     stopper: EarlyStopping,
     report: Callable[[str, int, dict[str, float], float | None], None],
+    schedule: BudgetCosine,
+    steps_per_epoch: int,
 ) -> StageOutcome:
     """Epoch loop shared by both stages. train_epoch(epoch) returns mean losses, or raises
-    _OutOfTime from inside the epoch. Leaves the best weights in `model`."""
+    OutOfTime from inside the epoch. Leaves the best weights in `model` (the weights it started with when
+    no epoch beat `stopper`'s initial best)."""
     best_weights = model.get_weights()
     best50_95 = 0.0
     ended_by = "epochs"
     epoch = 0
+    stage_end = settings.deadline_fraction * clock.train_seconds
     for epoch in range(1, settings.max_epochs + 1):
+        epoch_start = clock.elapsed()
         try:
             losses = train_epoch(epoch)
         except OutOfTime:
             ended_by = "budget"
             break
         map50, map50_95 = evaluate()
+        took = clock.elapsed() - epoch_start
+        plan = planned_epochs(epoch, settings.max_epochs, stage_end - clock.elapsed(), took)
+        schedule.replan(plan * steps_per_epoch)
         if stopper.update(map50, epoch):
             best_weights, best50_95 = model.get_weights(), map50_95
         report(settings.name, epoch, losses, map50)
@@ -144,7 +154,7 @@ def check_between_batches(clock: BudgetClock, settings: StageSettings, cancel: C
         raise OutOfTime()
 
 
-def head_epoch_fn(head, step, cache, matcher, settings, clock, cancel, rng):
+def head_epoch_fn(head, step, cache, settings, clock, cancel, rng):
     """One epoch over the feature cache."""
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -152,10 +162,10 @@ def head_epoch_fn(head, step, cache, matcher, settings, clock, cancel, rng):
         batches = epoch_batches(len(cache), settings.batch_size, rng)
         for idx in batches:
             check_between_batches(clock, settings, cancel)
+            idx = np.sort(idx)  # sorted fancy indexing reads the cache faster
             feats = [tf.constant(f[idx].astype(np.float32)) for f in cache.features]
-            cls_t, box_t = targets_for(
-                matcher, [cache.boxes[i] for i in idx], [cache.classes[i] for i in idx]
-            )
+            cls_t = tf.constant(cache.class_targets[idx].astype(np.int32))
+            box_t = tf.constant(cache.box_targets[idx].astype(np.float32))
             losses = step(feats, cls_t, box_t)
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v)

@@ -118,13 +118,8 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.partial-", dir=dest_dir.parent))
     try:
         if fmt == "tflite":
-            post = PostProcessConfig(
-                max_detections=config.get("max_detections", 100),
-                nms_iou_threshold=config.get("nms_iou_threshold", 0.5),
-                nms_score_threshold=config.get("score_threshold", 0.01),
-            )
             calibration = np.load(model_dir / "calibration.npy")
-            write_tflite_package(tmp, detector, spec, labels, quantization, calibration, post)
+            write_tflite_package(tmp, detector, spec, labels, quantization, calibration, _post_config(config))
             evaluation = model_dir / "evaluation.json"
             if evaluation.exists():
                 shutil.copy(evaluation, tmp / "evaluation.json")
@@ -148,3 +143,11 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest_dir
+
+
+def _post_config(config: dict[str, Any]) -> PostProcessConfig:
+    return PostProcessConfig(
+        max_detections=config.get("max_detections", 100),
+        nms_iou_threshold=config.get("nms_iou_threshold", 0.5),
+        nms_score_threshold=config.get("score_threshold", 0.01),
+    )

@@ -88,6 +88,7 @@ class TrainingRun:
         ft_epochs = cfg.epochs(cfg.finetune_max_epochs) if cfg.finetune else 0
         self._work_total = head_epochs + ft_epochs
         outcomes = []
+        self._head_best = None
         if cfg.cache_features:
             share = HEAD_STAGE_TIME_SHARE if cfg.finetune else 1.0
             outcomes.append(
@@ -95,6 +96,7 @@ class TrainingRun:
                     StageSettings("head", head_epochs, cfg.head_batch_size, cfg.head_learning_rate, share)
                 )
             )
+            self._head_best = outcomes[-1].best_map50
         if cfg.finetune and self.clock.train_fraction() < 1.0:
             outcomes.append(
                 self._finetune_stage(
@@ -115,17 +117,18 @@ class TrainingRun:
             self.train_classes,
             self.config.cache_views,
             self.augmenter,
+            self.matcher,
             self.rng,
             self.cancel,
         )
         val_features = self._features(self.val_images)
         steps = max(len(cache) // min(settings.batch_size, len(cache)), 1)
-        optimizer = make_optimizer(settings, steps, self.config.weight_decay, self.config.grad_clip_norm)
+        optimizer, schedule = make_optimizer(
+            settings, steps, self.config.weight_decay, self.config.grad_clip_norm
+        )
         step = make_train_step(self.head, optimizer, self.loss)
         predict = tf.function(lambda x: self.head(x, training=False))
-        epoch_fn = head_epoch_fn(
-            self.head, step, cache, self.matcher, settings, self.clock, self.cancel, self.rng
-        )
+        epoch_fn = head_epoch_fn(self.head, step, cache, settings, self.clock, self.cancel, self.rng)
         return run_stage(
             settings,
             epoch_fn,
@@ -136,6 +139,8 @@ class TrainingRun:
             self.clock,
             EarlyStopping(self.config.patience, self.config.min_delta),
             self._epoch_report,
+            schedule,
+            steps,
         )
 
     def _features(self, images: np.ndarray) -> list[np.ndarray]:
@@ -150,7 +155,9 @@ class TrainingRun:
                 if isinstance(layer, keras.layers.BatchNormalization):
                     layer.trainable = False  # Keras runs non-trainable batch norm in inference mode
         steps = max(len(self.train_images) // min(settings.batch_size, len(self.train_images)), 1)
-        optimizer = make_optimizer(settings, steps, self.config.weight_decay, self.config.grad_clip_norm)
+        optimizer, schedule = make_optimizer(
+            settings, steps, self.config.weight_decay, self.config.grad_clip_norm
+        )
         step = make_train_step(self.detector, optimizer, self.loss)
         predict = tf.function(lambda x: self.detector(x, training=False))
         epoch_fn = finetune_epoch_fn(
@@ -167,6 +174,8 @@ class TrainingRun:
             self.rng,
         )
         stopper = EarlyStopping(self.config.patience, self.config.min_delta)
+        if self._head_best is not None:  # fine-tuning must beat the head stage to replace its weights
+            stopper.best, stopper.best_step = self._head_best, 0
         return run_stage(
             settings,
             epoch_fn,
@@ -177,6 +186,8 @@ class TrainingRun:
             self.clock,
             stopper,
             self._epoch_report,
+            schedule,
+            steps,
         )
 
     def _epoch_report(self, phase: str, epoch: int, losses: dict[str, float], val_map: float | None) -> None:

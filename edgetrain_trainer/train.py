@@ -80,10 +80,9 @@ def train(
     )
     run.set_data(train_ex, train_images, val_ex, val_images)
     outcomes = run.fit()
+    # The last stage decides: stage 1 handing over to stage 2 at its time share is not the budget running out.
     stop_reason = (
-        StopReason.BUDGET_REACHED
-        if any(o.ended_by == "budget" for o in outcomes)
-        else StopReason.MODEL_CONVERGED
+        StopReason.BUDGET_REACHED if outcomes[-1].ended_by == "budget" else StopReason.MODEL_CONVERGED
     )
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +167,7 @@ def split_examples(examples: list[Example], config: TrainerConfig, rng: np.rando
             )
         order = rng.permutation(len(train_ex))
         n_val = max(1, int(round(len(train_ex) * config.validation_fraction)))
+        n_val = max(n_val, min(config.min_validation_images, len(train_ex) // 4))
         val_ex = [train_ex[i] for i in sorted(order[:n_val])]
         train_ex = [train_ex[i] for i in sorted(order[n_val:])]
     if not train_ex:

@@ -1,0 +1,28 @@
+"""Learning-rate schedule that re-plans its length from the time left."""
+
+import pytest
+
+from edgetrain_trainer.schedule import BudgetCosine, planned_epochs
+
+
+def test_warmup_then_cosine_to_floor():
+    schedule = BudgetCosine(1.0, warmup_steps=10, total_steps=110, alpha=0.05)
+    assert float(schedule(0)) == pytest.approx(0.1)
+    assert float(schedule(10)) == pytest.approx(1.0)
+    assert float(schedule(60)) == pytest.approx(0.525)  # half-way: (1 + 0.05) / 2
+    assert float(schedule(110)) == pytest.approx(0.05)
+    assert float(schedule(500)) == pytest.approx(0.05)
+
+
+def test_replanning_shortens_the_decay():
+    schedule = BudgetCosine(1.0, warmup_steps=10, total_steps=1000)
+    schedule.replan(60)
+    assert float(schedule(60)) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    "epoch, max_epochs, seconds_left, epoch_seconds, expected",
+    [(3, 80, 100.0, 20.0, 8), (3, 5, 1000.0, 20.0, 5), (3, 80, 5.0, 20.0, 3), (1, 7, 10.0, 0.0, 7)],
+)
+def test_planned_epochs_fit_the_time_left(epoch, max_epochs, seconds_left, epoch_seconds, expected):
+    assert planned_epochs(epoch, max_epochs, seconds_left, epoch_seconds) == expected

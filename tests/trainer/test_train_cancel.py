@@ -1,0 +1,47 @@
+"""Cancellation stops a training, raises TrainingCancelled and leaves nothing in the output directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgetrain_trainer.errors import InvalidArgumentError, TrainingCancelled
+from edgetrain_trainer.train import train
+from edgetrain_trainer.types import TrainRequest
+
+CARDS = Path(__file__).parent / "data" / "cards_small" / "annotations.csv"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cancel_in_phase", ["features", "head"])
+def test_cancel_raises_and_leaves_no_output(tmp_path, cancel_in_phase):
+    phases = []
+    out = tmp_path / "out"
+    request = TrainRequest(
+        data=CARDS,
+        out_dir=out,
+        model_type="mobile-low-latency-1",
+        budget_milli_node_hours=1000,
+        overrides={"max_epochs": 3, "cache_views": 1},
+    )
+    with pytest.raises(TrainingCancelled):
+        train(request, progress=lambda p: phases.append(p.phase), cancel=lambda: cancel_in_phase in phases)
+    assert cancel_in_phase in phases
+    assert "export" not in phases
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_override_is_rejected_before_any_work(tmp_path):
+    request = TrainRequest(data=CARDS, out_dir=tmp_path / "out", overrides={"epochs_max": 1})
+    with pytest.raises(InvalidArgumentError, match="'epochs_max'"):
+        train(request)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_empty_output_directory_is_refused(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("user data")
+    with pytest.raises(InvalidArgumentError, match="not empty"):
+        train(TrainRequest(data=CARDS, out_dir=tmp_path / "out"))
+    assert (tmp_path / "out" / "keep.txt").read_text() == "user data"

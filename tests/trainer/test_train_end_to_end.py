@@ -1,0 +1,178 @@
+"""A small real training (48 card images, tight overrides) → a valid AutoML-shaped TF Lite package.
+
+One module-scoped training (about a minute or two on 2 cores) feeds the package contract, result, Keras vs
+TF Lite agreement and export tests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from edgetrain_trainer.anchors import generate_anchors
+from edgetrain_trainer.augment import resize_square
+from edgetrain_trainer.box_coding import iou_matrix
+from edgetrain_trainer.dataset import TEST, load_dataset
+from edgetrain_trainer.errors import FailedPreconditionError, InvalidArgumentError
+from edgetrain_trainer.export import export_model
+from edgetrain_trainer.images import load_rgb
+from edgetrain_trainer.package import load_model_dir
+from edgetrain_trainer.postprocess import decode_detections
+from edgetrain_trainer.tflite_runner import TFLiteDetector
+from edgetrain_trainer.train import train
+from edgetrain_trainer.types import StopReason, TrainRequest
+
+pytestmark = pytest.mark.slow
+
+CARDS = Path(__file__).parent / "data" / "cards_small" / "annotations.csv"
+CI_OVERRIDES = {"head_max_epochs": 12, "finetune_max_epochs": 1, "cache_views": 3, "calibration_images": 8}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    reports = []
+    request = TrainRequest(
+        data=CARDS,
+        out_dir=out,
+        model_type="mobile-low-latency-1",
+        budget_milli_node_hours=1000,
+        seed=1,
+        overrides=CI_OVERRIDES,
+    )
+    result = train(request, progress=reports.append)
+    return result, reports, out
+
+
+@pytest.fixture(scope="module")
+def test_images(trained):
+    examples = load_dataset(CARDS).split(TEST)[:6]
+    return [load_rgb(e.image_path) for e in examples]
+
+
+def test_package_holds_the_automl_files(trained):
+    result, _, out = trained
+    assert result.package_dir == out / "package"
+    assert sorted(p.name for p in result.package_dir.iterdir()) == [
+        "dict.txt",
+        "evaluation.json",
+        "model.tflite",
+        "tflite_metadata.json",
+    ]
+    assert (result.package_dir / "dict.txt").read_text().splitlines() == result.labels
+    assert result.labels == ["ace", "jack", "king", "nine", "queen", "ten"]
+    metadata = json.loads((result.package_dir / "tflite_metadata.json").read_text())
+    assert metadata["inputShape"] == [1, 320, 320, 3]
+    assert metadata["labels"] == result.labels
+    assert metadata["modelType"] == "mobile-low-latency-1"
+    assert json.loads((result.package_dir / "evaluation.json").read_text()) == result.evaluation
+    assert not [p for p in out.parent.iterdir() if p.name != "out"], "temporary directories left behind"
+
+
+def test_tflite_model_has_the_task_library_signature(trained):
+    result, _, _ = trained
+    interpreter = Interpreter(model_path=str(result.package_dir / "model.tflite"), num_threads=2)
+    interpreter.allocate_tensors()
+    (inp,) = interpreter.get_input_details()
+    assert inp["dtype"] == np.uint8 and inp["shape"].tolist() == [1, 320, 320, 3]
+    runner = interpreter.get_signature_runner()
+    outputs = runner(image=np.full((1, 320, 320, 3), 128, np.uint8))
+    boxes, classes, scores, count = (outputs[f"output_{i}"] for i in range(4))
+    assert boxes.shape == (1, 100, 4) and classes.shape == (1, 100) and scores.shape == (1, 100)
+    assert count.shape == (1,)
+    assert {a.dtype for a in (boxes, classes, scores, count)} == {np.dtype(np.float32)}
+    ops = {d["op_name"] for d in interpreter._get_ops_details()}
+    assert "TFLite_Detection_PostProcess" in ops
+
+
+def test_result_reports_cost_stop_reason_and_evaluation(trained):
+    result, reports, _ = trained
+    assert result.stop_reason in (StopReason.MODEL_CONVERGED, StopReason.BUDGET_REACHED)
+    assert 1 <= result.train_cost_milli_node_hours <= 1000
+    assert result.size_bytes == (result.package_dir / "model.tflite").stat().st_size
+    assert result.latency_ms > 0
+    metrics = result.evaluation["imageObjectDetectionEvaluationMetrics"]
+    assert metrics["evaluatedBoundingBoxCount"] > 0
+    assert 0.0 <= result.map50 <= 1.0 and result.map50 == result.evaluation["map50"]
+    phases = [r.phase for r in reports]
+    assert phases[0] == "data" and "head" in phases and phases[-1] == "evaluate"
+    assert [r.percent for r in reports] == sorted(r.percent for r in reports)
+    assert reports[-1].percent == 100.0
+    assert any(r.val_map is not None and r.losses for r in reports)
+
+
+def test_training_learned_the_cards(trained):
+    result, reports, _ = trained
+    # An untrained head scores ~0. 28 training images of 6 look-alike classes give ~0.3–0.7 on validation;
+    # full-size trainings are measured by the benchmarks.
+    assert max(r.val_map for r in reports if r.val_map is not None) > 0.2
+    assert result.map50 > 0.05
+
+
+def _keras_detections(model_dir, images):
+    detector, spec, _, _ = load_model_dir(model_dir)
+    anchors = generate_anchors(spec.input_size)
+    batch = np.stack([resize_square(im, spec.input_size) for im in images]).astype(np.float32)
+    box_enc, logits = detector(batch, training=False)
+    return decode_detections(np.asarray(box_enc), np.asarray(logits), anchors)
+
+
+def test_float32_tflite_reproduces_keras_detections(trained, test_images, tmp_path):
+    result, _, _ = trained
+    package = export_model(result.model_dir, "tflite", tmp_path / "float", quantization="float32")
+    tflite = TFLiteDetector(package)
+    for image, keras_det in zip(test_images, _keras_detections(result.model_dir, test_images), strict=True):
+        lite = tflite.detect(image)
+        top = min(5, len(keras_det.scores))
+        np.testing.assert_allclose(lite.scores[:top], keras_det.scores[:top], atol=2e-3)
+        np.testing.assert_allclose(lite.boxes[:top], keras_det.boxes[:top], atol=2e-3)
+        assert lite.classes[:top].tolist() == keras_det.classes[:top].tolist()
+
+
+def test_int8_tflite_finds_what_keras_finds(trained, test_images):
+    """Each of Keras' top detections has an int8 TF Lite twin: same class, same place, similar score."""
+    result, _, _ = trained
+    tflite = TFLiteDetector(result.package_dir)
+    for image, keras_det in zip(test_images, _keras_detections(result.model_dir, test_images), strict=True):
+        lite = tflite.detect(image)
+        assert len(lite.scores) > 0
+        for box, cls, score in list(zip(keras_det.boxes, keras_det.classes, keras_det.scores, strict=True))[
+            :3
+        ]:
+            same = (lite.classes == cls) & (iou_matrix(lite.boxes, box[None])[:, 0] > 0.7)
+            assert same.any(), f"no TF Lite detection of class {cls} near {box}"
+            assert np.min(np.abs(lite.scores[same] - score)) < 0.02 + 0.2 * score
+
+
+def test_saved_model_export_runs_the_same_detections(trained, test_images, tmp_path):
+    import tensorflow as tf
+
+    result, _, _ = trained
+    dest = export_model(result.model_dir, "tf_saved_model", tmp_path / "saved")
+    serve = tf.saved_model.load(str(dest)).signatures["serving_default"]
+    image = resize_square(test_images[0], 320)
+    outputs = serve(image=tf.constant(image[None]))
+    keras_det = _keras_detections(result.model_dir, test_images[:1])[0]
+    count = int(outputs["output_3"].numpy()[0])
+    assert count == min(len(keras_det.scores), 100)
+    np.testing.assert_allclose(outputs["output_2"].numpy()[0, :count], keras_det.scores, atol=1e-4)
+    np.testing.assert_allclose(outputs["output_0"].numpy()[0, :count], keras_det.boxes, atol=1e-3)
+
+
+def test_tf_js_export_is_refused_with_the_reason(trained, tmp_path):
+    result, _, _ = trained
+    with pytest.raises(FailedPreconditionError, match="tensorflowjs"):
+        export_model(result.model_dir, "tf_js", tmp_path / "js")
+    assert not (tmp_path / "js").exists()
+
+
+def test_export_into_a_non_empty_directory_is_refused(trained, tmp_path):
+    result, _, _ = trained
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("x")
+    with pytest.raises(InvalidArgumentError, match="not empty"):
+        export_model(result.model_dir, "tflite", tmp_path / "taken")

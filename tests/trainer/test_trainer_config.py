@@ -1,0 +1,36 @@
+"""TrainRequest.overrides → TrainerConfig."""
+
+import pytest
+
+from edgetrain_trainer.config import TrainerConfig
+from edgetrain_trainer.errors import InvalidArgumentError
+
+
+def test_overrides_set_fields_and_coerce_json_values():
+    config = TrainerConfig.from_overrides(
+        {"max_epochs": 2, "head_learning_rate": 1, "augment_scale": [0.8, 1.2]}
+    )
+    assert config.max_epochs == 2
+    assert config.head_learning_rate == 1.0 and isinstance(config.head_learning_rate, float)
+    assert config.augment_scale == (0.8, 1.2)
+    assert config.epochs(config.head_max_epochs) == 2
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(InvalidArgumentError, match="'epochz'"):
+        TrainerConfig.from_overrides({"epochz": 3})
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"max_epochs": "two"}, "max_epochs must be int"),
+        ({"finetune": 1}, "finetune must be bool"),
+        ({"max_epochs": 0}, "max_epochs must be ≥ 1"),
+        ({"input_size": 300}, "multiple of 64"),
+        ({"cache_features": False, "finetune": False}, "cannot both be off"),
+    ],
+)
+def test_bad_values_are_rejected(overrides, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        TrainerConfig.from_overrides(overrides)
