@@ -13,11 +13,19 @@ def train_dir(config: ServiceConfig, model_id: str) -> Path:
     return config.model_dir(model_id) / "train"
 
 
-def write_result(config: ServiceConfig, model_id: str, package_dir: Path, model_dir: Path, labels: list[str]):
+def write_result(config: ServiceConfig, model_id: str, result) -> None:
+    """Record a TrainResult's paths (and its wall time, for the service benchmark)."""
     path = config.model_dir(model_id) / "result.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(
-        json.dumps({"package_dir": str(package_dir), "model_dir": str(model_dir), "labels": labels})
+        json.dumps(
+            {
+                "package_dir": str(result.package_dir),
+                "model_dir": str(result.model_dir),
+                "labels": list(result.labels),
+                "wall_seconds": result.wall_seconds,
+            }
+        )
     )
     tmp.replace(path)
 

@@ -94,7 +94,7 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dic
     except DatasetError as error:
         _fail(store, op_name, FAILED_PRECONDITION, f"Dataset cannot be trained on: {error}")
         return
-    artifacts.write_result(config, model_id, result.package_dir, result.model_dir, result.labels)
+    artifacts.write_result(config, model_id, result)
     _record(store, op_name, payload, result)
 
 
