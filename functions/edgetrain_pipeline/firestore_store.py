@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from .config import Settings
 from .retrying import transient_retry
 
-TRANSACTION_ATTEMPTS = 25  # concurrent duplicate deliveries contend on one document
+TRANSACTION_ATTEMPTS = 5  # then back off (retrying.py): many concurrent deliveries contend on one document
 BATCH_LIMIT = 500  # Firestore's maximum writes per batch
 
 
@@ -60,10 +61,18 @@ class FirestoreStore:
         return self.client.collection(name)
 
     def run_transaction(self, body: Callable[[firestore.Transaction], Any]) -> Any:
-        """Run body in a transaction (retried on contention), the whole thing retried on transient errors."""
+        """Run body in a transaction; contention (Aborted, also once the client's own attempts are used up)
+        and other transient errors are retried with jittered backoff until the retry deadline."""
 
         def attempt() -> Any:
-            return firestore.transactional(body)(self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+            try:
+                return firestore.transactional(body)(
+                    self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
+                )
+            except ValueError as exc:  # "Failed to commit transaction in N attempts" from the last Aborted
+                if isinstance(exc.__cause__, gexc.Aborted):
+                    raise exc.__cause__ from exc
+                raise
 
         return self.retry(attempt)()
 
