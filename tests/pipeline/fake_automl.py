@@ -134,6 +134,8 @@ class FakeAutoMl:
 
     def get_operation(self, name: str) -> OperationView:
         self._record("get_operation", name)
+        if name not in self.operations:
+            raise gexc.NotFound(f"Operation {name} not found.")
         return self.operations[name]
 
     # ---- test controls

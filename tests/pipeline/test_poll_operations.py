@@ -128,3 +128,19 @@ def test_unrecorded_model_of_a_server_that_drops_labels_is_adopted_by_display_na
 
     assert deps.automl.count("create_model") == 1
     assert deps.store.get("trainings", lost["trainingId"])["state"] == "SUCCEEDED"
+
+
+@pytest.mark.emulators
+def test_training_whose_operation_vanished_fails_instead_of_blocking_the_tick(deps):
+    gone, alive = start(deps, "gone"), start(deps, "alive")
+    del deps.automl.operations[gone["operation"]]
+    deps.automl.progress(alive["operation"], 10)
+
+    poll_operations(deps)
+
+    doc = deps.store.get("trainings", gone["trainingId"])
+    assert doc["state"] == "FAILED" and "no longer exists" in doc["error"]
+    assert deps.store.get("trainings", alive["trainingId"])["progressPercent"] == 10
+    assert [m["trainingId"] for m in deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)] == [
+        gone["trainingId"]
+    ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.api_core import exceptions as gexc
+
 from .. import export_records, import_records
 from .. import training_records as records
 from ..automl_gateway import OperationView
@@ -19,6 +21,7 @@ from .common import Outcome, flush_outbox
 from .exports import start_missing_exports
 from .reconcile import reconcile_unrecorded
 
+NOT_FOUND = 5  # google.rpc.Code
 OUTBOX_GRACE_S = 30.0  # outbox entries younger than this are probably being published by their writer
 
 
@@ -38,7 +41,17 @@ class _Operations:
         if name in self.running:
             return self.running[name]
         if name not in self._fetched:
-            self._fetched[name] = self._deps.automl.get_operation(name)
+            try:
+                self._fetched[name] = self._deps.automl.get_operation(name)
+            except gexc.NotFound:  # purged or deleted: it can never report an outcome now
+                self._fetched[name] = OperationView(
+                    name=name,
+                    done=True,
+                    kind="",
+                    progress_percent=0,
+                    error_code=NOT_FOUND,
+                    error_message=f"operation {name} no longer exists in AutoML",
+                )
         return self._fetched[name]
 
 
