@@ -55,6 +55,13 @@ def _load_overrides(path: Path | None) -> dict:
         raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: {error}") from error
     if not isinstance(overrides, dict):
         raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: must hold a JSON object")
+    from edgetrain_trainer.config import TrainerConfig
+    from edgetrain_trainer.errors import InvalidArgumentError
+
+    try:  # fail at start-up, not in every training
+        TrainerConfig.from_overrides(overrides)
+    except InvalidArgumentError as error:
+        raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: {error}") from error
     return overrides
 
 

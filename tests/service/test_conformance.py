@@ -198,3 +198,27 @@ def test_wait_operation_returns_the_finished_operation(service, trainings):
     )
     op = wait(operations_pb2.WaitOperationRequest(name=trainings.operations[0]))
     assert op.done and op.response.type_url.endswith("google.cloud.automl.v1.Model")
+
+
+def test_export_tf_saved_model_and_tf_js(client, trainings, service):
+    op = client.export_model(
+        name=trainings.low_latency.name,
+        output_config={
+            "model_format": "tf_saved_model",
+            "gcs_destination": {"output_uri_prefix": "gs://test-bucket/exports"},
+        },
+    )
+    op.result(timeout=300)
+    uri = op.metadata.export_model_details.output_info.gcs_output_directory
+    assert "/model-export/iod/tf_saved_model-cards_low_latency-" in uri
+    assert any((service.storage_root / uri[len("gs://") :]).iterdir())
+    tf_js = client.export_model(
+        name=trainings.low_latency.name,
+        output_config={
+            "model_format": "tf_js",
+            "gcs_destination": {"output_uri_prefix": "gs://test-bucket/exports"},
+        },
+    )
+    with pytest.raises(exceptions.GoogleAPICallError, match="tf_js"):
+        tf_js.result(timeout=300)
+    assert tf_js.operation.error.code == 9  # FAILED_PRECONDITION, with the reason in the message

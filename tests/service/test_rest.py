@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 import requests
 from google.api_core import exceptions
 
-from .conftest import PARENT
+from .conftest import CARDS, PARENT
 
 
 def url(service, path: str) -> str:
@@ -120,3 +122,35 @@ def test_rest_client_long_running_create_dataset(rest):
     rest.delete_dataset(name=created.name).result(timeout=30)
     with pytest.raises(exceptions.NotFound):
         rest.get_dataset(name=created.name)
+
+
+def test_curl_quoted_filter_as_in_googles_docs(service, trainings):
+    listed = requests.get(
+        url(service, f"{PARENT}/operations"), params={"filter": '"done=true"'}, timeout=30
+    ).json()
+    names = {o["name"] for o in listed["operations"]}
+    assert set(trainings.operations) <= names
+    bad = requests.get(url(service, f"{PARENT}/operations"), params={"filter": "colour=blue"}, timeout=30)
+    assert bad.status_code == 400 and "filter" in bad.json()["error"]["message"]
+
+
+def test_curl_predict(service, trainings):
+    image = base64.b64encode((CARDS / "images" / "IMG_2383.JPG").read_bytes()).decode()
+    response = requests.post(
+        url(service, f"{trainings.low_latency.name}:predict"),
+        timeout=60,
+        json={
+            "payload": {"image": {"imageBytes": image}},
+            "params": {"score_threshold": "0", "max_bounding_box_count": "1"},
+        },
+    )
+    assert response.status_code == 200
+    payload = response.json()["payload"]
+    assert len(payload) == 1
+    assert len(payload[0]["imageObjectDetection"]["boundingBox"]["normalizedVertices"]) == 2
+    garbage = requests.post(
+        url(service, f"{trainings.low_latency.name}:predict"),
+        timeout=60,
+        json={"payload": {"image": {"imageBytes": base64.b64encode(b"not an image").decode()}}},
+    )
+    assert garbage.status_code == 400 and "image_bytes" in garbage.json()["error"]["message"]
