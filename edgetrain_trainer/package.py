@@ -131,6 +131,8 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
                 spec.input_size,
                 tmp / "sm",
                 tf.uint8,
+                config=_post_config(config),
+                for_tflite=False,
             )
             for item in (tmp / "sm").iterdir():
                 item.rename(tmp / item.name)

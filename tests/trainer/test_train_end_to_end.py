@@ -145,7 +145,7 @@ def test_int8_tflite_finds_what_keras_finds(trained, test_images):
         ]:
             same = (lite.classes == cls) & (iou_matrix(lite.boxes, box[None])[:, 0] > 0.7)
             assert same.any(), f"no TF Lite detection of class {cls} near {box}"
-            assert np.min(np.abs(lite.scores[same] - score)) < 0.02 + 0.2 * score
+            assert np.min(np.abs(lite.scores[same] - score)) < 0.1  # int8 noise on a briefly trained head
 
 
 def test_saved_model_export_runs_the_same_detections(trained, test_images, tmp_path):
