@@ -34,13 +34,17 @@ class Predictor:
         self._detectors: dict[str, object] = {}
         self._lock = threading.Lock()
 
-    def _detector(self, model_id: str):
+    def _detect(self, model_id: str, image):
+        """Run the model's detector, one call at a time per model (TF Lite interpreters are not thread-safe)."""
         with self._lock:
             if model_id not in self._detectors:
                 from edgetrain_trainer.tflite_runner import TFLiteDetector
 
-                self._detectors[model_id] = TFLiteDetector(read_result(self.config, model_id)["package_dir"])
-            return self._detectors[model_id]
+                package = read_result(self.config, model_id)["package_dir"]
+                self._detectors[model_id] = (TFLiteDetector(package), threading.Lock())
+            detector, lock = self._detectors[model_id]
+        with lock:
+            return detector, detector.detect(image)
 
     def predict(self, request):
         from PIL import Image, UnidentifiedImageError
@@ -62,8 +66,7 @@ class Predictor:
                 field="payload.image.image_bytes",
             ) from error
         model_id = names.parse_name(model.name, "models").id
-        detector = self._detector(model_id)
-        found = detector.detect(image)
+        detector, found = self._detect(model_id, image)
         specs = annotation_specs(self.store, f"{names.location_of(model.name)}/datasets/{model.dataset_id}")
         response = PredictResponse()
         order = [i for i in found.scores.argsort()[::-1] if found.scores[i] >= threshold][:max_boxes]
