@@ -35,7 +35,7 @@ class Predictor:
         self._lock = threading.Lock()
 
     def _detect(self, model_id: str, image):
-        """Run the model's detector, one call at a time per model (TF Lite interpreters are not thread-safe)."""
+        """Run the model's detector, one call at a time (a TF Lite interpreter is not thread-safe)."""
         with self._lock:
             if model_id not in self._detectors:
                 from edgetrain_trainer.tflite_runner import TFLiteDetector
