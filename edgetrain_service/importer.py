@@ -14,6 +14,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from google.rpc import code_pb2
+
 from . import names, operations
 from .config import ServiceConfig
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
@@ -21,7 +23,8 @@ from .errors import InvalidArgument, ServiceError
 from .protos import AnnotationSpec, Dataset, Empty, Status
 from .store import Store
 
-INVALID_ARGUMENT = 3
+INVALID_ARGUMENT = code_pb2.INVALID_ARGUMENT
+
 MAX_PARTIAL_FAILURES = 1000
 _DATASET_LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -153,7 +156,9 @@ def _commit(
         ).fetchone()
         if blob is None:
             operations.finish(
-                db, op_name, error=(5, f"Dataset {dataset_name} was deleted during the import.")
+                db,
+                op_name,
+                error=(code_pb2.NOT_FOUND, f"Dataset {dataset_name} was deleted during the import."),
             )
             return
         dataset = Dataset.FromString(blob["proto"])

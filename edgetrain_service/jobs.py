@@ -14,14 +14,14 @@ import multiprocessing
 import threading
 from dataclasses import asdict
 
+from google.rpc import code_pb2
+
 from . import operations, worker
 from .config import ServiceConfig
 from .store import Store
 
 _LOGGER = logging.getLogger("edgetrain.service.jobs")
 MAX_TRAIN_ATTEMPTS = 2
-INTERNAL = 13  # google.rpc.Code.INTERNAL
-ABORTED = 10
 EXPORT_SLOTS = 1
 
 
@@ -51,7 +51,7 @@ class Scheduler:
                         db,
                         job["op_name"],
                         error=(
-                            ABORTED,
+                            code_pb2.ABORTED,
                             (
                                 f"Training was interrupted {job['attempts']} times because the "
                                 "service stopped while it "
@@ -107,7 +107,7 @@ class Scheduler:
                         db,
                         op_name,
                         error=(
-                            INTERNAL,
+                            code_pb2.INTERNAL,
                             (
                                 f"The {kind} worker process exited with code {process.exitcode} "
                                 "before finishing."

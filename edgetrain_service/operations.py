@@ -7,6 +7,7 @@ import sqlite3
 import time
 
 from google.protobuf.message import Message
+from google.rpc import code_pb2
 
 from . import names
 from .errors import NotFound, invalid_field
@@ -14,7 +15,7 @@ from .filters import compile_operation_filter
 from .protos import Any, Empty, OperationMetadata, Status, lro, now
 from .store import Store
 
-CANCELLED = 1  # google.rpc.Code.CANCELLED: what a cancelled AutoML operation reports
+CANCELLED = code_pb2.CANCELLED  # 1: what a cancelled AutoML operation reports
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_WAIT_SECONDS = 600.0

@@ -9,6 +9,7 @@ import shutil
 import time
 
 from google.protobuf import json_format
+from google.rpc import code_pb2
 
 from . import artifacts, names, operations
 from .config import ServiceConfig
@@ -18,7 +19,7 @@ from .protos import DeploymentState, Model, ModelEvaluation, Timestamp, now
 from .store import Store
 
 _LOGGER = logging.getLogger("edgetrain.service.training")
-INVALID_ARGUMENT, FAILED_PRECONDITION = 3, 9
+INVALID_ARGUMENT, FAILED_PRECONDITION = code_pb2.INVALID_ARGUMENT, code_pb2.FAILED_PRECONDITION
 PROGRESS_INTERVAL_S = 1.0
 CANCEL_CHECK_INTERVAL_S = 1.0
 

@@ -10,15 +10,14 @@ import threading
 import time
 import traceback
 
+from google.rpc import code_pb2
+
 from . import operations
 from .config import ServiceConfig
 from .errors import ServiceError
 from .store import Store
 
 _LOGGER = logging.getLogger("edgetrain.service.worker")
-INTERNAL = 13  # google.rpc.Code values used in operation errors
-INVALID_ARGUMENT = 3
-FAILED_PRECONDITION = 9
 
 
 def process_main(config: dict, op_name: str, kind: str, payload: dict) -> None:
@@ -66,7 +65,7 @@ def run_job(store: Store, config: ServiceConfig, op_name: str, kind: str, payloa
         fail(store, op_name, code, error.message)
     except Exception as error:  # the operation must end; the traceback goes to the log
         _LOGGER.error("%s job %s failed:\n%s", kind, op_name, traceback.format_exc())
-        fail(store, op_name, INTERNAL, f"{kind} failed: {type(error).__name__}: {error}")
+        fail(store, op_name, code_pb2.INTERNAL, f"{kind} failed: {type(error).__name__}: {error}")
 
 
 def fail(store: Store, op_name: str, code: int, message: str, partial_failures=()) -> None:
