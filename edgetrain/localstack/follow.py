@@ -112,6 +112,8 @@ class RunFollower:
         if imp:
             detail = f" ({imp['error']})" if imp.get("error") else ""
             self._report("import", imp.get("state"), f"import {imp.get('state')}{detail}")
+            if imp.get("state") == "FAILED":
+                raise PipelineFailedError(f"the import failed: {imp.get('error') or 'no reason recorded'}")
             if imp.get("state") in ("CREATING", "RUNNING"):
                 progress.update(task, description="importing", completed=imp.get("progressPercent") or 0)
         training = _first(self._docs("trainings"))

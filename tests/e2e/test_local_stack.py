@@ -88,3 +88,17 @@ def test_bad_data_is_refused_before_anything_starts(tmp_path):
     assert result.returncode == 2
     assert "must be an AutoML import CSV" in result.stderr
     assert not (tmp_path / "var").exists()
+
+
+def test_an_import_that_fails_ends_the_run_with_the_reason(tmp_path):
+    data = tmp_path / "missing" / "annotations.csv"
+    data.parent.mkdir()
+    data.write_text("TRAIN,images/nowhere.jpg,RBC,0.1,0.1,,,0.5,0.5,,\n")
+    command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 1, result.stderr[-4000:]
+    assert "the import failed" in result.stderr
+    assert result.stdout == ""
+    assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())
