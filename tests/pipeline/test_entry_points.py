@@ -173,3 +173,15 @@ def test_stale_scheduler_tick_is_acknowledged_without_work(deps):
     assert deps.store.get("trainings", training["trainingId"])["progressPercent"] == 0
     assert post(poll, pubsub_event({})).status_code == 200
     assert deps.store.get("trainings", training["trainingId"])["progressPercent"] == 70
+
+
+@pytest.mark.emulators
+def test_get_dataset_exhausting_its_retries_raises_for_redelivery_without_a_claim(deps):
+    deps.automl.fail_next["example_count"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
+    event = pubsub_event(REQUEST)
+    client = cloudevent_client("start_training")
+
+    assert post(client, event).status_code == 500
+    assert deps.store.query("trainings", "datasetId", "==", "cards") == []
+    assert post(client, event).status_code == 200  # the redelivery succeeds
+    assert deps.automl.count("create_model") == 1

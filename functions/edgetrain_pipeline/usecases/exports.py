@@ -52,7 +52,7 @@ def export_and_notify(deps: Deps, event: PubSubEvent) -> Outcome:
         return Outcome("notified", reason)
     try:
         evaluation = deps.automl.overall_evaluation(training["model"])
-    except gexc.GoogleAPICallError as exc:
+    except gexc.GoogleAPIError as exc:
         if is_retry_exhausted(exc):
             raise transient(FUNCTION, "ListModelEvaluations", exc) from exc
         evaluation = {}
@@ -80,11 +80,11 @@ def start_missing_exports(deps: Deps, training_id: str) -> int:
             operation = deps.automl.export_model(training["model"], fmt, prefix)
             exports[fmt] = {"operation": operation, "state": "RUNNING", "progressPercent": 0}
             started += 1
-        except gexc.GoogleAPICallError as exc:
+        except gexc.GoogleAPIError as exc:
             if is_retry_exhausted(exc):
                 deps.store.update("trainings", training_id, {"exports": exports, "exportLeaseUntil": None})
                 raise transient(FUNCTION, f"ExportModel {fmt}", exc) from exc
-            exports[fmt] = {"operation": None, "state": "FAILED", "error": exc.message}
+            exports[fmt] = {"operation": None, "state": "FAILED", "error": getattr(exc, "message", str(exc))}
         deps.store.update("trainings", training_id, {"exports": exports})
     return started
 
@@ -106,7 +106,7 @@ def apply_retention(deps: Deps, dataset_id: str) -> int:
     for training in candidates[deps.settings.retain_models :]:
         try:
             deps.automl.delete_model(training["model"])
-        except gexc.GoogleAPICallError as exc:
+        except gexc.GoogleAPIError as exc:
             _LOGGER.warning("retention: could not delete %s: %s", training["model"], exc)
             continue
         deps.store.update("trainings", training["_id"], {"modelDeleted": True})

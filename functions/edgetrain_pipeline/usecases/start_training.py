@@ -26,10 +26,10 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
         example_count = deps.automl.example_count(dataset)
     except gexc.NotFound:
         return reject(deps, FUNCTION, event, f"dataset {dataset} does not exist")
-    except gexc.GoogleAPICallError as exc:
+    except gexc.GoogleAPIError as exc:
         if is_retry_exhausted(exc):
             raise transient(FUNCTION, "GetDataset", exc) from exc
-        return reject(deps, FUNCTION, event, f"GetDataset {dataset} failed: {exc.message}")
+        return reject(deps, FUNCTION, event, f"GetDataset {dataset} failed: {getattr(exc, 'message', exc)}")
     claim = records.claim_training(
         deps.store, key, event.event_id, request, dataset, example_count, deps.settings
     )
