@@ -21,11 +21,12 @@ $(STAMP): pyproject.toml Makefile functions/requirements.txt
 
 setup: $(STAMP)
 
+# ARGS passes options through, e.g. make run ARGS="--data my/annotations.csv --full-training"
 run: setup
-	$(BIN)/edgetrain local-stack run
+	$(BIN)/edgetrain local-stack run $(ARGS)
 
 run-keep: setup
-	$(BIN)/edgetrain local-stack run --keep
+	$(BIN)/edgetrain local-stack run --keep $(ARGS)
 
 # Debian's Chromium + ChromeDriver for the status page's browser tests (root on this machine kind, as in CI).
 browser:
