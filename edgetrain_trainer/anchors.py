@@ -25,7 +25,9 @@ class AnchorConfig:
     max_level: int = 6
     num_scales: int = 3
     aspect_ratios: tuple[float, ...] = (1.0, 2.0, 0.5)
-    anchor_scale: float = 4.0
+    # 3 (EfficientDet uses 4) so the smallest anchors, 24 px at stride 8, fit small objects such as
+    # BCCD's platelets (~0.07 of the image); the largest (stride 64) still cover ~95 % of a 320 px input.
+    anchor_scale: float = 3.0
 
     @property
     def anchors_per_location(self) -> int:

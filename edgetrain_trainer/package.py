@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .anchors import AnchorConfig, generate_anchors
+from .anchors import DEFAULT_ANCHORS, AnchorConfig, generate_anchors
 from .backbones import build_backbone
 from .detector import backbone_feature_shapes, build_detector, build_head
 from .errors import FailedPreconditionError, InvalidArgumentError
@@ -44,11 +44,20 @@ def save_model_dir(
     model_dir.mkdir(parents=True, exist_ok=True)
     detector.save_weights(model_dir / "detector.weights.h5")
     np.save(model_dir / "calibration.npy", calibration)
-    info = {"spec": asdict(spec), "labels": labels, "anchors": asdict(AnchorConfig()), "config": config}
+    info = {"spec": asdict(spec), "labels": labels, "anchors": asdict(DEFAULT_ANCHORS), "config": config}
     (model_dir / "trainer.json").write_text(json.dumps(info, indent=2))
 
 
-def load_model_dir(model_dir: Path) -> tuple[keras.Model, ModelTypeSpec, list[str], dict[str, Any]]:
+@dataclass
+class TrainedModel:
+    detector: keras.Model
+    spec: ModelTypeSpec
+    labels: list[str]
+    config: dict[str, Any]
+    anchors: np.ndarray  # [N, 4] center-size, the layout the model was trained with
+
+
+def load_model_dir(model_dir: Path) -> TrainedModel:
     """Rebuild the detector (no ImageNet weights needed: every weight comes from the file)."""
     info_path = Path(model_dir) / "trainer.json"
     if not info_path.exists():
@@ -59,7 +68,11 @@ def load_model_dir(model_dir: Path) -> tuple[keras.Model, ModelTypeSpec, list[st
     head = build_head(backbone_feature_shapes(backbone), spec, len(info["labels"]))
     detector = build_detector(backbone, head, spec.input_size)
     detector.load_weights(Path(model_dir) / "detector.weights.h5")
-    return detector, spec, info["labels"], info["config"]
+    anchor_config = AnchorConfig(
+        **{**info["anchors"], "aspect_ratios": tuple(info["anchors"]["aspect_ratios"])}
+    )
+    anchors = generate_anchors(spec.input_size, anchor_config)
+    return TrainedModel(detector, spec, info["labels"], info["config"], anchors)
 
 
 def write_tflite_package(
@@ -70,10 +83,10 @@ def write_tflite_package(
     quantization: str,
     calibration: np.ndarray,
     post: PostProcessConfig,
+    anchors: np.ndarray,
 ) -> None:
     """model.tflite, dict.txt and tflite_metadata.json into `dest` (created)."""
     dest.mkdir(parents=True, exist_ok=True)
-    anchors = generate_anchors(spec.input_size)
     flatbuffer = convert_to_tflite(
         detector, anchors, len(labels), spec.input_size, quantization, list(calibration), post
     )
@@ -113,20 +126,23 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
         raise InvalidArgumentError(f"quantization: {quantization!r} must be 'int8' or 'float32'")
     if dest_dir.exists() and any(dest_dir.iterdir()):
         raise InvalidArgumentError(f"dest_dir: {dest_dir} already exists and is not empty")
-    detector, spec, labels, config = load_model_dir(model_dir)
+    model = load_model_dir(model_dir)
+    detector, spec, labels, config = model.detector, model.spec, model.labels, model.config
     dest_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.partial-", dir=dest_dir.parent))
     try:
         if fmt == "tflite":
             calibration = np.load(model_dir / "calibration.npy")
-            write_tflite_package(tmp, detector, spec, labels, quantization, calibration, _post_config(config))
+            write_tflite_package(
+                tmp, detector, spec, labels, quantization, calibration, _post_config(config), model.anchors
+            )
             evaluation = model_dir / "evaluation.json"
             if evaluation.exists():
                 shutil.copy(evaluation, tmp / "evaluation.json")
         else:
             write_inference_saved_model(
                 detector,
-                generate_anchors(spec.input_size),
+                model.anchors,
                 len(labels),
                 spec.input_size,
                 tmp / "sm",

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .anchors import AnchorConfig, generate_anchors
+from .anchors import DEFAULT_ANCHORS, generate_anchors
 from .augment import Augmenter
 from .backbones import build_backbone
 from .box_coding import AnchorMatcher
@@ -63,7 +63,7 @@ class TrainingRun:
         self.backbone = build_backbone(spec.backbone, spec.input_size)
         self.head = build_head(backbone_feature_shapes(self.backbone), spec, len(labels))
         self.detector = build_detector(self.backbone, self.head, spec.input_size)
-        self.anchors = generate_anchors(spec.input_size, AnchorConfig())
+        self.anchors = generate_anchors(spec.input_size, DEFAULT_ANCHORS)
         self.matcher = AnchorMatcher(self.anchors)
         self.loss = DetectionLoss(num_classes=len(labels))
         self.augmenter = Augmenter(config.augment_flip, config.augment_scale, config.augment_color)
@@ -221,7 +221,14 @@ class TrainingRun:
 
     def export_tflite(self, dest: Path, quantization: str, calibration: np.ndarray) -> None:
         write_tflite_package(
-            dest, self.detector, self.spec, self.labels, quantization, calibration, self.post_config()
+            dest,
+            self.detector,
+            self.spec,
+            self.labels,
+            quantization,
+            calibration,
+            self.post_config(),
+            self.anchors,
         )
 
     def evaluate_package(

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from edgetrain_trainer.anchors import generate_anchors
 from edgetrain_trainer.augment import resize_square
 from edgetrain_trainer.box_coding import iou_matrix
 from edgetrain_trainer.dataset import TEST, load_dataset
@@ -114,11 +113,11 @@ def test_training_learned_the_cards(trained):
 
 
 def _keras_detections(model_dir, images):
-    detector, spec, _, _ = load_model_dir(model_dir)
-    anchors = generate_anchors(spec.input_size)
-    batch = np.stack([resize_square(im, spec.input_size) for im in images]).astype(np.float32)
-    box_enc, logits = detector(batch, training=False)
-    return decode_detections(np.asarray(box_enc), np.asarray(logits), anchors)
+    model = load_model_dir(model_dir)
+    size = model.spec.input_size
+    batch = np.stack([resize_square(im, size) for im in images]).astype(np.float32)
+    box_enc, logits = model.detector(batch, training=False)
+    return decode_detections(np.asarray(box_enc), np.asarray(logits), model.anchors)
 
 
 def test_float32_tflite_reproduces_keras_detections(trained, test_images, tmp_path):
