@@ -115,7 +115,8 @@ def _raise_interrupt(signum, _frame) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgetrain.localstack.stack import LocalStack, StackConfig  # imports the Google clients
+    from edgetrain.localstack.follow import NotificationListener  # these import the Google clients
+    from edgetrain.localstack.stack import LocalStack, StackConfig
 
     console = make_console()
     problem = _usage_error(args)
@@ -143,11 +144,13 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the stack as cleanly as Ctrl-C
     started = time.monotonic()
     stack = LocalStack(config)
-    model_path, code = None, EXIT_FAILED
+    model_path, code, listener = None, EXIT_FAILED, None
     try:
         stack.start(on_step=lambda message: say(console, message))
         _print_urls(console, stack)
-        model_path = _train_once(console, stack, csv_path, run_id, args)
+        # Open for the whole run: with --keep it goes on printing notifications (form-started trainings).
+        listener = NotificationListener(stack, console)
+        model_path = _train_once(console, stack, listener, csv_path, run_id, args)
         say(console, f"model exported after {(time.monotonic() - started) / 60:.1f} min", "green")
         code = EXIT_OK
         if args.keep:
@@ -165,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
         say(console, "stopping the stack (Ctrl-C is ignored until every process is down)")
+        if listener is not None:
+            listener.close()
         stack.stop()
         say(console, f"stopped; total {(time.monotonic() - started) / 60:.1f} min; logs in {stack.run_dir}")
     if model_path is not None:
@@ -172,28 +177,21 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _train_once(console, stack, csv_path: Path, run_id: str, args: argparse.Namespace) -> Path:
-    from edgetrain.localstack.follow import NotificationListener, RunFollower
+def _train_once(console, stack, listener, csv_path: Path, run_id: str, args: argparse.Namespace) -> Path:
+    from edgetrain.localstack.follow import RunFollower
 
-    listener = NotificationListener(stack, console)
-    try:
-        dataset = upstream.create_dataset(
-            stack.service.grpc_target,
-            stack.config.project,
-            stack.config.location,
-            upstream.display_name_for(csv_path),
-        )
-        say(console, f"dataset {dataset}")
-        request = upstream.import_request(dataset, str(csv_path), f"localstack-{run_id}")
-        stack.publish(stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="localstack")
-        say(
-            console,
-            f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})",
-        )
-        follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
-        return follower.wait_for_model(listener, args.timeout * 60)
-    finally:
-        listener.close()
+    dataset = upstream.create_dataset(
+        stack.service.grpc_target,
+        stack.config.project,
+        stack.config.location,
+        upstream.display_name_for(csv_path),
+    )
+    say(console, f"dataset {dataset}")
+    request = upstream.import_request(dataset, str(csv_path), f"localstack-{run_id}")
+    stack.publish(stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="localstack")
+    say(console, f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})")
+    follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
+    return follower.wait_for_model(listener, args.timeout * 60)
 
 
 def _print_urls(console, stack) -> None:
