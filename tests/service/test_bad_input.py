@@ -126,3 +126,4 @@ def test_token_is_checked_as_bearer_token_on_both_transports(tmp_path):
             f"{secured.rest_url}/v1/{PARENT}/datasets", timeout=30, headers={"Authorization": "Bearer s3cret"}
         )
         assert ok.status_code == 200
+    assert secured.stop() == 0  # SIGTERM: a clean stop

@@ -222,3 +222,33 @@ def test_export_tf_saved_model_and_tf_js(client, trainings, service):
     with pytest.raises(exceptions.GoogleAPICallError, match="tf_js"):
         tf_js.result(timeout=300)
     assert tf_js.operation.error.code == 9  # FAILED_PRECONDITION, with the reason in the message
+
+
+def test_undeployed_model_refuses_predict_until_deployed_again(client, prediction_client, trainings):
+    name = trainings.low_latency.name
+    image = {"image": {"image_bytes": (CARDS / "images" / "IMG_2383.JPG").read_bytes()}}
+    client.undeploy_model(name=name).result(timeout=30)
+    try:
+        assert client.get_model(name=name).deployment_state == automl_v1.Model.DeploymentState.UNDEPLOYED
+        with pytest.raises(exceptions.FailedPrecondition, match="not deployed"):
+            prediction_client.predict(name=name, payload=image)
+    finally:
+        client.deploy_model(name=name).result(timeout=30)
+    assert client.get_model(name=name).deployment_state == automl_v1.Model.DeploymentState.DEPLOYED
+    prediction_client.predict(name=name, payload=image)
+
+
+def test_annotation_specs_match_the_per_label_evaluations(client, trainings, dataset):
+    evaluations = client.list_model_evaluations(parent=trainings.low_latency.name, filter="")
+    per_label = [e for e in evaluations if e.annotation_spec_id]
+    assert per_label
+    for evaluation in per_label:
+        spec = client.get_annotation_spec(
+            name=f"{dataset.name}/annotationSpecs/{evaluation.annotation_spec_id}"
+        )
+        assert spec.display_name == evaluation.display_name and spec.example_count > 0
+    one = per_label[0].annotation_spec_id
+    filtered = list(
+        client.list_model_evaluations(parent=trainings.low_latency.name, filter=f"annotation_spec_id={one}")
+    )
+    assert [e.annotation_spec_id for e in filtered] == [one]
