@@ -19,6 +19,7 @@ from .api import ServiceApi
 from .errors import Internal, ServiceError
 
 _LOGGER = logging.getLogger("edgetrain.service.grpc")
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # AutoML accepts images up to 30 MB
 
 
 def _status_of(error: ServiceError) -> grpc.Status:
@@ -54,7 +55,10 @@ def create_server(
     api: ServiceApi, address: str, token: str | None = None, max_workers: int = 64
 ) -> tuple[grpc.Server, int]:
     """A started-later server bound to `address` ("host:0" picks a port); returns (server, port)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],  # Predict carries whole images
+    )
     by_service: dict[str, dict] = {}
     for full_name, method in api.methods.items():
         by_service.setdefault(method.service, {})[method.name] = grpc.unary_unary_rpc_method_handler(

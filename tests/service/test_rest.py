@@ -114,11 +114,15 @@ def test_rest_client_flow(rest, trainings, dataset):
         rest.get_dataset(name=f"{PARENT}/datasets/IOD1")
 
 
-def test_rest_client_long_running_create_dataset(rest):
+def test_rest_client_long_running_create_dataset_and_import(rest, cards_uri):
     created = rest.create_dataset(
         parent=PARENT, dataset={"display_name": "rest_created", "image_object_detection_dataset_metadata": {}}
     ).result(timeout=30)
     assert created.display_name == "rest_created"
+    imported = rest.import_data(name=created.name, input_config={"gcs_source": {"input_uris": [cards_uri]}})
+    imported.result(timeout=120)  # polls GetOperation over REST until done
+    assert imported.metadata.progress_percent == 100
+    assert rest.get_dataset(name=created.name).example_count == 24
     rest.delete_dataset(name=created.name).result(timeout=30)
     with pytest.raises(exceptions.NotFound):
         rest.get_dataset(name=created.name)
