@@ -18,7 +18,7 @@ def run_export(store: Store, config: ServiceConfig, op_name: str, payload: dict)
     from edgetrain_trainer.export import export_model
 
     row = store.get_operation(op_name)
-    if row is None or row["done"]:
+    if row is not None and row["done"]:  # a deleted operation's work still runs (AutoML semantics)
         return
     result = artifacts.read_result(config, names.parse_name(payload["model"], "models").id)
     dest = Path(payload["dest"])

@@ -104,7 +104,7 @@ def finish(
 
 def cancel_requested(store: Store, name: str) -> bool:
     row = store.query_one("SELECT cancel_requested FROM operations WHERE name=?", (name,))
-    return bool(row is None or row["cancel_requested"])
+    return bool(row is not None and row["cancel_requested"])  # a deleted operation keeps running
 
 
 # ---- google.longrunning.Operations use cases

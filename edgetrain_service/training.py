@@ -61,8 +61,8 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dic
     from edgetrain_trainer.types import TrainRequest
 
     row = store.get_operation(op_name)
-    if row is None or row["done"]:
-        return  # deleted or already finished (e.g. by an older worker that outlived a crash)
+    if row is not None and row["done"]:
+        return  # cancelled while queued, or finished already; a deleted operation's training still runs
     model_id = names.parse_name(payload["model"], "models").id
     dataset_id = names.parse_name(payload["dataset"], "datasets").id
     model_dir = config.model_dir(model_id)
