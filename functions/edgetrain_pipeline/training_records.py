@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from . import policy, topics
@@ -49,15 +50,32 @@ def claim_training(
     example_count: int | None,
     settings: Settings,
 ) -> Claim:
-    """Claim `key` for this request and apply the dataset's policy, atomically."""
+    """Claim `key` for this request, then apply the dataset's policy in a transaction.
+
+    The claim is a create-if-absent of events/start_training:<key>: of any number of concurrent deliveries
+    exactly one creates it, without the lock contention a transaction over one document would see. Only
+    that one runs the policy transaction. A delivery that finds a claim still without outcome gets
+    "in_progress" (its caller asks Pub/Sub to redeliver), or takes the claim over once it is older than
+    CREATE_LEASE_S (its holder died).
+    """
     dataset_id = dataset_id_of(dataset)
     event_ref = store.event_ref(FUNCTION, key)
+    stamp = now()
+    try:
+        store.retry(event_ref.create)({"key": key, "eventId": event_id, "outcome": None, "claimedAt": stamp})
+    except gexc.AlreadyExists:
+        existing = as_dict(store.retry(event_ref.get)())
+        if existing.get("outcome"):
+            return Claim("duplicate", "already handled", {"trainingId": existing.get("trainingId")})
+        claimed_at = existing.get("claimedAt") or stamp
+        if claimed_at + timedelta(seconds=settings.create_lease_s) > stamp:
+            return Claim("in_progress", f"another delivery of {key} is being handled")
     dataset_ref = store.collection("datasets").document(dataset_id)
     training_id = training_id_for(f"{FUNCTION}:{key}")
 
     def body(txn: firestore.Transaction) -> Claim:
-        event = event_ref.get(transaction=txn)
-        if event.exists:
+        event = as_dict(event_ref.get(transaction=txn))
+        if event.get("outcome"):  # a takeover raced with the original holder, which finished first
             return Claim("duplicate", "already handled", {"trainingId": event.get("trainingId")})
         ds_snap = dataset_ref.get(transaction=txn)
         ds = as_dict(ds_snap)
@@ -73,6 +91,7 @@ def claim_training(
             "outcome": decision.action,
             "reason": decision.reason,
             "dataset": dataset,
+            "claimedAt": event.get("claimedAt", stamp),
             "receivedAt": stamp,
             "trainingId": None,
         }

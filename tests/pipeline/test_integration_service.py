@@ -54,6 +54,7 @@ class Scenario:
         self.deps, self.tap, self.functions = deps, tap, functions
         self.notifications: dict[str, dict] = {}  # dataset name -> notification
         self.delivery_statuses: list[int] = []
+        self.redeliveries = 0  # deliveries answered "in progress, redeliver" (another copy held the claim)
         self.duplicates_delivered = False
         self.datasets: dict[str, str] = {}
 
@@ -64,20 +65,27 @@ class Scenario:
         )
         assert status == 200
 
+    def _deliver_until_acked(self, target: str, payload: dict, message_id: str) -> int:
+        """Push delivery as Pub/Sub does it: a non-2xx answer means "redeliver later"; the final status."""
+        for _ in range(300):
+            status = self.functions.deliver(target, payload, message_id)
+            if status == 200:
+                return status
+            self.redeliveries += 1
+            time.sleep(0.2)
+        return status
+
     def _on_dataset_imported(self, message_id: str, payload: dict) -> None:
         if payload["dataset"] == self.datasets["ok"] and not self.duplicates_delivered:
             self.duplicates_delivered = True
+            deliver = self._deliver_until_acked
             with ThreadPoolExecutor(max_workers=10) as pool:  # 30 concurrent, then 70 one after the other
                 self.delivery_statuses += list(
-                    pool.map(
-                        lambda _: self.functions.deliver("start_training", payload, message_id), range(30)
-                    )
+                    pool.map(lambda _: deliver("start_training", payload, message_id), range(30))
                 )
-            self.delivery_statuses += [
-                self.functions.deliver("start_training", payload, message_id) for _ in range(70)
-            ]
+            self.delivery_statuses += [deliver("start_training", payload, message_id) for _ in range(70)]
             return
-        assert self.functions.deliver("start_training", payload, message_id) == 200
+        assert self._deliver_until_acked("start_training", payload, message_id) == 200
         if payload["dataset"] == self.datasets["cancel"]:
             self._cancel_training(payload["dataset"])
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from edgetrain_pipeline import topics
 from edgetrain_pipeline.envelope import PubSubEvent
+from edgetrain_pipeline.errors import TransientFailureException
 from edgetrain_pipeline.usecases.poll_operations import poll_operations
 from edgetrain_pipeline.usecases.start_training import start_training
 
@@ -20,16 +23,42 @@ def request(**fields) -> dict:
     return {"schemaVersion": 1, "dataset": "cards", **fields}
 
 
+def deliver_until_acked(deps, delivery: PubSubEvent) -> tuple[str, int]:
+    """Call the use case as Pub/Sub would: a raise means "redeliver later"; the final status and attempts."""
+    for attempt in range(1, 1000):
+        try:
+            return start_training(deps, delivery).status, attempt
+        except TransientFailureException:
+            time.sleep(0.05)
+    raise AssertionError("never acknowledged")
+
+
 @pytest.mark.emulators
 def test_hundred_duplicate_deliveries_some_concurrent_start_one_training(deps):
     duplicate = event(request(), event_id="msg-42")
     with ThreadPoolExecutor(max_workers=20) as pool:
-        outcomes = list(pool.map(lambda _: start_training(deps, duplicate).status, range(40)))
-    outcomes += [start_training(deps, duplicate).status for _ in range(60)]
+        results = list(pool.map(lambda _: deliver_until_acked(deps, duplicate), range(40)))
+    results += [deliver_until_acked(deps, duplicate) for _ in range(60)]
 
+    statuses = [status for status, _ in results]
     assert deps.automl.count("create_model") == 1
-    assert outcomes.count("created") == 1 and outcomes.count("duplicate") == 99
+    assert statuses.count("created") == 1 and statuses.count("duplicate") == 99
     assert len(deps.store.query("trainings", "datasetId", "==", "cards")) == 1
+
+
+@pytest.mark.emulators
+def test_claim_of_a_delivery_that_died_is_taken_over_after_the_lease(deps, pipeline_env):
+    deps.store.event_ref("start_training", "msg-7").create(
+        {"key": "msg-7", "outcome": None, "claimedAt": datetime(2026, 1, 1, tzinfo=UTC)}
+    )
+    fresh = event(request(), event_id="msg-8")
+    deps.store.event_ref("start_training", "msg-8").create(
+        {"key": "msg-8", "outcome": None, "claimedAt": datetime.now(UTC)}
+    )
+
+    assert start_training(deps, event(request(), event_id="msg-7")).status == "created"
+    with pytest.raises(TransientFailureException, match="being handled"):
+        start_training(deps, fresh)
 
 
 @pytest.mark.emulators

@@ -7,6 +7,7 @@ from google.api_core import exceptions as gexc
 from .. import training_records as records
 from ..deps import Deps
 from ..envelope import PubSubEvent
+from ..errors import TransientFailureException
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingRequest
 from .common import Outcome, flush_outbox, is_permanent_api_error, parse_or_none, reject, transient
@@ -19,7 +20,7 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     if request is None:
         return reject(deps, FUNCTION, event, problem)
     key = request.request_id or event.event_id
-    if deps.store.get_event(FUNCTION, key) is not None:  # cheap path for redeliveries
+    if (deps.store.get_event(FUNCTION, key) or {}).get("outcome"):  # cheap path for redeliveries
         return Outcome("duplicate", f"request {key} was already handled")
     dataset = deps.automl.dataset_name(request.dataset)
     try:
@@ -33,6 +34,8 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     claim = records.claim_training(
         deps.store, key, event.event_id, request, dataset, example_count, deps.settings
     )
+    if claim.outcome == "in_progress":  # acknowledge only once the outcome is recorded: redeliver later
+        raise TransientFailureException(claim.reason)
     if claim.outcome != "created" or claim.training is None:
         return Outcome(claim.outcome, claim.reason, {"trainingId": (claim.training or {}).get("trainingId")})
     return launch(deps, claim.training)
