@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import datasets, operations
+from . import datasets, models, operations
 from .config import ServiceConfig
 from .protos import Empty, lro, t
 from .store import Store
@@ -28,125 +28,38 @@ class Method:
 
 
 def _table() -> list[Method]:
-    from . import models
-
-    op = lro.Operation
+    op, dataset, model, ops = lro.Operation, t("Dataset"), t("Model"), operations
+    # fmt: off
+    automl = [
+        ("CreateDataset", op, lambda a, r: datasets.create_dataset(a.store, r)),
+        ("GetDataset", dataset, lambda a, r: datasets.get_dataset(a.store, r.name)),
+        ("ListDatasets", t("ListDatasetsResponse"), lambda a, r: datasets.list_datasets(a.store, r)),
+        ("UpdateDataset", dataset, lambda a, r: datasets.update_dataset(a.store, r)),
+        ("DeleteDataset", op, lambda a, r: datasets.delete_dataset(a.store, a.config, r)),
+        ("ImportData", op, lambda a, r: datasets.import_data(a.store, a.config, r)),
+        ("GetAnnotationSpec", t("AnnotationSpec"), lambda a, r: datasets.get_annotation_spec(a.store, r)),
+        ("CreateModel", op, lambda a, r: models.create_model(a.store, r)),
+        ("GetModel", model, lambda a, r: models.get_model(a.store, r.name)),
+        ("ListModels", t("ListModelsResponse"), lambda a, r: models.list_models(a.store, r)),
+        ("UpdateModel", model, lambda a, r: models.update_model(a.store, r)),
+        ("DeleteModel", op, lambda a, r: models.delete_model(a.store, a.config, r)),
+        ("DeployModel", op, lambda a, r: models.set_deployed(a.store, r.name, True)),
+        ("UndeployModel", op, lambda a, r: models.set_deployed(a.store, r.name, False)),
+        ("ExportModel", op, lambda a, r: models.export_model(a.store, a.config, r)),
+        ("GetModelEvaluation", t("ModelEvaluation"), lambda a, r: models.get_model_evaluation(a.store, r)),
+        ("ListModelEvaluations", t("ListModelEvaluationsResponse"),
+         lambda a, r: models.list_model_evaluations(a.store, r)),
+    ]
+    longrunning = [
+        ("GetOperation", op, lambda a, r: ops.get_operation(a.store, r)),
+        ("ListOperations", lro.ListOperationsResponse, lambda a, r: ops.list_operations(a.store, r)),
+        ("CancelOperation", Empty, lambda a, r: ops.cancel_operation(a.store, r)),
+        ("DeleteOperation", Empty, lambda a, r: ops.delete_operation(a.store, r)),
+        ("WaitOperation", op, lambda a, r: ops.wait_operation(a.store, r)),
+    ]
+    # fmt: on
     return [
-        Method(
-            AUTOML,
-            "CreateDataset",
-            t("CreateDatasetRequest"),
-            op,
-            lambda a, r: datasets.create_dataset(a.store, r),
-        ),
-        Method(
-            AUTOML,
-            "GetDataset",
-            t("GetDatasetRequest"),
-            t("Dataset"),
-            lambda a, r: datasets.get_dataset(a.store, r.name),
-        ),
-        Method(
-            AUTOML,
-            "ListDatasets",
-            t("ListDatasetsRequest"),
-            t("ListDatasetsResponse"),
-            lambda a, r: datasets.list_datasets(a.store, r),
-        ),
-        Method(
-            AUTOML,
-            "UpdateDataset",
-            t("UpdateDatasetRequest"),
-            t("Dataset"),
-            lambda a, r: datasets.update_dataset(a.store, r),
-        ),
-        Method(
-            AUTOML,
-            "DeleteDataset",
-            t("DeleteDatasetRequest"),
-            op,
-            lambda a, r: datasets.delete_dataset(a.store, a.config, r),
-        ),
-        Method(
-            AUTOML,
-            "ImportData",
-            t("ImportDataRequest"),
-            op,
-            lambda a, r: datasets.import_data(a.store, a.config, r),
-        ),
-        Method(
-            AUTOML,
-            "GetAnnotationSpec",
-            t("GetAnnotationSpecRequest"),
-            t("AnnotationSpec"),
-            lambda a, r: datasets.get_annotation_spec(a.store, r),
-        ),
-        Method(
-            AUTOML, "CreateModel", t("CreateModelRequest"), op, lambda a, r: models.create_model(a.store, r)
-        ),
-        Method(
-            AUTOML,
-            "GetModel",
-            t("GetModelRequest"),
-            t("Model"),
-            lambda a, r: models.get_model(a.store, r.name),
-        ),
-        Method(
-            AUTOML,
-            "ListModels",
-            t("ListModelsRequest"),
-            t("ListModelsResponse"),
-            lambda a, r: models.list_models(a.store, r),
-        ),
-        Method(
-            AUTOML,
-            "UpdateModel",
-            t("UpdateModelRequest"),
-            t("Model"),
-            lambda a, r: models.update_model(a.store, r),
-        ),
-        Method(
-            AUTOML,
-            "DeleteModel",
-            t("DeleteModelRequest"),
-            op,
-            lambda a, r: models.delete_model(a.store, a.config, r),
-        ),
-        Method(
-            AUTOML,
-            "DeployModel",
-            t("DeployModelRequest"),
-            op,
-            lambda a, r: models.set_deployed(a.store, r.name, True),
-        ),
-        Method(
-            AUTOML,
-            "UndeployModel",
-            t("UndeployModelRequest"),
-            op,
-            lambda a, r: models.set_deployed(a.store, r.name, False),
-        ),
-        Method(
-            AUTOML,
-            "ExportModel",
-            t("ExportModelRequest"),
-            op,
-            lambda a, r: models.export_model(a.store, a.config, r),
-        ),
-        Method(
-            AUTOML,
-            "GetModelEvaluation",
-            t("GetModelEvaluationRequest"),
-            t("ModelEvaluation"),
-            lambda a, r: models.get_model_evaluation(a.store, r),
-        ),
-        Method(
-            AUTOML,
-            "ListModelEvaluations",
-            t("ListModelEvaluationsRequest"),
-            t("ListModelEvaluationsResponse"),
-            lambda a, r: models.list_model_evaluations(a.store, r),
-        ),
+        *(Method(AUTOML, name, t(f"{name}Request"), response, run) for name, response, run in automl),
         Method(
             PREDICTION,
             "Predict",
@@ -154,40 +67,9 @@ def _table() -> list[Method]:
             t("PredictResponse"),
             lambda a, r: a.predictor.predict(r),
         ),
-        Method(
-            OPERATIONS,
-            "GetOperation",
-            lro.GetOperationRequest,
-            op,
-            lambda a, r: operations.get_operation(a.store, r),
-        ),
-        Method(
-            OPERATIONS,
-            "ListOperations",
-            lro.ListOperationsRequest,
-            lro.ListOperationsResponse,
-            lambda a, r: operations.list_operations(a.store, r),
-        ),
-        Method(
-            OPERATIONS,
-            "CancelOperation",
-            lro.CancelOperationRequest,
-            Empty,
-            lambda a, r: operations.cancel_operation(a.store, r),
-        ),
-        Method(
-            OPERATIONS,
-            "DeleteOperation",
-            lro.DeleteOperationRequest,
-            Empty,
-            lambda a, r: operations.delete_operation(a.store, r),
-        ),
-        Method(
-            OPERATIONS,
-            "WaitOperation",
-            lro.WaitOperationRequest,
-            op,
-            lambda a, r: operations.wait_operation(a.store, r),
+        *(
+            Method(OPERATIONS, name, getattr(lro, f"{name}Request"), response, run)
+            for name, response, run in longrunning
         ),
     ]
 

@@ -86,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         trainer_overrides=_load_overrides(args.trainer_overrides),
     )
-    service = Service(config, args.host, args.grpc_port, args.rest_port, args.token)
+    try:
+        service = Service(config, args.host, args.grpc_port, args.rest_port, args.token)
+    except (OSError, RuntimeError) as error:  # a port in use, an unwritable data dir
+        print(f"edgetrain serve: cannot start: {error}", file=sys.stderr)
+        return 1
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
