@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,19 @@ _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
 _TEMPLATES.globals.update(
     chart_lines=queries.chart_lines, chart_w=queries.CHART_W, chart_h=queries.CHART_H, pad=queries.PAD
 )
+
+
+def _when(iso: str | None) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM:SS UTC' for people (the JSON API keeps ISO 8601)."""
+    if not iso:
+        return "—"
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
+
+
+_TEMPLATES.filters["when"] = _when
 
 
 def _json(payload: Any, status: int = 200) -> Response:
