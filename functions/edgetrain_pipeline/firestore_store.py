@@ -4,7 +4,7 @@ handlers idempotent. The collections (schema in docs/pipeline.md):
   datasets/{datasetId}     policy, activeTraining, pendingRequest, champion, lastTrainedExampleCount
   trainings/{trainingId}   one per accepted training request: state, progress, cost, evaluation, exports…
   imports/{importId}       one per ImportData call the pipeline made
-  events/{function}:{key}  idempotency claims (key = requestId or CloudEvent id) and their outcome
+  events/start_training:{key}  idempotency claims (key = requestId or CloudEvent id), their outcome
   rejected_messages/{id}   malformed or invalid messages, with the reason (acknowledged, never retried)
   outbox/{id}              messages committed with a state change, published right after (and re-published by
                            the poller if the publisher died in between; consumers are idempotent)

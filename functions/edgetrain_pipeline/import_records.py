@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from . import topics
@@ -19,49 +21,48 @@ def import_id_for(key: str) -> str:
 
 
 def claim_import(
-    store: FirestoreStore, key: str, event_id: str, dataset: str, input_uris: list[str]
+    store: FirestoreStore, key: str, event_id: str, dataset: str, input_uris: list[str], lease_s: float
 ) -> dict | None:
-    """Create the import document for `key`; None when this key was claimed before."""
+    """Create imports/<id of key> if absent (the claim: one of any number of concurrent deliveries wins);
+    None when it exists already. The winner holds a lease of lease_s to call ImportData."""
     import_id = import_id_for(key)
-    event_ref = store.event_ref(FUNCTION, key)
+    stamp = now()
+    doc = {
+        "importId": import_id,
+        "key": key,
+        "dataset": dataset,
+        "datasetId": dataset.rsplit("/", 1)[-1],
+        "inputUris": input_uris,
+        "state": "CREATING",
+        "operation": None,
+        "progressPercent": 0,
+        "createLeaseUntil": stamp + timedelta(seconds=lease_s),
+        "eventId": event_id,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+    }
+    try:
+        store.retry(store.collection("imports").document(import_id).create)(doc)
+    except gexc.AlreadyExists:
+        return None
+    return doc
+
+
+def acquire_import_lease(store: FirestoreStore, import_id: str, lease_s: float) -> dict | None:
+    """Take over a CREATING import whose ImportData call never got recorded; None if not due or not ours."""
     ref = store.collection("imports").document(import_id)
 
     def body(txn: firestore.Transaction) -> dict | None:
-        if event_ref.get(transaction=txn).exists:
+        doc = as_dict(ref.get(transaction=txn))
+        if doc.get("state") != "CREATING" or (
+            doc.get("createLeaseUntil") and doc["createLeaseUntil"] > now()
+        ):
             return None
-        stamp = now()
-        doc = {
-            "importId": import_id,
-            "dataset": dataset,
-            "datasetId": dataset.rsplit("/", 1)[-1],
-            "inputUris": input_uris,
-            "state": "CREATING",
-            "operation": None,
-            "progressPercent": 0,
-            "eventId": event_id,
-            "createdAt": stamp,
-            "updatedAt": stamp,
-        }
-        txn.set(ref, doc)
-        txn.set(
-            event_ref,
-            {
-                "key": key,
-                "eventId": event_id,
-                "outcome": "import",
-                "importId": import_id,
-                "receivedAt": stamp,
-            },
-        )
-        return doc
+        fields = {"createLeaseUntil": now() + timedelta(seconds=lease_s), "updatedAt": now()}
+        txn.update(ref, fields)
+        return doc | fields
 
     return store.run_transaction(body)
-
-
-def unclaim_import(store: FirestoreStore, key: str, import_id: str) -> None:
-    """ImportData failed transiently: forget the claim so the redelivered message tries again."""
-    store.retry(store.event_ref(FUNCTION, key).delete)()
-    store.retry(store.collection("imports").document(import_id).delete)()
 
 
 def complete_import(store: FirestoreStore, import_id: str, op: OperationView) -> list[str]:

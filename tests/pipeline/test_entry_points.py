@@ -185,3 +185,19 @@ def test_get_dataset_exhausting_its_retries_raises_for_redelivery_without_a_clai
     assert deps.store.query("trainings", "datasetId", "==", "cards") == []
     assert post(client, event).status_code == 200  # the redelivery succeeds
     assert deps.automl.count("create_model") == 1
+
+
+@pytest.mark.emulators
+def test_transient_import_failure_is_redelivered_and_retried_by_the_poller(deps):
+    deps.automl.fail_next["import_data"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
+    event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": ["gs://b/new.csv"]})
+    client = cloudevent_client("import_dataset")
+
+    assert post(client, event).status_code == 500
+    assert post(client, event).status_code == 200  # the redelivery: claimed already, the poller takes it on
+    (pending,) = deps.store.query("imports", "state", "==", "CREATING")
+    assert "ImportData" in pending["lastError"]
+    assert post(cloudevent_client("poll_operations"), pubsub_event({})).status_code == 200
+
+    assert deps.automl.count("import_data") == 2
+    assert deps.store.get("imports", pending["importId"])["state"] == "RUNNING"

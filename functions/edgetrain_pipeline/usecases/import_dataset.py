@@ -17,18 +17,32 @@ def import_dataset(deps: Deps, event: PubSubEvent) -> Outcome:
         return reject(deps, FUNCTION, event, problem)
     key = request.request_id or event.event_id
     dataset = deps.automl.dataset_name(request.dataset)
-    record = import_records.claim_import(deps.store, key, event.event_id, dataset, request.input_uris)
+    record = import_records.claim_import(
+        deps.store, key, event.event_id, dataset, request.input_uris, deps.settings.create_lease_s
+    )
     if record is None:
         return Outcome("duplicate", f"import request {key} was already handled")
+    return launch_import(deps, record)
+
+
+def launch_import(deps: Deps, record: dict) -> Outcome:
+    """Call ImportData for a claimed import and record its operation (or why it cannot run). A transient
+    failure releases the lease: the poller tries again on its next tick."""
     import_id = record["importId"]
     try:
-        operation = deps.automl.import_data(dataset, request.input_uris)
+        operation = deps.automl.import_data(record["dataset"], record["inputUris"])
     except Exception as exc:
         if is_permanent_api_error(exc):
             reason = f"ImportData rejected: {getattr(exc, 'message', exc)}"
-            deps.store.update("imports", import_id, {"state": "FAILED", "error": reason})
+            deps.store.update(
+                "imports", import_id, {"state": "FAILED", "error": reason, "createLeaseUntil": None}
+            )
             return Outcome("failed", reason, {"importId": import_id})
-        import_records.unclaim_import(deps.store, key, import_id)
+        deps.store.update("imports", import_id, {"createLeaseUntil": None, "lastError": f"ImportData: {exc}"})
         raise transient(FUNCTION, "ImportData", exc) from exc
-    deps.store.update("imports", import_id, {"state": "RUNNING", "operation": operation})
+    deps.store.update(
+        "imports",
+        import_id,
+        {"state": "RUNNING", "operation": operation, "createLeaseUntil": None, "lastError": None},
+    )
     return Outcome("importing", operation, {"importId": import_id, "operation": operation})

@@ -7,6 +7,7 @@ Two overlapping ticks are safe: every state change is a transaction that happens
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -16,12 +17,15 @@ from .. import training_records as records
 from ..automl_gateway import OperationView
 from ..deps import Deps
 from ..envelope import PubSubEvent
+from ..errors import TransientFailureException
 from ..firestore_store import now
 from .common import Outcome, flush_outbox
 from .exports import start_missing_exports
+from .import_dataset import launch_import
 from .reconcile import reconcile_unrecorded
 
 NOT_FOUND = 5  # google.rpc.Code
+_LOGGER = logging.getLogger("edgetrain_pipeline")
 OUTBOX_GRACE_S = 30.0  # outbox entries younger than this are probably being published by their writer
 
 
@@ -123,13 +127,28 @@ def _poll_exports(deps: Deps, ops: _Operations) -> tuple[int, list[str]]:
 
 def _poll_imports(deps: Deps, ops: _Operations) -> tuple[int, list[str]]:
     changes, outbox = [], []
-    for imp in deps.store.query("imports", "state", "==", "RUNNING"):
+    for imp in deps.store.query("imports", "state", "in", ["CREATING", "RUNNING"]):
+        if imp["state"] == "CREATING":
+            _retry_unrecorded_import(deps, imp["_id"])
+            continue
         op = ops.get(imp["operation"])
         if op.done:
             outbox += import_records.complete_import(deps.store, imp["_id"], op)
         elif _changed(imp, {"progressPercent": op.progress_percent}):
             changes.append((imp["_id"], {"progressPercent": op.progress_percent}))
     return deps.store.write_many("imports", changes), outbox
+
+
+def _retry_unrecorded_import(deps: Deps, import_id: str) -> None:
+    """ImportData for an import whose caller died or failed transiently, once its lease has run out (should
+    the lost call have reached AutoML after all, importing the same CSV twice beats losing new data)."""
+    record = import_records.acquire_import_lease(deps.store, import_id, deps.settings.create_lease_s)
+    if record is None:
+        return
+    try:
+        launch_import(deps, record)
+    except TransientFailureException as exc:
+        _LOGGER.warning("poll: ImportData for %s failed again: %s", import_id, exc)
 
 
 def _recorded(deps: Deps) -> set[str]:
