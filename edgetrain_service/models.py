@@ -74,6 +74,9 @@ def create_model(store: Store, request) -> lro.Operation:
         "model_type": model_type,
         "budget": budget,
         "create_time": now().ToJsonString(),
+        "labels": dict(
+            model.labels
+        ),  # the caller's labels, kept on the trained model (the pipeline uses them)
     }
     with store.tx() as db:
         op = operations.start(db, parent, model_name, "create_model_details")

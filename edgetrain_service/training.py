@@ -116,6 +116,7 @@ def _record(store: Store, op_name: str, payload: dict, result) -> None:
         etag="1",
         dataset_id=names.parse_name(payload["dataset"], "datasets").id,
     )
+    model.labels.update(payload.get("labels", {}))
     meta = model.image_object_detection_model_metadata
     meta.model_type = result.model_type
     meta.node_qps = EDGE_NODE_QPS

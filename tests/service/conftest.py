@@ -95,6 +95,7 @@ def start_training(
         model={
             "display_name": display_name,
             "dataset_id": dataset.name.rsplit("/", 1)[1],
+            "labels": {"suite": "service-tests"},
             "image_object_detection_model_metadata": {
                 "model_type": model_type,
                 "train_budget_milli_node_hours": budget,
