@@ -110,6 +110,7 @@ class TrainingRun:
     def _head_stage(self, settings: StageSettings) -> StageOutcome:
         self.backbone.trainable = False
         self._progress("features", {}, None, "caching backbone features")
+        started = self.clock.elapsed()
         cache = build_feature_cache(
             self.backbone,
             self.train_images,
@@ -120,8 +121,16 @@ class TrainingRun:
             self.matcher,
             self.rng,
             self.cancel,
+            self._on_cache_batch,
         )
         val_features = self._features(self.val_images)
+        self._progress(
+            "features",
+            {},
+            None,
+            f"cached {len(cache)} views ({cache.nbytes / 2**20:.0f} MiB) "
+            f"in {self.clock.elapsed() - started:.0f} s",
+        )
         steps = max(len(cache) // min(settings.batch_size, len(cache)), 1)
         optimizer, schedule = make_optimizer(
             settings, steps, self.config.weight_decay, self.config.grad_clip_norm
@@ -189,6 +198,10 @@ class TrainingRun:
             schedule,
             steps,
         )
+
+    def _on_cache_batch(self, done: int, total: int) -> None:
+        if done % 64 < 8 or done == total:  # about every 64 views
+            self._progress("features", {}, None, f"cached features of {done}/{total} views")
 
     def _epoch_report(self, phase: str, epoch: int, losses: dict[str, float], val_map: float | None) -> None:
         self._work_done += 1
