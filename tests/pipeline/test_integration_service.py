@@ -205,7 +205,8 @@ def test_malformed_messages_are_recorded_and_acknowledged(scenario):
 def test_gateway_finds_a_model_and_its_operation_as_reconciliation_does(scenario):
     training = _training(scenario, "ok")
     models = scenario.deps.automl.list_models(training["dataset"])
-    assert training["model"] in [m.name for m in models]
+    (model,) = [m for m in models if m.name == training["model"]]
+    assert model.labels.get("edgetrain-training") == training["trainingId"]  # what reconciliation matches on
     assert scenario.deps.automl.list_models(scenario.datasets["cancel"]) == []
     ops = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
     assert {o.kind for o in ops} == {"create_model_details", "export_model_details"}
