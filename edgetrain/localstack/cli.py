@@ -25,6 +25,9 @@ from edgetrain.localstack.console import make_console, say
 from edgetrain.localstack.errors import LocalStackError
 from edgetrain.sample_data import BCCD_SAMPLE_CSV, DEMO_TRAINER_OVERRIDES
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")
 DEFAULT_MODEL_TYPE = "mobile-low-latency-1"  # the fastest to train: the default run must end in 15 minutes
@@ -86,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give up when no model is exported after this many minutes (default 60)",
     )
     run_parser.add_argument(
+        "--functions-source",
+        type=Path,
+        default=DEFAULT_FUNCTIONS_SOURCE,
+        metavar="MAIN_PY",
+        help="the Cloud Functions source to serve (default: this checkout's functions/main.py)",
+    )
+    run_parser.add_argument(
         "--var-dir", type=Path, default=Path("var/localstack"), metavar="DIR",
         help="where each run's logs and service data go, in a folder per run (default var/localstack)",
     )  # fmt: skip
@@ -96,6 +106,8 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--budget {args.budget}: must be 1,000-100,000 milli node hours"
     if args.poll_interval <= 0 or args.timeout <= 0:
         return "--poll-interval and --timeout must be positive"
+    if not args.functions_source.is_file():
+        return f"--functions-source {args.functions_source}: no such file (run from a checkout of edgetrain)"
     if not args.full_training and not args.trainer_overrides.is_file():
         return f"--trainer-overrides {args.trainer_overrides}: no such file"
     return None
@@ -133,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S")
     config = StackConfig(
         run_dir=args.var_dir / run_id,
+        functions_source=args.functions_source.resolve(),
         trainer_overrides=overrides,
         poll_interval_s=args.poll_interval,
         function_env={
