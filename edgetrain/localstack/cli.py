@@ -20,13 +20,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from edgetrain.localstack import upstream
+from edgetrain.localstack import DEFAULT_FUNCTIONS_SOURCE, upstream
 from edgetrain.localstack.console import make_console, say
 from edgetrain.localstack.errors import LocalStackError
 from edgetrain.sample_data import BCCD_SAMPLE_CSV, DEMO_TRAINER_OVERRIDES
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")

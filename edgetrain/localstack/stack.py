@@ -23,14 +23,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edgetrain.localstack import emulators, wiring
+from edgetrain.localstack import DEFAULT_FUNCTIONS_SOURCE, emulators, wiring
 from edgetrain.localstack.errors import LocalStackError
 from edgetrain.localstack.functions import FunctionProcess, start_function
 from edgetrain.localstack.processes import free_port
 from edgetrain.localstack.scheduler import SchedulerLoop
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 EXPORT_BUCKET = "edgetrain-local"  # gs://edgetrain-local/… lives under the service's storage root
 
 
