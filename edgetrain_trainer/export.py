@@ -87,7 +87,7 @@ def _tf_postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessCon
         xc = enc[:, 1] / coder.x_scale * wa + xa
         h = tf.exp(enc[:, 2] / coder.h_scale) * ha
         w = tf.exp(enc[:, 3] / coder.w_scale) * wa
-        boxes = tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1)
+        boxes = tf.clip_by_value(tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1), 0.0, 1.0)
         classes = tf.argmax(scores_all, axis=1, output_type=tf.int32)
         scores = tf.reduce_max(scores_all, axis=1)
         keep = tf.image.non_max_suppression(
