@@ -155,7 +155,7 @@ def configure_runtime(threads: int, seed: int) -> int:
 def split_examples(examples: list[Example], config: TrainerConfig, rng: np.random.Generator):
     """(train, validation, test) examples. No VALIDATION rows: hold out validation_fraction of TRAIN.
     No TEST rows: evaluate on VALIDATION. Caps from max_train_images / max_eval_images apply."""
-    train_ex = [e for e in examples if e.split == TRAIN and e.boxes]
+    train_ex = [e for e in examples if e.split == TRAIN]  # images without objects train as negatives
     val_ex = [e for e in examples if e.split == VALIDATION]
     test_ex = [e for e in examples if e.split == TEST]
     if config.max_train_images is not None:
@@ -170,7 +170,7 @@ def split_examples(examples: list[Example], config: TrainerConfig, rng: np.rando
         n_val = max(n_val, min(config.min_validation_images, len(train_ex) // 4))
         val_ex = [train_ex[i] for i in sorted(order[:n_val])]
         train_ex = [train_ex[i] for i in sorted(order[n_val:])]
-    if not train_ex:
+    if not any(e.boxes for e in train_ex):
         raise InvalidArgumentError("dataset: no TRAIN image with boxes")
     if not test_ex:
         test_ex = val_ex
