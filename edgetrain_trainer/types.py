@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from .errors import InvalidArgumentError
 
@@ -19,7 +20,7 @@ EXPORT_FORMATS = ("tflite", "tf_saved_model", "tf_js")
 Quantization = Literal["int8", "float32"]
 
 
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     MODEL_CONVERGED = "MODEL_CONVERGED"
     BUDGET_REACHED = "BUDGET_REACHED"
 
@@ -27,7 +28,8 @@ class StopReason(str, Enum):
 def validate_model_type(model_type: str) -> str:
     if model_type not in MODEL_TYPES:
         raise InvalidArgumentError(
-            f"modelType: {model_type!r} is not an edge object-detection model type; use one of {', '.join(MODEL_TYPES)}"
+            f"modelType: {model_type!r} is not an edge object-detection model type; "
+            f"use one of {', '.join(MODEL_TYPES)}"
         )
     return model_type
 

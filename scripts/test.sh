@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
 echo "== lint"
-$BIN/ruff check . || exit 1
+$BIN/ruff check . && $BIN/ruff format --check . || exit 1
 
 echo "== terraform fmt"
 terraform fmt -check -recursive infra || exit 1
