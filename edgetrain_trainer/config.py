@@ -26,7 +26,8 @@ class TrainerConfig:
     cache_views: int = 4  # cached views per training image: the plain image plus (views - 1) augmented ones
     head_max_epochs: int = 80  # epochs over the cached views
     head_batch_size: int = 16
-    head_learning_rate: float = 4e-3  # Adam, 1-epoch linear warm-up then cosine decay over head_max_epochs
+    head_learning_rate: float = 4e-3  # AdamW, 1-epoch linear warm-up then cosine decay (schedule.py)
+    head_time_share: float = 0.5  # at most this share of the training time when stage 2 follows
     # --- stage 2: fine-tune the whole network
     finetune: bool = True  # run stage 2 when budget remains after stage 1
     finetune_max_epochs: int = 40
@@ -95,6 +96,8 @@ class TrainerConfig:
             raise InvalidArgumentError(
                 f"overrides: input_size must be a multiple of 64, got {self.input_size}"
             )
+        if not 0 < self.head_time_share <= 1:
+            raise InvalidArgumentError("overrides: head_time_share must be in (0, 1]")
         if not 0 < self.validation_fraction < 1:
             raise InvalidArgumentError("overrides: validation_fraction must be between 0 and 1")
         if not self.cache_features and not self.finetune:

@@ -42,9 +42,6 @@ from .package import save_model_dir, write_tflite_package
 from .tflite_runner import TFLiteDetector
 from .types import Progress
 
-# Share of the training time stage 1 may use when stage 2 follows.
-HEAD_STAGE_TIME_SHARE = 0.5
-
 
 class TrainingRun:
     def __init__(
@@ -90,7 +87,7 @@ class TrainingRun:
         outcomes = []
         self._head_best = None
         if cfg.cache_features:
-            share = HEAD_STAGE_TIME_SHARE if cfg.finetune else 1.0
+            share = cfg.head_time_share if cfg.finetune else 1.0
             outcomes.append(
                 self._head_stage(
                     StageSettings("head", head_epochs, cfg.head_batch_size, cfg.head_learning_rate, share)
