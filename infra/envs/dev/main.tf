@@ -1,6 +1,6 @@
 # edgetrain's event pipeline in one Google Cloud project: this file only composes the modules.
 #   terraform init -backend-config="bucket=STATE_BUCKET" -backend-config="prefix=edgetrain/dev"
-# See docs/deploy.md for the whole procedure.
+# See "Deploy to Google Cloud" in README.md for the whole procedure.
 
 terraform {
   backend "gcs" {}

@@ -14,7 +14,7 @@ output "notification_subscriptions" {
 }
 
 output "status_page_url" {
-  description = "URL of the status page (authenticated; see docs/deploy.md for opening it)."
+  description = "URL of the status page (authenticated; see README.md, "Deploy to Google Cloud")."
   value       = module.functions["status_page"].uri
 }
 
