@@ -14,7 +14,7 @@ output "notification_subscriptions" {
 }
 
 output "status_page_url" {
-  description = "URL of the status page (authenticated; see README.md, "Deploy to Google Cloud")."
+  description = "URL of the status page (authenticated; see the Deploy to Google Cloud section of README.md)."
   value       = module.functions["status_page"].uri
 }
 
