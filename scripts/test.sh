@@ -8,6 +8,8 @@ echo "== lint"
 $BIN/ruff check . && $BIN/ruff format --check . || exit 1
 
 echo "== terraform fmt"
+# Some machines point TF_CLI_CONFIG_FILE at a file that does not exist; terraform then warns on every call.
+[ -f "${TF_CLI_CONFIG_FILE:-}" ] || unset TF_CLI_CONFIG_FILE
 terraform fmt -check -recursive infra || exit 1
 
 echo "== pytest"
