@@ -103,10 +103,12 @@ def run_stage(
     report: Callable[[str, int, dict[str, float], float | None], None],
     schedule: BudgetCosine,
     steps_per_epoch: int,
+    keep_above: float = -1.0,
 ) -> StageOutcome:
     """Epoch loop shared by both stages. train_epoch(epoch) returns mean losses, or raises
-    OutOfTime from inside the epoch. Leaves the best weights in `model` (the weights it started with when
-    no epoch beat `stopper`'s initial best)."""
+    OutOfTime from inside the epoch. Leaves the best weights in `model`: the weights it started with when no
+    epoch reached `keep_above` (the previous stage's best). Early stopping counts from this stage's own best,
+    so a stage that starts below the previous one gets its full patience to climb past it."""
     best_weights = model.get_weights()
     best50_95 = 0.0
     ended_by = "epochs"
@@ -123,8 +125,8 @@ def run_stage(
         took = clock.elapsed() - epoch_start
         plan = planned_epochs(epoch, settings.max_epochs, stage_end - clock.elapsed(), took)
         schedule.replan(plan * steps_per_epoch)
-        if stopper.update(map50, epoch):
-            best_weights, best50_95 = model.get_weights(), map50_95
+        if stopper.update(map50, epoch) and map50 >= keep_above:
+            best_weights, best50_95, keep_above = model.get_weights(), map50_95, map50
         report(settings.name, epoch, losses, map50)
         if stopper.converged:
             ended_by = "converged"
@@ -133,7 +135,7 @@ def run_stage(
             ended_by = "budget"
             break
     model.set_weights(best_weights)
-    return StageOutcome(ended_by, epoch, max(stopper.best, 0.0), best50_95)
+    return StageOutcome(ended_by, epoch, max(stopper.best, keep_above, 0.0), best50_95)
 
 
 class OutOfTime(Exception):

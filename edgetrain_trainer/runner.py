@@ -180,8 +180,6 @@ class TrainingRun:
             self.rng,
         )
         stopper = EarlyStopping(self.config.patience, self.config.min_delta)
-        if self._head_best is not None:  # fine-tuning must beat the head stage to replace its weights
-            stopper.best, stopper.best_step = self._head_best, 0
         return run_stage(
             settings,
             epoch_fn,
@@ -194,6 +192,8 @@ class TrainingRun:
             self._epoch_report,
             schedule,
             steps,
+            # fine-tuning must beat the head stage to replace its weights
+            keep_above=self._head_best if self._head_best is not None else -1.0,
         )
 
     def _on_cache_batch(self, done: int, total: int) -> None:
