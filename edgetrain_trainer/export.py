@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .box_coding import DEFAULT_CODER, BoxCoder
+from .tflite_outputs import order_outputs_like_postprocess
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 
@@ -178,7 +179,7 @@ def convert_to_tflite(
         else:
             raise ValueError(f"quantization {quantization!r} must be 'int8' or 'float32'")
         converter.allow_custom_ops = True
-        return converter.convert()
+        return order_outputs_like_postprocess(converter.convert())
 
 
 def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantization: str = "int8") -> Path:

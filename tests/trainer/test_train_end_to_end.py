@@ -88,6 +88,24 @@ def test_tflite_model_has_the_task_library_signature(trained):
     assert "TFLite_Detection_PostProcess" in ops
 
 
+def test_tflite_outputs_by_index_are_boxes_classes_scores_count(trained, test_images):
+    """Apps and the Task Library without metadata read outputs by index, in the post-processing op's order."""
+    result, _, _ = trained
+    interpreter = Interpreter(model_path=str(result.package_dir / "model.tflite"), num_threads=2)
+    interpreter.allocate_tensors()
+    image = resize_square(test_images[0], 320)[None]
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+    interpreter.invoke()
+    by_index = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+    by_name = interpreter.get_signature_runner()(image=image)
+    for i, tensor in enumerate(by_index):
+        np.testing.assert_array_equal(tensor, by_name[f"output_{i}"])
+    boxes, classes, scores, count = by_index
+    assert boxes.shape == (1, 100, 4) and count.shape == (1,)
+    assert np.all(scores[0, :-1] >= scores[0, 1:])  # scores come sorted, classes do not
+    assert np.all(classes == np.round(classes))
+
+
 def test_result_reports_cost_stop_reason_and_evaluation(trained):
     result, reports, _ = trained
     assert result.stop_reason in (StopReason.MODEL_CONVERGED, StopReason.BUDGET_REACHED)
