@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from .detector import backbone_feature_shapes, build_detector, build_head
 from .errors import FailedPreconditionError, InvalidArgumentError
 from .export import PostProcessConfig, convert_to_tflite, write_inference_saved_model
 from .model_types import ModelTypeSpec
+from .staging import staged_directory
 from .types import EXPORT_FORMATS
 
 TFLITE_OUTPUTS = ["bounding_boxes", "class_labels", "class_confidences", "num_of_boxes"]
@@ -128,9 +128,7 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
         raise InvalidArgumentError(f"dest_dir: {dest_dir} already exists and is not empty")
     model = load_model_dir(model_dir)
     detector, spec, labels, config = model.detector, model.spec, model.labels, model.config
-    dest_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.partial-", dir=dest_dir.parent))
-    try:
+    with staged_directory(dest_dir) as tmp:
         if fmt == "tflite":
             calibration = np.load(model_dir / "calibration.npy")
             write_tflite_package(
@@ -154,12 +152,6 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
                 item.rename(tmp / item.name)
             (tmp / "sm").rmdir()
             (tmp / "dict.txt").write_text("".join(f"{label}\n" for label in labels))
-        if dest_dir.exists():
-            dest_dir.rmdir()
-        tmp.rename(dest_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest_dir
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from .dataset import TEST, TRAIN, VALIDATION, Example, load_dataset
 from .errors import InvalidArgumentError, TrainingCancelled
 from .images import load_rgb
 from .model_types import spec_for
+from .staging import staged_directory
 from .types import CancelCheck, Progress, ProgressCallback, StopReason, TrainRequest, TrainResult
 
 # Share of the progress percentage before / after training (data loading; export and evaluation).
@@ -85,9 +84,7 @@ def train(
         StopReason.BUDGET_REACHED if outcomes[-1].ended_by == "budget" else StopReason.MODEL_CONVERGED
     )
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
+    with staged_directory(out_dir) as tmp:
         calibration = train_images[rng.permutation(len(train_images))[: config.calibration_images]]
         report(Progress(_PCT_TRAIN_END, "export", message=f"exporting {request.quantization} TF Lite"))
         run.save(tmp / "model", calibration)
@@ -102,12 +99,6 @@ def train(
         evaluation, latency_ms = run.evaluate_package(tmp / "package", test_ex, cancelled)
         for name in ("package", "model"):
             (tmp / name / "evaluation.json").write_text(json.dumps(evaluation.to_dict(), indent=1))
-        if out_dir.exists():
-            out_dir.rmdir()
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     package_dir = out_dir / "package"
     size = (package_dir / "model.tflite").stat().st_size
     report(

@@ -1,0 +1,27 @@
+"""Write a directory whole or not at all."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def staged_directory(dest: Path) -> Iterator[Path]:
+    """Yield a hidden sibling of `dest` to fill.
+
+    When the block succeeds the sibling is renamed onto `dest` (absent or an empty directory); when it raises
+    (cancellation included) the sibling is removed, so `dest` never holds a half-written result."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
