@@ -44,14 +44,52 @@ class StageSettings:
     deadline_fraction: float  # the stage ends when the clock's train fraction reaches this
 
 
-def make_optimizer(settings: StageSettings, steps_per_epoch: int, weight_decay: float, clip: float):
-    """AdamW on a BudgetCosine schedule (one warm-up epoch); returns (optimizer, schedule)."""
+def make_optimizer(
+    settings: StageSettings, steps_per_epoch: int, weight_decay: float, clip: float, ema_epochs: float
+):
+    """AdamW on a BudgetCosine schedule (one warm-up epoch); returns (optimizer, schedule).
+    ema_epochs > 0: the optimizer also keeps an exponential moving average of the weights over about that
+    many epochs of steps, which run_stage evaluates and keeps instead of the raw weights."""
     total = max(settings.max_epochs * steps_per_epoch, 2)
     schedule = BudgetCosine(settings.learning_rate, min(steps_per_epoch, total // 2), total)
     optimizer = keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=weight_decay, global_clipnorm=clip
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        global_clipnorm=clip,
+        use_ema=ema_epochs > 0,
+        ema_momentum=ema_momentum(ema_epochs, steps_per_epoch),
     )
     return optimizer, schedule
+
+
+def ema_momentum(ema_epochs: float, steps_per_epoch: int) -> float:
+    """Momentum whose averaging horizon, 1 / (1 - momentum) steps, spans ema_epochs epochs."""
+    if ema_epochs <= 0:
+        return 0.99  # unused: Keras checks the value even when the average is off
+    return min(1.0 - 1.0 / max(ema_epochs * steps_per_epoch, 1.0), 0.9999)
+
+
+class AveragedWeights:
+    """Swaps the optimizer's moving average of the weights into `model` for an evaluation and back out.
+
+    with AveragedWeights(model, optimizer): ...   # model holds the averaged weights inside the block
+    A no-op for an optimizer without use_ema."""
+
+    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer):
+        self.model, self.optimizer = model, optimizer
+        self._training: list[np.ndarray] | None = None
+
+    def __enter__(self) -> AveragedWeights:
+        # Before the first step the optimizer has no average yet; the weights are what there is.
+        if self.optimizer.use_ema and self.optimizer.built:
+            self._training = self.model.get_weights()
+            self.optimizer.finalize_variable_values(self.model.trainable_variables)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._training is not None:
+            self.model.set_weights(self._training)
+            self._training = None
 
 
 def make_train_step(model: keras.Model, optimizer, loss_fn: DetectionLoss):
@@ -101,14 +139,16 @@ def run_stage(
     clock: BudgetClock,
     stopper: EarlyStopping,
     report: Callable[[str, int, dict[str, float], float | None], None],
+    optimizer: keras.optimizers.Optimizer,
     schedule: BudgetCosine,
     steps_per_epoch: int,
     keep_above: float = -1.0,
 ) -> StageOutcome:
     """Epoch loop shared by both stages. train_epoch(epoch) returns mean losses, or raises
-    OutOfTime from inside the epoch. Leaves the best weights in `model`: the weights it started with when no
-    epoch reached `keep_above` (the previous stage's best). Early stopping counts from this stage's own best,
-    so a stage that starts below the previous one gets its full patience to climb past it."""
+    OutOfTime from inside the epoch. Evaluates (and keeps) the optimizer's moving average of the weights when
+    it has one. Leaves the best weights in `model`: the weights it started with when no epoch reached
+    `keep_above` (the previous stage's best). Early stopping counts from this stage's own best, so a stage
+    that starts below the previous one gets its full patience to climb past it."""
     best_weights = model.get_weights()
     best50_95 = 0.0
     ended_by = "epochs"
@@ -121,12 +161,13 @@ def run_stage(
         except OutOfTime:
             ended_by = "budget"
             break
-        map50, map50_95 = evaluate()
+        with AveragedWeights(model, optimizer):
+            map50, map50_95 = evaluate()
+            if stopper.update(map50, epoch) and map50 >= keep_above:
+                best_weights, best50_95, keep_above = model.get_weights(), map50_95, map50
         took = clock.elapsed() - epoch_start
         plan = planned_epochs(epoch, settings.max_epochs, stage_end - clock.elapsed(), took)
         schedule.replan(plan * steps_per_epoch)
-        if stopper.update(map50, epoch) and map50 >= keep_above:
-            best_weights, best50_95, keep_above = model.get_weights(), map50_95, map50
         report(settings.name, epoch, losses, map50)
         if stopper.converged:
             ended_by = "converged"

@@ -130,7 +130,7 @@ class TrainingRun:
         )
         steps = max(len(cache) // min(settings.batch_size, len(cache)), 1)
         optimizer, schedule = make_optimizer(
-            settings, steps, self.config.weight_decay, self.config.grad_clip_norm
+            settings, steps, self.config.weight_decay, self.config.grad_clip_norm, self.config.ema_epochs
         )
         step = make_train_step(self.head, optimizer, self.loss)
         predict = tf.function(lambda x: self.head(x, training=False))
@@ -145,6 +145,7 @@ class TrainingRun:
             self.clock,
             EarlyStopping(self.config.patience, self.config.min_delta),
             self._epoch_report,
+            optimizer,
             schedule,
             steps,
         )
@@ -162,7 +163,7 @@ class TrainingRun:
                     layer.trainable = False  # Keras runs non-trainable batch norm in inference mode
         steps = max(len(self.train_images) // min(settings.batch_size, len(self.train_images)), 1)
         optimizer, schedule = make_optimizer(
-            settings, steps, self.config.weight_decay, self.config.grad_clip_norm
+            settings, steps, self.config.weight_decay, self.config.grad_clip_norm, self.config.ema_epochs
         )
         step = make_train_step(self.detector, optimizer, self.loss)
         predict = tf.function(lambda x: self.detector(x, training=False))
@@ -190,6 +191,7 @@ class TrainingRun:
             self.clock,
             stopper,
             self._epoch_report,
+            optimizer,
             schedule,
             steps,
             # fine-tuning must beat the head stage to replace its weights
