@@ -39,7 +39,7 @@ class TrainerConfig:
     patience: int = 8  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
     min_delta: float = 0.002
     weight_decay: float = 1e-4  # decoupled (AdamW)
-    ema_epochs: float = 1.0  # evaluate and keep a moving average of the weights over ~this many epochs; 0: off
+    ema_epochs: float = 1.0  # validate and keep a moving average of the weights over ~this many epochs; 0 off
     grad_clip_norm: float = 10.0
     # --- data
     input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
