@@ -143,10 +143,13 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, payload: dict)
 def _commit(
     store: Store, config: ServiceConfig, op_name: str, dataset_name: str, root: Path, failures: list[Status]
 ) -> None:
-    """Rebuild the dataset's training CSV from all imports and record counts and labels in one transaction."""
+    """Rebuild the dataset's training CSV from all imports and record counts and labels in one transaction.
+
+    A row already imported is kept once: a retried ImportData (its first reply lost) or the same CSV imported
+    again must not give the trainer every box twice."""
     text = "".join(path.read_text() for path in sorted((root / "imports").glob("*.csv")))
-    _write_atomic(root / "annotations.csv", text)
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = [list(row) for row in dict.fromkeys(tuple(row) for row in csv.reader(io.StringIO(text)))]
+    _write_atomic(root / "annotations.csv", _rows_csv(rows))
     images = {row[1] for row in rows}
     labelled_images = Counter(label for label, _ in {(row[2], row[1]) for row in rows if row[2]})
     specs = annotation_specs(store, dataset_name)

@@ -9,7 +9,7 @@ from google.api_core import exceptions
 
 from edgetrain_service.process import ServiceProcess
 
-from .conftest import BUCKET, PARENT, grpc_clients
+from .conftest import BUCKET, PARENT, create_imported_dataset, grpc_clients
 
 
 def _write_csv(service, name: str, lines: list[str]) -> str:
@@ -64,6 +64,19 @@ def test_csv_with_only_bad_rows_fails_the_import(client, service):
                 "image_object_detection_model_metadata": {},
             },
         )
+
+
+def test_importing_the_same_csv_again_adds_no_rows(client, service, cards_uri):
+    """A retried ImportData (its reply lost) must not give the trainer every box twice."""
+    dataset = create_imported_dataset(client, "reimport", cards_uri)
+    trainer_csv = service.data_dir / "datasets" / dataset.name.rsplit("/", 1)[1] / "annotations.csv"
+    first = trainer_csv.read_text().splitlines()
+    client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [cards_uri]}}).result(
+        timeout=120
+    )
+    assert trainer_csv.read_text().splitlines() == first
+    assert len(first) == len((service.storage_root / cards_uri[len("gs://") :]).read_text().splitlines())
+    assert client.get_dataset(name=dataset.name).example_count == dataset.example_count
 
 
 @pytest.mark.parametrize(
