@@ -32,7 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="local directory holding gs://BUCKET/… as BUCKET/… (default DATA_DIR/storage)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="trainings run at once; more are queued")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="trainings run at once; more are queued. 0: queue-only (accept and keep trainings, run none; "
+        "for draining a machine or load tests)",
+    )
     parser.add_argument(
         "--token",
         default=os.environ.get("EDGETRAIN_TOKEN"),
@@ -77,9 +83,13 @@ def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host) and not args.token:
         print(f"edgetrain serve: binding {args.host} (not loopback) requires --token", file=sys.stderr)
         return 2
-    if args.workers < 1:
-        print("edgetrain serve: --workers must be at least 1", file=sys.stderr)
+    if args.workers < 0:
+        print("edgetrain serve: --workers must be 0 (queue-only) or more", file=sys.stderr)
         return 2
+    if args.workers == 0:
+        logging.getLogger("edgetrain.serve").warning(
+            "--workers 0: trainings stay queued until the service starts with --workers 1 or more"
+        )
     config = ServiceConfig(
         data_dir=args.data_dir,
         storage_root=args.storage_root or args.data_dir / "storage",

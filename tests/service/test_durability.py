@@ -1,9 +1,11 @@
 """SIGKILL at any moment loses nothing acknowledged: after a restart the interrupted training runs again
-and finishes, queued work continues, and a training interrupted too often ends FAILED, never RUNNING."""
+and finishes, queued work continues, and a training interrupted too often ends FAILED, never RUNNING.
+A queue-only service (--workers 0) keeps trainings queued for the next start with a worker."""
 
 from __future__ import annotations
 
 import json
+import time
 
 from google.cloud import automl_v1
 from google.longrunning import operations_pb2
@@ -11,10 +13,19 @@ from google.longrunning import operations_pb2
 from edgetrain_service import operations
 from edgetrain_service.config import ServiceConfig
 from edgetrain_service.jobs import MAX_TRAIN_ATTEMPTS, Scheduler
+from edgetrain_service.process import ServiceProcess
 from edgetrain_service.store import Store
 
 from .conftest import (
     PARENT,
+    TINY_TRAINER,
+    create_imported_dataset,
+    finished,
+    grpc_clients,
+    operation_metadata,
+    start_training,
+    wait_for,
+    write_cards_subset,
 )
 
 
@@ -46,3 +57,21 @@ def test_training_interrupted_too_often_ends_failed_with_a_clear_message(tmp_pat
     failed = operations.get_operation(store, operations_pb2.GetOperationRequest(name=op.name))
     assert failed.done and failed.error.code == 10
     assert "interrupted" in failed.error.message and "Create the model again" in failed.error.message
+
+
+def test_queue_only_service_keeps_trainings_queued_until_a_worker_starts(tmp_path):
+    """--workers 0 accepts CreateModel and runs nothing; the next start with a worker runs the queue."""
+    data, storage = tmp_path / "data", tmp_path / "gcs"
+    with ServiceProcess(data, storage_root=storage, trainer_overrides=TINY_TRAINER, workers=0) as queue_only:
+        client = grpc_clients(queue_only.grpc_target)[0]
+        dataset = create_imported_dataset(client, "queued", write_cards_subset(storage, "queued"))
+        op = start_training(client, dataset, "queued_model", "mobile-low-latency-1").operation
+        time.sleep(3)  # the scheduler dispatches within a fraction of a second when it may
+        assert not client.transport.operations_client.get_operation(op.name).done
+        assert operation_metadata(client, op.name).progress_percent == 0
+    with ServiceProcess(data, storage_root=storage, trainer_overrides=TINY_TRAINER, workers=1) as running:
+        client = grpc_clients(running.grpc_target)[0]
+        started = lambda: operation_metadata(client, op.name).progress_percent > 0  # noqa: E731
+        wait_for(started, 120, "the training to start")
+        client.transport.operations_client.cancel_operation(op.name)
+        assert finished(client, op.name, timeout_s=120).error.code == 1
