@@ -26,6 +26,9 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+RESULT_PATHS_EXCLUDED = (":!benchmarks/results", ":!BENCHMARKS.md")
+
+
 def git_info() -> dict[str, Any]:
     def git(*args: str) -> str:
         result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
@@ -33,7 +36,10 @@ def git_info() -> dict[str, Any]:
 
     return {
         "commit": git("rev-parse", "HEAD") or None,
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        # Results written by earlier runs do not make the measured code dirty.
+        "dirty": bool(
+            git("status", "--porcelain", "--untracked-files=no", "--", ".", *RESULT_PATHS_EXCLUDED)
+        ),
     }
 
 
