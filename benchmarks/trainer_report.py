@@ -31,7 +31,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
             f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
-            f"| {r['peak_rss_bytes'] / 2**30:.2f} GB | {'' if loss is None else f'{loss:+.3f}'} "
+            f"| {r['peak_rss_bytes'] / 2**30:.2f} GiB | {'' if loss is None else f'{loss:+.3f}'} "
             f"| {(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''} | {r['started'][:10]} |"
         )
     if latest:
