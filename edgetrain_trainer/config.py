@@ -24,6 +24,7 @@ class TrainerConfig:
     # --- stage 1: frozen backbone, head on cached features
     cache_features: bool = True  # run stage 1 at all
     cache_views: int = 4  # cached views per training image: the plain image plus (views - 1) augmented ones
+    cache_max_mib: int = 1536  # memory cap of the cache: fewer views, then fewer images, on large datasets
     head_max_epochs: int = 80  # epochs over the cached views
     head_batch_size: int = 16
     head_learning_rate: float = 4e-3  # AdamW, 1-epoch linear warm-up then cosine decay (schedule.py)
@@ -78,6 +79,7 @@ class TrainerConfig:
     def validate(self) -> None:
         positive = [
             "cache_views",
+            "cache_max_mib",
             "head_max_epochs",
             "head_batch_size",
             "finetune_max_epochs",

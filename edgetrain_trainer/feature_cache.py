@@ -37,6 +37,22 @@ class FeatureCache:
         return sum(f.nbytes for f in self.features) + self.class_targets.nbytes + self.box_targets.nbytes
 
 
+def bytes_per_view(feature_shapes: list[tuple[int, int, int]], anchors: int) -> int:
+    """Cache bytes of one view: float16 features of every level, int16 class and float16 box targets."""
+    return sum(2 * h * w * c for h, w, c in feature_shapes) + anchors * (2 + 4 * 2)
+
+
+def plan_cache(images: int, views: int, view_bytes: int, max_bytes: int) -> tuple[int, int]:
+    """(views per image, images) to cache within max_bytes: fewer augmented views first, then, at one view
+    each, a subset of the images (fine-tuning still sees them all). At least one view of one image."""
+    if images * views * view_bytes <= max_bytes:
+        return views, images
+    fitting = max_bytes // view_bytes
+    if fitting >= images:
+        return max(int(fitting // images), 1), images
+    return 1, max(int(fitting), 1)
+
+
 def build_feature_cache(
     backbone: keras.Model,
     images: np.ndarray,

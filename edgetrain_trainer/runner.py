@@ -22,7 +22,7 @@ from .detector import backbone_feature_shapes, build_detector, build_head
 from .errors import TrainingCancelled
 from .evaluation import Evaluation, evaluate
 from .export import PostProcessConfig
-from .feature_cache import build_feature_cache
+from .feature_cache import build_feature_cache, bytes_per_view, plan_cache
 from .fit import (
     StageOutcome,
     StageSettings,
@@ -108,12 +108,13 @@ class TrainingRun:
         self.backbone.trainable = False
         self._progress("features", {}, None, "caching backbone features")
         started = self.clock.elapsed()
+        images, boxes, classes, views, capped = self._cache_inputs()
         cache = build_feature_cache(
             self.backbone,
-            self.train_images,
-            self.train_boxes,
-            self.train_classes,
-            self.config.cache_views,
+            images,
+            boxes,
+            classes,
+            views,
             self.augmenter,
             self.matcher,
             self.rng,
@@ -126,7 +127,7 @@ class TrainingRun:
             {},
             None,
             f"cached {len(cache)} views ({cache.nbytes / 2**20:.0f} MiB) "
-            f"in {self.clock.elapsed() - started:.0f} s",
+            f"in {self.clock.elapsed() - started:.0f} s{capped}",
         )
         steps = max(len(cache) // min(settings.batch_size, len(cache)), 1)
         optimizer, schedule = make_optimizer(
@@ -148,6 +149,30 @@ class TrainingRun:
             optimizer,
             schedule,
             steps,
+        )
+
+    def _cache_inputs(self):
+        """(images, boxes, classes, views, note) for the feature cache within cache_max_mib: fewer views,
+        then a random subset of the images when the dataset is large."""
+        shapes = [tuple(int(d) for d in out.shape[1:]) for out in self.backbone.outputs]
+        views, count = plan_cache(
+            len(self.train_images),
+            self.config.cache_views,
+            bytes_per_view(shapes, len(self.anchors)),
+            self.config.cache_max_mib * 2**20,
+        )
+        if views == self.config.cache_views and count == len(self.train_images):
+            return self.train_images, self.train_boxes, self.train_classes, views, ""
+        note = f" (cache_max_mib {self.config.cache_max_mib}: {views} views of {count} images)"
+        if count == len(self.train_images):
+            return self.train_images, self.train_boxes, self.train_classes, views, note
+        subset = np.sort(self.rng.permutation(len(self.train_images))[:count])
+        return (
+            self.train_images[subset],
+            [self.train_boxes[i] for i in subset],
+            [self.train_classes[i] for i in subset],
+            views,
+            note,
         )
 
     def _features(self, images: np.ndarray) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,23 @@ def test_non_empty_output_directory_is_refused(tmp_path):
     with pytest.raises(InvalidArgumentError, match="not empty"):
         train(TrainRequest(data=CARDS, out_dir=tmp_path / "out"))
     assert (tmp_path / "out" / "keep.txt").read_text() == "user data"
+
+
+@pytest.mark.slow
+def test_feature_cache_stays_within_its_memory_cap(tmp_path):
+    """A dataset too large for cache_max_mib gets fewer views, then a subset of its images, in the cache."""
+    messages = []
+    request = TrainRequest(
+        data=CARDS,
+        out_dir=tmp_path / "out",
+        model_type="mobile-low-latency-1",
+        budget_milli_node_hours=1000,
+        overrides={"max_epochs": 1, "cache_max_mib": 1},
+    )
+    built = re.compile(r"^cached \d+ views")
+    with pytest.raises(TrainingCancelled):  # stop once the cache is built: the rest is tested elsewhere
+        train(request, lambda p: messages.append(p.message), cancel=lambda: built.match(messages[-1]))
+    cached = next(m for m in messages if built.match(m))
+    views, images = (int(n) for n in re.search(r"(\d+) views of (\d+) images", cached).groups())
+    assert views == 1 and 1 <= images < 20  # the small cards set has more than 20 training images
+    assert int(re.search(r"\((\d+) MiB\)", cached).group(1)) <= 1
