@@ -48,6 +48,12 @@ def _assert_runs_in_litert(model: Path) -> None:
     assert len(interpreter.get_output_details()) == 4  # boxes, classes, scores, count
 
 
+def _interruptible() -> None:
+    """The runner as a terminal starts it: SIGINT not ignored. A test run launched as a background job of a
+    script inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     "after_line",
     ["starting edgetrain serve", "published the import request"],
@@ -56,7 +62,9 @@ def _assert_runs_in_litert(model: Path) -> None:
 def test_ctrl_c_stops_every_process_the_runner_started(tmp_path, after_line):
     data = tiny_dataset(tmp_path / "tiny")
     command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
-    runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible
+    )
     try:
         for line in runner.stderr:
             if after_line in line:
