@@ -256,17 +256,18 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         "## pipeline",
         "",
         f"Event → CreateModel latency (start_training on the real emulators and service) and one poll tick "
-        f"over N running operations (target ≤ {TICK_TARGET_S:.0f} s for 1,000; writes only for changed).",
+        f"over N running operations (target ≤ {TICK_TARGET_S:.0f} s for 1,000; writes only for changed). "
+        "Operations listed by: the real service (queue-only, `--workers 0`) or an in-memory listing.",
         "",
-        "| time | commit | load | events | latency median / max (s) | operations | changed | tick (s) | "
-        "writes | unchanged tick (s) | writes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| time | commit | load | events | latency median / max (s) | operations | listed by | changed | "
+        "tick (s) | writes | unchanged tick (s) | writes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records[-20:]:
         lines.append(
             f"| {r['time']} | {(r.get('commit') or '')[:8]} | {r.get('load_average_1m')} | {r['events']} | "
             f"{r['event_to_create_model_median_s']} / {r['event_to_create_model_max_s']} | "
-            f"{r['operations']} | "
+            f"{r['operations']} | {r.get('tick_automl', '')} | "
             f"{r['changed']} | {r['tick_seconds']} | {r['tick_writes']} | {r['unchanged_tick_seconds']} | "
             f"{r['unchanged_tick_writes']} |"
         )
