@@ -21,9 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .box_coding import DEFAULT_CODER, BoxCoder
-from .tflite_outputs import order_outputs_like_postprocess
-
-POSTPROCESS_OP = "TFLite_Detection_PostProcess"
+from .tflite_outputs import POSTPROCESS_OP, order_outputs_like_postprocess
 
 
 @dataclass(frozen=True)

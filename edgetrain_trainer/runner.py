@@ -161,9 +161,9 @@ class TrainingRun:
             bytes_per_view(shapes, len(self.anchors)),
             self.config.cache_max_mib * 2**20,
         )
-        if views == self.config.cache_views and count == len(self.train_images):
-            return self.train_images, self.train_boxes, self.train_classes, views, ""
-        note = f" (cache_max_mib {self.config.cache_max_mib}: {views} views of {count} images)"
+        note = ""
+        if (views, count) != (self.config.cache_views, len(self.train_images)):
+            note = f" (cache_max_mib {self.config.cache_max_mib}: {views} views of {count} images)"
         if count == len(self.train_images):
             return self.train_images, self.train_boxes, self.train_classes, views, note
         subset = np.sort(self.rng.permutation(len(self.train_images))[:count])
