@@ -63,7 +63,9 @@ class TrainingRun:
         self.anchors = generate_anchors(spec.input_size, DEFAULT_ANCHORS)
         self.matcher = AnchorMatcher(self.anchors)
         self.loss = DetectionLoss(num_classes=len(labels))
-        self.augmenter = Augmenter(config.augment_flip, config.augment_scale, config.augment_color)
+        self.augmenter = Augmenter(
+            config.augment_flip, config.augment_rotate, config.augment_scale, config.augment_color
+        )
         self._work_done, self._work_total = 0, 1
 
     def set_data(

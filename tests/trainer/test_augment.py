@@ -27,6 +27,21 @@ def test_flip_mirrors_boxes():
     assert seen == {0.125, 0.625}  # both unflipped and flipped occur
 
 
+def test_quarter_turns_move_boxes_with_the_object():
+    box = np.array([[0.125, 0.25, 0.375, 0.75]], np.float32)  # wide, off-centre: every turn differs
+    turn_only = Augmenter(flip=False, rotate=True, scale_range=(1.0, 1.0), color=0.0)
+    seen = set()
+    for seed in range(16):
+        image, boxes, _ = turn_only(
+            _image_with_white_square(box[0]), box, np.array([0]), np.random.default_rng(seed)
+        )
+        ymin, xmin, ymax, xmax = (boxes[0] * 64).round().astype(int)
+        assert image[ymin:ymax, xmin:xmax].min() == 255  # the box covers the white rectangle ...
+        assert image.sum() == 255 * 3 * (ymax - ymin) * (xmax - xmin)  # ... and nothing else is white
+        seen.add(tuple(boxes[0].round(3)))
+    assert len(seen) == 4  # all four orientations occur
+
+
 def test_zoom_keeps_boxes_on_the_object_and_inside_the_image():
     box = np.array([[0.375, 0.375, 0.625, 0.625]], np.float32)
     zoom = Augmenter(flip=False, scale_range=(0.6, 1.4), color=0.0)
