@@ -26,8 +26,9 @@ class Augmenter:
     """Random flip, quarter turns, zoom (crop in / pad out) and brightness/contrast jitter.
 
     rotate: also turn by a random multiple of 90°; with flips that covers all eight orientations, which
-    suits top-down imagery (cards on a table, microscopy, aerial) and is off by default. scale_range: zoom factor range; s < 1 shows a crop covering s of each side, s > 1 shrinks the image
-    into a canvas filled with its mean colour. color: jitter amplitude (0.2 = ±20 %).
+    suits top-down imagery (cards on a table, microscopy, aerial) and is off by default.
+    scale_range: zoom factor range; s < 1 shows a crop covering s of each side, s > 1 shrinks the image into
+    a canvas filled with its mean colour. color: jitter amplitude (0.2 = ±20 %).
     """
 
     flip: bool = True
