@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import ROOT, git_info, machine_info
+from benchmarks.memory import PhaseMemory
 from benchmarks.report import RESULTS_DIR, write_benchmarks_md
 from benchmarks.trainer_report import render_markdown  # noqa: F401  (report.py looks it up here)
 from edgetrain_trainer.types import MODEL_TYPES
@@ -42,6 +43,7 @@ TARGET_MAP50 = {
 }
 TARGET_SIZE_MB = dict(zip(MODEL_TYPES, (4.4, 5.8, 7.2), strict=True))
 TARGET_LATENCY_MS = {"mobile-low-latency-1": 15.0}
+PEAK_RSS_TARGET_BYTES = 4 * 10**9  # "peak memory ≤ 4 GB"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -151,8 +153,10 @@ def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str
         seed=args.seed,
         overrides=json.loads(args.overrides),
     )
-    result = train(request, _progress_printer(started, curve))
-    map50, map50_95, latency = evaluate_package(result.package_dir, result.labels, test, full.labels)
+    with PhaseMemory() as memory:
+        result = train(request, _progress_printer(started, curve, memory))
+        memory.phase = "test evaluation"
+        map50, map50_95, latency = evaluate_package(result.package_dir, result.labels, test, full.labels)
     record = {
         "images": {"train_val": len(full.examples) - len(test), "test": len(test)},
         "map50": map50,
@@ -174,6 +178,7 @@ def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str
         record["map50_float32"] = evaluate_package(float_dir, result.labels, test, full.labels)[0]
         record["int8_map50_loss"] = round(record["map50_float32"] - map50, 4)
     record["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    record["peak_rss_by_phase"] = memory.peaks
     record["targets"] = targets(dataset, model_type, record)
     return record
 
@@ -230,15 +235,16 @@ def targets(dataset: str, model_type: str, record: dict[str, Any]) -> dict[str, 
         "map50": record["map50"] >= out["map50"],
         "size": size_mb <= out["size_mb"],
         "latency": None if out["latency_ms"] is None else latency <= out["latency_ms"],
-        "peak_rss_4gb": record["peak_rss_bytes"] <= 4 * 2**30,
+        "peak_rss_4gb": record["peak_rss_bytes"] <= PEAK_RSS_TARGET_BYTES,
     }
     return out
 
 
-def _progress_printer(started: float, curve: list[tuple[float, float]]):
+def _progress_printer(started: float, curve: list[tuple[float, float]], memory: PhaseMemory):
     last = {"percent": -10.0, "phase": None}
 
     def report(progress) -> None:
+        memory.phase = progress.phase
         elapsed = time.monotonic() - started
         if progress.val_map is not None and (not curve or curve[-1][1] != progress.val_map):
             curve.append((elapsed, float(progress.val_map)))

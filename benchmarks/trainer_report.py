@@ -17,7 +17,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         "## Trainer (exported int8 TF Lite on TEST rows; trained on TRAIN+VALIDATION)",
         "",
         "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall "
-        "| time to target | latency 2 thr (target) | size (target) | peak RSS | int8 loss | commit | date |",
+        "| time to target | latency 2 thr (target) | size (target) | peak RSS (≤ 4 GB), phase "
+        "| int8 loss | commit | date |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(latest):
@@ -31,7 +32,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
             f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
-            f"| {r['peak_rss_bytes'] / 2**30:.2f} GiB | {'' if loss is None else f'{loss:+.3f}'} "
+            f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} "
             f"| {(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''} | {r['started'][:10]} |"
         )
     if latest:
@@ -52,6 +53,14 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             ),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _peak(r: dict[str, Any]) -> str:
+    """Peak RSS in GB (the target's unit) and, where recorded, the training phase it fell in."""
+    by_phase = r.get("peak_rss_by_phase") or {}
+    where = f", {max(by_phase, key=by_phase.__getitem__)}" if by_phase else ""
+    ok = r["peak_rss_bytes"] <= 4 * 10**9
+    return f"{r['peak_rss_bytes'] / 1e9:.2f} GB {_mark(ok)}{where}"
 
 
 def _mark(ok: bool | None) -> str:
