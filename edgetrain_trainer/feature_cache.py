@@ -69,16 +69,17 @@ def build_feature_cache(
     (augmenter None: only view 0). images: uint8 [M, S, S, 3]. Checks `cancel` between batches."""
     extract = tf.function(lambda x: backbone(x, training=False))
     total = len(images) * (views if augmenter is not None else 1)
+    # Filled in place: collecting chunks and concatenating them would hold the features twice at the end.
+    features = [np.empty((total, *out.shape[1:]), np.float16) for out in backbone.outputs]
     class_targets = np.empty((total, len(matcher.anchors)), np.int16)
     box_targets = np.empty((total, len(matcher.anchors), 4), np.float16)
     done = 0
-    chunks: list[list[np.ndarray]] = [[] for _ in backbone.outputs]
     pending: list[np.ndarray] = []
 
     def flush() -> None:
         feats = extract(tf.constant(np.stack(pending).astype(np.float32)))
         for level, f in enumerate(feats):
-            chunks[level].append(f.numpy().astype(np.float16))
+            features[level][done - len(pending) : done] = f.numpy()
         pending.clear()
         on_batch(done, total)
 
@@ -97,4 +98,4 @@ def build_feature_cache(
                 flush()
     if pending:
         flush()
-    return FeatureCache([np.concatenate(c) for c in chunks], class_targets, box_targets)
+    return FeatureCache(features, class_targets, box_targets)
