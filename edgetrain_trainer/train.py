@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 from .augment import resize_square
 from .budget import BudgetClock
 from .config import TrainerConfig
+from .cpu import free_cores
 from .dataset import TEST, TRAIN, VALIDATION, Example, load_dataset
 from .errors import InvalidArgumentError, TrainingCancelled
 from .images import load_rgb
@@ -129,8 +129,7 @@ def train(
 def configure_runtime(threads: int, seed: int) -> int:
     """Seed everything and size TF's thread pools to the free cores (they collapse when oversubscribed)."""
     if threads <= 0:
-        cores = os.cpu_count() or 1
-        threads = max(1, min(cores, round(cores - os.getloadavg()[0])))
+        threads = free_cores()
     import keras
     import tensorflow as tf
 
