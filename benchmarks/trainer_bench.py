@@ -164,6 +164,7 @@ def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str
         "val_map50_best": max((v for _, v in curve), default=None),
         "time_to_target_s": time_to_target(curve),
         "wall_s": round(result.wall_seconds, 1),
+        "threads": result.threads,
         "stop_reason": result.stop_reason.value,
         "train_cost_milli_node_hours": result.train_cost_milli_node_hours,
         "latency_ms_median_2threads": round(latency, 2),

@@ -16,10 +16,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     lines = [
         "## Trainer (exported int8 TF Lite on TEST rows; trained on TRAIN+VALIDATION)",
         "",
-        "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall "
+        "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall | threads "
         "| time to target | latency 2 thr (target) | size (target) | peak RSS (≤ 4 GB), phase "
         "| int8 loss | commit | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(latest):
         r = latest[key]
@@ -30,6 +30,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"| {r['dataset']} | {r['model_type']} | {r['budget_milli_node_hours']:,} "
             f"| {r['map50']:.3f} (≥ {t['map50']:.2f} {_mark(met['map50'])}) | {r['map50_95']:.3f} "
             f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
+            f"| {_threads(r)} "
             f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
             f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} "
@@ -42,7 +43,12 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"Machine of the latest run: {m['cpu_model']}, {m['cores']} cores, "
             f"{(m['ram_bytes'] or 0) / 2**30:.0f} GB RAM, GPU {m['gpu'] or 'none'}, "
             f"load {m['load_average_1m']} at start, TF {m['tensorflow']}.",
+            "",
+            "threads: TF intra-op threads the training ran with. * = not recorded; inferred from the "
+            "1-minute load average at the start, which is how runs before 2026-11-28 22:00 sized the pool "
+            "(it lagged: a run started right after another got 1 of the 2 cores).",
         ]
+        lines += _all_runs(records)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
         lines += [
@@ -53,6 +59,37 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             ),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _all_runs(records: list[dict[str, Any]]) -> list[str]:
+    """Every successful run in order, with its overrides: the table above keeps only the latest."""
+    lines = [
+        "",
+        "### All runs",
+        "",
+        "| started | dataset | model type | overrides | threads | stop | wall | mAP@0.5 | mAP@[.5:.95] "
+        "| commit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        if r.get("status") != "ok":
+            continue
+        overrides = ", ".join(f"{k} {v}" for k, v in r["overrides"].items()) or "none"
+        lines.append(
+            f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} | {_threads(r)} "
+            f"| {r['stop_reason']} | {r['wall_s'] / 60:.1f} min | {r['map50']:.3f} | {r['map50_95']:.3f} "
+            f"| {(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''} |"
+        )
+    return lines
+
+
+def _threads(r: dict[str, Any]) -> str:
+    """TF threads of the run. Runs before they were recorded sized the pool as the cores minus the
+    1-minute load average, so that is what they had (marked *): right after another run it was 1 of 2."""
+    if "threads" in r:
+        return str(r["threads"])
+    cores = r["machine"]["cores"] or 1
+    return f"{max(1, min(cores, round(cores - r['machine']['load_average_1m'])))}*"
 
 
 def _peak(r: dict[str, Any]) -> str:

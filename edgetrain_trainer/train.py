@@ -123,6 +123,7 @@ def train(
         latency_ms=latency_ms,
         size_bytes=size,
         bad_rows=list(dataset.errors),
+        threads=threads,
     )
 
 

@@ -100,3 +100,4 @@ class TrainResult:
     latency_ms: float  # median, 2 threads, on the exported model
     size_bytes: int
     bad_rows: list[Any] = field(default_factory=list)
+    threads: int = 0  # TF intra-op threads the training ran with
