@@ -46,6 +46,7 @@ class TrainerConfig:
     input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
     validation_fraction: float = 0.1  # of TRAIN images held out when the dataset has no VALIDATION rows
     min_validation_images: int = 8  # ... at least this many (at most 1/4 of TRAIN): mAP on 3 is noise
+    images_max_mib: int = 1024  # train (and, separately, validation) images above this are decoded on use
     max_train_images: int | None = None  # use only the first N training images (CI-sized runs)
     max_eval_images: int | None = None  # evaluate on at most N validation / test images
     augment_flip: bool = True  # horizontal flips
@@ -81,6 +82,7 @@ class TrainerConfig:
         positive = [
             "cache_views",
             "cache_max_mib",
+            "images_max_mib",
             "head_max_epochs",
             "head_batch_size",
             "finetune_max_epochs",

@@ -243,6 +243,7 @@ def feature_batches(features: list[np.ndarray]) -> Iterator[list[tf.Tensor]]:
         yield [tf.constant(f[i : i + PREDICT_BATCH].astype(np.float32)) for f in features]
 
 
-def image_batches(images: np.ndarray) -> Iterator[tf.Tensor]:
+def image_batches(images) -> Iterator[tf.Tensor]:
+    """images: uint8 [M, S, S, 3], an ndarray or an image_store.ImagesFromFiles."""
     for i in range(0, len(images), PREDICT_BATCH):
         yield tf.constant(images[i : i + PREDICT_BATCH].astype(np.float32))

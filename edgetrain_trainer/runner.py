@@ -35,6 +35,7 @@ from .fit import (
     predict_map,
     run_stage,
 )
+from .image_store import Images
 from .images import load_rgb
 from .losses import DetectionLoss
 from .model_types import ModelTypeSpec
@@ -69,7 +70,7 @@ class TrainingRun:
         self._work_done, self._work_total = 0, 1
 
     def set_data(
-        self, train_ex: list[Example], train_images: np.ndarray, val_ex: list[Example], val_images: np.ndarray
+        self, train_ex: list[Example], train_images: Images, val_ex: list[Example], val_images: Images
     ) -> None:
         self.train_ex, self.train_images, self.val_ex, self.val_images = (
             train_ex,
@@ -177,7 +178,7 @@ class TrainingRun:
             note,
         )
 
-    def _features(self, images: np.ndarray) -> list[np.ndarray]:
+    def _features(self, images: Images) -> list[np.ndarray]:
         extract = tf.function(lambda x: self.backbone(x, training=False))
         chunks = [extract(b) for b in image_batches(images)]
         return [np.concatenate([c[level].numpy() for c in chunks]).astype(np.float16) for level in range(3)]

@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .augment import resize_square
 from .budget import BudgetClock
 from .config import TrainerConfig
 from .cpu import free_cores
 from .dataset import TEST, TRAIN, VALIDATION, Example, load_dataset
 from .errors import InvalidArgumentError, TrainingCancelled
-from .images import load_rgb
+from .image_store import load_images
 from .model_types import spec_for
 from .staging import staged_directory
 from .types import CancelCheck, Progress, ProgressCallback, StopReason, TrainRequest, TrainResult
@@ -63,14 +62,18 @@ def train(
     dataset = load_dataset(request.data)
     rng = np.random.default_rng(request.seed)
     train_ex, val_ex, test_ex = split_examples(dataset.examples, config, rng)
-    train_images = load_images(train_ex, spec.input_size, cancelled)
-    val_images = load_images(val_ex, spec.input_size, cancelled)
+    max_bytes = config.images_max_mib * 2**20
+    train_images = load_images([e.image_path for e in train_ex], spec.input_size, max_bytes, cancelled)
+    val_images = load_images([e.image_path for e in val_ex], spec.input_size, max_bytes, cancelled)
+    loaded = (("train", train_images), ("validation", val_images))
+    from_files = [name for name, images in loaded if not isinstance(images, np.ndarray)]
     report(
         Progress(
             _PCT_DATA,
             "data",
             message=f"{len(train_ex)} train / {len(val_ex)} validation / "
-            f"{len(test_ex)} test images, {len(dataset.errors)} bad rows",
+            f"{len(test_ex)} test images, {len(dataset.errors)} bad rows"
+            + (f"; {' and '.join(from_files)} images decoded on use (images_max_mib)" if from_files else ""),
         )
     )
 
@@ -168,13 +171,3 @@ def split_examples(examples: list[Example], config: TrainerConfig, rng: np.rando
     if config.max_eval_images is not None:
         val_ex, test_ex = val_ex[: config.max_eval_images], test_ex[: config.max_eval_images]
     return train_ex, val_ex, test_ex
-
-
-def load_images(examples: list[Example], size: int, cancel: CancelCheck) -> np.ndarray:
-    """uint8 [M, size, size, 3], in display orientation, stretched to the square input."""
-    out = np.empty((len(examples), size, size, 3), dtype=np.uint8)
-    for i, example in enumerate(examples):
-        if cancel():
-            raise TrainingCancelled("training cancelled while loading images")
-        out[i] = resize_square(load_rgb(example.image_path), size)
-    return out

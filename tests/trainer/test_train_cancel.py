@@ -66,3 +66,22 @@ def test_feature_cache_stays_within_its_memory_cap(tmp_path):
     views, images = (int(n) for n in re.search(r"(\d+) views of (\d+) images", cached).groups())
     assert views == 1 and 1 <= images < 20  # the small cards set has more than 20 training images
     assert int(re.search(r"\((\d+) MiB\)", cached).group(1)) <= 1
+
+
+@pytest.mark.slow
+def test_images_over_their_memory_cap_train_from_their_files(tmp_path):
+    """With images_max_mib too small for the images, fine-tuning and validation decode them on use."""
+    reports = []
+    request = TrainRequest(
+        data=CARDS,
+        out_dir=tmp_path / "out",
+        model_type="mobile-low-latency-1",
+        budget_milli_node_hours=1000,
+        overrides={"max_epochs": 1, "cache_features": False, "max_train_images": 16, "images_max_mib": 1},
+    )
+    validated = lambda: any(p.phase == "finetune" and p.val_map is not None for p in reports)  # noqa: E731
+    with pytest.raises(TrainingCancelled):  # stop after one validated epoch: export is tested elsewhere
+        train(request, reports.append, cancel=validated)
+    assert any("train and validation images decoded on use" in p.message for p in reports)
+    assert validated()
+    assert list(tmp_path.iterdir()) == []
