@@ -44,6 +44,13 @@ class ImagesFromFiles:
 Images = np.ndarray | ImagesFromFiles  # what training indexes: uint8 [M, size, size, 3]
 
 
+def take(images: Images, rows: np.ndarray) -> Images:
+    """The images at `rows`, of the same kind (a subset from files is not decoded here)."""
+    if isinstance(images, ImagesFromFiles):
+        return ImagesFromFiles([images.paths[i] for i in rows], images.size)
+    return images[rows]
+
+
 def load_images(paths: Sequence[Path], size: int, max_bytes: int, cancel: CancelCheck) -> Images:
     """The images stretched to size × size, in display orientation: decoded now into one array when that
     takes at most max_bytes, else an ImagesFromFiles that decodes them on use."""

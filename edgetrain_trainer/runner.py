@@ -35,7 +35,7 @@ from .fit import (
     predict_map,
     run_stage,
 )
-from .image_store import Images
+from .image_store import Images, take
 from .images import load_rgb
 from .losses import DetectionLoss
 from .model_types import ModelTypeSpec
@@ -171,7 +171,7 @@ class TrainingRun:
             return self.train_images, self.train_boxes, self.train_classes, views, note
         subset = np.sort(self.rng.permutation(len(self.train_images))[:count])
         return (
-            self.train_images[subset],
+            take(self.train_images, subset),
             [self.train_boxes[i] for i in subset],
             [self.train_classes[i] for i in subset],
             views,

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from edgetrain_trainer.dataset import load_dataset
-from edgetrain_trainer.image_store import ImagesFromFiles, load_images
+from edgetrain_trainer.image_store import ImagesFromFiles, load_images, take
 
 CARDS = Path(__file__).parent / "data" / "cards_small" / "annotations.csv"
 
@@ -28,3 +28,6 @@ def test_images_over_the_cap_are_decoded_on_use_with_the_same_pixels():
     np.testing.assert_array_equal(lazy[1:4], eager[1:4])
     np.testing.assert_array_equal(lazy[np.array([4, 0])], eager[[4, 0]])
     assert lazy[3:].shape == (2, 64, 64, 3)
+    subset = take(lazy, np.array([3, 1]))  # a subset stays on file ...
+    assert isinstance(subset, ImagesFromFiles)
+    np.testing.assert_array_equal(subset[:], eager[[3, 1]])  # ... with the same pixels
