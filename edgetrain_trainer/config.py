@@ -28,16 +28,16 @@ class TrainerConfig:
     head_max_epochs: int = 80  # epochs over the cached views
     head_batch_size: int = 16
     head_learning_rate: float = 4e-3  # AdamW, 1-epoch linear warm-up then cosine decay (schedule.py)
-    head_time_share: float = 0.5  # at most this share of the training time when stage 2 follows
+    head_time_share: float = 0.25  # at most this share of the training time when stage 2 follows
     # --- stage 2: fine-tune the whole network
     finetune: bool = True  # run stage 2 when budget remains after stage 1
-    finetune_max_epochs: int = 40
+    finetune_max_epochs: int = 150  # in practice the budget or early stopping ends the stage first
     finetune_batch_size: int = 8
     finetune_learning_rate: float = 4e-4
     finetune_backbone_bn: bool = False  # False: backbone batch-norm statistics stay frozen (small batches)
     # --- both stages
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
-    patience: int = 8  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
+    patience: int = 15  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
     min_delta: float = 0.002
     weight_decay: float = 1e-4  # decoupled (AdamW)
     ema_epochs: float = 1.0  # validate and keep a moving average of the weights over ~this many epochs; 0 off
