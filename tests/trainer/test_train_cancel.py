@@ -14,18 +14,22 @@ from edgetrain_trainer.types import TrainRequest
 CARDS = Path(__file__).parent / "data" / "cards_small" / "annotations.csv"
 
 
+def _request(tmp_path: Path, overrides: dict) -> TrainRequest:
+    """A low-latency training of the small cards set into tmp_path/out."""
+    return TrainRequest(
+        data=CARDS,
+        out_dir=tmp_path / "out",
+        model_type="mobile-low-latency-1",
+        budget_milli_node_hours=1000,
+        overrides=overrides,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("cancel_in_phase", ["features", "head"])
 def test_cancel_raises_and_leaves_no_output(tmp_path, cancel_in_phase):
     phases = []
-    out = tmp_path / "out"
-    request = TrainRequest(
-        data=CARDS,
-        out_dir=out,
-        model_type="mobile-low-latency-1",
-        budget_milli_node_hours=1000,
-        overrides={"max_epochs": 3, "cache_views": 1},
-    )
+    request = _request(tmp_path, {"max_epochs": 3, "cache_views": 1})
     with pytest.raises(TrainingCancelled):
         train(request, progress=lambda p: phases.append(p.phase), cancel=lambda: cancel_in_phase in phases)
     assert cancel_in_phase in phases
@@ -52,13 +56,7 @@ def test_non_empty_output_directory_is_refused(tmp_path):
 def test_feature_cache_stays_within_its_memory_cap(tmp_path):
     """A dataset too large for cache_max_mib gets fewer views, then a subset of its images, in the cache."""
     messages = []
-    request = TrainRequest(
-        data=CARDS,
-        out_dir=tmp_path / "out",
-        model_type="mobile-low-latency-1",
-        budget_milli_node_hours=1000,
-        overrides={"max_epochs": 1, "cache_max_mib": 1},
-    )
+    request = _request(tmp_path, {"max_epochs": 1, "cache_max_mib": 1})
     built = re.compile(r"^cached \d+ views")
     with pytest.raises(TrainingCancelled):  # stop once the cache is built: the rest is tested elsewhere
         train(request, lambda p: messages.append(p.message), cancel=lambda: built.match(messages[-1]))
@@ -72,13 +70,8 @@ def test_feature_cache_stays_within_its_memory_cap(tmp_path):
 def test_images_over_their_memory_cap_train_from_their_files(tmp_path):
     """With images_max_mib too small for the images, fine-tuning and validation decode them on use."""
     reports = []
-    request = TrainRequest(
-        data=CARDS,
-        out_dir=tmp_path / "out",
-        model_type="mobile-low-latency-1",
-        budget_milli_node_hours=1000,
-        overrides={"max_epochs": 1, "cache_features": False, "max_train_images": 16, "images_max_mib": 1},
-    )
+    overrides = {"max_epochs": 1, "cache_features": False, "max_train_images": 16, "images_max_mib": 1}
+    request = _request(tmp_path, overrides)
     validated = lambda: any(p.phase == "finetune" and p.val_map is not None for p in reports)  # noqa: E731
     with pytest.raises(TrainingCancelled):  # stop after one validated epoch: export is tested elsewhere
         train(request, reports.append, cancel=validated)
