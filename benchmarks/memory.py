@@ -38,9 +38,6 @@ class PhaseMemory:
         phase, rss = self.phase, current_rss_bytes()
         self.peaks[phase] = max(self.peaks.get(phase, 0), rss)
 
-    def peak_phase(self) -> str | None:
-        return max(self.peaks, key=self.peaks.__getitem__) if self.peaks else None
-
     def _sample_until_stopped(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.sample()

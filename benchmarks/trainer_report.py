@@ -6,6 +6,8 @@ from typing import Any
 
 from edgetrain_trainer.types import MODEL_TYPES
 
+PEAK_RSS_TARGET_BYTES = 4 * 10**9  # "peak memory ≤ 4 GB"
+
 
 def render_markdown(records: list[dict[str, Any]]) -> str:
     """BENCHMARKS.md section: the latest run of each dataset x model type x budget, then failures."""
@@ -34,7 +36,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
             f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} "
-            f"| {(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''} | {r['started'][:10]} |"
+            f"| {_commit(r)} | {r['started'][:10]} |"
         )
     if latest:
         m = max(latest.values(), key=lambda r: r["started"])["machine"]
@@ -78,7 +80,7 @@ def _all_runs(records: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} | {_threads(r)} "
             f"| {r['stop_reason']} | {r['wall_s'] / 60:.1f} min | {r['map50']:.3f} | {r['map50_95']:.3f} "
-            f"| {(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''} |"
+            f"| {_commit(r)} |"
         )
     return lines
 
@@ -96,8 +98,12 @@ def _peak(r: dict[str, Any]) -> str:
     """Peak RSS in GB (the target's unit) and, where recorded, the training phase it fell in."""
     by_phase = r.get("peak_rss_by_phase") or {}
     where = f", {max(by_phase, key=by_phase.__getitem__)}" if by_phase else ""
-    ok = r["peak_rss_bytes"] <= 4 * 10**9
+    ok = r["peak_rss_bytes"] <= PEAK_RSS_TARGET_BYTES
     return f"{r['peak_rss_bytes'] / 1e9:.2f} GB {_mark(ok)}{where}"
+
+
+def _commit(r: dict[str, Any]) -> str:
+    return f"{(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''}"
 
 
 def _mark(ok: bool | None) -> str:

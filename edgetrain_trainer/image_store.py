@@ -33,7 +33,7 @@ class ImagesFromFiles:
 
     def __getitem__(self, index):
         if isinstance(index, (int, np.integer)):
-            return resize_square(load_rgb(self.paths[index]), self.size)
+            return _decode(self.paths[index], self.size)
         rows = range(len(self))[index] if isinstance(index, slice) else np.asarray(index).tolist()
         out = np.empty((len(rows), self.size, self.size, 3), np.uint8)
         for i, row in enumerate(rows):
@@ -60,5 +60,9 @@ def load_images(paths: Sequence[Path], size: int, max_bytes: int, cancel: Cancel
     for i, path in enumerate(paths):
         if cancel():
             raise TrainingCancelled("training cancelled while loading images")
-        out[i] = resize_square(load_rgb(path), size)
+        out[i] = _decode(path, size)
     return out
+
+
+def _decode(path: Path, size: int) -> np.ndarray:
+    return resize_square(load_rgb(path), size)
