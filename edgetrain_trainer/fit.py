@@ -18,7 +18,7 @@ from .box_coding import AnchorMatcher
 from .budget import BudgetClock, EarlyStopping
 from .errors import TrainingCancelled
 from .evaluation import evaluate
-from .losses import DetectionLoss
+from .losses import DetectionLoss, count_positives
 from .postprocess import decode_detections
 from .schedule import BudgetCosine, planned_epochs
 
@@ -92,17 +92,54 @@ class AveragedWeights:
             self._training = None
 
 
-def make_train_step(model: keras.Model, optimizer, loss_fn: DetectionLoss):
+def make_train_step(model: keras.Model, optimizer, loss_fn: DetectionLoss, micro_batch: int = 0):
+    """step(inputs, class_targets, box_targets) → losses: one optimizer step on a batch.
+
+    micro_batch > 0: forward and backward passes run on at most that many samples at a time and their
+    gradients are summed before the one optimizer step, so only a micro-batch's activations are in memory.
+    The losses of every slice are normalized by the whole batch's positive anchors, so the update is the
+    batch's own; only batch-norm layers in training mode (the head's) see micro-batch statistics."""
+
     @tf.function
-    def step(inputs, class_targets, box_targets):
+    def gradients(inputs, class_targets, box_targets, num_positive):
         with tf.GradientTape() as tape:
             box_pred, class_logits = model(inputs, training=True)
-            losses = loss_fn(class_targets, box_targets, box_pred, class_logits)
-        grads = tape.gradient(losses["total"], model.trainable_variables)
+            losses = loss_fn(class_targets, box_targets, box_pred, class_logits, num_positive)
+        return tape.gradient(losses["total"], model.trainable_variables), losses
+
+    @tf.function
+    def apply(grads):
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+
+    def step(inputs, class_targets, box_targets):
+        batch = int(class_targets.shape[0])
+        size = micro_batch if 0 < micro_batch < batch else batch
+        num_positive = count_positives(class_targets)
+        grads, losses = None, None
+        for start in range(0, batch, size):
+            part = slice(start, start + size)
+            part_grads, part_losses = gradients(
+                tf.nest.map_structure(lambda t, part=part: t[part], inputs),
+                class_targets[part],
+                box_targets[part],
+                num_positive,
+            )
+            if grads is None:
+                grads, losses = part_grads, part_losses
+            else:
+                grads = [a + b for a, b in zip(grads, part_grads, strict=True)]
+                losses = {k: losses[k] + part_losses[k] for k in losses}
+        apply(grads)
         return losses
 
     return step
+
+
+def pass_size(batch_size: int, input_size: int, megapixels: float) -> int:
+    """Samples per forward/backward pass: the largest divisor of batch_size whose input pixels stay within
+    `megapixels` (at least 1; equal-sized passes keep one traced graph)."""
+    fitting = int(megapixels * 1e6 // (input_size * input_size))
+    return max([d for d in range(1, batch_size + 1) if batch_size % d == 0 and d <= fitting], default=1)
 
 
 def targets_for(matcher: AnchorMatcher, boxes: list[np.ndarray], classes: list[np.ndarray]):

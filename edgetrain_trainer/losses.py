@@ -24,12 +24,16 @@ class DetectionLoss:
     huber_delta: float = 1.0
     box_weight: float = 1.0
 
-    def __call__(self, class_targets, box_targets, box_pred, class_logits) -> dict[str, tf.Tensor]:
-        """Returns {"total", "class", "box"} scalar losses."""
+    def __call__(
+        self, class_targets, box_targets, box_pred, class_logits, num_positive=None
+    ) -> dict[str, tf.Tensor]:
+        """Returns {"total", "class", "box"} scalar losses. num_positive: the normalizer, when these samples
+        are a slice of a larger batch (see num_positive()); None: this batch's own."""
         class_targets = tf.cast(class_targets, tf.int32)
         positive = tf.cast(class_targets >= 0, tf.float32)  # [B, N]
         valid = tf.cast(class_targets != IGNORE_CLASS, tf.float32)
-        num_positive = tf.maximum(tf.reduce_sum(positive), 1.0)
+        if num_positive is None:
+            num_positive = count_positives(class_targets)
 
         onehot = tf.one_hot(tf.maximum(class_targets, 0), self.num_classes) * positive[..., None]
         logits = tf.cast(class_logits, tf.float32)
@@ -47,3 +51,8 @@ class DetectionLoss:
         box_loss = tf.reduce_sum(huber * positive[..., None]) / num_positive
         total = class_loss + self.box_weight * box_loss
         return {"total": total, "class": class_loss, "box": box_loss}
+
+
+def count_positives(class_targets) -> tf.Tensor:
+    """The losses' normalizer: positive anchors in class_targets [B, N], at least 1."""
+    return tf.maximum(tf.reduce_sum(tf.cast(tf.cast(class_targets, tf.int32) >= 0, tf.float32)), 1.0)

@@ -32,6 +32,7 @@ from .fit import (
     image_batches,
     make_optimizer,
     make_train_step,
+    pass_size,
     predict_map,
     run_stage,
 )
@@ -136,8 +137,10 @@ class TrainingRun:
         optimizer, schedule = make_optimizer(
             settings, steps, self.config.weight_decay, self.config.grad_clip_norm, self.config.ema_epochs
         )
-        step = make_train_step(self.head, optimizer, self.loss)
+        micro = pass_size(settings.batch_size, self.spec.input_size, self.config.head_pass_megapixels)
+        step = make_train_step(self.head, optimizer, self.loss, micro)
         predict = tf.function(lambda x: self.head(x, training=False))
+        self._progress("head", {}, None, "training the detection head on the cached features")
         epoch_fn = head_epoch_fn(self.head, step, cache, settings, self.clock, self.cancel, self.rng)
         return run_stage(
             settings,
@@ -193,8 +196,10 @@ class TrainingRun:
         optimizer, schedule = make_optimizer(
             settings, steps, self.config.weight_decay, self.config.grad_clip_norm, self.config.ema_epochs
         )
-        step = make_train_step(self.detector, optimizer, self.loss)
+        micro = pass_size(settings.batch_size, self.spec.input_size, self.config.finetune_pass_megapixels)
+        step = make_train_step(self.detector, optimizer, self.loss, micro)
         predict = tf.function(lambda x: self.detector(x, training=False))
+        self._progress("finetune", {}, None, "fine-tuning the whole network")
         epoch_fn = finetune_epoch_fn(
             self.detector,
             step,
