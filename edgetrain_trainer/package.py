@@ -28,6 +28,7 @@ from .errors import FailedPreconditionError, InvalidArgumentError
 from .export import PostProcessConfig, convert_to_tflite, write_inference_saved_model
 from .model_types import ModelTypeSpec
 from .staging import staged_directory
+from .tflite_metadata import with_metadata
 from .types import EXPORT_FORMATS
 
 TFLITE_OUTPUTS = ["bounding_boxes", "class_labels", "class_confidences", "num_of_boxes"]
@@ -90,6 +91,7 @@ def write_tflite_package(
     flatbuffer = convert_to_tflite(
         detector, anchors, len(labels), spec.input_size, quantization, list(calibration), post
     )
+    flatbuffer = with_metadata(flatbuffer, spec, labels)
     (dest / "model.tflite").write_bytes(flatbuffer)
     (dest / "dict.txt").write_text("".join(f"{label}\n" for label in labels))
     metadata = {
@@ -107,6 +109,7 @@ def write_tflite_package(
         "outputTensors": ["output_0", "output_1", "output_2", "output_3"],
         "boxFormat": "ymin,xmin,ymax,xmax normalized",
         "postProcessing": "TFLite_Detection_PostProcess",
+        "tfliteMetadata": True,  # TF Lite Metadata inside model.tflite (tflite_metadata.py)
     }
     (dest / "tflite_metadata.json").write_text(json.dumps(metadata, indent=2))
 

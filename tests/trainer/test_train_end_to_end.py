@@ -21,6 +21,7 @@ from edgetrain_trainer.export import export_model
 from edgetrain_trainer.images import load_rgb
 from edgetrain_trainer.package import load_model_dir
 from edgetrain_trainer.postprocess import decode_detections
+from edgetrain_trainer.tflite_metadata import read_metadata
 from edgetrain_trainer.tflite_runner import TFLiteDetector
 from edgetrain_trainer.train import train
 from edgetrain_trainer.types import StopReason, TrainRequest
@@ -104,6 +105,24 @@ def test_tflite_outputs_by_index_are_boxes_classes_scores_count(trained, test_im
     assert boxes.shape == (1, 100, 4) and count.shape == (1,)
     assert np.all(scores[0, :-1] >= scores[0, 1:])  # scores come sorted, classes do not
     assert np.all(classes == np.round(classes))
+
+
+def test_tflite_model_carries_task_library_metadata(trained):
+    """TF Lite Metadata: the labels packed in, uint8 RGB input, and each output named for what it holds."""
+    result, _, _ = trained
+    model = (result.package_dir / "model.tflite").read_bytes()
+    metadata, files = read_metadata(model)
+    assert metadata["name"] == "mobile-low-latency-1"
+    assert "Apache-2.0" in metadata["license"] or "BSD-3-Clause" in metadata["license"]
+    (subgraph,) = metadata["subgraph_metadata"]
+    (image,) = subgraph["input_tensor_metadata"]
+    assert image["content"]["content_properties"]["color_space"] == "RGB"
+    # Metadata lists outputs in the flatbuffer's output order: boxes, classes, scores, count.
+    outputs = subgraph["output_tensor_metadata"]
+    assert [o["name"] for o in outputs] == ["location", "category", "score", "number of detections"]
+    assert outputs[0]["content"]["content_properties"]["index"] == [1, 0, 3, 2]  # ymin, xmin, ymax, xmax
+    assert [f["name"] for f in outputs[1]["associated_files"]] == ["dict.txt"]
+    assert files["dict.txt"].decode().splitlines() == result.labels
 
 
 def test_result_reports_cost_stop_reason_and_evaluation(trained):
