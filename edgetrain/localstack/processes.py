@@ -7,7 +7,9 @@ stopping it signals the whole group until nothing of it is left.
 
 from __future__ import annotations
 
+import errno
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,11 +24,43 @@ from edgetrain.localstack.errors import ProcessStartError
 LOCALHOST = "127.0.0.1"
 
 
+LOWEST_PICKED_PORT = 20000
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that nothing is bound to right now, picked at random below the kernel's
+    ephemeral range. Ports in that range are also what the kernel hands out as the source ports of outgoing
+    connections and to other processes' bind(0), so a port picked there can be taken between the pick and
+    the bind of the process meant for it (seen: the service's port, while the emulators started)."""
+    ephemeral_low = _ephemeral_range_start()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(LOWEST_PICKED_PORT, max(ephemeral_low, LOWEST_PICKED_PORT + 1))
+        if _bindable(port):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded machine: let the OS pick
         sock.bind((LOCALHOST, 0))
         return sock.getsockname()[1]
+
+
+def _bindable(port: int) -> bool:
+    """Nothing is bound to `port` on any address: binding the wildcard address fails if anything is."""
+    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind((address, port))
+        except OSError as error:
+            if family == socket.AF_INET6 and error.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                continue  # no IPv6 here
+            return False
+    return True
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
