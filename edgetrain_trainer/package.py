@@ -91,9 +91,8 @@ def write_tflite_package(
     flatbuffer = convert_to_tflite(
         detector, anchors, len(labels), spec.input_size, quantization, list(calibration), post
     )
-    flatbuffer = with_metadata(flatbuffer, spec, labels)
-    (dest / "model.tflite").write_bytes(flatbuffer)
-    (dest / "dict.txt").write_text("".join(f"{label}\n" for label in labels))
+    write_labels(dest / "dict.txt", labels)
+    (dest / "model.tflite").write_bytes(with_metadata(flatbuffer, spec, dest / "dict.txt"))
     metadata = {
         "modelType": spec.name,
         "backbone": spec.backbone,
@@ -154,8 +153,13 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
             for item in (tmp / "sm").iterdir():
                 item.rename(tmp / item.name)
             (tmp / "sm").rmdir()
-            (tmp / "dict.txt").write_text("".join(f"{label}\n" for label in labels))
+            write_labels(tmp / "dict.txt", labels)
     return dest_dir
+
+
+def write_labels(path: Path, labels: list[str]) -> None:
+    """dict.txt: one label per line, in class-id order."""
+    path.write_text("".join(f"{label}\n" for label in labels))
 
 
 def _post_config(config: dict[str, Any]) -> PostProcessConfig:

@@ -13,7 +13,6 @@ __init__ loads the Task Library's protobuf modules), so the implementation modul
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 try:
@@ -34,40 +33,38 @@ from .backbones import BACKBONES
 from .model_types import ModelTypeSpec
 
 
-def with_metadata(tflite_model: bytes, spec: ModelTypeSpec, labels: list[str]) -> bytes:
+def with_metadata(tflite_model: bytes, spec: ModelTypeSpec, label_file: Path) -> bytes:
     """`tflite_model` (uint8 input; outputs boxes, classes, scores, count in the post-processing op's order,
     see tflite_outputs.py) with TF Lite Metadata: name, description and the backbone weights' licence; raw
-    0–255 RGB input (mean 0, std 1); what each output holds; the labels packed as dict.txt."""
-    with tempfile.TemporaryDirectory(prefix="edgetrain-metadata-") as tmp:
-        label_file = Path(tmp) / "dict.txt"
-        label_file.write_text("".join(f"{label}\n" for label in labels))
-        writer = object_detector.MetadataWriter.create_from_metadata_info(
-            tflite_model,
-            general_md=metadata_info.GeneralMd(
-                name=spec.name,
-                description=(
-                    f"Object detector ({spec.backbone} backbone, {spec.input_size} px input) for "
-                    f"{len(labels)} labels, trained by edgetrain."
-                ),
-                author="edgetrain",
-                licenses=f"Backbone weights: {BACKBONES[spec.backbone].licence}",
+    0–255 RGB input (mean 0, std 1); what each output holds; `label_file` (dict.txt) packed in."""
+    labels = label_file.read_text().splitlines()
+    writer = object_detector.MetadataWriter.create_from_metadata_info(
+        tflite_model,
+        general_md=metadata_info.GeneralMd(
+            name=spec.name,
+            description=(
+                f"Object detector ({spec.backbone} backbone, {spec.input_size} px input) for "
+                f"{len(labels)} labels, trained by edgetrain."
             ),
-            input_md=metadata_info.InputImageTensorMd(
-                name="image",
-                description="RGB image, 0-255, stretched to the input size.",
-                norm_mean=[0.0],
-                norm_std=[1.0],
-                color_space_type=_metadata_fb.ColorSpaceType.RGB,
-                tensor_type=writer_utils.get_input_tensor_types(tflite_model)[0],
-            ),
-            # The other outputs keep the writer's default names: the Task Library finds outputs by them.
-            output_category_md=metadata_info.CategoryTensorMd(
-                name="category",
-                description="Class ids of the detected boxes (line numbers of dict.txt, from 0).",
-                label_files=[metadata_info.LabelFileMd(file_path=str(label_file))],
-            ),
-        )
-        return writer.populate()
+            author="edgetrain",
+            licenses=f"Backbone weights: {BACKBONES[spec.backbone].licence}",
+        ),
+        input_md=metadata_info.InputImageTensorMd(
+            name="image",
+            description="RGB image, 0-255, stretched to the input size.",
+            norm_mean=[0.0],
+            norm_std=[1.0],
+            color_space_type=_metadata_fb.ColorSpaceType.RGB,
+            tensor_type=writer_utils.get_input_tensor_types(tflite_model)[0],
+        ),
+        # The other outputs keep the writer's default names: the Task Library finds outputs by them.
+        output_category_md=metadata_info.CategoryTensorMd(
+            name="category",
+            description="Class ids of the detected boxes (line numbers of dict.txt, from 0).",
+            label_files=[metadata_info.LabelFileMd(file_path=str(label_file))],
+        ),
+    )
+    return writer.populate()
 
 
 def read_metadata(tflite_model: bytes) -> tuple[dict, dict[str, bytes]]:
