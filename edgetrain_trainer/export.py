@@ -21,7 +21,9 @@ import numpy as np
 import tensorflow as tf
 
 from .box_coding import DEFAULT_CODER, BoxCoder
+from .errors import TrainingCancelled
 from .tflite_outputs import POSTPROCESS_OP, order_outputs_like_postprocess
+from .types import CancelCheck
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,21 @@ def convert_to_tflite(
     quantization: str,
     calibration_images: Iterable[np.ndarray] | None = None,
     config: PostProcessConfig = DEFAULT_POSTPROCESS,
+    cancel: CancelCheck | None = None,
 ) -> bytes:
     """The TF Lite flatbuffer. int8: full-integer quantization calibrated on `calibration_images`
     (uint8 [S, S, 3] each, training images); the uint8 input carries raw pixel values (scale 1, zero point 0).
-    float32: float weights, the uint8 input is cast in the graph."""
+    float32: float weights, the uint8 input is cast in the graph.
+
+    cancel() is checked between the steps and before each calibration image (calibration is most of an
+    int8 conversion); once it returns True, TrainingCancelled is raised."""
+
+    def check(step: str) -> None:
+        if cancel is not None and cancel():
+            raise TrainingCancelled(f"cancelled during TF Lite export ({step})")
+
     with tempfile.TemporaryDirectory(prefix="edgetrain-export-") as tmp:
+        check("start")
         if quantization == "int8":
             images = list(calibration_images or [])
             if not images:
@@ -161,6 +173,8 @@ def convert_to_tflite(
 
             def representative():
                 for img in images:
+                    # The converter calls this generator from Python, so the exception stops it here.
+                    check("int8 calibration")
                     yield [img[None].astype(np.float32)]
 
             converter.representative_dataset = representative
@@ -176,12 +190,21 @@ def convert_to_tflite(
             converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         else:
             raise ValueError(f"quantization {quantization!r} must be 'int8' or 'float32'")
+        check("SavedModel written")
         converter.allow_custom_ops = True
-        return order_outputs_like_postprocess(converter.convert())
+        flatbuffer = converter.convert()
+        check("converted")
+        return order_outputs_like_postprocess(flatbuffer)
 
 
-def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantization: str = "int8") -> Path:
+def export_model(
+    model_dir: Path | str,
+    fmt: str,
+    dest_dir: Path | str,
+    quantization: str = "int8",
+    cancel: CancelCheck | None = None,
+) -> Path:
     """Export a trained model (TrainResult.model_dir) as `fmt` into `dest_dir`; see package.export_model."""
     from .package import export_model as _export_model  # package builds on this module
 
-    return _export_model(model_dir, fmt, dest_dir, quantization)
+    return _export_model(model_dir, fmt, dest_dir, quantization, cancel)

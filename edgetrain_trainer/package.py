@@ -29,7 +29,7 @@ from .export import PostProcessConfig, convert_to_tflite, write_inference_saved_
 from .model_types import ModelTypeSpec
 from .staging import staged_directory
 from .tflite_metadata import with_metadata
-from .types import EXPORT_FORMATS
+from .types import EXPORT_FORMATS, CancelCheck
 
 TFLITE_OUTPUTS = ["bounding_boxes", "class_labels", "class_confidences", "num_of_boxes"]
 
@@ -85,11 +85,13 @@ def write_tflite_package(
     calibration: np.ndarray,
     post: PostProcessConfig,
     anchors: np.ndarray,
+    cancel: CancelCheck | None = None,
 ) -> None:
-    """model.tflite, dict.txt and tflite_metadata.json into `dest` (created)."""
+    """model.tflite, dict.txt and tflite_metadata.json into `dest` (created). Raises TrainingCancelled
+    once cancel() returns True (convert_to_tflite says when it is checked)."""
     dest.mkdir(parents=True, exist_ok=True)
     flatbuffer = convert_to_tflite(
-        detector, anchors, len(labels), spec.input_size, quantization, list(calibration), post
+        detector, anchors, len(labels), spec.input_size, quantization, list(calibration), post, cancel
     )
     write_labels(dest / "dict.txt", labels)
     (dest / "model.tflite").write_bytes(with_metadata(flatbuffer, spec, dest / "dict.txt"))
@@ -113,9 +115,16 @@ def write_tflite_package(
     (dest / "tflite_metadata.json").write_text(json.dumps(metadata, indent=2))
 
 
-def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantization: str = "int8") -> Path:
+def export_model(
+    model_dir: Path | str,
+    fmt: str,
+    dest_dir: Path | str,
+    quantization: str = "int8",
+    cancel: CancelCheck | None = None,
+) -> Path:
     """Export a trained model (TrainResult.model_dir) in `fmt` into `dest_dir` (must not exist, or be empty).
-    Returns dest_dir. tf_js raises FailedPreconditionError (tensorflowjs needs TF 2.19, not 2.21)."""
+    Returns dest_dir. tf_js raises FailedPreconditionError (tensorflowjs needs TF 2.19, not 2.21); a TF Lite
+    export raises TrainingCancelled once cancel() returns True, leaving nothing in dest_dir."""
     model_dir, dest_dir = Path(model_dir), Path(dest_dir)
     if fmt not in EXPORT_FORMATS:
         raise InvalidArgumentError(f"modelFormat: {fmt!r} must be one of {', '.join(EXPORT_FORMATS)}")
@@ -134,7 +143,15 @@ def export_model(model_dir: Path | str, fmt: str, dest_dir: Path | str, quantiza
         if fmt == "tflite":
             calibration = np.load(model_dir / "calibration.npy")
             write_tflite_package(
-                tmp, detector, spec, labels, quantization, calibration, _post_config(config), model.anchors
+                tmp,
+                detector,
+                spec,
+                labels,
+                quantization,
+                calibration,
+                _post_config(config),
+                model.anchors,
+                cancel,
             )
             evaluation = model_dir / "evaluation.json"
             if evaluation.exists():

@@ -274,6 +274,7 @@ class TrainingRun:
             calibration,
             self.post_config(),
             self.anchors,
+            self.cancel,
         )
 
     def evaluate_package(

@@ -16,7 +16,7 @@ from ai_edge_litert.interpreter import Interpreter
 from edgetrain_trainer.augment import resize_square
 from edgetrain_trainer.box_coding import iou_matrix
 from edgetrain_trainer.dataset import TEST, load_dataset
-from edgetrain_trainer.errors import FailedPreconditionError, InvalidArgumentError
+from edgetrain_trainer.errors import FailedPreconditionError, InvalidArgumentError, TrainingCancelled
 from edgetrain_trainer.export import export_model
 from edgetrain_trainer.images import load_rgb
 from edgetrain_trainer.package import load_model_dir
@@ -218,3 +218,18 @@ def test_export_into_a_non_empty_directory_is_refused(trained, tmp_path):
     (tmp_path / "taken" / "file").write_text("x")
     with pytest.raises(InvalidArgumentError, match="not empty"):
         export_model(result.model_dir, "tflite", tmp_path / "taken")
+
+
+def test_cancel_during_int8_calibration_stops_the_export_and_leaves_nothing(trained, tmp_path):
+    """Calibration is most of an int8 conversion: a cancel seen there ends the export at once."""
+    result, _, _ = trained
+    answers = []
+
+    def cancel():  # checked at the start, after the SavedModel, then before each calibration image
+        answers.append(len(answers) == 3)  # cancel before the second calibration image
+        return answers[-1]
+
+    with pytest.raises(TrainingCancelled, match="int8 calibration"):
+        export_model(result.model_dir, "tflite", tmp_path / "package", cancel=cancel)
+    assert answers == [False, False, False, True]  # nothing was checked (or run) after the cancel
+    assert list(tmp_path.iterdir()) == []
