@@ -55,7 +55,7 @@ class TrainerConfig:
     max_train_images: int | None = None  # use only the first N training images (CI-sized runs)
     max_eval_images: int | None = None  # evaluate on at most N validation / test images
     augment_flip: bool = True  # horizontal flips
-    augment_rotate: bool = False  # quarter turns too: only for top-down imagery (cards, microscopy, aerial)
+    augment_rotate: bool = False  # quarter turns too, for imagery without an up (microscopy, aerial)
     augment_scale: tuple[float, float] = (0.6, 1.4)  # zoom range: < 1 crops in, > 1 zooms out with padding
     augment_color: float = 0.2  # brightness / contrast jitter amplitude
     # --- time and machine
