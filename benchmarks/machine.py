@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -34,12 +35,14 @@ def git_info() -> dict[str, Any]:
         result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
         return result.stdout.strip()
 
+    commit = git("rev-parse", "HEAD") or None
+    changes = git("diff", "HEAD", "--", ".", *RESULT_PATHS_EXCLUDED)  # results do not make the code dirty
     return {
-        "commit": git("rev-parse", "HEAD") or None,
-        # Results written by earlier runs do not make the measured code dirty.
-        "dirty": bool(
-            git("status", "--porcelain", "--untracked-files=no", "--", ".", *RESULT_PATHS_EXCLUDED)
-        ),
+        "commit": commit,
+        "dirty": bool(changes),
+        # Compared before and after a run: TF's autograph re-reads a function's source file when it traces
+        # it, so code edited while a benchmark runs can end up in (or crash) the measured training.
+        "source_digest": hashlib.sha256(f"{commit}\n{changes}".encode()).hexdigest(),
     }
 
 

@@ -129,6 +129,9 @@ def run_child(dataset: str, model_type: str, args: argparse.Namespace) -> dict[s
         child = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {**base, "status": "timeout", "timeout_s": timeout}
+    if git_info()["source_digest"] != base["git"]["source_digest"]:
+        base["git"]["changed_during_run"] = True
+        print("warning: the code changed while this run trained; its record says so", file=sys.stderr)
     for line in reversed(child.stdout.splitlines()):
         if line.startswith(RECORD_MARKER):
             return {**base, **json.loads(line[len(RECORD_MARKER) :]), "status": "ok"}

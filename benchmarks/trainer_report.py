@@ -48,7 +48,9 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "",
             "threads: TF intra-op threads the training ran with. * = not recorded; inferred from the "
             "1-minute load average at the start, which is how runs before 2026-11-28 22:00 sized the pool "
-            "(it lagged: a run started right after another got 1 of the 2 cores).",
+            "(it lagged: a run started right after another got 1 of the 2 cores). commit: + uncommitted "
+            "changes; ! the code changed while the run trained (run benchmarks from a checkout you do not "
+            "edit).",
         ]
         lines += _all_runs(records)
     failed = [r for r in records if r.get("status") != "ok"]
@@ -103,7 +105,10 @@ def _peak(r: dict[str, Any]) -> str:
 
 
 def _commit(r: dict[str, Any]) -> str:
-    return f"{(r['git']['commit'] or '')[:7]}{'+' if r['git']['dirty'] else ''}"
+    """The commit; + uncommitted changes; ! the code changed while the run trained."""
+    git = r["git"]
+    marks = ("+" if git["dirty"] else "") + ("!" if git.get("changed_during_run") else "")
+    return f"{(git['commit'] or '')[:7]}{marks}"
 
 
 def _mark(ok: bool | None) -> str:
