@@ -197,14 +197,11 @@ def convert_to_tflite(
         return order_outputs_like_postprocess(flatbuffer)
 
 
-def export_model(
-    model_dir: Path | str,
-    fmt: str,
-    dest_dir: Path | str,
-    quantization: str = "int8",
-    cancel: CancelCheck | None = None,
-) -> Path:
-    """Export a trained model (TrainResult.model_dir) as `fmt` into `dest_dir`; see package.export_model."""
-    from .package import export_model as _export_model  # package builds on this module
+def __getattr__(name: str):
+    """`from edgetrain_trainer.export import export_model`: package.export_model, the documented entry point
+    for exports. It lives in package.py, which builds on this module, so it is looked up on first use."""
+    if name == "export_model":
+        from .package import export_model
 
-    return _export_model(model_dir, fmt, dest_dir, quantization, cancel)
+        return export_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
