@@ -10,12 +10,13 @@ from benchmarks.trainer_report import _commit
 
 def _repo(tmp_path):
     def git(*args):
-        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+        identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run(["git", *identity, *args], cwd=tmp_path, check=True, capture_output=True)
 
     git("init", "-q")
     (tmp_path / "train.py").write_text("x = 1\n")
     git("add", ".")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    git("commit", "-qm", "one")
     return git
 
 
@@ -27,7 +28,7 @@ def test_source_digest_changes_with_an_edit_and_with_a_commit(tmp_path, monkeypa
     (tmp_path / "train.py").write_text("x = 2\n")
     edited = machine.git_info()
     assert edited["dirty"] and edited["source_digest"] != clean["source_digest"]
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two")
+    git("commit", "-qam", "two")
     committed = machine.git_info()
     assert not committed["dirty"] and committed["source_digest"] not in (
         clean["source_digest"],
@@ -40,7 +41,7 @@ def test_results_written_during_a_run_do_not_count_as_a_code_change(tmp_path, mo
     git = _repo(tmp_path)
     (tmp_path / "BENCHMARKS.md").write_text("old\n")
     git("add", ".")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results")
+    git("commit", "-qm", "results")
     monkeypatch.setattr(machine, "ROOT", tmp_path)
     before = machine.git_info()
     (tmp_path / "BENCHMARKS.md").write_text("new\n")
