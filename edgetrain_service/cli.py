@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bearer token clients must send (required off loopback; env EDGETRAIN_TOKEN)",
     )
     parser.add_argument(
+        "--cancel-grace-seconds",
+        type=float,
+        default=30.0,
+        help="how long a cancelled running training or export may take to stop by itself before its "
+        "worker process is killed (default 30)",
+    )
+    parser.add_argument(
         "--trainer-overrides",
         type=Path,
         default=None,
@@ -86,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 0:
         print("edgetrain serve: --workers must be 0 (queue-only) or more", file=sys.stderr)
         return 2
+    if args.cancel_grace_seconds < 0:
+        print("edgetrain serve: --cancel-grace-seconds must be 0 or more", file=sys.stderr)
+        return 2
     if args.workers == 0:
         logging.getLogger("edgetrain.serve").warning(
             "--workers 0: trainings stay queued until the service starts with --workers 1 or more"
@@ -95,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         storage_root=args.storage_root or args.data_dir / "storage",
         workers=args.workers,
         trainer_overrides=_load_overrides(args.trainer_overrides),
+        cancel_grace_s=args.cancel_grace_seconds,
     )
     try:
         service = Service(config, args.host, args.grpc_port, args.rest_port, args.token)

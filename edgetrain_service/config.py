@@ -16,6 +16,9 @@ class ServiceConfig:
     storage_root: Path  # where gs://BUCKET/PATH lives locally: STORAGE_ROOT/BUCKET/PATH
     workers: int = 1
     trainer_overrides: dict[str, Any] = field(default_factory=dict)
+    # A cancelled training or export gets this long to stop by itself (it cleans up and leaves nothing);
+    # after that the scheduler kills its worker process and cleans up for it.
+    cancel_grace_s: float = 30.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

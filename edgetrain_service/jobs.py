@@ -4,6 +4,10 @@ processes, at most --workers trainings at once), and recovers after a crash.
 Recovery: a job found 'running' at start-up was interrupted (SIGKILL, power loss). Imports and exports are
 idempotent and simply run again; a training is restarted once (its operation says so in the log), and a
 second interruption ends its operation FAILED with a clear message, so nothing stays RUNNING forever.
+
+Cancel: a running job checks for it itself and stops cleanly. One whose worker is still alive
+`cancel_grace_s` after the scheduler first saw the request (stuck in I/O or in a long native call) is
+killed, and the scheduler cleans up and ends its operation CANCELLED.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import multiprocessing
 import threading
+import time
 from dataclasses import asdict
 
 from google.rpc import code_pb2
@@ -32,6 +37,7 @@ class Scheduler:
         self._spawn = multiprocessing.get_context("spawn")
         self._processes: dict[str, tuple[str, multiprocessing.process.BaseProcess]] = {}
         self._threads: dict[str, threading.Thread] = {}
+        self._cancel_seen: dict[str, float] = {}  # op name -> monotonic time the scheduler saw its cancel
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._loop = threading.Thread(target=self._run, name="scheduler", daemon=True)
@@ -87,6 +93,7 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._kill_overdue_cancels()
                 self._reap()
                 self._dispatch()
             except Exception:  # keep scheduling; the error is logged with its traceback
@@ -100,6 +107,7 @@ class Scheduler:
                 continue
             process.join()
             del self._processes[op_name]
+            self._cancel_seen.pop(op_name, None)
             with self.store.tx() as db:
                 job = db.execute("SELECT state FROM jobs WHERE op_name=?", (op_name,)).fetchone()
                 if job is not None and job["state"] == "running":  # it died without recording an outcome
@@ -117,6 +125,35 @@ class Scheduler:
         for op_name, thread in list(self._threads.items()):
             if not thread.is_alive():
                 del self._threads[op_name]
+
+    def _kill_overdue_cancels(self) -> None:
+        running = list(self._processes)
+        if not running:
+            return
+        marks = ",".join("?" * len(running))
+        rows = self.store.query(
+            "SELECT o.name, j.payload FROM operations o JOIN jobs j ON j.op_name = o.name "
+            f"WHERE o.cancel_requested=1 AND o.done=0 AND o.name IN ({marks})",
+            tuple(running),
+        )
+        now = time.monotonic()
+        for row in rows:
+            op_name = row["name"]
+            kind, process = self._processes[op_name]
+            seen = self._cancel_seen.setdefault(op_name, now)
+            if not process.is_alive() or now - seen < self.config.cancel_grace_s:
+                continue  # one that has exited is _reap's
+            _LOGGER.warning(
+                "%s job %s: still running %.0f s after its cancel; killing worker pid %s",
+                kind,
+                op_name,
+                now - seen,
+                process.pid,
+            )
+            process.kill()
+            process.join()
+            del self._processes[op_name], self._cancel_seen[op_name]
+            worker.end_killed_after_cancel(self.store, self.config, op_name, kind, json.loads(row["payload"]))
 
     def _dispatch(self) -> None:
         queued = self.store.query("SELECT * FROM jobs WHERE state='queued' ORDER BY seq")
@@ -152,3 +189,4 @@ class Scheduler:
                 )
                 process.start()
                 self._processes[job["op_name"]] = (kind, process)
+                _LOGGER.info("%s job %s: worker pid %s", kind, job["op_name"], process.pid)

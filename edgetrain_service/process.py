@@ -33,6 +33,7 @@ class ServiceProcess:
         storage_root: str | Path | None = None,
         trainer_overrides: dict | str | Path | None = None,
         workers: int = 1,
+        cancel_grace_s: float | None = None,
         token: str | None = None,
         host: str = "127.0.0.1",
         grpc_port: int = 0,
@@ -44,6 +45,7 @@ class ServiceProcess:
         self.storage_root = Path(storage_root).resolve() if storage_root else self.data_dir / "storage"
         self.trainer_overrides = trainer_overrides
         self.workers = workers
+        self.cancel_grace_s = cancel_grace_s
         self.token = token
         self.host = host
         self.ports = (grpc_port, rest_port)
@@ -72,6 +74,8 @@ class ServiceProcess:
             "--workers",
             str(self.workers),
         ]
+        if self.cancel_grace_s is not None:
+            command += ["--cancel-grace-seconds", str(self.cancel_grace_s)]
         if self.token:
             command += ["--token", self.token]
         overrides = self.trainer_overrides

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 import traceback
 
 from google.rpc import code_pb2
 
-from . import operations
+from . import names, operations
 from .config import ServiceConfig
 from .errors import ServiceError
 from .store import Store
@@ -71,3 +72,26 @@ def run_job(store: Store, config: ServiceConfig, op_name: str, kind: str, payloa
 def fail(store: Store, op_name: str, code: int, message: str, partial_failures=()) -> None:
     with store.tx() as db:
         operations.finish(db, op_name, error=(code, message), partial_failures=list(partial_failures))
+
+
+def end_killed_after_cancel(
+    store: Store, config: ServiceConfig, op_name: str, kind: str, payload: dict
+) -> None:
+    """The scheduler killed a cancelled job's worker that outlived the grace period: remove what the job had
+    written, as its own cancel path does, and end the operation CANCELLED."""
+    row = store.get_operation(op_name)
+    if row is None or row["done"]:
+        return  # it finished just before the kill (the worker is gone now, so this cannot change)
+    if kind == "train":
+        shutil.rmtree(config.model_dir(names.parse_name(payload["model"], "models").id), ignore_errors=True)
+        outcome = "no model was created"
+    else:
+        shutil.rmtree(payload["dest"], ignore_errors=True)
+        outcome = "nothing was exported"
+    fail(
+        store,
+        op_name,
+        operations.CANCELLED,
+        f"Operation cancelled by the caller; the {kind} did not stop within {config.cancel_grace_s:g} s, "
+        f"so its worker process was killed and {outcome}.",
+    )
