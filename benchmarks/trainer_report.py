@@ -33,7 +33,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"| {r['map50']:.3f} (≥ {t['map50']:.2f} {_mark(met['map50'])}) | {r['map50_95']:.3f} "
             f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
             f"| {_threads(r)} "
-            f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms{lat_target} "
+            f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms"
+            f"{'' if r.get('latency_images') else '†'}{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
             f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} "
             f"| {_commit(r)} | {r['started'][:10]} |"
@@ -51,6 +52,11 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "(it lagged: a run started right after another got 1 of the 2 cores). commit: + uncommitted "
             "changes; ! the code changed while the run trained (run benchmarks from a checkout you do not "
             "edit).",
+            "",
+            "latency: median of 50 invokes right after the run, cycling through the first 8 TEST images. "
+            "† timed on a constant gray image (runs before 2026-11-29 07:00), which is cheaper to "
+            "post-process: a BCCD model returns 100 candidates on real images. The back-to-back table "
+            "below compares the types under the same conditions.",
         ]
         lines += _all_runs(records)
     failed = [r for r in records if r.get("status") != "ok"]

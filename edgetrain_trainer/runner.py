@@ -44,6 +44,8 @@ from .package import save_model_dir, write_tflite_package
 from .tflite_runner import TFLiteDetector
 from .types import Progress
 
+LATENCY_IMAGES = 8  # evaluation images the reported latency cycles through
+
 
 class TrainingRun:
     def __init__(
@@ -280,15 +282,19 @@ class TrainingRun:
     def evaluate_package(
         self, package_dir: Path, examples: list[Example], cancel
     ) -> tuple[Evaluation, float]:
-        """Evaluate the exported TF Lite model on `examples` (original images) and time it at 2 threads."""
+        """Evaluate the exported TF Lite model on `examples` (original images) and time it at 2 threads on the
+        first LATENCY_IMAGES of them."""
         detector = TFLiteDetector(package_dir, num_threads=2)
-        predictions = []
+        predictions, timed = [], []
         for example in examples:
             if cancel():
                 raise TrainingCancelled("training cancelled during evaluation")
-            det = detector.detect(load_rgb(example.image_path))
+            image = detector.prepare(load_rgb(example.image_path))
+            det = detector.detect(image)
             predictions.append((det.boxes, det.classes, det.scores))
-        return evaluate(examples, self.labels, predictions), detector.latency_ms()
+            if len(timed) < LATENCY_IMAGES:
+                timed.append(image)
+        return evaluate(examples, self.labels, predictions), detector.latency_ms(timed)
 
 
 def _all_layers(model):

@@ -2,6 +2,7 @@
 
 detector = TFLiteDetector(package_dir)          # model.tflite + dict.txt
 result = detector.detect(pil_or_uint8_image)      # boxes yxyx normalized [D, 4], classes [D], scores [D]
+detector.latency_ms([detector.prepare(image)])   # median invoke time on real images
 """
 
 from __future__ import annotations
@@ -38,31 +39,39 @@ class TFLiteDetector:
         self.input_shape = tuple(int(d) for d in detail["shape"])  # (1, H, W, 3)
         self.input_dtype = detail["dtype"]
 
-    def detect(self, image: Image.Image | np.ndarray) -> TFLiteDetections:
-        """image: PIL RGB image or uint8 [h, w, 3] of any size (stretched to the model's input)."""
+    def prepare(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        """PIL RGB image or uint8 [h, w, 3] of any size → uint8 [H, W, 3] at the model's input (stretched)."""
         _, height, width, _ = self.input_shape
         if isinstance(image, Image.Image):
-            pixels = np.asarray(image.convert("RGB").resize((width, height), Image.BILINEAR), dtype=np.uint8)
-        elif image.shape[:2] != (height, width):
-            pixels = np.asarray(
-                Image.fromarray(image).resize((width, height), Image.BILINEAR), dtype=np.uint8
-            )
-        else:
-            pixels = image
-        out = self._runner(image=pixels[None].astype(self.input_dtype))
+            return np.asarray(image.convert("RGB").resize((width, height), Image.BILINEAR), dtype=np.uint8)
+        if image.shape[:2] != (height, width):
+            return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR), dtype=np.uint8)
+        return image
+
+    def detect(self, image: Image.Image | np.ndarray) -> TFLiteDetections:
+        """image: PIL RGB image or uint8 [h, w, 3] of any size (stretched to the model's input)."""
+        out = self._runner(image=self.prepare(image)[None].astype(self.input_dtype))
         boxes, classes, scores, count = (out[k] for k in OUTPUT_KEYS)
         n = int(count.reshape(-1)[0])
         return TFLiteDetections(
             np.clip(boxes[0, :n], 0.0, 1.0), classes[0, :n].astype(np.int32), scores[0, :n].astype(np.float32)
         )
 
-    def latency_ms(self, runs: int = 30, warmup: int = 3) -> float:
-        """Median wall time of one invoke on a fixed image (threads as constructed)."""
-        image = np.full(self.input_shape, 127, dtype=self.input_dtype)
+    def latency_ms(self, images: list[np.ndarray] | None = None, runs: int = 30, warmup: int = 3) -> float:
+        """Median wall time of one invoke (threads as constructed), cycling through `images` (prepared).
+
+        Give real images: the post-processing's cost grows with the candidates above the score threshold,
+        e.g. +5 ms at 2 threads for a BCCD model (100 detections) over the constant gray image used when
+        `images` is None (a handful)."""
+        batches = [
+            image[None].astype(self.input_dtype)
+            for image in images or [np.full(self.input_shape[1:], 127, dtype=np.uint8)]
+        ]
         times = []
         for i in range(warmup + runs):
+            batch = batches[i % len(batches)]
             start = time.perf_counter()
-            self._runner(image=image)
+            self._runner(image=batch)
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000.0)
         return statistics.median(times)

@@ -169,6 +169,17 @@ def test_float32_tflite_reproduces_keras_detections(trained, test_images, tmp_pa
         assert lite.classes[:top].tolist() == keras_det.classes[:top].tolist()
 
 
+def test_detector_prepares_any_image_to_its_input_and_times_real_images(trained, test_images):
+    tflite = TFLiteDetector(trained[0].package_dir)
+    prepared = [tflite.prepare(image) for image in test_images]
+    _, height, width, _ = tflite.input_shape
+    assert {p.shape for p in prepared} == {(height, width, 3)} and {p.dtype for p in prepared} == {np.uint8}
+    assert test_images[0].size != (width, height)  # so prepare() did resize
+    for image, ready in zip(test_images[:2], prepared, strict=False):
+        np.testing.assert_array_equal(tflite.detect(image).boxes, tflite.detect(ready).boxes)
+    assert tflite.latency_ms(prepared, runs=len(prepared)) > 0
+
+
 def test_int8_tflite_finds_what_keras_finds(trained, test_images):
     """Keras' top detections have int8 TF Lite twins at the same place, and the top detection of most images
     keeps its class and score. (int8 may swap the class of a detection whose class scores are close: CI trains

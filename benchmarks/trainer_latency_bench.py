@@ -1,0 +1,159 @@
+"""Latency back to back: the latest package of each dataset x model type in benchmarks/results/trainer.jsonl,
+timed one after the other on its dataset's TEST images at 2 threads, so the three types meet the same
+machine state. A trainer run's own figure is taken right after its training, hours apart from the others.
+
+    python -m benchmarks.trainer_latency_bench      # run_all runs it after trainer_bench (name order)
+
+Per package: ROUNDS rounds of RUNS invokes cycling through the first IMAGES TEST images; the record keeps the
+median of the round medians, the fastest and slowest round, and the mean detections per image (the
+post-processing's cost grows with the candidates above the score threshold). Packages whose folder is gone
+(another machine, a cleaned work dir) are listed as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import ROOT, git_info, machine_info
+from benchmarks.report import RESULTS_DIR, read_records, write_benchmarks_md
+from edgetrain_trainer.types import MODEL_TYPES
+
+RESULTS = RESULTS_DIR / "trainer_latency.jsonl"
+TRAINER_RESULTS = RESULTS_DIR / "trainer.jsonl"
+ROUNDS, RUNS, IMAGES, THREADS = 5, 40, 8, 2
+
+
+def latest_packages(trainer_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest successful run of each dataset x model type, ordered by dataset then model type."""
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in trainer_records:
+        if record.get("status") == "ok":
+            latest[(record["dataset"], MODEL_TYPES.index(record["model_type"]))] = record
+    return [latest[key] for key in sorted(latest)]
+
+
+def measure(package_dir: Path, image_paths: list[Path]) -> dict[str, float]:
+    from edgetrain_trainer.images import load_rgb
+    from edgetrain_trainer.tflite_runner import TFLiteDetector
+
+    detector = TFLiteDetector(package_dir, num_threads=THREADS)
+    images = [detector.prepare(load_rgb(path)) for path in image_paths]
+    rounds = [detector.latency_ms(images, runs=RUNS) for _ in range(ROUNDS)]
+    return {
+        "median_ms": round(statistics.median(rounds), 2),
+        "fastest_round_ms": round(min(rounds), 2),
+        "slowest_round_ms": round(max(rounds), 2),
+        "detections_per_image": round(statistics.mean(len(detector.detect(i).scores) for i in images), 1),
+    }
+
+
+def test_image_paths(data_root: Path, dataset: str) -> list[Path]:
+    from edgetrain_trainer.dataset import TEST, load_dataset
+
+    return [e.image_path for e in load_dataset(data_root / dataset / "annotations.csv").split(TEST)[:IMAGES]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.trainer_latency_bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path(os.environ.get("EDGETRAIN_BENCH_DATA", ROOT.parent / "shared" / "datasets")),
+    )
+    parser.add_argument("--trainer-results", type=Path, default=TRAINER_RESULTS)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    record: dict[str, Any] = {
+        "bench": "trainer_latency",
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "git": git_info(),
+        "protocol": {"rounds": ROUNDS, "runs": RUNS, "images": IMAGES, "threads": THREADS},
+        "packages": [],
+        "skipped": [],
+    }
+    trainer_records = read_records(args.trainer_results) if args.trainer_results.exists() else []
+    paths: dict[str, list[Path]] = {}
+    for run in latest_packages(trainer_records):
+        entry = {
+            "dataset": run["dataset"],
+            "model_type": run["model_type"],
+            "trained": run["started"],
+            "commit": (run["git"].get("commit") or "")[:7],
+        }
+        package = Path(run["package_dir"])
+        if not (package / "model.tflite").is_file():
+            record["skipped"].append({**entry, "reason": f"{package} is gone"})
+            continue
+        if run["dataset"] not in paths:
+            paths[run["dataset"]] = test_image_paths(args.data_root, run["dataset"])
+        entry.update(measure(package, paths[run["dataset"]]))
+        record["packages"].append(entry)
+        print(f"{entry['dataset']} {entry['model_type']}: {entry['median_ms']} ms", flush=True)
+    if not record["packages"]:
+        print("no trained packages to time: run benchmarks.trainer_bench first", file=sys.stderr)
+        return 1
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.results, "a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+    write_benchmarks_md()
+    return 0
+
+
+def render_markdown(records: list[dict[str, Any]]) -> str:
+    """BENCHMARKS.md section: the latest back-to-back measurement, with the ordering per dataset."""
+    latest = records[-1]
+    p = latest["protocol"]
+    lines = [
+        "## Trainer latency, back to back",
+        "",
+        f"Latest package of each dataset x model type, int8 TF Lite at {p['threads']} threads, timed one "
+        f"after another on the dataset's first {p['images']} TEST images ({p['rounds']} rounds of "
+        f"{p['runs']} invokes; median of the round medians, fastest–slowest round).",
+        "",
+        "| dataset | model type | latency | rounds | detections per image | trained | commit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in latest["packages"]:
+        lines.append(
+            f"| {e['dataset']} | {e['model_type']} | {e['median_ms']:.1f} ms "
+            f"| {e['fastest_round_ms']:.1f}–{e['slowest_round_ms']:.1f} | {e['detections_per_image']:g} "
+            f"| {e['trained'][:16]} | {e['commit']} |"
+        )
+    lines.append("")
+    for dataset, ordered in ordering(latest["packages"]).items():
+        lines.append(f"- {dataset}: latency strictly ordered by model type: {'✓' if ordered else '✗'}")
+    for s in latest["skipped"]:
+        lines.append(f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}")
+    m = latest["machine"]
+    lines += [
+        "",
+        f"Measured {latest['started'][:16]} at commit {(latest['git'].get('commit') or '')[:7]} on "
+        f"{m['cpu_model']}, {m['cores']} cores, load {m['load_average_1m']} at start.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ordering(packages: list[dict[str, Any]]) -> dict[str, bool]:
+    """Per dataset with all three types timed: is latency strictly increasing low-latency → high-accuracy?"""
+    by_dataset: dict[str, dict[str, float]] = {}
+    for e in packages:
+        by_dataset.setdefault(e["dataset"], {})[e["model_type"]] = e["median_ms"]
+    result = {}
+    for dataset, times in by_dataset.items():
+        if len(times) == len(MODEL_TYPES):
+            in_order = [times[t] for t in MODEL_TYPES]
+            result[dataset] = all(a < b for a, b in itertools.pairwise(in_order))
+    return result

@@ -1,0 +1,62 @@
+"""The back-to-back latency benchmark: which packages it times and how it reports the ordering."""
+
+from benchmarks.trainer_latency_bench import latest_packages, ordering, render_markdown
+
+LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
+
+
+def run(dataset, model_type, started, status="ok"):
+    return {"dataset": dataset, "model_type": model_type, "started": started, "status": status}
+
+
+def test_latest_successful_run_of_each_dataset_and_type_in_type_order():
+    records = [
+        run("cards", HIGH, "1"),
+        run("bccd", VERSATILE, "2"),
+        run("cards", LOW, "3"),
+        run("cards", HIGH, "4"),
+        run("cards", HIGH, "5", status="failed"),
+    ]
+    chosen = [(r["dataset"], r["model_type"], r["started"]) for r in latest_packages(records)]
+    assert chosen == [("bccd", VERSATILE, "2"), ("cards", LOW, "3"), ("cards", HIGH, "4")]
+
+
+def timed(dataset, model_type, ms):
+    return {"dataset": dataset, "model_type": model_type, "median_ms": ms}
+
+
+def test_ordering_needs_all_three_types_strictly_increasing():
+    packages = [
+        timed("bccd", LOW, 10.6),
+        timed("bccd", VERSATILE, 17.2),
+        timed("bccd", HIGH, 22.0),
+        timed("cards", LOW, 5.6),
+        timed("cards", VERSATILE, 17.1),
+        timed("cards", HIGH, 17.1),  # a tie is not strictly ordered
+        timed("voc", LOW, 3.0),  # only one type timed: no verdict
+    ]
+    assert ordering(packages) == {"bccd": True, "cards": False}
+
+
+def test_report_shows_each_package_the_verdicts_and_what_was_skipped():
+    entry = {
+        "trained": "2026-11-29T06:10:13+00:00",
+        "commit": "24820bc",
+        "fastest_round_ms": 11.6,
+        "slowest_round_ms": 11.9,
+        "detections_per_image": 14.5,
+    }
+    record = {
+        "started": "2026-11-29T08:00:00+00:00",
+        "git": {"commit": "abcdef0123"},
+        "machine": {"cpu_model": "Xeon", "cores": 2, "load_average_1m": 0.1},
+        "protocol": {"rounds": 5, "runs": 40, "images": 8, "threads": 2},
+        "packages": [
+            {**timed("cards", m, ms), **entry} for m, ms in ((LOW, 5.6), (VERSATILE, 11.7), (HIGH, 17.1))
+        ],
+        "skipped": [{"dataset": "bccd", "model_type": LOW, "reason": "/tmp/x is gone"}],
+    }
+    text = render_markdown([record])
+    assert "| cards | mobile-versatile-1 | 11.7 ms | 11.6–11.9 | 14.5 | 2026-11-29T06:10 | 24820bc |" in text
+    assert "- cards: latency strictly ordered by model type: ✓" in text
+    assert "- skipped bccd mobile-low-latency-1: /tmp/x is gone" in text
