@@ -157,3 +157,7 @@ def ordering(packages: list[dict[str, Any]]) -> dict[str, bool]:
             in_order = [times[t] for t in MODEL_TYPES]
             result[dataset] = all(a < b for a, b in itertools.pairwise(in_order))
     return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
