@@ -16,13 +16,14 @@ from .store import Store
 def run_export(store: Store, config: ServiceConfig, op_name: str, payload: dict) -> None:
     from edgetrain_trainer.errors import FailedPreconditionError, InvalidArgumentError
     from edgetrain_trainer.export import export_model
+    from edgetrain_trainer.staging import remove_with_partials
 
     row = store.get_operation(op_name)
     if row is not None and row["done"]:  # a deleted operation's work still runs (AutoML semantics)
         return
     result = artifacts.read_result(config, names.parse_name(payload["model"], "models").id)
     dest = Path(payload["dest"])
-    shutil.rmtree(dest, ignore_errors=True)  # a re-run after a crash starts from an empty folder
+    remove_with_partials(dest)  # a re-run after a crash starts from an empty folder
     if payload["format"] == "tflite":
         # The package that was trained and evaluated, byte for byte (not a re-quantized copy).
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import shutil
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from google.rpc import code_pb2
 
@@ -82,11 +83,13 @@ def end_killed_after_cancel(
     row = store.get_operation(op_name)
     if row is None or row["done"]:
         return  # it finished just before the kill (the worker is gone now, so this cannot change)
-    if kind == "train":
+    if kind == "train":  # the training's staging folders are inside the model's folder
         shutil.rmtree(config.model_dir(names.parse_name(payload["model"], "models").id), ignore_errors=True)
         outcome = "no model was created"
     else:
-        shutil.rmtree(payload["dest"], ignore_errors=True)
+        from edgetrain_trainer.staging import remove_with_partials
+
+        remove_with_partials(Path(payload["dest"]))
         outcome = "nothing was exported"
     fail(
         store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ def staged_directory(dest: Path) -> Iterator[Path]:
     When the block succeeds the sibling is renamed onto `dest` (absent or an empty directory); when it raises
     (cancellation included) the sibling is removed, so `dest` never holds a half-written result."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_partial_prefix(dest), dir=dest.parent))
     try:
         yield tmp
         if dest.exists():
@@ -25,3 +26,14 @@ def staged_directory(dest: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_with_partials(dest: Path) -> None:
+    """Remove `dest` and the hidden siblings of a writer that was killed before it could clean up."""
+    shutil.rmtree(dest, ignore_errors=True)
+    for leftover in dest.parent.glob(glob.escape(_partial_prefix(dest)) + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _partial_prefix(dest: Path) -> str:
+    return f".{dest.name}.partial-"

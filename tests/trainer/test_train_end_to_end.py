@@ -173,7 +173,7 @@ def test_detector_prepares_any_image_to_its_input_and_times_real_images(trained,
     tflite = TFLiteDetector(trained[0].package_dir)
     prepared = [tflite.prepare(image) for image in test_images]
     _, height, width, _ = tflite.input_shape
-    assert {p.shape for p in prepared} == {(height, width, 3)} and {p.dtype for p in prepared} == {np.uint8}
+    assert all(p.shape == (height, width, 3) and p.dtype == np.uint8 for p in prepared)
     assert test_images[0].size != (width, height)  # so prepare() did resize
     for image, ready in zip(test_images[:2], prepared, strict=False):
         np.testing.assert_array_equal(tflite.detect(image).boxes, tflite.detect(ready).boxes)
