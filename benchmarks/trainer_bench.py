@@ -48,6 +48,10 @@ TARGET_SIZE_MB = dict(zip(MODEL_TYPES, (4.4, 5.8, 7.2), strict=True))
 TARGET_LATENCY_MS = {"mobile-low-latency-1": 15.0}
 
 
+def default_data_root() -> Path:
+    return Path(os.environ.get("EDGETRAIN_BENCH_DATA", ROOT.parent / "shared" / "datasets"))
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.trainer_bench", description=__doc__.splitlines()[0]
@@ -61,7 +65,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--data-root",
         type=Path,
-        default=Path(os.environ.get("EDGETRAIN_BENCH_DATA", ROOT.parent / "shared" / "datasets")),
+        default=default_data_root(),
     )
     parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench", help="training outputs")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -213,20 +217,14 @@ def evaluate_package(package_dir: Path, model_labels: list[str], test: list, lab
     on the TEST examples."""
     from edgetrain_trainer.evaluation import evaluate
     from edgetrain_trainer.images import load_rgb
-    from edgetrain_trainer.runner import LATENCY_IMAGES
     from edgetrain_trainer.tflite_runner import TFLiteDetector
 
     detector = TFLiteDetector(package_dir, num_threads=2)
+    found, latency = detector.detect_and_time((load_rgb(e.image_path) for e in test), runs=50)
     to_full = [labels.index(label) for label in model_labels]  # class ids of the training CSV -> full dataset
-    predictions, timed = [], []
-    for example in test:
-        image = detector.prepare(load_rgb(example.image_path))
-        found = detector.detect(image)
-        predictions.append((found.boxes, [to_full[int(c)] for c in found.classes], found.scores))
-        if len(timed) < LATENCY_IMAGES:
-            timed.append(image)
+    predictions = [(d.boxes, [to_full[int(c)] for c in d.classes], d.scores) for d in found]
     evaluation = evaluate(test, labels, predictions)
-    return evaluation.map50, evaluation.map50_95, detector.latency_ms(timed, runs=50)
+    return evaluation.map50, evaluation.map50_95, latency
 
 
 def time_to_target(curve: list[tuple[float, float]]) -> float | None:

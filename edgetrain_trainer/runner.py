@@ -44,8 +44,6 @@ from .package import save_model_dir, write_tflite_package
 from .tflite_runner import TFLiteDetector
 from .types import Progress
 
-LATENCY_IMAGES = 8  # evaluation images the reported latency cycles through
-
 
 class TrainingRun:
     def __init__(
@@ -283,18 +281,17 @@ class TrainingRun:
         self, package_dir: Path, examples: list[Example], cancel
     ) -> tuple[Evaluation, float]:
         """Evaluate the exported TF Lite model on `examples` (original images) and time it at 2 threads on the
-        first LATENCY_IMAGES of them."""
-        detector = TFLiteDetector(package_dir, num_threads=2)
-        predictions, timed = [], []
-        for example in examples:
-            if cancel():
-                raise TrainingCancelled("training cancelled during evaluation")
-            image = detector.prepare(load_rgb(example.image_path))
-            det = detector.detect(image)
-            predictions.append((det.boxes, det.classes, det.scores))
-            if len(timed) < LATENCY_IMAGES:
-                timed.append(image)
-        return evaluate(examples, self.labels, predictions), detector.latency_ms(timed)
+        first of them."""
+
+        def images():
+            for example in examples:
+                if cancel():
+                    raise TrainingCancelled("training cancelled during evaluation")
+                yield load_rgb(example.image_path)
+
+        found, latency = TFLiteDetector(package_dir, num_threads=2).detect_and_time(images())
+        predictions = [(det.boxes, det.classes, det.scores) for det in found]
+        return evaluate(examples, self.labels, predictions), latency
 
 
 def _all_layers(model):
