@@ -15,15 +15,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import statistics
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import ROOT, git_info, machine_info
+from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, write_benchmarks_md
+from benchmarks.trainer_bench import default_data_root
 from edgetrain_trainer.types import MODEL_TYPES
 
 RESULTS = RESULTS_DIR / "trainer_latency.jsonl"
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-root",
         type=Path,
-        default=Path(os.environ.get("EDGETRAIN_BENCH_DATA", ROOT.parent / "shared" / "datasets")),
+        default=default_data_root(),
     )
     parser.add_argument("--trainer-results", type=Path, default=TRAINER_RESULTS)
     parser.add_argument("--results", type=Path, default=RESULTS)
