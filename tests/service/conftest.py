@@ -155,6 +155,13 @@ def operation_metadata(client: automl_v1.AutoMlClient, name: str) -> automl_v1.O
     return automl_v1.OperationMetadata.deserialize(op.metadata.value)
 
 
+def wait_for_progress(
+    client: automl_v1.AutoMlClient, name: str, at_least: int, timeout_s: float, what: str
+) -> None:
+    """Wait until operation `name` reports at least `at_least` percent done."""
+    wait_for(lambda: operation_metadata(client, name).progress_percent >= at_least, timeout_s, what)
+
+
 def finished(client: automl_v1.AutoMlClient, name: str, timeout_s: float = TRAIN_TIMEOUT_S):
     ops = client.transport.operations_client
     return wait_for(lambda: (op := ops.get_operation(name)).done and op, timeout_s, f"{name} to finish")
@@ -183,9 +190,7 @@ def trainings(service, dataset) -> Trainings:
     other_uri = write_cards_subset(service.storage_root, "cards_again", {"TRAIN": 6, "TEST": 2})
     other = create_imported_dataset(client, "cards_again", other_uri)
     for name in (first, second):
-        wait_for(
-            lambda n=name: operation_metadata(client, n).progress_percent >= 5, 300, "training under way"
-        )
+        wait_for_progress(client, name, 5, 300, "training under way")
     service.kill()  # SIGKILL: the server and its worker processes, mid-training
     service.start()
     client = grpc_clients(service.grpc_target)[0]
@@ -194,8 +199,6 @@ def trainings(service, dataset) -> Trainings:
         op = finished(client, name)
         assert not op.HasField("error"), op.error
         models.append(automl_v1.Model.deserialize(op.response.value))
-    wait_for(
-        lambda: operation_metadata(client, third).progress_percent >= 5, 300, "the queued training to start"
-    )
+    wait_for_progress(client, third, 5, 300, "the queued training to start")
     client.transport.operations_client.cancel_operation(third)
     return Trainings(models[0], models[1], [first, second], third, finished(client, third, 300), other)

@@ -17,9 +17,8 @@ from .conftest import (
     create_imported_dataset,
     finished,
     grpc_clients,
-    operation_metadata,
     start_training,
-    wait_for,
+    wait_for_progress,
     write_cards_subset,
 )
 
@@ -48,8 +47,7 @@ def test_a_training_that_ignores_its_cancel_is_killed_after_the_grace_period(tmp
         client = grpc_clients(service.grpc_target)[0]
         dataset = create_imported_dataset(client, "frozen", write_cards_subset(storage, "frozen"))
         op = start_training(client, dataset, "frozen_model", "mobile-low-latency-1").operation
-        started = lambda: operation_metadata(client, op.name).progress_percent > 0  # noqa: E731
-        wait_for(started, 120, "the training to start")
+        wait_for_progress(client, op.name, 1, 120, "the training to start")
         [pid] = worker_pids(service.process.pid)
         assert any((data / "models").iterdir())  # the training's folder
         os.kill(pid, signal.SIGSTOP)

@@ -24,7 +24,7 @@ from .conftest import (
     grpc_clients,
     operation_metadata,
     start_training,
-    wait_for,
+    wait_for_progress,
     write_cards_subset,
 )
 
@@ -71,7 +71,6 @@ def test_queue_only_service_keeps_trainings_queued_until_a_worker_starts(tmp_pat
         assert operation_metadata(client, op.name).progress_percent == 0
     with ServiceProcess(data, storage_root=storage, trainer_overrides=TINY_TRAINER, workers=1) as running:
         client = grpc_clients(running.grpc_target)[0]
-        started = lambda: operation_metadata(client, op.name).progress_percent > 0  # noqa: E731
-        wait_for(started, 120, "the training to start")
+        wait_for_progress(client, op.name, 1, 120, "the training to start")
         client.transport.operations_client.cancel_operation(op.name)
         assert finished(client, op.name, timeout_s=120).error.code == 1
