@@ -44,6 +44,9 @@ class TrainerConfig:
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
     patience: int = 15  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
     min_delta: float = 0.002
+    # then the last stage decays its learning rate to the floor over this many more epochs before it stops
+    # (fit.run_stage); 0 stops at once
+    cooldown_epochs: int = 10
     weight_decay: float = 1e-4  # decoupled (AdamW)
     ema_epochs: float = 1.0  # validate and keep a moving average of the weights over ~this many epochs; 0 off
     grad_clip_norm: float = 10.0
@@ -114,6 +117,8 @@ class TrainerConfig:
             raise InvalidArgumentError("overrides: head_time_share must be in (0, 1]")
         if not 0 < self.validation_fraction < 1:
             raise InvalidArgumentError("overrides: validation_fraction must be between 0 and 1")
+        if self.cooldown_epochs < 0:
+            raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
         if not self.cache_features and not self.finetune:
             raise InvalidArgumentError("overrides: cache_features and finetune cannot both be off")
 

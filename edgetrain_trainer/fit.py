@@ -42,6 +42,7 @@ class StageSettings:
     batch_size: int
     learning_rate: float
     deadline_fraction: float  # the stage ends when the clock's train fraction reaches this
+    cooldown_epochs: int = 0  # on a validation plateau: decay the rate over this many epochs, then stop
 
 
 def make_optimizer(
@@ -175,7 +176,7 @@ def run_stage(
     model: keras.Model,
     clock: BudgetClock,
     stopper: EarlyStopping,
-    report: Callable[[str, int, dict[str, float], float | None], None],
+    report: Callable[[str, int, dict[str, float], float | None, str], None],
     optimizer: keras.optimizers.Optimizer,
     schedule: BudgetCosine,
     steps_per_epoch: int,
@@ -185,11 +186,17 @@ def run_stage(
     OutOfTime from inside the epoch. Evaluates (and keeps) the optimizer's moving average of the weights when
     it has one. Leaves the best weights in `model`: the weights it started with when no epoch reached
     `keep_above` (the previous stage's best). Early stopping counts from this stage's own best, so a stage
-    that starts below the previous one gets its full patience to climb past it."""
+    that starts below the previous one gets its full patience to climb past it.
+
+    When early stopping fires and settings.cooldown_epochs > 0, the stage does not stop yet: the learning rate
+    decays from where it is to its floor over that many more epochs (BudgetCosine.cool_down), and the stage
+    ends "converged" after them. Until then the rate is only as low as the time left forces it to be, and
+    validation on a plateau at a high rate swings between epochs instead of settling."""
     best_weights = model.get_weights()
     best50_95 = 0.0
     ended_by = "epochs"
     epoch = 0
+    cooling_until: int | None = None
     stage_end = settings.deadline_fraction * clock.train_seconds
     for epoch in range(1, settings.max_epochs + 1):
         epoch_start = clock.elapsed()
@@ -205,8 +212,17 @@ def run_stage(
         took = clock.elapsed() - epoch_start
         plan = planned_epochs(epoch, settings.max_epochs, stage_end - clock.elapsed(), took)
         schedule.replan(plan * steps_per_epoch)
-        report(settings.name, epoch, losses, map50)
-        if stopper.converged:
+        note = ""
+        start_cooling = cooling_until is None and stopper.converged and settings.cooldown_epochs > 0
+        if start_cooling and epoch < settings.max_epochs:
+            cooling_until = epoch + settings.cooldown_epochs
+            schedule.cool_down(int(optimizer.iterations.numpy()), settings.cooldown_epochs * steps_per_epoch)
+            note = (
+                f"no validation gain for {stopper.patience} epochs: decaying the learning rate "
+                f"over {settings.cooldown_epochs} more epochs, then stopping"
+            )
+        report(settings.name, epoch, losses, map50, note)
+        if (cooling_until is None and stopper.converged) or epoch == cooling_until:
             ended_by = "converged"
             break
         if clock.train_fraction() >= settings.deadline_fraction:

@@ -92,9 +92,12 @@ class TrainingRun:
         self._head_best = None
         if cfg.cache_features:
             share = cfg.head_time_share if cfg.finetune else 1.0
+            cooldown = 0 if cfg.finetune else cfg.cooldown_epochs  # only the last stage cools down
             outcomes.append(
                 self._head_stage(
-                    StageSettings("head", head_epochs, cfg.head_batch_size, cfg.head_learning_rate, share)
+                    StageSettings(
+                        "head", head_epochs, cfg.head_batch_size, cfg.head_learning_rate, share, cooldown
+                    )
                 )
             )
             self._head_best = outcomes[-1].best_map50
@@ -102,7 +105,12 @@ class TrainingRun:
             outcomes.append(
                 self._finetune_stage(
                     StageSettings(
-                        "finetune", ft_epochs, cfg.finetune_batch_size, cfg.finetune_learning_rate, 1.0
+                        "finetune",
+                        ft_epochs,
+                        cfg.finetune_batch_size,
+                        cfg.finetune_learning_rate,
+                        1.0,
+                        cfg.cooldown_epochs,
                     )
                 )
             )
@@ -235,9 +243,12 @@ class TrainingRun:
         if done % 64 < 8 or done == total:  # about every 64 views
             self._progress("features", {}, None, f"cached features of {done}/{total} views")
 
-    def _epoch_report(self, phase: str, epoch: int, losses: dict[str, float], val_map: float | None) -> None:
+    def _epoch_report(
+        self, phase: str, epoch: int, losses: dict[str, float], val_map: float | None, note: str = ""
+    ) -> None:
         self._work_done += 1
-        self._progress(phase, losses, val_map, f"{phase} epoch {epoch}", epoch)
+        message = f"{phase} epoch {epoch}" + (f"; {note}" if note else "")
+        self._progress(phase, losses, val_map, message, epoch)
 
     def _progress(self, phase, losses, val_map, message, epoch=None) -> None:
         lo, hi = self.pct_range

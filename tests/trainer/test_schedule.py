@@ -26,3 +26,22 @@ def test_replanning_shortens_the_decay():
 )
 def test_planned_epochs_fit_the_time_left(epoch, max_epochs, seconds_left, epoch_seconds, expected):
     assert planned_epochs(epoch, max_epochs, seconds_left, epoch_seconds) == expected
+
+
+def test_cool_down_continues_from_the_current_rate_to_the_floor():
+    schedule = BudgetCosine(1.0, warmup_steps=10, total_steps=1000, alpha=0.05)
+    before = float(schedule(200))
+    schedule.cool_down(200, 40)
+    assert schedule.cooling
+    assert float(schedule(200)) == pytest.approx(before)  # no jump
+    assert float(schedule(220)) == pytest.approx(0.05 + (before - 0.05) / 2)
+    assert float(schedule(240)) == pytest.approx(0.05)
+
+
+def test_replanning_cannot_extend_a_cool_down_only_shorten_it():
+    schedule = BudgetCosine(1.0, warmup_steps=10, total_steps=1000)
+    schedule.cool_down(200, 40)
+    schedule.replan(900)
+    assert float(schedule(240)) == pytest.approx(0.05)
+    schedule.replan(220)  # the budget runs out first
+    assert float(schedule(220)) == pytest.approx(0.05)

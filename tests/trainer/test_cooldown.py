@@ -1,0 +1,56 @@
+"""The stage loop on a validation plateau: cool the learning rate down, then stop."""
+
+import pytest
+
+from edgetrain_trainer.budget import BudgetClock, EarlyStopping
+from edgetrain_trainer.fit import StageSettings, run_stage
+from tests.trainer.test_weight_average import _regression
+
+
+def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20):
+    model, optimizer, schedule, settings, train_epoch, _ = _regression(0.0, max_epochs=max_epochs)
+    settings = StageSettings("finetune", max_epochs, 4, 0.1, 1.0, cooldown_epochs)
+    scores, rates, notes = iter(metrics), [], []
+
+    def report(phase, epoch, losses, val_map, note):
+        rates.append(float(schedule(optimizer.iterations)))
+        notes.append(note)
+
+    outcome = run_stage(
+        settings,
+        train_epoch,
+        lambda: (next(scores), 0.0),
+        model,
+        BudgetClock(1000),
+        EarlyStopping(patience=2),
+        report,
+        optimizer,
+        schedule,
+        4,
+    )
+    return outcome, rates, notes
+
+
+def test_without_cool_down_the_stage_stops_when_patience_runs_out():
+    outcome, _, notes = _run([0.5, 0.6, 0.6, 0.59] + [0.0] * 16, cooldown_epochs=0)
+    assert (outcome.ended_by, outcome.epochs, outcome.best_map50) == ("converged", 4, 0.6)
+    assert not any(notes)
+
+
+def test_plateau_decays_the_rate_to_its_floor_over_the_cool_down_then_stops():
+    outcome, rates, notes = _run([0.5, 0.6, 0.6, 0.59, 0.55, 0.58, 0.6] + [0.0] * 13, cooldown_epochs=3)
+    assert (outcome.ended_by, outcome.epochs) == ("converged", 7)  # patience ran out at 4, then 3 more
+    assert "decaying the learning rate over 3 more epochs" in notes[3]
+    assert rates[4] < rates[3] * 0.9  # the planned decay was over 20 epochs; the cool-down is 3
+    assert rates[-1] == pytest.approx(0.1 * 0.05)  # the floor: alpha x peak
+
+
+def test_a_gain_during_the_cool_down_is_kept():
+    outcome, _, _ = _run([0.5, 0.6, 0.6, 0.59, 0.7, 0.65, 0.6] + [0.0] * 13, cooldown_epochs=3)
+    assert (outcome.epochs, outcome.best_map50) == (7, 0.7)
+
+
+def test_cool_down_cut_by_the_epoch_cap_still_ends_the_stage():
+    outcome, rates, _ = _run([0.5, 0.6, 0.6, 0.59, 0.5, 0.5], cooldown_epochs=5, max_epochs=6)
+    assert (outcome.ended_by, outcome.epochs) == ("epochs", 6)
+    assert rates[-1] == pytest.approx(0.1 * 0.05)
