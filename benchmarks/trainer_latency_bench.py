@@ -24,6 +24,7 @@ from typing import Any
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, write_benchmarks_md
 from benchmarks.trainer_bench import default_data_root
+from benchmarks.trainer_report import default_recipe_runs
 from edgetrain_trainer.types import MODEL_TYPES
 
 RESULTS = RESULTS_DIR / "trainer_latency.jsonl"
@@ -32,11 +33,11 @@ ROUNDS, RUNS, IMAGES, THREADS = 5, 40, 8, 2
 
 
 def latest_packages(trainer_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest successful run of each dataset x model type, ordered by dataset then model type."""
+    """The latest successful default-recipe run of each dataset x model type (the packages the trainer table
+    shows), ordered by dataset then model type."""
     latest: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in trainer_records:
-        if record.get("status") == "ok":
-            latest[(record["dataset"], MODEL_TYPES.index(record["model_type"]))] = record
+    for record in default_recipe_runs(trainer_records):
+        latest[(record["dataset"], MODEL_TYPES.index(record["model_type"]))] = record
     return [latest[key] for key in sorted(latest)]
 
 

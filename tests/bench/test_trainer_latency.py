@@ -5,8 +5,14 @@ from benchmarks.trainer_latency_bench import latest_packages, ordering, render_m
 LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
 
 
-def run(dataset, model_type, started, status="ok"):
-    return {"dataset": dataset, "model_type": model_type, "started": started, "status": status}
+def run(dataset, model_type, started, status="ok", overrides=None):
+    return {
+        "dataset": dataset,
+        "model_type": model_type,
+        "started": started,
+        "status": status,
+        "overrides": overrides or {},
+    }
 
 
 def test_latest_successful_run_of_each_dataset_and_type_in_type_order():
@@ -16,9 +22,11 @@ def test_latest_successful_run_of_each_dataset_and_type_in_type_order():
         run("cards", LOW, "3"),
         run("cards", HIGH, "4"),
         run("cards", HIGH, "5", status="failed"),
+        run("cards", HIGH, "6", overrides={"finetune_learning_rate": 2e-4}),  # an experiment
+        run("bccd", VERSATILE, "7", overrides={"max_train_seconds": 1200}),  # a time cap: the default recipe
     ]
     chosen = [(r["dataset"], r["model_type"], r["started"]) for r in latest_packages(records)]
-    assert chosen == [("bccd", VERSATILE, "2"), ("cards", LOW, "3"), ("cards", HIGH, "4")]
+    assert chosen == [("bccd", VERSATILE, "7"), ("cards", LOW, "3"), ("cards", HIGH, "4")]
 
 
 def timed(dataset, model_type, ms):

@@ -1,0 +1,56 @@
+"""The trainer section of BENCHMARKS.md: which run each headline row shows."""
+
+from benchmarks.trainer_report import default_recipe_runs, render_markdown
+
+HIGH = "mobile-high-accuracy-1"
+
+
+def run(started: str, map50: float, overrides: dict, status: str = "ok") -> dict:
+    return {
+        "status": status,
+        "started": started,
+        "dataset": "cards",
+        "model_type": HIGH,
+        "budget_milli_node_hours": 1000,
+        "overrides": overrides,
+        "map50": map50,
+        "map50_95": 0.7,
+        "stop_reason": "MODEL_CONVERGED",
+        "train_cost_milli_node_hours": 900,
+        "wall_s": 3000.0,
+        "threads": 2,
+        "time_to_target_s": 2000.0,
+        "latency_ms_median_2threads": 18.6,
+        "latency_images": "test",
+        "size_bytes": 6_250_000,
+        "peak_rss_bytes": 3_500_000_000,
+        "targets": {"map50": 0.95, "size_mb": 7.2, "latency_ms": None, "met": {"map50": False, "size": True}},
+        "git": {"commit": "abcdef0123", "dirty": False},
+        "machine": {
+            "cpu_model": "cpu",
+            "cores": 2,
+            "ram_bytes": 24 * 2**30,
+            "gpu": None,
+            "load_average_1m": 0.5,
+            "tensorflow": "2.21.0",
+        },
+    }
+
+
+def test_time_caps_are_the_default_recipe_other_overrides_are_experiments():
+    records = [
+        run("2026-11-29T01:00", 0.90, {}),
+        run("2026-11-29T02:00", 0.91, {"max_train_seconds": 2400}),
+        run("2026-11-29T03:00", 0.92, {"finetune_learning_rate": 2e-4}),
+        run("2026-11-29T04:00", 0.93, {}, status="failed"),
+    ]
+    assert [r["map50"] for r in default_recipe_runs(records)] == [0.90, 0.91]
+
+
+def test_an_experiment_after_the_latest_default_run_does_not_replace_its_headline_row():
+    text = render_markdown(
+        [run("2026-11-29T07:39", 0.929, {}), run("2026-11-29T09:09", 0.865, {"finetune_learning_rate": 2e-4})]
+    )
+    headline, every_run = text.split("### All runs")
+    assert "0.929 (≥ 0.95 ✗)" in headline and "0.865" not in headline
+    assert "finetune_learning_rate 0.0002" in every_run and "0.929" in every_run
