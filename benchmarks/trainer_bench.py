@@ -256,7 +256,9 @@ def _progress_printer(started: float, curve: list[tuple[float, float]], memory: 
     def report(progress) -> None:
         memory.phase = progress.phase
         elapsed = time.monotonic() - started
-        if progress.val_map is not None and (not curve or curve[-1][1] != progress.val_map):
+        # one point per validated epoch, equal scores included; the closing report repeats the best
+        # score without an epoch
+        if progress.val_map is not None and progress.epoch is not None:
             curve.append((elapsed, float(progress.val_map)))
         if progress.percent - last["percent"] >= 2 or progress.phase != last["phase"]:
             last.update(percent=progress.percent, phase=progress.phase)
