@@ -40,6 +40,9 @@ class TrainerConfig:
     finetune_pass_megapixels: float = 0.85
     finetune_learning_rate: float = 4e-4
     finetune_backbone_bn: bool = False  # False: backbone batch-norm statistics stay frozen (small batches)
+    # backbone layers at stride ≤ this stay frozen while fine-tuning (torchvision's and Detectron2's detection
+    # default freezes stride ≤ 4); 0 trains them all
+    finetune_frozen_stride: int = 0
     # --- both stages
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
     patience: int = 15  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
@@ -117,6 +120,11 @@ class TrainerConfig:
             raise InvalidArgumentError("overrides: head_time_share must be in (0, 1]")
         if not 0 < self.validation_fraction < 1:
             raise InvalidArgumentError("overrides: validation_fraction must be between 0 and 1")
+        if self.finetune_frozen_stride not in (0, 2, 4, 8, 16, 32):
+            raise InvalidArgumentError(
+                "overrides: finetune_frozen_stride must be 0 (train every layer) or 2, 4, 8, 16, 32; "
+                f"got {self.finetune_frozen_stride}"
+            )
         if self.cooldown_epochs < 0:
             raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
         if not self.cache_features and not self.finetune:

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from .anchors import DEFAULT_ANCHORS, generate_anchors
 from .augment import Augmenter
-from .backbones import build_backbone
+from .backbones import build_backbone, freeze_early_layers
 from .box_coding import AnchorMatcher
 from .budget import BudgetClock, EarlyStopping
 from .config import TrainerConfig
@@ -200,6 +200,7 @@ class TrainingRun:
             for layer in _all_layers(self.backbone):
                 if isinstance(layer, keras.layers.BatchNormalization):
                     layer.trainable = False  # Keras runs non-trainable batch norm in inference mode
+        frozen = freeze_early_layers(self.backbone, self.config.finetune_frozen_stride)
         steps = max(len(self.train_images) // min(settings.batch_size, len(self.train_images)), 1)
         optimizer, schedule = make_optimizer(
             settings, steps, self.config.weight_decay, self.config.grad_clip_norm, self.config.ema_epochs
@@ -207,7 +208,9 @@ class TrainingRun:
         micro = pass_size(settings.batch_size, self.spec.input_size, self.config.finetune_pass_megapixels)
         step = make_train_step(self.detector, optimizer, self.loss, micro)
         predict = tf.function(lambda x: self.detector(x, training=False))
-        self._progress("finetune", {}, None, "fine-tuning the whole network")
+        stride = self.config.finetune_frozen_stride
+        what = f"all but the backbone's {frozen} layers at stride ≤ {stride}" if frozen else "every layer"
+        self._progress("finetune", {}, None, f"fine-tuning {what}")
         epoch_fn = finetune_epoch_fn(
             self.detector,
             step,

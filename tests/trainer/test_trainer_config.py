@@ -29,6 +29,7 @@ def test_unknown_key_is_named():
         ({"max_epochs": 0}, "max_epochs must be ≥ 1"),
         ({"input_size": 300}, "multiple of 64"),
         ({"cache_features": False, "finetune": False}, "cannot both be off"),
+        ({"finetune_frozen_stride": 3}, "finetune_frozen_stride must be 0 .* got 3"),
     ],
 )
 def test_bad_values_are_rejected(overrides, message):
