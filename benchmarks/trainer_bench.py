@@ -9,8 +9,9 @@ Each run is a child process (a fresh peak-RSS figure, no TF state shared between
 TEST rows: the child writes a CSV of the TRAIN+VALIDATION images (absolute paths) and trains on that; TEST is
 evaluated here with the deployable runner (tflite_runner, 2 threads) and evaluation.evaluate (pycocotools).
 time_to_target_s: seconds from train() start until validation mAP@0.5 first came within 0.005 of its best
-value in the run (the best weights are the ones exported). Datasets: --data-root or $EDGETRAIN_BENCH_DATA,
-default ../shared/datasets beside the repository.
+value in the run (the best weights are the ones exported). speed_probe: a fixed training workload timed just
+before and after the run (benchmarks/speed_probe.py), to tell a slow machine from a slow recipe.
+Datasets: --data-root or $EDGETRAIN_BENCH_DATA, default ../shared/datasets beside the repository.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 from benchmarks.machine import ROOT, git_info, machine_info
 from benchmarks.memory import PhaseMemory
 from benchmarks.report import RESULTS_DIR, write_benchmarks_md
+from benchmarks.speed_probe import probe
 from benchmarks.trainer_report import (
     PEAK_RSS_TARGET_BYTES,
     render_markdown,  # noqa: F401  (report.py looks it up here)
@@ -126,6 +128,7 @@ def run_child(dataset: str, model_type: str, args: argparse.Namespace) -> dict[s
         "overrides": json.loads(args.overrides),
         "machine": machine_info(),
         "git": git_info(),
+        "speed_probe": {"before": probe()},
     }
     timeout = args.budget * 3.6 * 1.5 + 1800  # the budget's wall time plus generous export/evaluation slack
     try:
@@ -133,6 +136,7 @@ def run_child(dataset: str, model_type: str, args: argparse.Namespace) -> dict[s
         child = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {**base, "status": "timeout", "timeout_s": timeout}
+    base["speed_probe"]["after"] = probe()
     if git_info()["source_digest"] != base["git"]["source_digest"]:
         base["git"]["changed_during_run"] = True
         print("warning: the code changed while this run trained; its record says so", file=sys.stderr)

@@ -23,6 +23,7 @@ from typing import Any
 
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, write_benchmarks_md
+from benchmarks.speed_probe import probe
 from benchmarks.trainer_bench import default_data_root
 from benchmarks.trainer_report import default_recipe_runs
 from edgetrain_trainer.types import MODEL_TYPES
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "git": git_info(),
         "protocol": {"rounds": ROUNDS, "runs": RUNS, "images": IMAGES, "threads": THREADS},
+        "speed_probe": probe(),
         "packages": [],
         "skipped": [],
     }
@@ -141,7 +143,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     lines += [
         "",
         f"Measured {latest['started'][:16]} at commit {(latest['git'].get('commit') or '')[:7]} on "
-        f"{m['cpu_model']}, {m['cores']} cores, load {m['load_average_1m']} at start.",
+        f"{m['cpu_model']}, {m['cores']} cores, load {m['load_average_1m']} at start"
+        + (f"; speed probe {latest['speed_probe']['step_ms']:.0f} ms." if latest.get("speed_probe") else "."),
         "",
     ]
     return "\n".join(lines)

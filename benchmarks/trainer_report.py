@@ -68,6 +68,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "† timed on a constant gray image (runs before 2026-11-29 07:00), which is cheaper to "
             "post-process: a BCCD model returns 100 candidates on real images. The back-to-back table "
             "below compares the types under the same conditions.",
+            "",
+            "speed probe (All runs): one MobileNetV2 training step at 224 px, batch 8, 2 threads, timed "
+            "just before and just after the run (`benchmarks/speed_probe.py`; lower is faster). The "
+            "machine's speed moves by up to 50 % over hours; runs from before 2026-11-29 13:00 have none.",
         ]
         lines += _all_runs(records)
     failed = [r for r in records if r.get("status") != "ok"]
@@ -89,9 +93,9 @@ def _all_runs(records: list[dict[str, Any]]) -> list[str]:
         "",
         "### All runs",
         "",
-        "| started | dataset | model type | overrides | threads | stop | wall | mAP@0.5 | mAP@[.5:.95] "
-        "| commit |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| started | dataset | model type | overrides | threads | speed probe | stop | wall | mAP@0.5 "
+        "| mAP@[.5:.95] | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         if r.get("status") != "ok":
@@ -99,8 +103,8 @@ def _all_runs(records: list[dict[str, Any]]) -> list[str]:
         overrides = ", ".join(f"{k} {v}" for k, v in r["overrides"].items()) or "none"
         lines.append(
             f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} | {_threads(r)} "
-            f"| {r['stop_reason']} | {r['wall_s'] / 60:.1f} min | {r['map50']:.3f} | {r['map50_95']:.3f} "
-            f"| {_commit(r)} |"
+            f"| {_probe(r)} | {r['stop_reason']} | {r['wall_s'] / 60:.1f} min | {r['map50']:.3f} "
+            f"| {r['map50_95']:.3f} | {_commit(r)} |"
         )
     return lines
 
@@ -112,6 +116,13 @@ def _threads(r: dict[str, Any]) -> str:
         return str(r["threads"])
     cores = r["machine"]["cores"] or 1
     return f"{max(1, min(cores, round(cores - r['machine']['load_average_1m'])))}*"
+
+
+def _probe(r: dict[str, Any]) -> str:
+    """The speed probe's step time before → after the run (lower is faster); blank for older runs."""
+    probes = r.get("speed_probe") or {}
+    times = [f"{p['step_ms']:.0f}" for p in (probes.get("before"), probes.get("after")) if p]
+    return f"{' → '.join(times)} ms" if times else ""
 
 
 def _peak(r: dict[str, Any]) -> str:

@@ -68,3 +68,6 @@ def test_report_shows_each_package_the_verdicts_and_what_was_skipped():
     assert "| cards | mobile-versatile-1 | 11.7 ms | 11.6–11.9 | 14.5 | 2026-11-29T06:10 | 24820bc |" in text
     assert "- cards: latency strictly ordered by model type: ✓" in text
     assert "- skipped bccd mobile-low-latency-1: /tmp/x is gone" in text
+    assert "load 0.1 at start." in text  # no speed probe before 2026-11-29 13:00
+    text = render_markdown([{**record, "speed_probe": {"step_ms": 402.4}}])
+    assert "load 0.1 at start; speed probe 402 ms." in text
