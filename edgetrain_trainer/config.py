@@ -41,7 +41,8 @@ class TrainerConfig:
     finetune_learning_rate: float = 4e-4
     finetune_backbone_bn: bool = False  # False: backbone batch-norm statistics stay frozen (small batches)
     # backbone layers at stride ≤ this stay frozen while fine-tuning (torchvision's and Detectron2's detection
-    # default freezes stride ≤ 4); 0 trains them all
+    # default freezes stride ≤ 4); 0 trains them all. Off: on cards high-accuracy, 4 sped up the climb but
+    # not the result (docs/trainer_design.md)
     finetune_frozen_stride: int = 0
     # --- both stages
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
