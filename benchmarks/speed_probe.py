@@ -31,10 +31,9 @@ def measure() -> dict[str, float | int]:
     import tensorflow as tf
 
     from edgetrain_trainer.backbones import build_backbone
+    from edgetrain_trainer.train import configure_runtime
 
-    tf.config.threading.set_intra_op_parallelism_threads(THREADS)
-    tf.config.threading.set_inter_op_parallelism_threads(THREADS)
-    keras.utils.set_random_seed(0)
+    configure_runtime(THREADS, seed=0)  # the thread pools and seeding a training sets up
     model = build_backbone("mobilenet_v2", INPUT, weights=False)
     optimizer = keras.optimizers.SGD(1e-3)
     images = tf.random.uniform((BATCH, INPUT, INPUT, 3), 0, 255, seed=0)
