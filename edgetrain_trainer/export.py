@@ -3,17 +3,17 @@ and TF SavedModel.
 
 The TF Lite model is the TF Lite Task Library ObjectDetector contract that AutoML Vision Edge shipped:
 uint8 input [1, H, W, 3]; outputs boxes [1, N, 4] (ymin, xmin, ymax, xmax normalized), classes [1, N],
-scores [1, N], count [1], all float32. Keras 3 models go through keras.export.ExportArchive (weights become
-constants the int8 calibrator can see) and TFLiteConverter.from_saved_model; the post-processing op is an
-empty tf.function whose `experimental_implements` names the TF Lite custom op (as the TF Object Detection
-API exports SSD models).
+scores [1, N], count [1], all float32. Each kept box fills classes_per_box consecutive entries (its top
+classes, best first), so N = max_detections x classes_per_box and count counts boxes. Keras 3 models go
+through keras.export.ExportArchive (weights become constants the int8 calibrator can see) and
+TFLiteConverter.from_saved_model; the post-processing op is an empty tf.function whose
+`experimental_implements` names the TF Lite custom op (as the TF Object Detection API exports SSD models).
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -22,34 +22,15 @@ import tensorflow as tf
 
 from .box_coding import DEFAULT_CODER, BoxCoder
 from .errors import TrainingCancelled
+from .postprocess import DEFAULT_POSTPROCESS, PostProcessConfig
 from .tflite_outputs import POSTPROCESS_OP, order_outputs_like_postprocess
 from .types import CancelCheck
-
-
-@dataclass(frozen=True)
-class PostProcessConfig:
-    """Attributes of TFLite_Detection_PostProcess.
-
-    max_detections: boxes returned (N). nms_score_threshold: lowest score kept (AutoML's evaluation reads
-    confidence down to 0, so keep it low). use_regular_nms: per-class NMS (slower) instead of fast NMS
-    across classes.
-    """
-
-    max_detections: int = 100
-    max_classes_per_detection: int = 1
-    detections_per_class: int = 100
-    nms_score_threshold: float = 0.01
-    nms_iou_threshold: float = 0.5
-    use_regular_nms: bool = False
-
-
-DEFAULT_POSTPROCESS = PostProcessConfig()
 
 
 def _postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessConfig):
     attrs = {
         "max_detections": f"i: {config.max_detections}",
-        "max_classes_per_detection": f"i: {config.max_classes_per_detection}",
+        "max_classes_per_detection": f"i: {config.classes_per_box(num_classes)}",
         "detections_per_class": f"i: {config.detections_per_class}",
         "use_regular_nms": f"b: {str(config.use_regular_nms).lower()}",
         "nms_score_threshold": f"f: {config.nms_score_threshold:f}",
@@ -78,8 +59,11 @@ def _postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessConfig
 
 
 def _tf_postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessConfig):
-    """The same outputs as TFLite_Detection_PostProcess (fast NMS: best class per anchor, class-agnostic
-    NMS) in plain TF ops, for SavedModel exports that run outside TF Lite. Batch size 1."""
+    """The same outputs as TFLite_Detection_PostProcess (fast NMS: class-agnostic NMS on each anchor's best
+    class score, then each kept box once per class of its top classes_per_box) in plain TF ops, for
+    SavedModel exports that run outside TF Lite. Batch size 1."""
+    per_box = config.classes_per_box(num_classes)
+    slots = config.max_detections * per_box
 
     def postprocess(box_encodings, class_scores, anchors):
         enc, scores_all = box_encodings[0], class_scores[0]
@@ -89,16 +73,19 @@ def _tf_postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessCon
         h = tf.exp(enc[:, 2] / coder.h_scale) * ha
         w = tf.exp(enc[:, 3] / coder.w_scale) * wa
         boxes = tf.clip_by_value(tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1), 0.0, 1.0)
-        classes = tf.argmax(scores_all, axis=1, output_type=tf.int32)
-        scores = tf.reduce_max(scores_all, axis=1)
+        top_scores, top_classes = tf.math.top_k(scores_all, k=per_box)  # [N, per_box], best first
         keep = tf.image.non_max_suppression(
-            boxes, scores, config.max_detections, config.nms_iou_threshold, config.nms_score_threshold
+            boxes,
+            top_scores[:, 0],
+            config.max_detections,
+            config.nms_iou_threshold,
+            config.nms_score_threshold,
         )
         count = tf.shape(keep)[0]
-        pad = config.max_detections - count
-        out_boxes = tf.pad(tf.gather(boxes, keep), [[0, pad], [0, 0]])
-        out_classes = tf.pad(tf.cast(tf.gather(classes, keep), tf.float32), [[0, pad]])
-        out_scores = tf.pad(tf.gather(scores, keep), [[0, pad]])
+        pad = slots - count * per_box
+        out_boxes = tf.pad(tf.repeat(tf.gather(boxes, keep), per_box, axis=0), [[0, pad], [0, 0]])
+        out_classes = tf.pad(tf.cast(tf.reshape(tf.gather(top_classes, keep), [-1]), tf.float32), [[0, pad]])
+        out_scores = tf.pad(tf.reshape(tf.gather(top_scores, keep), [-1]), [[0, pad]])
         return out_boxes[None], out_classes[None], out_scores[None], tf.cast(count, tf.float32)[None]
 
     return postprocess

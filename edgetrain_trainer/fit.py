@@ -19,7 +19,7 @@ from .budget import BudgetClock, EarlyStopping
 from .errors import TrainingCancelled
 from .evaluation import evaluate
 from .losses import DetectionLoss, count_positives
-from .postprocess import decode_detections
+from .postprocess import PostProcessConfig, decode_detections
 from .schedule import BudgetCosine, planned_epochs
 
 PREDICT_BATCH = 8
@@ -155,16 +155,18 @@ def predict_map(
     examples: list,
     labels: list[str],
     anchors: np.ndarray,
+    post: PostProcessConfig,
     cancel: Callable[[], bool],
 ) -> tuple[float, float]:
     """Validation (mAP@0.5, mAP@[.5:.95]) of `predict` (inputs → [box_encodings, class_logits]) over
-    `batches` of inputs aligned with `examples` (dataset.Example, for their ground truth)."""
+    `batches` of inputs aligned with `examples` (dataset.Example, for their ground truth), decoded with the
+    export's post-processing `post`."""
     detections = []
     for inputs in batches:
         if cancel():
             raise TrainingCancelled("training cancelled during validation")
         box_pred, class_logits = predict(inputs)
-        detections += decode_detections(np.asarray(box_pred), np.asarray(class_logits), anchors)
+        detections += decode_detections(np.asarray(box_pred), np.asarray(class_logits), anchors, post)
     result = evaluate(examples, labels, [(d.boxes, d.classes, d.scores) for d in detections])
     return result.map50, result.map50_95
 

@@ -25,8 +25,9 @@ from .anchors import DEFAULT_ANCHORS, AnchorConfig, generate_anchors
 from .backbones import build_backbone
 from .detector import backbone_feature_shapes, build_detector, build_head
 from .errors import FailedPreconditionError, InvalidArgumentError
-from .export import PostProcessConfig, convert_to_tflite, write_inference_saved_model
+from .export import convert_to_tflite, write_inference_saved_model
 from .model_types import ModelTypeSpec
+from .postprocess import PostProcessConfig
 from .staging import staged_directory
 from .tflite_metadata import with_metadata
 from .types import EXPORT_FORMATS, CancelCheck
@@ -106,6 +107,9 @@ def write_tflite_package(
         "inputRange": [0, 255],
         "labels": labels,
         "maxDetections": post.max_detections,
+        # entries per detected box (its top classes, best first): outputs hold maxDetections x this many
+        # entries, and num_of_boxes counts boxes
+        "classesPerDetection": post.classes_per_box(len(labels)),
         "outputTensorRepresentation": TFLITE_OUTPUTS,
         "outputTensors": ["output_0", "output_1", "output_2", "output_3"],
         "boxFormat": "ymin,xmin,ymax,xmax normalized",
@@ -149,7 +153,7 @@ def export_model(
                 labels,
                 quantization,
                 calibration,
-                _post_config(config),
+                PostProcessConfig.from_trainer_config(config),
                 model.anchors,
                 cancel,
             )
@@ -164,7 +168,7 @@ def export_model(
                 spec.input_size,
                 tmp / "sm",
                 tf.uint8,
-                config=_post_config(config),
+                config=PostProcessConfig.from_trainer_config(config),
                 for_tflite=False,
             )
             for item in (tmp / "sm").iterdir():
@@ -177,11 +181,3 @@ def export_model(
 def write_labels(path: Path, labels: list[str]) -> None:
     """dict.txt: one label per line, in class-id order."""
     path.write_text("".join(f"{label}\n" for label in labels))
-
-
-def _post_config(config: dict[str, Any]) -> PostProcessConfig:
-    return PostProcessConfig(
-        max_detections=config.get("max_detections", 100),
-        nms_iou_threshold=config.get("nms_iou_threshold", 0.5),
-        nms_score_threshold=config.get("score_threshold", 0.01),
-    )

@@ -1,15 +1,59 @@
-"""Decoding of raw head outputs into detections, mirroring the exported TFLite_Detection_PostProcess
-(fast NMS: best class per anchor, class-agnostic NMS). Used by validation during training, never inside
-the training graph."""
+"""The detection post-processing every path shares: the attributes of the exported
+TFLite_Detection_PostProcess op, and a NumPy decoding of raw head outputs that mirrors it (fast NMS:
+class-agnostic NMS on each anchor's best class score, then each kept box's top classes). Validation during
+training decodes with it, so the epochs are chosen on what the deployed model outputs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from .box_coding import DEFAULT_CODER, BoxCoder
+from .config import TrainerConfig
+
+
+@dataclass(frozen=True)
+class PostProcessConfig:
+    """Attributes of TFLite_Detection_PostProcess.
+
+    max_detections: boxes kept per image. max_classes_per_detection: classes output for each kept box, best
+    first, as that many consecutive entries; the outputs then hold max_detections x that many entries and
+    `count` counts boxes, not entries. nms_score_threshold: lowest best-class score kept (AutoML's evaluation
+    reads confidence down to 0, so keep it low); a box's later classes may score below it. use_regular_nms:
+    per-class NMS instead of fast NMS (unused: in ai-edge-litert 2.3 it dropped confident detections, e.g. a
+    card scored 0.98 by fast NMS).
+    """
+
+    max_detections: int = 100
+    max_classes_per_detection: int = TrainerConfig.classes_per_detection
+    detections_per_class: int = 100
+    nms_score_threshold: float = 0.01
+    nms_iou_threshold: float = 0.5
+    use_regular_nms: bool = False
+
+    def classes_per_box(self, num_classes: int) -> int:
+        """Entries per kept box for a model of `num_classes` classes (the op fills at most that many; the
+        export asks for no more, so no entry is left unwritten)."""
+        return max(1, min(self.max_classes_per_detection, num_classes))
+
+    @classmethod
+    def from_trainer_config(cls, config: Mapping[str, Any]) -> PostProcessConfig:
+        """The post-processing a trainer config asks for (TrainerConfig.to_dict(), or the copy in a model
+        directory's trainer.json: settings it predates take today's defaults)."""
+        defaults = TrainerConfig()
+        return cls(
+            max_detections=config.get("max_detections", defaults.max_detections),
+            max_classes_per_detection=config.get("classes_per_detection", defaults.classes_per_detection),
+            nms_iou_threshold=config.get("nms_iou_threshold", defaults.nms_iou_threshold),
+            nms_score_threshold=config.get("score_threshold", defaults.score_threshold),
+        )
+
+
+DEFAULT_POSTPROCESS = PostProcessConfig()
 
 
 @dataclass(frozen=True)
@@ -25,20 +69,30 @@ def decode_detections(
     box_encodings: np.ndarray,
     class_logits: np.ndarray,
     anchors: np.ndarray,
+    config: PostProcessConfig = DEFAULT_POSTPROCESS,
     coder: BoxCoder = DEFAULT_CODER,
-    max_detections: int = 100,
-    iou_threshold: float = 0.5,
-    score_threshold: float = 0.01,
 ) -> list[Detections]:
-    """box_encodings [B, N, 4], class_logits [B, N, K] → one Detections per image."""
+    """box_encodings [B, N, 4], class_logits [B, N, K] → one Detections per image, laid out like the TF Lite
+    outputs: each kept box (best first) once per class of its top classes_per_box(K), best class first."""
     boxes = np.clip(coder.decode(np.asarray(box_encodings), anchors), 0.0, 1.0)
     scores_all = 1.0 / (1.0 + np.exp(-np.asarray(class_logits, dtype=np.float32)))
+    per_box = config.classes_per_box(scores_all.shape[-1])
     out = []
     for b in range(boxes.shape[0]):
-        classes = scores_all[b].argmax(axis=1)
-        scores = scores_all[b][np.arange(len(classes)), classes]
+        top_classes = np.argsort(-scores_all[b], axis=1, kind="stable")[:, :per_box]  # [N, per_box]
+        top_scores = np.take_along_axis(scores_all[b], top_classes, axis=1)
         keep = tf.image.non_max_suppression(
-            boxes[b], scores, max_detections, iou_threshold=iou_threshold, score_threshold=score_threshold
+            boxes[b],
+            top_scores[:, 0],
+            config.max_detections,
+            iou_threshold=config.nms_iou_threshold,
+            score_threshold=config.nms_score_threshold,
         ).numpy()
-        out.append(Detections(boxes[b][keep], classes[keep].astype(np.int32), scores[keep]))
+        out.append(
+            Detections(
+                np.repeat(boxes[b][keep], per_box, axis=0),
+                top_classes[keep].reshape(-1).astype(np.int32),
+                top_scores[keep].reshape(-1),
+            )
+        )
     return out

@@ -21,7 +21,6 @@ from .dataset import Example
 from .detector import backbone_feature_shapes, build_detector, build_head
 from .errors import TrainingCancelled
 from .evaluation import Evaluation, evaluate
-from .export import PostProcessConfig
 from .feature_cache import build_feature_cache, bytes_per_view, plan_cache
 from .fit import (
     StageOutcome,
@@ -41,6 +40,7 @@ from .images import load_rgb
 from .losses import DetectionLoss
 from .model_types import ModelTypeSpec
 from .package import save_model_dir, write_tflite_package
+from .postprocess import PostProcessConfig
 from .tflite_runner import TFLiteDetector
 from .types import Progress
 
@@ -154,7 +154,13 @@ class TrainingRun:
             settings,
             epoch_fn,
             lambda: predict_map(
-                predict, feature_batches(val_features), self.val_ex, self.labels, self.anchors, self.cancel
+                predict,
+                feature_batches(val_features),
+                self.val_ex,
+                self.labels,
+                self.anchors,
+                self.post_config(),
+                self.cancel,
             ),
             self.head,
             self.clock,
@@ -229,7 +235,13 @@ class TrainingRun:
             settings,
             epoch_fn,
             lambda: predict_map(
-                predict, image_batches(self.val_images), self.val_ex, self.labels, self.anchors, self.cancel
+                predict,
+                image_batches(self.val_images),
+                self.val_ex,
+                self.labels,
+                self.anchors,
+                self.post_config(),
+                self.cancel,
             ),
             self.detector,
             self.clock,
@@ -269,11 +281,7 @@ class TrainingRun:
 
     # ---------------------------------------------------------------- outputs
     def post_config(self) -> PostProcessConfig:
-        return PostProcessConfig(
-            max_detections=self.config.max_detections,
-            nms_iou_threshold=self.config.nms_iou_threshold,
-            nms_score_threshold=self.config.score_threshold,
-        )
+        return PostProcessConfig.from_trainer_config(self.config.to_dict())
 
     def save(self, model_dir: Path, calibration: np.ndarray) -> None:
         save_model_dir(model_dir, self.detector, self.spec, self.labels, self.config.to_dict(), calibration)

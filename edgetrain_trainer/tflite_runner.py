@@ -1,13 +1,15 @@
 """Run an exported TF Lite package with ai-edge-litert (what users deploy; used for the evaluation).
 
-detector = TFLiteDetector(package_dir)          # model.tflite + dict.txt
+detector = TFLiteDetector(package_dir)          # model.tflite + dict.txt (+ tflite_metadata.json)
 result = detector.detect(pil_or_uint8_image)      # boxes yxyx normalized [D, 4], classes [D], scores [D]
+# D = count x classesPerDetection: a box in doubt comes once per top class, best first
 detector.latency_ms([detector.prepare(image)])   # median invoke time on real images
 found, ms = detector.detect_and_time(images)      # detections of each image, latency on the first few
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Iterable
@@ -36,6 +38,7 @@ class TFLiteDetector:
         self.model_path = package_dir / "model.tflite"
         labels_path = package_dir / "dict.txt"
         self.labels = labels_path.read_text().splitlines() if labels_path.exists() else []
+        self.classes_per_box = _classes_per_box(package_dir / "tflite_metadata.json")
         self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=num_threads)
         self._runner = self._interpreter.get_signature_runner()
         detail = self._interpreter.get_input_details()[0]
@@ -55,7 +58,7 @@ class TFLiteDetector:
         """image: PIL RGB image or uint8 [h, w, 3] of any size (stretched to the model's input)."""
         out = self._runner(image=self.prepare(image)[None].astype(self.input_dtype))
         boxes, classes, scores, count = (out[k] for k in OUTPUT_KEYS)
-        n = int(count.reshape(-1)[0])
+        n = int(count.reshape(-1)[0]) * self.classes_per_box  # count counts boxes, not entries
         return TFLiteDetections(
             np.clip(boxes[0, :n], 0.0, 1.0), classes[0, :n].astype(np.int32), scores[0, :n].astype(np.float32)
         )
@@ -86,3 +89,10 @@ class TFLiteDetector:
             if len(timed) < LATENCY_IMAGES:
                 timed.append(ready)
         return found, self.latency_ms(timed, runs=runs)
+
+
+def _classes_per_box(metadata_path: Path) -> int:
+    """Entries per detected box (tflite_metadata.json's classesPerDetection); 1 for packages without it."""
+    if not metadata_path.exists():
+        return 1
+    return int(json.loads(metadata_path.read_text()).get("classesPerDetection", 1))

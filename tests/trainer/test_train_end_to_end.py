@@ -69,6 +69,7 @@ def test_package_holds_the_automl_files(trained):
     assert metadata["inputShape"] == [1, 320, 320, 3]
     assert metadata["labels"] == result.labels
     assert metadata["modelType"] == "mobile-low-latency-1"
+    assert metadata["maxDetections"] == 100 and metadata["classesPerDetection"] == 2
     assert json.loads((result.package_dir / "evaluation.json").read_text()) == result.evaluation
     assert not [p for p in out.parent.iterdir() if p.name != "out"], "temporary directories left behind"
 
@@ -82,7 +83,8 @@ def test_tflite_model_has_the_task_library_signature(trained):
     runner = interpreter.get_signature_runner()
     outputs = runner(image=np.full((1, 320, 320, 3), 128, np.uint8))
     boxes, classes, scores, count = (outputs[f"output_{i}"] for i in range(4))
-    assert boxes.shape == (1, 100, 4) and classes.shape == (1, 100) and scores.shape == (1, 100)
+    # 100 boxes, each with its top 2 classes
+    assert boxes.shape == (1, 200, 4) and classes.shape == (1, 200) and scores.shape == (1, 200)
     assert count.shape == (1,)
     assert {a.dtype for a in (boxes, classes, scores, count)} == {np.dtype(np.float32)}
     ops = {d["op_name"] for d in interpreter._get_ops_details()}
@@ -102,9 +104,27 @@ def test_tflite_outputs_by_index_are_boxes_classes_scores_count(trained, test_im
     for i, tensor in enumerate(by_index):
         np.testing.assert_array_equal(tensor, by_name[f"output_{i}"])
     boxes, classes, scores, count = by_index
-    assert boxes.shape == (1, 100, 4) and count.shape == (1,)
-    assert np.all(scores[0, :-1] >= scores[0, 1:])  # scores come sorted, classes do not
+    assert boxes.shape == (1, 200, 4) and count.shape == (1,)
     assert np.all(classes == np.round(classes))
+
+
+def test_each_tflite_box_comes_once_per_top_class_best_first(trained, test_images):
+    """count counts boxes; box i fills entries 2i and 2i+1 with its best and second class. Boxes come best
+    first, and the runner reads count x 2 entries."""
+    result, _, _ = trained
+    tflite = TFLiteDetector(result.package_dir)
+    assert tflite.classes_per_box == 2
+    out = tflite._runner(image=tflite.prepare(test_images[0])[None])
+    n = int(out["output_3"][0])
+    assert n > 1
+    boxes, classes, scores = (out[k][0, : 2 * n] for k in ("output_0", "output_1", "output_2"))
+    np.testing.assert_array_equal(boxes[0::2], boxes[1::2])
+    assert np.all(classes[0::2] != classes[1::2])
+    assert np.all(scores[0::2] >= scores[1::2])
+    assert np.all(scores[0:-2:2] >= scores[2::2])  # boxes sorted by their best score
+    found = tflite.detect(test_images[0])
+    assert len(found.scores) == 2 * n
+    np.testing.assert_array_equal(found.classes, classes.astype(np.int32))
 
 
 def test_tflite_model_carries_task_library_metadata(trained):
@@ -210,10 +230,11 @@ def test_saved_model_export_runs_the_same_detections(trained, test_images, tmp_p
     image = resize_square(test_images[0], 320)
     outputs = serve(image=tf.constant(image[None]))
     keras_det = _keras_detections(result.model_dir, test_images[:1])[0]
-    count = int(outputs["output_3"].numpy()[0])
-    assert count == min(len(keras_det.scores), 100)
-    np.testing.assert_allclose(outputs["output_2"].numpy()[0, :count], keras_det.scores, atol=1e-4)
-    np.testing.assert_allclose(outputs["output_0"].numpy()[0, :count], keras_det.boxes, atol=1e-3)
+    entries = int(outputs["output_3"].numpy()[0]) * 2  # count counts boxes, each with its top 2 classes
+    assert entries == len(keras_det.scores) and outputs["output_2"].shape == (1, 200)
+    np.testing.assert_allclose(outputs["output_2"].numpy()[0, :entries], keras_det.scores, atol=1e-4)
+    np.testing.assert_allclose(outputs["output_0"].numpy()[0, :entries], keras_det.boxes, atol=1e-3)
+    np.testing.assert_array_equal(outputs["output_1"].numpy()[0, :entries], keras_det.classes)
 
 
 def test_tf_js_export_is_refused_with_the_reason(trained, tmp_path):

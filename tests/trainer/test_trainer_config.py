@@ -30,6 +30,7 @@ def test_unknown_key_is_named():
         ({"input_size": 300}, "multiple of 64"),
         ({"cache_features": False, "finetune": False}, "cannot both be off"),
         ({"finetune_frozen_stride": 3}, "finetune_frozen_stride must be 0 .* got 3"),
+        ({"classes_per_detection": 0}, "classes_per_detection must be ≥ 1"),
     ],
 )
 def test_bad_values_are_rejected(overrides, message):
