@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import git_info, machine_info
-from benchmarks.report import RESULTS_DIR, write_benchmarks_md
+from benchmarks.report import RESULTS_DIR, save_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = RESULTS_DIR / "pipeline.jsonl"
@@ -277,10 +277,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     record = run(args)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.results, "a", encoding="utf-8") as out:
-        out.write(json.dumps(record) + "\n")
-    write_benchmarks_md()
+    save_record(args.results, record)
     print(json.dumps({k: v for k, v in record.items() if not isinstance(v, dict)}, indent=1))
     return 0 if record["tick_within_target"] else 1
 

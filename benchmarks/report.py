@@ -33,6 +33,14 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def save_record(path: Path, record: dict[str, Any]) -> None:
+    """Append `record` to the results file `path` (one JSON line) and regenerate BENCHMARKS.md."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+    write_benchmarks_md()
+
+
 def write_benchmarks_md(results_dir: Path = RESULTS_DIR, out_path: Path = BENCHMARKS_MD) -> Path:
     sections = [HEADER]
     for path in sorted(results_dir.glob("*.jsonl")):

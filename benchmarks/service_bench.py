@@ -30,7 +30,7 @@ from google.cloud import automl_v1
 from google.longrunning import operations_pb2
 
 from benchmarks.machine import git_info, machine_info
-from benchmarks.report import RESULTS_DIR, write_benchmarks_md
+from benchmarks.report import RESULTS_DIR, save_record
 from edgetrain_service import operations
 from edgetrain_service.config import ServiceConfig
 from edgetrain_service.process import ServiceProcess
@@ -180,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.training:
             record["training"] = training_overhead(root)
     print(json.dumps(record, indent=1))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-    write_benchmarks_md()
+    save_record(RESULTS, record)
     return 0 if result["errors"] == 0 else 1
 
 

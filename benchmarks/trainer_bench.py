@@ -29,7 +29,7 @@ from typing import Any
 
 from benchmarks.machine import ROOT, git_info, machine_info
 from benchmarks.memory import PhaseMemory
-from benchmarks.report import RESULTS_DIR, write_benchmarks_md
+from benchmarks.report import RESULTS_DIR, save_record
 from benchmarks.speed_probe import probe
 from benchmarks.trainer_report import (
     PEAK_RSS_TARGET_BYTES,
@@ -86,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         for model_type in args.model_type or MODEL_TYPES:
             record = run_child(dataset, model_type, args)
             failures += record["status"] != "ok"
-            args.results.parent.mkdir(parents=True, exist_ok=True)
-            with open(args.results, "a", encoding="utf-8") as out:
-                out.write(json.dumps(record) + "\n")
-            write_benchmarks_md()
+            save_record(args.results, record)
             print(f"{dataset} {model_type}: {record['status']} mAP@0.5 {record.get('map50')}", flush=True)
     return 1 if failures else 0
 

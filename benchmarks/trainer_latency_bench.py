@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import git_info, machine_info
-from benchmarks.report import RESULTS_DIR, read_records, write_benchmarks_md
+from benchmarks.report import RESULTS_DIR, read_records, save_record
 from benchmarks.speed_probe import probe
 from benchmarks.trainer_bench import default_data_root
 from benchmarks.trainer_report import default_recipe_runs
@@ -107,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if not record["packages"]:
         print("no trained packages to time: run benchmarks.trainer_bench first", file=sys.stderr)
         return 1
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.results, "a", encoding="utf-8") as out:
-        out.write(json.dumps(record) + "\n")
-    write_benchmarks_md()
+    save_record(args.results, record)
     return 0
 
 

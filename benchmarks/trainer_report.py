@@ -69,6 +69,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "post-process: a BCCD model returns 100 candidates on real images. The back-to-back table "
             "below compares the types under the same conditions.",
             "",
+            "re-export: a training of an earlier commit exported and evaluated again with the commit "
+            "after the arrow (`benchmarks/trainer_reexport.py`), for changes to export or post-processing "
+            "only; training figures are the original run's, mAP, latency and size the new export's.",
+            "",
             "speed probe (All runs): one MobileNetV2 training step at 224 px, batch 8, 2 threads, timed "
             "just before and just after the run (`benchmarks/speed_probe.py`; lower is faster). The "
             "machine's speed moves by up to 50 % over hours; runs from before 2026-11-29 13:00 have none.",
@@ -134,10 +138,15 @@ def _peak(r: dict[str, Any]) -> str:
 
 
 def _commit(r: dict[str, Any]) -> str:
-    """The commit; + uncommitted changes; ! the code changed while the run trained."""
+    """The commit; + uncommitted changes; ! the code changed while the run trained; for a re-export, the
+    training's commit → the export's."""
     git = r["git"]
     marks = ("+" if git["dirty"] else "") + ("!" if git.get("changed_during_run") else "")
-    return f"{(git['commit'] or '')[:7]}{marks}"
+    trained = f"{(git['commit'] or '')[:7]}{marks}"
+    if "reexport" not in r:
+        return trained
+    again = r["reexport"]["git"]
+    return f"{trained} → {(again['commit'] or '')[:7]}{'+' if again['dirty'] else ''} re-export"
 
 
 def _mark(ok: bool | None) -> str:

@@ -95,7 +95,8 @@ def write_tflite_package(
         detector, anchors, len(labels), spec.input_size, quantization, list(calibration), post, cancel
     )
     write_labels(dest / "dict.txt", labels)
-    (dest / "model.tflite").write_bytes(with_metadata(flatbuffer, spec, dest / "dict.txt"))
+    per_box = post.classes_per_box(len(labels))
+    (dest / "model.tflite").write_bytes(with_metadata(flatbuffer, spec, dest / "dict.txt", per_box))
     metadata = {
         "modelType": spec.name,
         "backbone": spec.backbone,
@@ -109,7 +110,7 @@ def write_tflite_package(
         "maxDetections": post.max_detections,
         # entries per detected box (its top classes, best first): outputs hold maxDetections x this many
         # entries, and num_of_boxes counts boxes
-        "classesPerDetection": post.classes_per_box(len(labels)),
+        "classesPerDetection": per_box,
         "outputTensorRepresentation": TFLITE_OUTPUTS,
         "outputTensors": ["output_0", "output_1", "output_2", "output_3"],
         "boxFormat": "ymin,xmin,ymax,xmax normalized",

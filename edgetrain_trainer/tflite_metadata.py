@@ -33,10 +33,13 @@ from .backbones import BACKBONES
 from .model_types import ModelTypeSpec
 
 
-def with_metadata(tflite_model: bytes, spec: ModelTypeSpec, label_file: Path) -> bytes:
+def with_metadata(
+    tflite_model: bytes, spec: ModelTypeSpec, label_file: Path, classes_per_box: int = 1
+) -> bytes:
     """`tflite_model` (uint8 input; outputs boxes, classes, scores, count in the post-processing op's order,
-    see tflite_outputs.py) with TF Lite Metadata: name, description and the backbone weights' licence; raw
-    0–255 RGB input (mean 0, std 1); what each output holds; `label_file` (dict.txt) packed in."""
+    see tflite_outputs.py) with TF Lite Metadata: name, description (with the entries per box,
+    `classes_per_box`) and the backbone weights' licence; raw 0–255 RGB input (mean 0, std 1); what each
+    output holds; `label_file` (dict.txt) packed in."""
     labels = label_file.read_text().splitlines()
     writer = object_detector.MetadataWriter.create_from_metadata_info(
         tflite_model,
@@ -45,6 +48,12 @@ def with_metadata(tflite_model: bytes, spec: ModelTypeSpec, label_file: Path) ->
             description=(
                 f"Object detector ({spec.backbone} backbone, {spec.input_size} px input) for "
                 f"{len(labels)} labels, trained by edgetrain."
+                + (
+                    f" Each detected box fills {classes_per_box} consecutive entries, one per class of its "
+                    f"top {classes_per_box}, best first; 'number of detections' counts boxes."
+                    if classes_per_box > 1
+                    else ""
+                )
             ),
             author="edgetrain",
             licenses=f"Backbone weights: {BACKBONES[spec.backbone].licence}",

@@ -54,3 +54,17 @@ def test_an_experiment_after_the_latest_default_run_does_not_replace_its_headlin
     headline, every_run = text.split("### All runs")
     assert "0.929 (≥ 0.95 ✗)" in headline and "0.865" not in headline
     assert "finetune_learning_rate 0.0002" in every_run and "0.929" in every_run
+
+
+def test_a_re_export_replaces_its_training_headline_row_and_names_both_commits():
+    trained = run("2026-11-29T07:39", 0.929, {})
+    again = {
+        **trained,
+        "map50": 0.967,
+        "targets": {**trained["targets"], "met": {"map50": True, "size": True}},
+        "reexport": {"at": "2026-11-29T15:30:00+00:00", "git": {"commit": "2c54ddc999", "dirty": False}},
+    }
+    headline, every_run = render_markdown([trained, again]).split("### All runs")
+    assert "0.967 (≥ 0.95 ✓)" in headline and "0.929" not in headline
+    assert f"{trained['git']['commit'][:7]} → 2c54ddc re-export" in headline
+    assert "0.929" in every_run and "0.967" in every_run

@@ -133,6 +133,7 @@ def test_tflite_model_carries_task_library_metadata(trained):
     model = (result.package_dir / "model.tflite").read_bytes()
     metadata, files = read_metadata(model)
     assert metadata["name"] == "mobile-low-latency-1"
+    assert "fills 2 consecutive entries" in metadata["description"]
     assert "Apache-2.0" in metadata["license"] or "BSD-3-Clause" in metadata["license"]
     (subgraph,) = metadata["subgraph_metadata"]
     (image,) = subgraph["input_tensor_metadata"]

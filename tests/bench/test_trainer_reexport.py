@@ -1,0 +1,97 @@
+"""benchmarks.trainer_reexport: a trained run exported again with today's export code and evaluated on TEST,
+its training figures kept, the original package left as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.trainer_reexport import reexport, select_runs
+from edgetrain_trainer.train import train
+from edgetrain_trainer.types import TrainRequest
+
+pytestmark = pytest.mark.slow
+
+CARDS_SMALL = Path(__file__).parents[1] / "trainer" / "data" / "cards_small"
+LOW = "mobile-low-latency-1"
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A one-epoch head-only training exported with one class per box, its model directory then made to look
+    like one saved before classes_per_detection existed."""
+    root = tmp_path_factory.mktemp("reexport")
+    (root / "data").mkdir()
+    (root / "data" / "cards").symlink_to(CARDS_SMALL.resolve())
+    overrides = {"max_epochs": 1, "finetune": False, "cache_views": 1, "calibration_images": 4}
+    request = TrainRequest(
+        data=CARDS_SMALL / "annotations.csv",
+        out_dir=root / "run" / "out",
+        model_type=LOW,
+        budget_milli_node_hours=1000,
+        seed=0,
+        overrides={**overrides, "classes_per_detection": 1},
+    )
+    result = train(request)
+    info_path = result.model_dir / "trainer.json"
+    info = json.loads(info_path.read_text())
+    del info["config"]["classes_per_detection"]
+    info_path.write_text(json.dumps(info))
+    record = {
+        "status": "ok",
+        "started": "2026-11-29T06:10:13+00:00",
+        "dataset": "cards",
+        "model_type": LOW,
+        "overrides": {},
+        "map50": result.map50,
+        "map50_float32": 0.5,
+        "int8_map50_loss": 0.01,
+        "wall_s": result.wall_seconds,
+        "stop_reason": result.stop_reason.value,
+        "peak_rss_bytes": 3_000_000_000,
+        "package_dir": str(result.package_dir),
+        "git": {"commit": "24820bc000", "dirty": False},
+    }
+    return record, root / "data"
+
+
+def test_reexport_measures_a_new_package_and_keeps_the_training_figures(trained_run):
+    original, data_root = trained_run
+    old_package = Path(original["package_dir"])
+    old_model = (old_package / "model.tflite").read_bytes()
+    again = reexport(original, old_package.parent / "model", data_root)
+
+    new_package = Path(again["package_dir"])
+    assert new_package != old_package and new_package.parent == old_package.parent
+    assert json.loads((old_package / "tflite_metadata.json").read_text())["classesPerDetection"] == 1
+    assert json.loads((new_package / "tflite_metadata.json").read_text())["classesPerDetection"] == 2
+    assert (old_package / "model.tflite").read_bytes() == old_model
+    assert again["size_bytes"] == (new_package / "model.tflite").stat().st_size
+    for kept in ("started", "wall_s", "stop_reason", "peak_rss_bytes", "git", "overrides"):
+        assert again[kept] == original[kept]
+    assert "map50_float32" not in again and "int8_map50_loss" not in again  # they described the old export
+    assert 0.0 <= again["map50"] <= 1.0 and again["latency_ms_median_2threads"] > 0
+    assert again["targets"]["met"]["map50"] == (again["map50"] >= 0.95)
+    assert again["reexport"]["of_package_dir"] == str(old_package)
+    assert again["reexport"]["of_map50"] == original["map50"]
+    assert again["reexport"]["git"]["commit"]
+
+
+def test_runs_are_chosen_by_start_or_as_the_latest_default_recipe():
+    def run(started, overrides=None, status="ok"):
+        return {
+            "status": status,
+            "started": started,
+            "dataset": "cards",
+            "model_type": LOW,
+            "overrides": overrides or {},
+        }
+
+    records = [run("2026-11-29T06:10"), run("2026-11-29T07:00", {"patience": 100}), run("2026-11-29T08:00")]
+    assert [r["started"] for r in select_runs(records, [])] == ["2026-11-29T08:00"]
+    assert [r["started"] for r in select_runs(records, ["2026-11-29T06", "2026-11-29T07"])] == [
+        "2026-11-29T06:10",
+        "2026-11-29T07:00",
+    ]
