@@ -24,8 +24,8 @@ class PostProcessConfig:
     first, as that many consecutive entries; the outputs then hold max_detections x that many entries and
     `count` counts boxes, not entries. nms_score_threshold: lowest best-class score kept (AutoML's evaluation
     reads confidence down to 0, so keep it low); a box's later classes may score below it. use_regular_nms:
-    per-class NMS instead of fast NMS (unused: in ai-edge-litert 2.3 it dropped confident detections, e.g. a
-    card scored 0.98 by fast NMS).
+    per-class NMS instead of fast NMS. Unused: under ai-edge-litert 2.3 it lost confident detections of an
+    int8 cards model (a king that fast NMS scores 0.98 was not output at all; TEST mAP@0.5 0.80 vs 0.93).
     """
 
     max_detections: int = 100
