@@ -24,7 +24,7 @@ from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, save_record
 from benchmarks.speed_probe import probe
 from benchmarks.trainer_bench import default_data_root
-from benchmarks.trainer_report import default_recipe_runs
+from benchmarks.trainer_report import latest_default_runs
 from edgetrain_trainer.types import MODEL_TYPES
 
 RESULTS = RESULTS_DIR / "trainer_latency.jsonl"
@@ -33,11 +33,11 @@ ROUNDS, RUNS, IMAGES, THREADS = 5, 40, 8, 2
 
 
 def latest_packages(trainer_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest successful default-recipe run of each dataset x model type (the packages the trainer table
-    shows), ordered by dataset then model type."""
+    """The packages the trainer table shows (trainer_report.latest_default_runs), one per dataset x model
+    type, ordered by dataset then model type."""
     latest: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in default_recipe_runs(trainer_records):
-        latest[(record["dataset"], MODEL_TYPES.index(record["model_type"]))] = record
+    for (dataset, type_index, _), record in sorted(latest_default_runs(trainer_records).items()):
+        latest[(dataset, type_index)] = record  # of several budgets, the highest
     return [latest[key] for key in sorted(latest)]
 
 

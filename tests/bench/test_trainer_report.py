@@ -68,3 +68,15 @@ def test_a_re_export_replaces_its_training_headline_row_and_names_both_commits()
     assert "0.967 (≥ 0.95 ✓)" in headline and "0.929" not in headline
     assert f"{trained['git']['commit'][:7]} → 2c54ddc re-export" in headline
     assert "0.929" in every_run and "0.967" in every_run
+
+
+def test_a_re_export_of_an_earlier_training_does_not_displace_a_later_training():
+    earlier, later = run("2026-11-29T05:36", 0.900, {}), run("2026-11-29T14:51", 0.899, {})
+    earlier_again = {
+        **earlier,
+        "map50": 0.904,
+        "reexport": {"at": "2026-11-29T15:55:00+00:00", "git": {"commit": "2c54ddc999", "dirty": False}},
+    }
+    headline, every_run = render_markdown([earlier, later, earlier_again]).split("### All runs")
+    assert "0.899" in headline and "0.904" not in headline
+    assert all(f"{m:.3f}" in every_run for m in (0.900, 0.899, 0.904))
