@@ -5,9 +5,9 @@ machine state. A trainer run's own figure is taken right after its training, hou
     python -m benchmarks.trainer_latency_bench      # run_all runs it after trainer_bench (name order)
 
 Per package: ROUNDS rounds of RUNS invokes cycling through the first IMAGES TEST images; the record keeps the
-median of the round medians, the fastest and slowest round, and the mean detections per image (the
-post-processing's cost grows with the candidates above the score threshold). Packages whose folder is gone
-(another machine, a cleaned work dir) are listed as skipped.
+median of the round medians, the fastest and slowest round, and the mean output entries per image (boxes x
+classes per box; the post-processing's cost grows with the candidates above the score threshold). Packages
+whose folder is gone (another machine, a cleaned work dir) are listed as skipped.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             "trained": run["started"],
             "commit": (run["git"].get("commit") or "")[:7],
         }
+        if "reexport" in run:  # an earlier training exported again (benchmarks/trainer_reexport.py)
+            entry["exported_commit"] = (run["reexport"]["git"].get("commit") or "")[:7]
         package = Path(run["package_dir"])
         if not (package / "model.tflite").is_file():
             record["skipped"].append({**entry, "reason": f"{package} is gone"})
@@ -121,14 +123,15 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         f"after another on the dataset's first {p['images']} TEST images ({p['rounds']} rounds of "
         f"{p['runs']} invokes; median of the round medians, fastest–slowest round).",
         "",
-        "| dataset | model type | latency | rounds | detections per image | trained | commit |",
+        "| dataset | model type | latency | rounds | entries per image | trained | commit |",
         "|---|---|---|---|---|---|---|",
     ]
     for e in latest["packages"]:
         lines.append(
             f"| {e['dataset']} | {e['model_type']} | {e['median_ms']:.1f} ms "
             f"| {e['fastest_round_ms']:.1f}–{e['slowest_round_ms']:.1f} | {e['detections_per_image']:g} "
-            f"| {e['trained'][:16]} | {e['commit']} |"
+            f"| {e['trained'][:16]} | {e['commit']}"
+            f"{' → ' + e['exported_commit'] + ' re-export' if 'exported_commit' in e else ''} |"
         )
     lines.append("")
     for dataset, ordered in ordering(latest["packages"]).items():

@@ -60,12 +60,15 @@ def test_report_shows_each_package_the_verdicts_and_what_was_skipped():
         "machine": {"cpu_model": "Xeon", "cores": 2, "load_average_1m": 0.1},
         "protocol": {"rounds": 5, "runs": 40, "images": 8, "threads": 2},
         "packages": [
-            {**timed("cards", m, ms), **entry} for m, ms in ((LOW, 5.6), (VERSATILE, 11.7), (HIGH, 17.1))
+            {**timed("cards", LOW, 5.6), **entry, "exported_commit": "2c54ddc"},  # re-exported
+            {**timed("cards", VERSATILE, 11.7), **entry},
+            {**timed("cards", HIGH, 17.1), **entry},
         ],
         "skipped": [{"dataset": "bccd", "model_type": LOW, "reason": "/tmp/x is gone"}],
     }
     text = render_markdown([record])
     assert "| cards | mobile-versatile-1 | 11.7 ms | 11.6–11.9 | 14.5 | 2026-11-29T06:10 | 24820bc |" in text
+    assert "| 2026-11-29T06:10 | 24820bc → 2c54ddc re-export |" in text
     assert "- cards: latency strictly ordered by model type: ✓" in text
     assert "- skipped bccd mobile-low-latency-1: /tmp/x is gone" in text
     assert "load 0.1 at start." in text  # no speed probe before 2026-11-29 13:00
