@@ -68,14 +68,14 @@ def select_runs(records: list[dict[str, Any]], started: list[str]) -> list[dict[
 
 def reexport(original: dict[str, Any], model_dir: Path, data_root: Path) -> dict[str, Any]:
     from edgetrain_trainer.dataset import TEST, load_dataset
-    from edgetrain_trainer.package import export_model, load_model_dir
+    from edgetrain_trainer.package import export_model
 
     git = git_info()
     at = datetime.now(UTC)
     dest = model_dir.parent / f"package-reexport-{at.strftime('%Y%m%d-%H%M%S')}"
     export_model(model_dir, "tflite", dest)
     full = load_dataset(data_root / original["dataset"] / "annotations.csv")
-    labels = load_model_dir(model_dir).labels
+    labels = (dest / "dict.txt").read_text().splitlines()  # the model's classes, in class-id order
     map50, map50_95, latency = evaluate_package(dest, labels, full.split(TEST), full.labels)
     record = {
         **original,
