@@ -47,6 +47,10 @@ class TrainerConfig:
     # --- both stages
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
     patience: int = 15  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
+    # ... and at least this share of the stage's training time: a patience in epochs alone ended a cards
+    # low-latency run (epochs of 20 s) 24 minutes into its hour, on a plateau it left after 30 in another
+    # run; 0 counts epochs only
+    patience_share: float = 0.2
     min_delta: float = 0.002
     # then the last stage decays its learning rate to the floor over this many more epochs before it stops
     # (fit.run_stage); 0 stops at once
@@ -131,6 +135,9 @@ class TrainerConfig:
                 "overrides: finetune_frozen_stride must be 0 (train every layer) or 2, 4, 8, 16, 32; "
                 f"got {self.finetune_frozen_stride}"
             )
+        if not 0 <= self.patience_share < 1:
+            share = self.patience_share
+            raise InvalidArgumentError(f"overrides: patience_share must be in [0, 1), got {share}")
         if self.cooldown_epochs < 0:
             raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
         if not self.cache_features and not self.finetune:

@@ -209,7 +209,7 @@ def run_stage(
             break
         with AveragedWeights(model, optimizer):
             map50, map50_95 = evaluate()
-            if stopper.update(map50, epoch) and map50 >= keep_above:
+            if stopper.update(map50, epoch, clock.elapsed()) and map50 >= keep_above:
                 best_weights, best50_95, keep_above = model.get_weights(), map50_95, map50
         took = clock.elapsed() - epoch_start
         plan = planned_epochs(epoch, settings.max_epochs, stage_end - clock.elapsed(), took)
@@ -220,7 +220,8 @@ def run_stage(
             cooling_until = epoch + settings.cooldown_epochs
             schedule.cool_down(int(optimizer.iterations.numpy()), settings.cooldown_epochs * steps_per_epoch)
             note = (
-                f"no validation gain for {stopper.patience} epochs: decaying the learning rate "
+                f"no validation gain for {stopper.epochs_without_gain} epochs "
+                f"({stopper.seconds_without_gain / 60:.0f} min): decaying the learning rate "
                 f"over {settings.cooldown_epochs} more epochs, then stopping"
             )
         report(settings.name, epoch, losses, map50, note)

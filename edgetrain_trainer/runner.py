@@ -164,7 +164,7 @@ class TrainingRun:
             ),
             self.head,
             self.clock,
-            EarlyStopping(self.config.patience, self.config.min_delta),
+            self._stopper(settings),
             self._epoch_report,
             optimizer,
             schedule,
@@ -230,7 +230,7 @@ class TrainingRun:
             self.cancel,
             self.rng,
         )
-        stopper = EarlyStopping(self.config.patience, self.config.min_delta)
+        stopper = self._stopper(settings)
         return run_stage(
             settings,
             epoch_fn,
@@ -252,6 +252,12 @@ class TrainingRun:
             steps,
             # fine-tuning must beat the head stage to replace its weights
             keep_above=self._head_best if self._head_best is not None else -1.0,
+        )
+
+    def _stopper(self, settings: StageSettings) -> EarlyStopping:
+        stage_seconds = settings.deadline_fraction * self.clock.train_seconds
+        return EarlyStopping(
+            self.config.patience, self.config.min_delta, self.config.patience_share * stage_seconds
         )
 
     def _on_cache_batch(self, done: int, total: int) -> None:

@@ -56,3 +56,34 @@ def test_improvement_resets_patience():
     stopper.update(0.7, 3)
     stopper.update(0.6, 4)
     assert not stopper.converged
+
+
+def test_a_time_floor_keeps_short_epochs_going_until_enough_time_passed_without_gain():
+    stopper = EarlyStopping(patience=2, patience_seconds=300)
+    stopper.update(0.6, 1, at=100)
+    stopper.update(0.5, 2, at=120)
+    stopper.update(0.5, 3, at=140)
+    assert stopper.epochs_without_gain == 2 and not stopper.converged  # 40 s of the 300 waited
+    stopper.update(0.55, 17, at=400)
+    assert stopper.seconds_without_gain == 300 and stopper.converged
+
+
+def test_a_time_floor_does_not_stop_before_the_epoch_patience():
+    stopper = EarlyStopping(patience=3, patience_seconds=60)
+    stopper.update(0.6, 1, at=0)
+    stopper.update(0.5, 2, at=500)  # long epochs: the time floor is met at once
+    assert not stopper.converged
+    stopper.update(0.5, 3, at=1000)
+    stopper.update(0.5, 4, at=1500)
+    assert stopper.converged
+
+
+def test_a_gain_restarts_the_time_floor():
+    stopper = EarlyStopping(patience=1, patience_seconds=100)
+    stopper.update(0.5, 1, at=0)
+    stopper.update(0.4, 2, at=90)
+    stopper.update(0.7, 3, at=95)
+    stopper.update(0.6, 4, at=150)
+    assert not stopper.converged  # 55 s since the gain at 95 s
+    stopper.update(0.6, 5, at=195)
+    assert stopper.converged

@@ -7,10 +7,25 @@ from edgetrain_trainer.fit import StageSettings, run_stage
 from tests.trainer.test_weight_average import _regression
 
 
-def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20):
+class _Clock:
+    """Advances 10 s per validation: epochs of 10 s."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20, patience_seconds: float = 0.0):
     model, optimizer, schedule, settings, train_epoch, _ = _regression(0.0, max_epochs=max_epochs)
     settings = StageSettings("finetune", max_epochs, 4, 0.1, 1.0, cooldown_epochs)
     scores, rates, notes = iter(metrics), [], []
+    time = _Clock()
+
+    def evaluate():
+        time.now += 10
+        return next(scores), 0.0
 
     def report(phase, epoch, losses, val_map, note):
         rates.append(float(schedule(optimizer.iterations)))
@@ -19,10 +34,10 @@ def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20):
     outcome = run_stage(
         settings,
         train_epoch,
-        lambda: (next(scores), 0.0),
+        evaluate,
         model,
-        BudgetClock(1000),
-        EarlyStopping(patience=2),
+        BudgetClock(1000, clock=time),
+        EarlyStopping(patience=2, patience_seconds=patience_seconds),
         report,
         optimizer,
         schedule,
@@ -37,10 +52,18 @@ def test_without_cool_down_the_stage_stops_when_patience_runs_out():
     assert not any(notes)
 
 
+def test_with_a_time_floor_the_stage_waits_that_long_after_its_best():
+    outcome, _, _ = _run([0.5, 0.6, 0.6, 0.59] + [0.55] * 16, cooldown_epochs=0, patience_seconds=50)
+    assert (outcome.ended_by, outcome.epochs) == ("converged", 7)  # best at 20 s, 50 s later: epoch 7
+
+
 def test_plateau_decays_the_rate_to_its_floor_over_the_cool_down_then_stops():
     outcome, rates, notes = _run([0.5, 0.6, 0.6, 0.59, 0.55, 0.58, 0.6] + [0.0] * 13, cooldown_epochs=3)
     assert (outcome.ended_by, outcome.epochs) == ("converged", 7)  # patience ran out at 4, then 3 more
-    assert "decaying the learning rate over 3 more epochs" in notes[3]
+    assert notes[3] == (
+        "no validation gain for 2 epochs (0 min): "
+        "decaying the learning rate over 3 more epochs, then stopping"
+    )
     assert rates[4] < rates[3] * 0.9  # the planned decay was over 20 epochs; the cool-down is 3
     assert rates[-1] == pytest.approx(0.1 * 0.05)  # the floor: alpha x peak
 
