@@ -12,9 +12,28 @@ __init__ loads the Task Library's protobuf modules), so the implementation modul
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import importlib.util
 import json
 from pathlib import Path
 
+
+def _load_libusb() -> None:
+    """tflite-support's metadata extension is linked against libusb-1.0.so.0 (a build artifact: it never
+    calls it). Where the system has none, load the copy in the libusb-package wheel first: the dynamic
+    loader then finds it by its soname when the extension is imported."""
+    if ctypes.util.find_library("usb-1.0"):
+        return
+    spec = importlib.util.find_spec("libusb_package")
+    if spec is None or not spec.submodule_search_locations:
+        return  # the import below then fails with the message that says how to install
+    library = Path(next(iter(spec.submodule_search_locations))) / "libusb-1.0.so"
+    if library.is_file():
+        ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
+
+
+_load_libusb()
 try:
     from tensorflow_lite_support.metadata import metadata_schema_py_generated as _metadata_fb
     from tensorflow_lite_support.metadata.python import metadata as _metadata
@@ -26,7 +45,7 @@ try:
 except ImportError as error:  # a hand-made install of edgetrain[ml] without make setup's extra step
     raise ImportError(
         "writing TF Lite Metadata needs tflite-support, installed without its dependencies: "
-        "pip install --no-deps tflite-support==0.4.4 (make setup does this)"
+        f"pip install --no-deps tflite-support==0.4.4 (make setup does this); the import failed with: {error}"
     ) from error
 
 from .backbones import BACKBONES
