@@ -18,6 +18,9 @@ import importlib.util
 import json
 from pathlib import Path
 
+from .backbones import BACKBONES
+from .model_types import ModelTypeSpec
+
 
 def _load_libusb() -> None:
     """tflite-support's metadata extension is linked against libusb-1.0.so.0 (a build artifact: it never
@@ -47,9 +50,6 @@ except ImportError as error:  # a hand-made install of edgetrain[ml] without mak
         "writing TF Lite Metadata needs tflite-support, installed without its dependencies: "
         f"pip install --no-deps tflite-support==0.4.4 (make setup does this); the import failed with: {error}"
     ) from error
-
-from .backbones import BACKBONES
-from .model_types import ModelTypeSpec
 
 
 def with_metadata(
