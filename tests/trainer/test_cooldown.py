@@ -8,7 +8,7 @@ from tests.trainer.test_weight_average import _regression
 
 
 class _Clock:
-    """Advances 10 s per validation: epochs of 10 s."""
+    """A fake clock; _run advances it 10 s per validation, so epochs take 10 s."""
 
     def __init__(self):
         self.now = 0.0
