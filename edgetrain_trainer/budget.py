@@ -64,7 +64,7 @@ class EarlyStopping:
     not reset the patience.
 
     The time floor is there because epochs differ 20-fold in length between datasets and model types:
-    15 epochs of 20 s gave a cards run 5 minutes on a plateau; with 12 minutes it climbed on after 8."""
+    15 epochs of 20 s gave a cards run 5 minutes on a plateau; with 11 minutes it climbed on after 8."""
 
     patience: int
     min_delta: float = 0.0
