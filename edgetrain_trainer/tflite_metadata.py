@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import importlib.util
 import json
 from pathlib import Path
 
@@ -28,11 +27,12 @@ def _load_libusb() -> None:
     loader then finds it by its soname when the extension is imported."""
     if ctypes.util.find_library("usb-1.0"):
         return
-    spec = importlib.util.find_spec("libusb_package")
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        import libusb_package
+    except ImportError:
         return  # the import below then fails with the message that says how to install
-    library = Path(next(iter(spec.submodule_search_locations))) / "libusb-1.0.so"
-    if library.is_file():
+    library = libusb_package.get_library_path()
+    if library is not None:
         ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
 
 
