@@ -45,6 +45,10 @@ class BudgetClock:
     def training_time_spent(self) -> bool:
         return self.train_time_left() <= 0
 
+    def seconds_at(self, train_fraction: float) -> float:
+        """Seconds from the start at which that fraction of the training time is used (a stage's end)."""
+        return train_fraction * self.train_seconds
+
     def train_fraction(self) -> float:
         """0..1 of the training time used (drives the progress percentage)."""
         if self.train_seconds <= 0:

@@ -199,7 +199,7 @@ def run_stage(
     ended_by = "epochs"
     epoch = 0
     cooling_until: int | None = None
-    stage_end = settings.deadline_fraction * clock.train_seconds
+    stage_end = clock.seconds_at(settings.deadline_fraction)
     for epoch in range(1, settings.max_epochs + 1):
         epoch_start = clock.elapsed()
         try:

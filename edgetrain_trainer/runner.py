@@ -255,7 +255,7 @@ class TrainingRun:
         )
 
     def _stopper(self, settings: StageSettings) -> EarlyStopping:
-        stage_seconds = settings.deadline_fraction * self.clock.train_seconds
+        stage_seconds = self.clock.seconds_at(settings.deadline_fraction)
         return EarlyStopping(
             self.config.patience, self.config.min_delta, self.config.patience_share * stage_seconds
         )

@@ -102,6 +102,7 @@ class RunFollower:
                     continue
                 if notification.get("dataset", "").rsplit("/", 1)[-1] != self.dataset_id:
                     continue
+                self._observe(progress, task)  # report what changed since the last read (the evaluation)
                 return self._model_path(notification)
         raise PipelineFailedError(
             f"no notification for dataset {self.dataset_id} within {timeout_s / 60:.0f} min"
@@ -121,6 +122,8 @@ class RunFollower:
             return
         state, export_state = training.get("state"), training.get("exportState")
         self._report("training", state, _training_line(training))
+        if training.get("evaluation"):
+            self._report("evaluation", True, _evaluation_line(training["evaluation"]))
         if export_state:
             self._report("export", export_state, f"export {export_state}")
         if state in ("CREATING", "RUNNING"):
@@ -155,6 +158,18 @@ def _training_line(training: dict[str, Any]) -> str:
     for key in ("modelType", "model", "stopReason", "trainCostMilliNodeHours", "error"):
         if training.get(key):
             parts.append(f"{key}={training[key]}")
+    return " ".join(parts)
+
+
+def _evaluation_line(summary: dict[str, Any]) -> str:
+    """The pipeline's evaluation summary (the exported model on TEST rows, VALIDATION if none) in one line."""
+    parts = ["evaluation"]
+    if "meanAveragePrecisionAt50" in summary:
+        parts.append(f"mAP@0.5 {summary['meanAveragePrecisionAt50']:.3f}")
+    if "boundingBoxMeanAveragePrecision" in summary:
+        parts.append(f"boundingBoxMeanAveragePrecision {summary['boundingBoxMeanAveragePrecision']:.3f}")
+    if "evaluatedBoundingBoxCount" in summary:
+        parts.append(f"over {summary['evaluatedBoundingBoxCount']} boxes")
     return " ".join(parts)
 
 

@@ -4,6 +4,7 @@ settings keep it to a few minutes."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -32,6 +33,7 @@ def test_the_runner_trains_through_the_pipeline_and_prints_the_model_path_last(t
     model = Path(result.stdout.strip().splitlines()[-1])
     assert model.is_absolute() and model.name == "model.tflite" and model.is_file()
     assert "MODEL_EXPORTED" in result.stderr
+    assert re.search(r"evaluation mAP@0\.5 [01]\.\d{3} boundingBoxMeanAveragePrecision", result.stderr)
     _assert_runs_in_litert(model)
     assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())
 

@@ -27,6 +27,7 @@ def test_budget_is_wall_time_minus_reserve():
 def test_max_train_seconds_caps_training_time():
     budget = BudgetClock(1000, reserve_seconds=60, max_train_seconds=900, clock=FakeClock())
     assert budget.train_seconds == 900
+    assert budget.seconds_at(0.4) == pytest.approx(360)  # stage deadlines are fractions of the capped time
 
 
 def test_cost_rounds_up_and_never_exceeds_budget():
