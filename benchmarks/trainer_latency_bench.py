@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render_markdown(records: list[dict[str, Any]]) -> str:
-    """BENCHMARKS.md section: the latest back-to-back measurement, with the ordering per dataset."""
+    """BENCHMARKS.md section: the latest back-to-back measurement, with the ordering per dataset. A dataset
+    it could not time whole (packages gone) keeps its last complete measurement underneath."""
     latest = records[-1]
     p = latest["protocol"]
     lines = [
@@ -123,30 +124,67 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         f"after another on the dataset's first {p['images']} TEST images ({p['rounds']} rounds of "
         f"{p['runs']} invokes; median of the round medians, fastest–slowest round).",
         "",
+        *_table(latest["packages"]),
+        "",
+    ]
+    for dataset, ordered in ordering(latest["packages"]).items():
+        lines.append(f"- {dataset}: latency strictly ordered by model type: {'✓' if ordered else '✗'}")
+    for s in latest["skipped"]:
+        lines.append(f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}")
+    lines += ["", _measured(latest), ""]
+    for dataset, earlier in _last_complete(records, incomplete=_incomplete_datasets(latest)).items():
+        packages = [e for e in earlier["packages"] if e["dataset"] == dataset]
+        verdict = "✓" if ordering(packages)[dataset] else "✗"
+        lines += [
+            f"{dataset}, its last measurement with all three types (latency strictly ordered: {verdict}):",
+            "",
+            *_table(packages),
+            "",
+            _measured(earlier),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _table(packages: list[dict[str, Any]]) -> list[str]:
+    lines = [
         "| dataset | model type | latency | rounds | entries per image | trained | commit |",
         "|---|---|---|---|---|---|---|",
     ]
-    for e in latest["packages"]:
+    for e in packages:
         lines.append(
             f"| {e['dataset']} | {e['model_type']} | {e['median_ms']:.1f} ms "
             f"| {e['fastest_round_ms']:.1f}–{e['slowest_round_ms']:.1f} | {e['detections_per_image']:g} "
             f"| {e['trained'][:16]} | {e['commit']}"
             f"{' → ' + e['exported_commit'] + ' re-export' if 'exported_commit' in e else ''} |"
         )
-    lines.append("")
-    for dataset, ordered in ordering(latest["packages"]).items():
-        lines.append(f"- {dataset}: latency strictly ordered by model type: {'✓' if ordered else '✗'}")
-    for s in latest["skipped"]:
-        lines.append(f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}")
-    m = latest["machine"]
-    lines += [
-        "",
-        f"Measured {latest['started'][:16]} at commit {(latest['git'].get('commit') or '')[:7]} on "
+    return lines
+
+
+def _measured(record: dict[str, Any]) -> str:
+    m = record["machine"]
+    return (
+        f"Measured {record['started'][:16]} at commit {(record['git'].get('commit') or '')[:7]} on "
         f"{m['cpu_model']}, {m['cores']} cores, load {m['load_average_1m']} at start"
-        + (f"; speed probe {latest['speed_probe']['step_ms']:.0f} ms." if latest.get("speed_probe") else "."),
-        "",
-    ]
-    return "\n".join(lines)
+        + (f"; speed probe {record['speed_probe']['step_ms']:.0f} ms." if record.get("speed_probe") else ".")
+    )
+
+
+def _incomplete_datasets(record: dict[str, Any]) -> list[str]:
+    """Datasets the record skipped a package of, in the order they appear."""
+    timed = ordering(record["packages"])
+    skipped = [s["dataset"] for s in record["skipped"]]
+    return [d for d in dict.fromkeys(skipped) if d not in timed]
+
+
+def _last_complete(records: list[dict[str, Any]], incomplete: list[str]) -> dict[str, dict[str, Any]]:
+    """For each of those datasets, the newest earlier record that timed all three of its types."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in reversed(records[:-1]):
+        for dataset in ordering(record["packages"]):
+            if dataset in incomplete and dataset not in found:
+                found[dataset] = record
+    return {d: found[d] for d in incomplete if d in found}
 
 
 def ordering(packages: list[dict[str, Any]]) -> dict[str, bool]:

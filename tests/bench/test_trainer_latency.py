@@ -74,3 +74,39 @@ def test_report_shows_each_package_the_verdicts_and_what_was_skipped():
     assert "load 0.1 at start." in text  # no speed probe before 2026-11-29 13:00
     text = render_markdown([{**record, "speed_probe": {"step_ms": 402.4}}])
     assert "load 0.1 at start; speed probe 402 ms." in text
+
+
+def test_a_dataset_the_latest_run_could_not_time_whole_keeps_its_last_complete_measurement():
+    entry = {"trained": "2026-11-29T04:00:00+00:00", "commit": "aaaaaaa", "fastest_round_ms": 1.0}
+    entry |= {"slowest_round_ms": 2.0, "detections_per_image": 100}
+    machine = {"cpu_model": "Xeon", "cores": 2, "load_average_1m": 0.1}
+    protocol = {"rounds": 5, "runs": 40, "images": 8, "threads": 2}
+
+    def measurement(started, packages, skipped=()):
+        return {
+            "started": started,
+            "git": {"commit": f"{started[11:13]}00000"},
+            "machine": machine,
+            "protocol": protocol,
+            "packages": [{**timed(*p), **entry} for p in packages],
+            "skipped": [{"dataset": d, "model_type": t, "reason": "gone"} for d, t in skipped],
+        }
+
+    complete = [("bccd", LOW, 12.1), ("bccd", VERSATILE, 17.7), ("bccd", HIGH, 25.4), ("cards", LOW, 7.0)]
+    records = [
+        measurement("2026-11-29T09:00:00", complete[:2] + [("bccd", HIGH, 16.0)]),  # older, not ordered
+        measurement("2026-11-29T15:00:00", complete),
+        measurement(
+            "2026-11-29T21:00:00", [("bccd", VERSATILE, 20.6)], skipped=[("bccd", LOW), ("bccd", HIGH)]
+        ),
+    ]
+
+    text = render_markdown(records)
+
+    current, earlier = text.split("bccd, its last measurement with all three types")
+    assert "| bccd | mobile-versatile-1 | 20.6 ms |" in current and "Measured 2026-11-29T21:00" in current
+    assert earlier.startswith(" (latency strictly ordered: ✓):")
+    assert "| bccd | mobile-high-accuracy-1 | 25.4 ms |" in earlier and "| cards |" not in earlier
+    assert "Measured 2026-11-29T15:00 at commit 1500000" in earlier
+    assert "cards, its last measurement" not in text  # nothing of cards was skipped
+    assert "its last measurement" not in render_markdown(records[:2])  # nothing skipped at all
