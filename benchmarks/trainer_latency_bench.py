@@ -127,18 +127,19 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         *_table(latest["packages"]),
         "",
     ]
-    for dataset, ordered in ordering(latest["packages"]).items():
+    verdicts = ordering(latest["packages"])
+    for dataset, ordered in verdicts.items():
         lines.append(f"- {dataset}: latency strictly ordered by model type: {'✓' if ordered else '✗'}")
     for s in latest["skipped"]:
         lines.append(f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}")
     lines += ["", _measured(latest), ""]
-    for dataset, earlier in _last_complete(records, incomplete=_incomplete_datasets(latest)).items():
-        packages = [e for e in earlier["packages"] if e["dataset"] == dataset]
-        verdict = "✓" if ordering(packages)[dataset] else "✗"
+    skipped = dict.fromkeys(s["dataset"] for s in latest["skipped"])
+    for dataset, earlier, ordered in _last_complete(records[:-1], [d for d in skipped if d not in verdicts]):
         lines += [
-            f"{dataset}, its last measurement with all three types (latency strictly ordered: {verdict}):",
+            f"{dataset}, its last measurement with all three types (latency strictly ordered: "
+            f"{'✓' if ordered else '✗'}):",
             "",
-            *_table(packages),
+            *_table([e for e in earlier["packages"] if e["dataset"] == dataset]),
             "",
             _measured(earlier),
             "",
@@ -170,21 +171,17 @@ def _measured(record: dict[str, Any]) -> str:
     )
 
 
-def _incomplete_datasets(record: dict[str, Any]) -> list[str]:
-    """Datasets the record skipped a package of, in the order they appear."""
-    timed = ordering(record["packages"])
-    skipped = [s["dataset"] for s in record["skipped"]]
-    return [d for d in dict.fromkeys(skipped) if d not in timed]
-
-
-def _last_complete(records: list[dict[str, Any]], incomplete: list[str]) -> dict[str, dict[str, Any]]:
-    """For each of those datasets, the newest earlier record that timed all three of its types."""
-    found: dict[str, dict[str, Any]] = {}
-    for record in reversed(records[:-1]):
-        for dataset in ordering(record["packages"]):
-            if dataset in incomplete and dataset not in found:
-                found[dataset] = record
-    return {d: found[d] for d in incomplete if d in found}
+def _last_complete(
+    records: list[dict[str, Any]], datasets: list[str]
+) -> list[tuple[str, dict[str, Any], bool]]:
+    """For each of those datasets that has one, the newest record that timed all three of its types, with
+    that record's ordering verdict; in the order of `datasets`."""
+    found: dict[str, tuple[dict[str, Any], bool]] = {}
+    for record in reversed(records):
+        for dataset, ordered in ordering(record["packages"]).items():
+            if dataset in datasets:
+                found.setdefault(dataset, (record, ordered))
+    return [(d, *found[d]) for d in datasets if d in found]
 
 
 def ordering(packages: list[dict[str, Any]]) -> dict[str, bool]:
