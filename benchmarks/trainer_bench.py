@@ -91,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def run_child(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One run in a fresh process; its record plus machine, load and commit."""
+def run_child(
+    dataset: str, model_type: str, args: argparse.Namespace, module: str = "benchmarks.trainer_bench"
+) -> dict[str, Any]:
+    """One run in a fresh process (`python -m module --one ...`); its record plus machine, load and commit."""
     command = [
         sys.executable,
         "-m",
-        "benchmarks.trainer_bench",
+        module,
         "--one",
         "--dataset",
         dataset,

@@ -55,6 +55,10 @@ class TrainerConfig:
     # then the last stage decays its learning rate to the floor over this many more epochs before it stops
     # (fit.run_stage); 0 stops at once
     cooldown_epochs: int = 10
+    # the last stage also averages the validated weights of every epoch that ends with the learning rate at
+    # or below this fraction of its peak (stochastic weight averaging, tail_average.py), and keeps the
+    # average when it validates at least as well as those epochs do on average. 0 off
+    tail_average_lr_fraction: float = 0.0
     weight_decay: float = 1e-4  # decoupled (AdamW)
     ema_epochs: float = 1.0  # validate and keep a moving average of the weights over ~this many epochs; 0 off
     grad_clip_norm: float = 10.0
@@ -138,6 +142,10 @@ class TrainerConfig:
         if not 0 <= self.patience_share < 1:
             share = self.patience_share
             raise InvalidArgumentError(f"overrides: patience_share must be in [0, 1), got {share}")
+        if not 0 <= self.tail_average_lr_fraction < 1:
+            raise InvalidArgumentError(
+                f"overrides: tail_average_lr_fraction must be in [0, 1), got {self.tail_average_lr_fraction}"
+            )
         if self.cooldown_epochs < 0:
             raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
         if not self.cache_features and not self.finetune:

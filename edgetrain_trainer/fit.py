@@ -21,6 +21,7 @@ from .evaluation import evaluate
 from .losses import DetectionLoss, count_positives
 from .postprocess import PostProcessConfig, decode_detections
 from .schedule import BudgetCosine, planned_epochs
+from .tail_average import TailAverage
 
 PREDICT_BATCH = 8
 
@@ -43,6 +44,9 @@ class StageSettings:
     learning_rate: float
     deadline_fraction: float  # the stage ends when the clock's train fraction reaches this
     cooldown_epochs: int = 0  # on a validation plateau: decay the rate over this many epochs, then stop
+    # > 0: average the validated weights of the epochs that end at or below this fraction of the peak
+    # learning rate (tail_average.py), and keep the average when it validates as well as they do
+    tail_average_lr_fraction: float = 0.0
 
 
 def make_optimizer(
@@ -196,10 +200,12 @@ def run_stage(
     validation on a plateau at a high rate swings between epochs instead of settling."""
     best_weights = model.get_weights()
     best50_95 = 0.0
+    previous_best = keep_above
     ended_by = "epochs"
     epoch = 0
     cooling_until: int | None = None
     stage_end = clock.seconds_at(settings.deadline_fraction)
+    tail = TailAverage()
     for epoch in range(1, settings.max_epochs + 1):
         epoch_start = clock.elapsed()
         try:
@@ -207,10 +213,13 @@ def run_stage(
         except OutOfTime:
             ended_by = "budget"
             break
+        rate = float(schedule(optimizer.iterations))
         with AveragedWeights(model, optimizer):
             map50, map50_95 = evaluate()
             if stopper.update(map50, epoch, clock.elapsed()) and map50 >= keep_above:
                 best_weights, best50_95, keep_above = model.get_weights(), map50_95, map50
+            if rate <= settings.tail_average_lr_fraction * settings.learning_rate:
+                tail.add(model.get_weights(), map50)
         took = clock.elapsed() - epoch_start
         plan = planned_epochs(epoch, settings.max_epochs, stage_end - clock.elapsed(), took)
         schedule.replan(plan * steps_per_epoch)
@@ -231,8 +240,27 @@ def run_stage(
         if clock.train_fraction() >= settings.deadline_fraction:
             ended_by = "budget"
             break
+    best_map50 = max(stopper.best, keep_above, 0.0)
+    if tail.count >= 2:
+        model.set_weights(tail.weights())
+        map50, map50_95 = evaluate()
+        # Compared with the epochs it averages, not with their best: on a plateau the best single score is
+        # the luckiest draw of validation noise (docs/trainer_design.md, selection study).
+        kept = map50 >= tail.mean_metric and map50 >= previous_best
+        verdict = "kept" if kept else f"not kept, the best epoch's weights ({best_map50:.3f}) are"
+        report(
+            settings.name,
+            epoch,
+            {},
+            map50,
+            f"average of the weights of {tail.count} epochs at a learning rate ≤ "
+            f"{settings.tail_average_lr_fraction:g} × peak: validation {map50:.3f} against their mean "
+            f"{tail.mean_metric:.3f}; {verdict}",
+        )
+        if kept:
+            return StageOutcome(ended_by, epoch, map50, map50_95)
     model.set_weights(best_weights)
-    return StageOutcome(ended_by, epoch, max(stopper.best, keep_above, 0.0), best50_95)
+    return StageOutcome(ended_by, epoch, best_map50, best50_95)
 
 
 class OutOfTime(Exception):

@@ -92,11 +92,17 @@ class TrainingRun:
         self._head_best = None
         if cfg.cache_features:
             share = cfg.head_time_share if cfg.finetune else 1.0
-            cooldown = 0 if cfg.finetune else cfg.cooldown_epochs  # only the last stage cools down
+            last = not cfg.finetune  # only the last stage cools down and averages its tail
             outcomes.append(
                 self._head_stage(
                     StageSettings(
-                        "head", head_epochs, cfg.head_batch_size, cfg.head_learning_rate, share, cooldown
+                        "head",
+                        head_epochs,
+                        cfg.head_batch_size,
+                        cfg.head_learning_rate,
+                        share,
+                        cfg.cooldown_epochs if last else 0,
+                        cfg.tail_average_lr_fraction if last else 0.0,
                     )
                 )
             )
@@ -111,6 +117,7 @@ class TrainingRun:
                         cfg.finetune_learning_rate,
                         1.0,
                         cfg.cooldown_epochs,
+                        cfg.tail_average_lr_fraction,
                     )
                 )
             )

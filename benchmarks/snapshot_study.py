@@ -1,0 +1,195 @@
+"""Snapshot study: one trainer benchmark run that also saves the weights the fine-tuning stage validates after
+each epoch (its moving average), then scores every snapshot, and averages of the last ones, on TEST.
+
+    python -m benchmarks.snapshot_study train --dataset cards --model-type mobile-high-accuracy-1 \\
+        --overrides '{"tail_average_lr_fraction": 0.5}' --work-dir /tmp/study --compare-float
+    python -m benchmarks.snapshot_study score /tmp/study/snapshots-20261202-173000
+
+`train` appends the run's record to benchmarks/results/trainer.jsonl like trainer_bench (saving a snapshot
+changes nothing in the training) and names the snapshot folder in it. `score` evaluates with the float Keras
+model on the TEST rows (the images stretched as in training, the export's post-processing) and appends one
+record to benchmarks/results/snapshot_study.jsonl: each snapshot's TEST mAP next to its validation score from
+the run's curve, the uniform averages of the last n snapshots, and the weights the run kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import trainer_bench
+from benchmarks.machine import git_info
+from benchmarks.report import RESULTS_DIR, save_record
+
+RESULTS = RESULTS_DIR / "snapshot_study.jsonl"
+SNAPSHOT_DIR_ENV = "EDGETRAIN_SNAPSHOT_DIR"
+TAIL_LENGTHS = (3, 5, 10, 15, 20)
+
+
+def save_finetune_snapshots(out: Path) -> None:
+    """Make the fine-tuning stage save the weights of each of its validations with the scores, numbered in
+    order, and list them in out/index.json: every epoch's averaged weights, then the tail average if the
+    stage evaluated one ("epoch": null)."""
+    from edgetrain_trainer import fit, runner
+
+    run_stage, enter, exit_ = fit.run_stage, fit.AveragedWeights.__enter__, fit.AveragedWeights.__exit__
+    index: list[dict] = []
+    inside_epoch = [False]
+
+    def entering(self):
+        inside_epoch[0] = True
+        return enter(self)
+
+    def leaving(self, *exc):
+        inside_epoch[0] = False
+        return exit_(self, *exc)
+
+    def recording_run_stage(settings, train_epoch, evaluate, model, *rest, **kwargs):
+        if settings.name != "finetune":
+            return run_stage(settings, train_epoch, evaluate, model, *rest, **kwargs)
+
+        def recording_evaluate():
+            map50, map50_95 = evaluate()
+            name = f"{len(index) + 1:03d}.npz"
+            np.savez(out / name, *model.get_weights())
+            epochs = sum(1 for entry in index if entry["epoch"] is not None)
+            index.append(
+                {
+                    "file": name,
+                    "epoch": epochs + 1 if inside_epoch[0] else None,
+                    "val_map50": map50,
+                    "val_map50_95": map50_95,
+                }
+            )
+            (out / "index.json").write_text(json.dumps(index, indent=1))
+            return map50, map50_95
+
+        return run_stage(settings, train_epoch, recording_evaluate, model, *rest, **kwargs)
+
+    fit.AveragedWeights.__enter__, fit.AveragedWeights.__exit__ = entering, leaving
+    runner.run_stage = recording_run_stage
+
+
+def train(argv: list[str]) -> int:
+    args = trainer_bench.parse_args(argv)
+    if args.one:
+        save_finetune_snapshots(Path(os.environ[SNAPSHOT_DIR_ENV]))
+        return trainer_bench.main(argv)
+    (dataset,), (model_type,) = args.dataset, args.model_type
+    snapshots = args.work_dir / f"snapshots-{trainer_bench.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    snapshots.mkdir(parents=True)
+    os.environ[SNAPSHOT_DIR_ENV] = str(snapshots)
+    record = trainer_bench.run_child(dataset, model_type, args, module="benchmarks.snapshot_study")
+    record["snapshot_dir"] = str(snapshots)
+    save_record(args.results, record)
+    status, map50 = record["status"], record.get("map50")
+    print(f"{dataset} {model_type}: {status} mAP@0.5 {map50}; snapshots in {snapshots}")
+    return 0 if record["status"] == "ok" else 1
+
+
+def score(snapshot_dir: Path, data_root: Path, results: Path, results_of_runs: Path) -> dict:
+    from edgetrain_trainer.dataset import TEST, load_dataset
+    from edgetrain_trainer.package import load_model_dir
+
+    record = next(
+        r
+        for r in map(json.loads, results_of_runs.read_text().splitlines())
+        if r.get("snapshot_dir") == str(snapshot_dir)
+    )
+    full = load_dataset(data_root / record["dataset"] / "annotations.csv")
+    test = full.split(TEST)
+    trained = load_model_dir(Path(record["package_dir"]).parent / "model")
+    kept = trained.detector.get_weights()  # before scoring swaps other weights in
+    score_test = _scorer(trained, test, full.labels)
+    index = json.loads((snapshot_dir / "index.json").read_text())
+    epochs = [entry for entry in index if entry["epoch"] is not None]
+    snapshots = [_weights(snapshot_dir / entry["file"]) for entry in epochs]
+    val = [entry["val_map50"] for entry in epochs]
+    rows = [
+        {"epoch": entry["epoch"], "val_map50": entry["val_map50"], "test_map50": score_test(weights)}
+        for entry, weights in zip(epochs, snapshots, strict=True)
+    ]
+    best = max(range(len(val)), key=lambda i: (val[i], i))  # ties: the later epoch, as run_stage keeps
+    averaged = [entry for entry in index if entry["epoch"] is None]
+    tails = {}
+    for n in TAIL_LENGTHS:
+        if n <= len(snapshots):
+            mean = [np.mean([s[k] for s in snapshots[-n:]], axis=0) for k in range(len(snapshots[0]))]
+            tails[str(n)] = score_test(mean)
+    tests = [r["test_map50"] for r in rows]
+    study = {
+        "bench": "snapshot_study",
+        "dataset": record["dataset"],
+        "model_type": record["model_type"],
+        "run_started": record["started"],
+        "git": git_info(),
+        "exported_test_map50_int8": record["map50"],
+        "kept_weights_test_map50_keras": score_test(kept),
+        "best_val_snapshot": rows[best],
+        "snapshots": rows,
+        "test_map50_mean": float(np.mean(tests)),
+        "test_map50_std": float(np.std(tests)),
+        "tail_average_test_map50": tails,
+        "run_tail_average": [
+            {"val_map50": e["val_map50"], "test_map50": score_test(_weights(snapshot_dir / e["file"]))}
+            for e in averaged
+        ],
+    }
+    save_record(results, study)
+    return study
+
+
+def _weights(path: Path) -> list[np.ndarray]:
+    with np.load(path) as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def _scorer(trained, test, full_labels):
+    """weights → TEST mAP@0.5 of the Keras detector with those weights."""
+    import tensorflow as tf
+
+    from edgetrain_trainer.evaluation import evaluate
+    from edgetrain_trainer.image_store import load_images
+    from edgetrain_trainer.postprocess import PostProcessConfig, decode_detections
+
+    images = load_images([e.image_path for e in test], trained.spec.input_size, 2**31, lambda: False)
+    post = PostProcessConfig.from_trainer_config(trained.config)
+    to_full = [full_labels.index(label) for label in trained.labels]
+    predict = tf.function(lambda x: trained.detector(x, training=False))
+
+    def score_test(weights) -> float:
+        trained.detector.set_weights(weights)
+        found = []
+        for i in range(0, len(images), 8):
+            boxes, logits = predict(tf.constant(images[i : i + 8].astype(np.float32)))
+            found += decode_detections(np.asarray(boxes), np.asarray(logits), trained.anchors, post)
+        predictions = [(d.boxes, [to_full[int(c)] for c in d.classes], d.scores) for d in found]
+        return round(evaluate(test, full_labels, predictions).map50, 4)
+
+    return score_test
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:
+        return train(argv[1:])
+    if "--one" in argv:  # the training child that train() starts
+        return train(argv)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.snapshot_study score")
+    parser.add_argument("snapshot_dir", type=Path)
+    parser.add_argument("--data-root", type=Path, default=trainer_bench.default_data_root())
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--runs", type=Path, default=trainer_bench.RESULTS, help="where train wrote the run")
+    args = parser.parse_args(argv[1:] if argv[:1] == ["score"] else argv)
+    study = score(args.snapshot_dir, args.data_root, args.results, args.runs)
+    print(json.dumps({k: v for k, v in study.items() if k != "snapshots"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
