@@ -1,15 +1,17 @@
-"""Snapshot study: one trainer benchmark run that also saves the weights the fine-tuning stage validates after
-each epoch (its moving average), then scores every snapshot, and averages of the last ones, on TEST.
+"""Weight selection study: a trainer benchmark run that also saves the weights its fine-tuning stage
+validates after each epoch (their moving average); then every epoch's weights, and averages of the last
+ones, are scored on TEST.
 
-    python -m benchmarks.snapshot_study train --dataset cards --model-type mobile-high-accuracy-1 \\
+    python -m benchmarks.weight_selection_bench train --dataset cards --model-type mobile-high-accuracy-1 \\
         --overrides '{"tail_average_lr_fraction": 0.5}' --work-dir /tmp/study --compare-float
-    python -m benchmarks.snapshot_study score /tmp/study/snapshots-20261202-173000
+    python -m benchmarks.weight_selection_bench score /tmp/study/snapshots-20261202-173000
 
-`train` appends the run's record to benchmarks/results/trainer.jsonl like trainer_bench (saving a snapshot
-changes nothing in the training) and names the snapshot folder in it. `score` evaluates with the float Keras
-model on the TEST rows (the images stretched as in training, the export's post-processing) and appends one
-record to benchmarks/results/snapshot_study.jsonl: each snapshot's TEST mAP next to its validation score from
-the run's curve, the uniform averages of the last n snapshots, and the weights the run kept.
+`train` appends the run's record to benchmarks/results/trainer.jsonl as trainer_bench does (saving the
+snapshots changes nothing in the training) and names the snapshot folder in it. `score` evaluates with the
+float Keras model on the TEST rows (images stretched as in training, the export's post-processing) and
+appends one record to benchmarks/results/weight_selection.jsonl: each epoch's TEST mAP@0.5 beside its
+validation score, the uniform averages of the last n epochs, the run's own tail average if it evaluated one
+(tail_average_lr_fraction), and the weights the run kept.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import trainer_bench
-from benchmarks.machine import git_info
 from benchmarks.report import RESULTS_DIR, save_record
 
-RESULTS = RESULTS_DIR / "snapshot_study.jsonl"
+RESULTS = RESULTS_DIR / "weight_selection.jsonl"
 SNAPSHOT_DIR_ENV = "EDGETRAIN_SNAPSHOT_DIR"
-TAIL_LENGTHS = (3, 5, 10, 15, 20)
+TAIL_LENGTHS = (5, 10, 20)
 
 
 def save_finetune_snapshots(out: Path) -> None:
@@ -84,7 +85,7 @@ def train(argv: list[str]) -> int:
     snapshots = args.work_dir / f"snapshots-{trainer_bench.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     snapshots.mkdir(parents=True)
     os.environ[SNAPSHOT_DIR_ENV] = str(snapshots)
-    record = trainer_bench.run_child(dataset, model_type, args, module="benchmarks.snapshot_study")
+    record = trainer_bench.run_child(dataset, model_type, args, module="benchmarks.weight_selection_bench")
     record["snapshot_dir"] = str(snapshots)
     save_record(args.results, record)
     status, map50 = record["status"], record.get("map50")
@@ -115,33 +116,85 @@ def score(snapshot_dir: Path, data_root: Path, results: Path, results_of_runs: P
         for entry, weights in zip(epochs, snapshots, strict=True)
     ]
     best = max(range(len(val)), key=lambda i: (val[i], i))  # ties: the later epoch, as run_stage keeps
-    averaged = [entry for entry in index if entry["epoch"] is None]
     tails = {}
     for n in TAIL_LENGTHS:
         if n <= len(snapshots):
-            mean = [np.mean([s[k] for s in snapshots[-n:]], axis=0) for k in range(len(snapshots[0]))]
-            tails[str(n)] = score_test(mean)
-    tests = [r["test_map50"] for r in rows]
+            tails[str(n)] = score_test(
+                [np.mean(arrays, axis=0) for arrays in zip(*snapshots[-n:], strict=True)]
+            )
+    run_average = None
+    for entry in index:
+        if entry["epoch"] is None:  # the tail average the stage evaluated
+            weights = _weights(snapshot_dir / entry["file"])
+            kept_it = all(np.array_equal(a, b) for a, b in zip(weights, kept, strict=True))
+            run_average = {
+                "val_map50": entry["val_map50"],
+                "test_map50": score_test(weights),
+                "kept": kept_it,
+            }
     study = {
-        "bench": "snapshot_study",
+        "bench": "weight_selection",
         "dataset": record["dataset"],
         "model_type": record["model_type"],
         "run_started": record["started"],
-        "git": git_info(),
+        "run_commit": record["git"]["commit"],
+        "run_overrides": record["overrides"],
         "exported_test_map50_int8": record["map50"],
         "kept_weights_test_map50_keras": score_test(kept),
         "best_val_snapshot": rows[best],
         "snapshots": rows,
-        "test_map50_mean": float(np.mean(tests)),
-        "test_map50_std": float(np.std(tests)),
         "tail_average_test_map50": tails,
-        "run_tail_average": [
-            {"val_map50": e["val_map50"], "test_map50": score_test(_weights(snapshot_dir / e["file"]))}
-            for e in averaged
-        ],
+        "run_tail_average": run_average,
     }
     save_record(results, study)
     return study
+
+
+def render_markdown(records: list[dict]) -> str:
+    """BENCHMARKS.md section: per studied run, what its kept weights scored against its other epochs."""
+    lines = [
+        "## Weight selection study (Keras float model on TEST rows)",
+        "",
+        "`python -m benchmarks.weight_selection_bench`: a trainer benchmark run that saves the weights of",
+        "every fine-tuning epoch, each scored on TEST afterwards. Plateau: the last half of those epochs.",
+        "Averages: uniform means of the weights of the last 5 / 10 / 20 epochs.",
+        "",
+        "| run started | dataset | model type | overrides | commit | epochs | kept: TEST (int8) "
+        "| best validation: epoch, val → TEST | plateau TEST mean ± sd (min–max) | plateau r(val, TEST) "
+        "| averages: TEST | the run's tail average: val → TEST |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    return "\n".join(lines + [_study_row(r) for r in records]) + "\n"
+
+
+def _study_row(r: dict) -> str:
+    rows = r["snapshots"]
+    plateau = rows[len(rows) // 2 :]
+    tests = np.array([x["test_map50"] for x in plateau])
+    vals = np.array([x["val_map50"] for x in plateau])
+    corr = "–"
+    if len(plateau) > 2 and tests.std() > 0 and vals.std() > 0:
+        corr = f"{np.corrcoef(vals, tests)[0, 1]:.2f}"
+    best = r["best_val_snapshot"]
+    averages = " / ".join(
+        f"{r['tail_average_test_map50'][str(n)]:.3f}" if str(n) in r["tail_average_test_map50"] else "–"
+        for n in TAIL_LENGTHS
+    )
+    tail = r.get("run_tail_average")
+    if tail:
+        verdict = "kept" if tail["kept"] else "not kept"
+        tail_cell = f"{tail['val_map50']:.3f} → {tail['test_map50']:.3f}, {verdict}"
+    else:
+        tail_cell = "–"
+    overrides = ", ".join(f"{k} {v}" for k, v in r["run_overrides"].items()) or "none"
+    return (
+        f"| {r['run_started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} "
+        f"| {r['run_commit'][:7]} | {len(rows)} "
+        f"| {r['kept_weights_test_map50_keras']:.3f} ({r['exported_test_map50_int8']:.3f}) "
+        f"| {best['epoch']}, {best['val_map50']:.3f} → {best['test_map50']:.3f} "
+        f"| {tests.mean():.3f} ± {tests.std():.3f} ({tests.min():.3f}–{tests.max():.3f}) "
+        f"| {corr} | {averages} | {tail_cell} |"
+    )
 
 
 def _weights(path: Path) -> list[np.ndarray]:
@@ -180,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         return train(argv[1:])
     if "--one" in argv:  # the training child that train() starts
         return train(argv)
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.snapshot_study score")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.weight_selection_bench score")
     parser.add_argument("snapshot_dir", type=Path)
     parser.add_argument("--data-root", type=Path, default=trainer_bench.default_data_root())
     parser.add_argument("--results", type=Path, default=RESULTS)
