@@ -197,7 +197,11 @@ def run_stage(
     When early stopping fires and settings.cooldown_epochs > 0, the stage does not stop yet: the learning rate
     decays from where it is to its floor over that many more epochs (BudgetCosine.cool_down), and the stage
     ends "converged" after them. Until then the rate is only as low as the time left forces it to be, and
-    validation on a plateau at a high rate swings between epochs instead of settling."""
+    validation on a plateau at a high rate swings between epochs instead of settling.
+
+    With settings.tail_average_lr_fraction > 0 the stage also averages the weights of its low-learning-rate
+    epochs (tail_average.py) and, at its end, keeps that average instead when it validates as well as they
+    do on average (_try_tail_average)."""
     best_weights = model.get_weights()
     best50_95 = 0.0
     previous_best = keep_above
@@ -242,25 +246,33 @@ def run_stage(
             break
     best_map50 = max(stopper.best, keep_above, 0.0)
     if tail.count >= 2:
-        model.set_weights(tail.weights())
-        map50, map50_95 = evaluate()
-        # Compared with the epochs it averages, not with their best: on a plateau the best single score is
-        # the luckiest draw of validation noise (docs/trainer_design.md, selection study).
-        kept = map50 >= tail.mean_metric and map50 >= previous_best
-        verdict = "kept" if kept else f"not kept, the best epoch's weights ({best_map50:.3f}) are"
-        report(
-            settings.name,
-            epoch,
-            {},
-            map50,
-            f"average of the weights of {tail.count} epochs at a learning rate ≤ "
-            f"{settings.tail_average_lr_fraction:g} × peak: validation {map50:.3f} against their mean "
-            f"{tail.mean_metric:.3f}; {verdict}",
-        )
-        if kept:
-            return StageOutcome(ended_by, epoch, map50, map50_95)
+        kept = _try_tail_average(tail, settings, model, evaluate, report, epoch, previous_best, best_map50)
+        if kept is not None:
+            return StageOutcome(ended_by, epoch, *kept)
     model.set_weights(best_weights)
     return StageOutcome(ended_by, epoch, best_map50, best50_95)
+
+
+def _try_tail_average(tail, settings, model, evaluate, report, epoch, previous_best, best_map50):
+    """Validate the tail average in `model`; its (mAP@0.5, mAP@[.5:.95]) when it is kept, else None.
+
+    It is compared with the epochs it averages, not with their best: on a plateau the best single score is
+    the luckiest draw of validation noise (docs/trainer_design.md, selection study). It must also beat the
+    previous stage, as any epoch must."""
+    model.set_weights(tail.weights())
+    map50, map50_95 = evaluate()
+    kept = map50 >= tail.mean_metric and map50 >= previous_best
+    verdict = "kept" if kept else f"not kept, the best epoch's weights ({best_map50:.3f}) are"
+    report(
+        settings.name,
+        epoch,
+        {},
+        map50,
+        f"average of the weights of {tail.count} epochs at a learning rate ≤ "
+        f"{settings.tail_average_lr_fraction:g} × peak: validation {map50:.3f} against their mean "
+        f"{tail.mean_metric:.3f}; {verdict}",
+    )
+    return (map50, map50_95) if kept else None
 
 
 class OutOfTime(Exception):
