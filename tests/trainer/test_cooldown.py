@@ -3,8 +3,8 @@
 import pytest
 
 from edgetrain_trainer.budget import BudgetClock, EarlyStopping
-from edgetrain_trainer.fit import StageSettings, run_stage
-from tests.trainer.test_weight_average import _regression
+from edgetrain_trainer.fit import StageSettings
+from tests.trainer.regression_stage import regression_stage
 
 
 class _Clock:
@@ -18,7 +18,7 @@ class _Clock:
 
 
 def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20, patience_seconds: float = 0.0):
-    model, optimizer, schedule, settings, train_epoch, _ = _regression(0.0, max_epochs=max_epochs)
+    stage = regression_stage(0.0, max_epochs=max_epochs)
     settings = StageSettings("finetune", max_epochs, 4, 0.1, 1.0, cooldown_epochs)
     scores, rates, notes = iter(metrics), [], []
     time = _Clock()
@@ -28,21 +28,11 @@ def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20, patie
         return next(scores), 0.0
 
     def report(phase, epoch, losses, val_map, note):
-        rates.append(float(schedule(optimizer.iterations)))
+        rates.append(float(stage.schedule(stage.optimizer.iterations)))
         notes.append(note)
 
-    outcome = run_stage(
-        settings,
-        train_epoch,
-        evaluate,
-        model,
-        BudgetClock(1000, clock=time),
-        EarlyStopping(patience=2, patience_seconds=patience_seconds),
-        report,
-        optimizer,
-        schedule,
-        4,
-    )
+    stopper = EarlyStopping(patience=2, patience_seconds=patience_seconds)
+    outcome = stage.run(evaluate, stopper, report, settings, BudgetClock(1000, clock=time))
     return outcome, rates, notes
 
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from edgetrain_trainer.budget import BudgetClock, EarlyStopping
+from edgetrain_trainer.budget import EarlyStopping
 from edgetrain_trainer.config import TrainerConfig
 from edgetrain_trainer.errors import InvalidArgumentError
-from edgetrain_trainer.fit import StageSettings, run_stage
+from edgetrain_trainer.fit import StageSettings
 from edgetrain_trainer.tail_average import TailAverage
-from tests.trainer.test_weight_average import _regression
+from tests.trainer.regression_stage import regression_stage
 
 
 def test_average_is_the_uniform_mean_in_the_original_dtypes():
@@ -43,29 +43,20 @@ def test_config_refuses_a_fraction_outside_0_to_1(fraction):
 def _run(metrics, fraction, keep_above=-1.0, max_epochs=6):
     """The stage loop on the regression model; validation returns `metrics` in turn. Returns the outcome,
     the weights validated at each call, the weights the stage left in the model and its report notes."""
-    model, optimizer, schedule, _, train_epoch, _ = _regression(1.0, max_epochs=max_epochs)
-    seen = [model.get_weights()]  # seen[0]: the weights the stage starts from
+    stage = regression_stage(1.0, max_epochs=max_epochs)
+    seen = [stage.model.get_weights()]  # seen[0]: the weights the stage starts from
     settings = StageSettings("finetune", max_epochs, 4, 0.1, 1.0, 0, fraction)
     scores, notes = iter(metrics), []
 
     def evaluate():
-        seen.append(model.get_weights())
+        seen.append(stage.model.get_weights())
         return next(scores), 0.0
 
-    outcome = run_stage(
-        settings,
-        train_epoch,
-        evaluate,
-        model,
-        BudgetClock(1000),
-        EarlyStopping(patience=100),
-        lambda phase, epoch, losses, val_map, note: notes.append(note),
-        optimizer,
-        schedule,
-        4,
-        keep_above=keep_above,
-    )
-    return outcome, seen, model.get_weights(), notes
+    def report(phase, epoch, losses, val_map, note):
+        notes.append(note)
+
+    outcome = stage.run(evaluate, EarlyStopping(patience=100), report, settings, keep_above=keep_above)
+    return outcome, seen, stage.model.get_weights(), notes
 
 
 def _mean(weight_lists):
