@@ -2,8 +2,9 @@
 
 On a validation plateau the per-epoch weights differ by noise: on cards, the second-half epochs of one
 high-accuracy training scored 0.975 ± 0.003 TEST mAP@0.5, and validation on 30 images could not tell them
-apart (docs/trainer_design.md, weight selection study). A uniform average of the weights of the low-learning-rate epochs lands
-inside that basin instead of on one noisy point of it. fit.run_stage feeds it and decides whether to keep it.
+apart (docs/trainer_design.md, weight selection study). A uniform average of the weights of the
+low-learning-rate epochs lands inside that basin instead of on one noisy point of it. fit.run_stage feeds
+it and decides whether to keep it.
 """
 
 from __future__ import annotations
