@@ -38,8 +38,9 @@ class TrainerConfig:
     finetune_batch_size: int = 8
     # the same for fine-tuning: @448 a batch of 8 holds 2.5 GB in one pass, 1.6 GB in passes of 4 (7 % slower)
     finetune_pass_megapixels: float = 0.85
-    # 8e-4 lifted cards versatile from 0.968 to 0.993 TEST mAP@0.5 and held BCCD versatile at 0.902; the
-    # default waits until low-latency and high-accuracy are measured with it (docs/trainer_design.md)
+    # 8e-4 lifted cards versatile from 0.968 to 0.993 TEST mAP@0.5 and held BCCD versatile (0.902) and
+    # low-latency (0.917); the default waits until high-accuracy and cards low-latency are measured with it
+    # (docs/trainer_design.md)
     finetune_learning_rate: float = 4e-4
     finetune_backbone_bn: bool = False  # False: backbone batch-norm statistics stay frozen (small batches)
     # backbone layers at stride ≤ this stay frozen while fine-tuning (torchvision's and Detectron2's detection
