@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgetrain_trainer.config import TrainerConfig
 from edgetrain_trainer.types import MODEL_TYPES
 
 PEAK_RSS_TARGET_BYTES = 4 * 10**9  # "peak memory ≤ 4 GB"
@@ -12,9 +13,17 @@ TIME_CAPS = frozenset({"max_train_seconds"})
 
 
 def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Successful runs of the default recipe (no overrides but a time cap). The headline table and the
-    latency benchmark show these; an experiment with other overrides is listed only among every run."""
-    return [r for r in records if r.get("status") == "ok" and set(r.get("overrides") or {}) <= TIME_CAPS]
+    """Successful runs of the default recipe: no overrides but a time cap and values that are today's
+    defaults (a run that tried a setting before it became the default trained today's recipe). The
+    headline table and the latency benchmark show these; other experiments are listed only among every run."""
+    return [r for r in records if r.get("status") == "ok" and _is_default_recipe(r.get("overrides") or {})]
+
+
+def _is_default_recipe(overrides: dict[str, Any]) -> bool:
+    defaults = TrainerConfig().to_dict()
+    return all(
+        key in TIME_CAPS or (key in defaults and defaults[key] == value) for key, value in overrides.items()
+    )
 
 
 def latest_default_runs(records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
@@ -68,9 +77,9 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"{(m['ram_bytes'] or 0) / 2**30:.0f} GB RAM, GPU {m['gpu'] or 'none'}, "
             f"load {m['load_average_1m']} at start, TF {m['tensorflow']}.",
             "",
-            "Each row is the default-recipe training that started last (no overrides, or only a time cap, "
-            "`max_train_seconds`), in its latest export. Runs that try other settings are listed under All "
-            "runs.",
+            "Each row is the default-recipe training that started last (no overrides but a time cap, "
+            "`max_train_seconds`, or a setting that is now the default), in its latest export. Runs that try "
+            "other settings are listed under All runs.",
             "",
             "threads: TF intra-op threads the training ran with. * = not recorded; inferred from the "
             "1-minute load average at the start, which is how runs before 2026-11-28 22:00 sized the pool "
