@@ -1,6 +1,7 @@
 """The trainer section of BENCHMARKS.md: which run each headline row shows."""
 
 from benchmarks.trainer_report import default_recipe_runs, render_markdown
+from edgetrain_trainer.config import TrainerConfig
 
 HIGH = "mobile-high-accuracy-1"
 
@@ -45,6 +46,16 @@ def test_time_caps_are_the_default_recipe_other_overrides_are_experiments():
         run("2026-11-29T04:00", 0.93, {}, status="failed"),
     ]
     assert [r["map50"] for r in default_recipe_runs(records)] == [0.90, 0.91]
+
+
+def test_a_run_that_tried_todays_default_before_it_was_one_is_the_default_recipe():
+    rate = TrainerConfig().finetune_learning_rate
+    records = [
+        run("2026-12-03T03:38", 0.993, {"finetune_learning_rate": rate}),
+        run("2026-12-03T04:00", 0.95, {"finetune_learning_rate": rate / 2}),
+        run("2026-12-03T05:00", 0.96, {"finetune_learning_rate": rate, "no_such_setting": 1}),
+    ]
+    assert [r["map50"] for r in default_recipe_runs(records)] == [0.993]
 
 
 def test_an_experiment_after_the_latest_default_run_does_not_replace_its_headline_row():
