@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgetrain_trainer.config import TrainerConfig
+from edgetrain_trainer.errors import InvalidArgumentError
 from edgetrain_trainer.types import MODEL_TYPES
 
 PEAK_RSS_TARGET_BYTES = 4 * 10**9  # "peak memory ≤ 4 GB"
@@ -20,10 +21,12 @@ def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _is_default_recipe(overrides: dict[str, Any]) -> bool:
-    defaults = TrainerConfig().to_dict()
-    return all(
-        key in TIME_CAPS or (key in defaults and defaults[key] == value) for key, value in overrides.items()
-    )
+    # the config the trainer builds from them, so JSON spellings (a list for a tuple) compare as it reads them
+    try:
+        config = TrainerConfig.from_overrides({k: v for k, v in overrides.items() if k not in TIME_CAPS})
+    except InvalidArgumentError:  # a setting this version no longer has: not today's recipe
+        return False
+    return config == TrainerConfig()
 
 
 def latest_default_runs(records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
