@@ -146,6 +146,7 @@ def run_child(
 
 
 def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str, Any]:
+    from edgetrain_trainer.config import TrainerConfig
     from edgetrain_trainer.dataset import TEST, load_dataset
     from edgetrain_trainer.train import train
     from edgetrain_trainer.types import TrainRequest
@@ -170,6 +171,8 @@ def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str
         memory.phase = "test evaluation"
         map50, map50_95, latency = evaluate_package(result.package_dir, result.labels, test, full.labels)
     record = {
+        # every setting this commit's trainer ran with, so the report can tell which default a run trained
+        "trainer_config": TrainerConfig.from_overrides(request.overrides).to_dict(),
         "images": {"train_val": len(full.examples) - len(test), "test": len(test)},
         "map50": map50,
         "map50_95": map50_95,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from edgetrain_trainer.config import TrainerConfig
@@ -14,16 +15,24 @@ TIME_CAPS = frozenset({"max_train_seconds"})
 
 
 def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Successful runs of the default recipe: overrides that are only a time cap or today's default values
-    (a run that tried a setting before it became the default trained today's recipe). The headline table
-    and the latency benchmark show these; other experiments are listed only among every run."""
-    return [r for r in records if r.get("status") == "ok" and _is_default_recipe(r.get("overrides") or {})]
+    """Successful runs of today's default recipe, time caps aside. A record with `trainer_config` (every
+    setting its run used, recorded since 2026-12-03) is judged by it, so a run at an older default is an
+    experiment; settings added or removed since it ran are left out. An older record is judged by its
+    overrides: none, or only today's default values (a run that tried a setting before it became the default
+    trained today's recipe). The headline table and the latency benchmark show these runs; the others are
+    listed only among every run."""
+    return [r for r in records if r.get("status") == "ok" and _is_default_recipe(r)]
 
 
-def _is_default_recipe(overrides: dict[str, Any]) -> bool:
+def _is_default_recipe(record: dict[str, Any]) -> bool:
+    if "trainer_config" in record:
+        known = {f.name for f in fields(TrainerConfig)}
+        settings = {k: v for k, v in record["trainer_config"].items() if k in known}
+    else:
+        settings = record.get("overrides") or {}
     # the config the trainer builds from them, so JSON spellings (a list for a tuple) compare as it reads them
     try:
-        config = TrainerConfig.from_overrides({k: v for k, v in overrides.items() if k not in TIME_CAPS})
+        config = TrainerConfig.from_overrides({k: v for k, v in settings.items() if k not in TIME_CAPS})
     except InvalidArgumentError:  # a setting this version no longer has: not today's recipe
         return False
     return config == TrainerConfig()

@@ -58,6 +58,21 @@ def test_a_run_that_tried_todays_default_before_it_was_one_is_the_default_recipe
     assert [r["map50"] for r in default_recipe_runs(records)] == [0.993]
 
 
+def test_a_recorded_trainer_config_decides_even_without_overrides():
+    def with_config(started: str, map50: float, **changes) -> dict:
+        config = {**TrainerConfig().to_dict(), "augment_scale": [0.6, 1.4], **changes}  # as JSON stores it
+        return {**run(started, map50, {}), "trainer_config": config}
+
+    old_rate = TrainerConfig().finetune_learning_rate / 2
+    records = [
+        with_config("2026-12-04T01:00", 0.97, max_train_seconds=840.0),  # a time cap only
+        with_config("2026-12-04T02:00", 0.96, finetune_learning_rate=old_rate),  # an older default
+        with_config("2026-12-04T03:00", 0.95, setting_since_removed=3),
+    ]
+    del records[2]["trainer_config"]["cooldown_epochs"]  # a setting added after the run
+    assert [r["map50"] for r in default_recipe_runs(records)] == [0.97, 0.95]
+
+
 def test_an_experiment_after_the_latest_default_run_does_not_replace_its_headline_row():
     text = render_markdown(
         [run("2026-11-29T07:39", 0.929, {}), run("2026-11-29T09:09", 0.865, {"finetune_learning_rate": 2e-4})]
