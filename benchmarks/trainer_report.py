@@ -62,8 +62,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         "",
         "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall | threads "
         "| time to target | latency 2 thr (target) | size (target) | peak RSS (≤ 4 GB), phase "
-        "| int8 loss | commit | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| int8 loss | seed | commit | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(latest):
         r = latest[key]
@@ -78,7 +78,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms"
             f"{'' if r.get('latency_images') else '†'}{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
-            f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} "
+            f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} | {r.get('seed', 0)} "
             f"| {_commit(r)} | {r['started'][:10]} |"
         )
     if latest:
@@ -90,8 +90,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"load {m['load_average_1m']} at start, TF {m['tensorflow']}.",
             "",
             "Each row is the default-recipe training that started last (no overrides but a time cap, "
-            "`max_train_seconds`, or a setting that is now the default), in its latest export. Runs that try "
-            "other settings are listed under All runs.",
+            "`max_train_seconds`, or a setting that is now the default), in its latest export, whatever its "
+            "seed. Runs that try other settings, and earlier runs of the default, are listed under All runs.",
             "",
             "threads: TF intra-op threads the training ran with. * = not recorded; inferred from the "
             "1-minute load average at the start, which is how runs before 2026-11-28 22:00 sized the pool "
@@ -132,16 +132,17 @@ def _all_runs(records: list[dict[str, Any]]) -> list[str]:
         "",
         "### All runs",
         "",
-        "| started | dataset | model type | overrides | threads | speed probe | stop | wall | mAP@0.5 "
+        "| started | dataset | model type | overrides | seed | threads | speed probe | stop | wall | mAP@0.5 "
         "| mAP@[.5:.95] | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         if r.get("status") != "ok":
             continue
         overrides = ", ".join(f"{k} {v}" for k, v in r["overrides"].items()) or "none"
         lines.append(
-            f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} | {_threads(r)} "
+            f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} | {r.get('seed', 0)} "
+            f"| {_threads(r)} "
             f"| {_probe(r)} | {r['stop_reason']} | {r['wall_s'] / 60:.1f} min | {r['map50']:.3f} "
             f"| {r['map50_95']:.3f} | {_commit(r)} |"
         )

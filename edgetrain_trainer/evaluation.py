@@ -88,26 +88,8 @@ def evaluate(
     str(example.image_path); an image missing from the mapping has no detections.
     Raises ValueError for malformed predictions (shapes, class ids outside labels).
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    per_image = _align(examples, predictions)
-    gt, dt = COCO(), COCO()
-    gt.dataset, dt.dataset = _coco_datasets(examples, labels, per_image)
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-        gt.createIndex()
-        dt.createIndex()
-        coco_eval = COCOeval(gt, dt, "bbox")
-        params = coco_eval.params
-        params.iouThrs = np.array(IOU_THRESHOLDS)
-        params.areaRng, params.areaRngLbl = [[0.0, 1e10]], ["all"]
-        params.maxDets = [MAX_DETECTIONS]
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-
-    precision = coco_eval.eval["precision"][:, :, :, 0, 0]  # [T, R, K]; -1 where a class has no GT
-    has_gt = (precision > -1).all(axis=(0, 1))
-    ap = np.where(has_gt, precision.mean(axis=1), 0.0)  # [T, K]
+    coco_eval = _matched(examples, labels, _align(examples, predictions), IOU_THRESHOLDS)
+    ap, has_gt = _accumulated_ap(coco_eval)
     matches = _matches_by_class(coco_eval, len(labels))
 
     gt_counts = np.bincount([b.class_id for e in examples for b in e.boxes], minlength=len(labels))
@@ -132,6 +114,59 @@ def evaluate(
         map50=float(overall_ap[IOU_THRESHOLDS.index(0.5)]),
         map50_95=float(overall_ap[coco_index].mean()),
     )
+
+
+def map50_of_draws(
+    examples: Sequence[Example],
+    labels: Sequence[str],
+    predictions: Sequence[PredictionTriple] | Mapping[str, PredictionTriple],
+    draws: np.ndarray,
+) -> np.ndarray:
+    """mAP@0.5, as evaluate() computes it, on each draw of the images: `draws` holds one row of indices
+    into `examples` per draw (repeats allowed: a bootstrap resample). Detections are matched to ground truth
+    once per image; a draw only re-accumulates those per-image matches, so a thousand draws take seconds."""
+    coco_eval = _matched(examples, labels, _align(examples, predictions), (0.5,))
+    per_image, pe = coco_eval.evalImgs, coco_eval._paramsEval  # [class][image] order; the ids it indexes
+    images = len(pe.imgIds)
+    out = np.zeros(len(draws))
+    with contextlib.redirect_stdout(io.StringIO()):
+        for d, draw in enumerate(np.asarray(draws, np.int64)):
+            # accumulate() reads evalImgs by position in params.imgIds: give the draw's images new positions
+            coco_eval.evalImgs = [per_image[k * images + i] for k in range(len(pe.catIds)) for i in draw]
+            coco_eval.params.imgIds = pe.imgIds = list(range(len(draw)))
+            coco_eval.accumulate()
+            ap, has_gt = _accumulated_ap(coco_eval)
+            out[d] = ap[0, has_gt].mean() if has_gt.any() else 0.0
+    return out
+
+
+def _matched(examples, labels, per_image, iou_thresholds) -> Any:
+    """A pycocotools COCOeval that has matched the detections to the ground truth at those IoU thresholds
+    and accumulated precision (all areas, MAX_DETECTIONS per image and class)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt, dt = COCO(), COCO()
+    gt.dataset, dt.dataset = _coco_datasets(examples, labels, per_image)
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+        gt.createIndex()
+        dt.createIndex()
+        coco_eval = COCOeval(gt, dt, "bbox")
+        params = coco_eval.params
+        params.iouThrs = np.array(iou_thresholds)
+        params.areaRng, params.areaRngLbl = [[0.0, 1e10]], ["all"]
+        params.maxDets = [MAX_DETECTIONS]
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+    return coco_eval
+
+
+def _accumulated_ap(coco_eval) -> tuple[np.ndarray, np.ndarray]:
+    """AP [T, K] per IoU threshold and class (0.0 for a class without ground truth) and which classes
+    have ground truth [K]."""
+    precision = coco_eval.eval["precision"][:, :, :, 0, 0]  # [T, R, K]; -1 where a class has no GT
+    has_gt = (precision > -1).all(axis=(0, 1))
+    return np.where(has_gt, precision.mean(axis=1), 0.0), has_gt
 
 
 def _align(examples: Sequence[Example], predictions: Any) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

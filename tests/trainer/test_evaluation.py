@@ -16,6 +16,7 @@ from edgetrain_trainer.evaluation import (
     IOU_THRESHOLDS,
     Evaluation,
     evaluate,
+    map50_of_draws,
 )
 
 LABELS = ["cat", "dog"]
@@ -153,13 +154,12 @@ def test_per_label_structure_and_a_label_without_ground_truth():
     assert evaluation.evaluated_example_count == 2
 
 
-def test_map50_95_equals_stock_cocoeval_on_noisy_predictions():
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    rng = np.random.default_rng(0)
+def noisy_case(seed: int, images: int, false_positives: int = 0):
+    """Random boxes on 320 x 240 images, detected with jitter and random scores, plus up to
+    `false_positives` random detections per image."""
+    rng = np.random.default_rng(seed)
     examples, predictions = [], []
-    for i in range(12):
+    for i in range(images):
         boxes = []
         for _ in range(rng.integers(1, 5)):
             x0, y0 = rng.uniform(0, 0.6, 2)
@@ -168,10 +168,26 @@ def test_map50_95_equals_stock_cocoeval_on_noisy_predictions():
             )
         ex = example(f"{i}.jpg", *boxes, size=(320, 240))
         jitter = rng.normal(0, 0.02, (len(boxes), 4))
-        predictions.append(
-            (np.clip(ex.boxes_yxyx() + jitter, 0, 1), ex.class_ids(), rng.uniform(0.1, 1, len(boxes)))
-        )
+        found = (np.clip(ex.boxes_yxyx() + jitter, 0, 1), ex.class_ids(), rng.uniform(0.1, 1, len(boxes)))
+        extra = int(rng.integers(0, false_positives + 1))
+        if extra:
+            y0x0 = rng.uniform(0, 0.6, (extra, 2))
+            wrong = np.clip(np.hstack([y0x0, y0x0 + rng.uniform(0.05, 0.4, (extra, 2))]), 0, 1)
+            found = (
+                np.vstack([found[0], wrong]),
+                np.concatenate([found[1], rng.integers(0, 2, extra)]),
+                np.concatenate([found[2], rng.uniform(0.1, 1, extra)]),
+            )
+        predictions.append(found)
         examples.append(ex)
+    return examples, predictions
+
+
+def test_map50_95_equals_stock_cocoeval_on_noisy_predictions():
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    examples, predictions = noisy_case(0, 12)
 
     ours = evaluate(examples, LABELS, predictions)
 
@@ -211,6 +227,20 @@ def test_map50_95_equals_stock_cocoeval_on_noisy_predictions():
     assert 0.2 < ours.map50_95 < 0.95  # a real, non-trivial case
     assert ours.map50_95 == pytest.approx(stock.stats[0], abs=1e-9)
     assert ours.map50 == pytest.approx(stock.stats[1], abs=1e-9)
+
+
+def test_map50_of_draws_equals_evaluating_each_resample_from_scratch():
+    examples, predictions = noisy_case(1, 15, false_positives=3)
+    rng = np.random.default_rng(2)
+    n = len(examples)
+    # the images as they are, six resamples, and one image (one class only) fifteen times
+    draws = np.vstack([np.arange(n), rng.integers(0, n, (6, n)), np.full(n, 3)])
+
+    expected = [
+        evaluate([examples[i] for i in draw], LABELS, [predictions[i] for i in draw]).map50 for draw in draws
+    ]
+    assert len(set(np.round(expected, 6))) > 4  # the draws score differently: the comparison means something
+    assert map50_of_draws(examples, LABELS, predictions, draws) == pytest.approx(expected, abs=1e-12)
 
 
 def test_predictions_keyed_by_image_and_json_round_trip():

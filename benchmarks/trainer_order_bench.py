@@ -1,0 +1,198 @@
+"""Order in mAP, with its uncertainty: a paired bootstrap over the TEST images of the packages the trainer
+table shows.
+
+    python -m benchmarks.trainer_order_bench      # run_all runs it after trainer_bench (name order)
+
+The TEST sets are small (BCCD 72 images, cards 67), so a model's TEST mAP@0.5 moves with the choice of
+images. Per dataset, each type's package (as trainer_latency_bench picks them) detects the TEST images once;
+then DRAWS resamples of those images (with replacement, seeded) are scored with
+evaluation.map50_of_draws. The three types are scored on the same resamples, so their differences are
+paired. The record keeps per type the TEST figure and its 95 % range over the resamples, and per
+neighbouring pair the share of resamples where the larger type scores higher and the 95 % range of the
+difference; also the share where all three are strictly ordered. It measures the spread from the choice of
+test images only; training with another seed moves the figures as well (All runs, seed column).
+Packages whose folder is gone are listed as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.machine import git_info, machine_info
+from benchmarks.report import RESULTS_DIR, read_records, save_record
+from benchmarks.trainer_bench import default_data_root
+from benchmarks.trainer_latency_bench import latest_packages
+from edgetrain_trainer.types import MODEL_TYPES
+
+RESULTS = RESULTS_DIR / "trainer_order.jsonl"
+TRAINER_RESULTS = RESULTS_DIR / "trainer.jsonl"
+DRAWS, SEED = 2000, 0
+
+
+def test_detections(package_dir: Path, test: list, labels: list[str]) -> list:
+    """The package's detections on each TEST example, class ids (dict.txt lines) mapped to the dataset's
+    labels."""
+    from edgetrain_trainer.images import load_rgb
+    from edgetrain_trainer.tflite_runner import TFLiteDetector
+
+    detector = TFLiteDetector(package_dir, num_threads=2)
+    to_full = [labels.index(label) for label in detector.labels]
+    found = [detector.detect(load_rgb(e.image_path)) for e in test]
+    return [(d.boxes, [to_full[int(c)] for c in d.classes], d.scores) for d in found]
+
+
+def compare(scores: dict[str, np.ndarray], on_test: dict[str, float]) -> dict[str, Any]:
+    """Per type its TEST figure and 95 % range; per neighbouring pair of types how often and by how much
+    the larger one leads; how often all three are strictly ordered. `scores`: mAP@0.5 per resample, the
+    same resamples for every type."""
+    out: dict[str, Any] = {
+        "types": {
+            t: {"map50": round(on_test[t], 4), "range95": _range95(scores[t])}
+            for t in MODEL_TYPES
+            if t in scores
+        },
+        "pairs": [],
+    }
+    present = [t for t in MODEL_TYPES if t in scores]
+    for lower, upper in itertools.pairwise(present):
+        gap = scores[upper] - scores[lower]
+        out["pairs"].append(
+            {
+                "lower": lower,
+                "upper": upper,
+                "gap_on_test": round(on_test[upper] - on_test[lower], 4),
+                "gap_range95": _range95(gap),
+                "upper_higher_share": round(float((gap > 0).mean()), 4),
+            }
+        )
+    if len(present) == len(MODEL_TYPES):
+        stacked = np.stack([scores[t] for t in MODEL_TYPES])
+        out["strictly_ordered_share"] = round(float((np.diff(stacked, axis=0) > 0).all(axis=0).mean()), 4)
+    return out
+
+
+def _range95(values: np.ndarray) -> list[float]:
+    return [round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.trainer_order_bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--data-root", type=Path, default=default_data_root())
+    parser.add_argument("--trainer-results", type=Path, default=TRAINER_RESULTS)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--draws", type=int, default=DRAWS)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    from edgetrain_trainer.dataset import TEST, load_dataset
+    from edgetrain_trainer.evaluation import evaluate, map50_of_draws
+
+    record: dict[str, Any] = {
+        "bench": "trainer_order",
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "git": git_info(),
+        "draws": args.draws,
+        "seed": SEED,
+        "datasets": {},
+        "skipped": [],
+    }
+    trainer_records = read_records(args.trainer_results) if args.trainer_results.exists() else []
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for run in latest_packages(trainer_records):
+        by_dataset.setdefault(run["dataset"], []).append(run)
+    for dataset, runs in by_dataset.items():
+        full = load_dataset(args.data_root / dataset / "annotations.csv")
+        test = full.split(TEST)
+        draws = np.random.default_rng(SEED).integers(0, len(test), (args.draws, len(test)))
+        scores, on_test, packages = {}, {}, {}
+        for run in runs:
+            package = Path(run["package_dir"])
+            if not (package / "model.tflite").is_file():
+                record["skipped"].append(
+                    {"dataset": dataset, "model_type": run["model_type"], "reason": f"{package} is gone"}
+                )
+                continue
+            predictions = test_detections(package, test, full.labels)
+            on_test[run["model_type"]] = evaluate(test, full.labels, predictions).map50
+            scores[run["model_type"]] = map50_of_draws(test, full.labels, predictions, draws)
+            packages[run["model_type"]] = {
+                "trained": run["started"],
+                "commit": (run["git"].get("commit") or "")[:7],
+                "seed": run.get("seed", 0),
+            }
+        if scores:
+            result = compare(scores, on_test)
+            record["datasets"][dataset] = {"test_images": len(test), "packages": packages, **result}
+            print(f"{dataset}: {result}", flush=True)
+    if not record["datasets"]:
+        print("no trained packages to compare: run benchmarks.trainer_bench first", file=sys.stderr)
+        return 1
+    save_record(args.results, record)
+    return 0
+
+
+def render_markdown(records: list[dict[str, Any]]) -> str:
+    """BENCHMARKS.md section: the latest comparison, one table per dataset."""
+    latest = records[-1]
+    lines = [
+        "## Trainer: order in mAP, paired bootstrap over TEST images",
+        "",
+        "The packages of the trainer table, each run once on its dataset's TEST images; then "
+        f"{latest['draws']} resamples of those images (with replacement, the same for the three types) "
+        "scored with COCOeval. range: 2.5–97.5 % of the resamples. It shows how much the choice of test "
+        "images alone moves each figure and each gap; a second training seed moves them too.",
+        "",
+    ]
+    for dataset, d in latest["datasets"].items():
+        lines += [
+            f"**{dataset}** ({d['test_images']} TEST images)",
+            "",
+            "| model type | TEST mAP@0.5 | range | trained | commit | seed |",
+            "|---|---|---|---|---|---|",
+        ]
+        for model_type, t in d["types"].items():
+            p = d["packages"][model_type]
+            lines.append(
+                f"| {model_type} | {t['map50']:.3f} | {t['range95'][0]:.3f}–{t['range95'][1]:.3f} "
+                f"| {p['trained'][:16]} | {p['commit']} | {p['seed']} |"
+            )
+        lines += [
+            "",
+            "| pair | gap on TEST | gap range | resamples where the larger type leads |",
+            "|---|---|---|---|",
+        ]
+        for pair in d["pairs"]:
+            lines.append(
+                f"| {pair['lower']} → {pair['upper']} | {pair['gap_on_test']:+.3f} "
+                f"| {pair['gap_range95'][0]:+.3f} to {pair['gap_range95'][1]:+.3f} "
+                f"| {100 * pair['upper_higher_share']:.0f} % |"
+            )
+        if "strictly_ordered_share" in d:
+            lines.append("")
+            lines.append(
+                f"All three strictly ordered in {100 * d['strictly_ordered_share']:.0f} % of the resamples."
+            )
+        lines.append("")
+    for s in latest["skipped"]:
+        lines.append(f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}")
+    m = latest["machine"]
+    lines += [
+        "",
+        f"Measured {latest['started'][:16]} at commit {(latest['git'].get('commit') or '')[:7]} on "
+        f"{m['cpu_model']}, {m['cores']} cores.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

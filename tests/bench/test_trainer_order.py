@@ -1,0 +1,57 @@
+"""The paired-bootstrap order benchmark: what it concludes from per-resample scores and how it reports it."""
+
+import numpy as np
+import pytest
+
+from benchmarks.trainer_order_bench import compare, render_markdown
+
+LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
+
+
+def test_pairs_are_judged_on_the_same_resamples():
+    # versatile is always 0.01 above low-latency (paired: it leads in every resample although the two
+    # ranges overlap); high-accuracy is above versatile in 3 resamples of 4
+    low = np.array([0.80, 0.90, 0.85, 0.95])
+    scores = {LOW: low, VERSATILE: low + 0.01, HIGH: low + np.array([0.02, 0.02, 0.02, -0.01])}
+    result = compare(scores, {LOW: 0.88, VERSATILE: 0.89, HIGH: 0.905})
+
+    assert result["types"][LOW]["map50"] == 0.88
+    first, second = result["pairs"]
+    assert (first["lower"], first["upper"], first["upper_higher_share"]) == (LOW, VERSATILE, 1.0)
+    assert first["gap_on_test"] == pytest.approx(0.01)
+    assert first["gap_range95"] == pytest.approx([0.01, 0.01])
+    assert (second["upper"], second["upper_higher_share"]) == (HIGH, 0.75)
+    assert result["strictly_ordered_share"] == 0.75
+
+
+def test_a_tie_is_not_a_lead_and_two_types_give_no_three_way_verdict():
+    same = np.array([0.9, 0.8])
+    result = compare({LOW: same, HIGH: same.copy()}, {LOW: 0.85, HIGH: 0.85})
+    (pair,) = result["pairs"]
+    assert (pair["lower"], pair["upper"], pair["upper_higher_share"]) == (LOW, HIGH, 0.0)
+    assert "strictly_ordered_share" not in result
+
+
+def test_report_shows_ranges_leads_and_skipped_packages():
+    low = np.linspace(0.85, 0.95, 40)
+    result = compare(
+        {LOW: low, VERSATILE: low - 0.01, HIGH: low + 0.02}, {LOW: 0.9, VERSATILE: 0.89, HIGH: 0.92}
+    )
+    package = {"trained": "2026-12-03T05:08:04+00:00", "commit": "5b061e5", "seed": 1}
+    record = {
+        "started": "2026-12-03T10:00:00+00:00",
+        "git": {"commit": "abcdef0123"},
+        "machine": {"cpu_model": "Xeon", "cores": 2},
+        "draws": 40,
+        "datasets": {
+            "bccd": {"test_images": 72, "packages": dict.fromkeys((LOW, VERSATILE, HIGH), package), **result}
+        },
+        "skipped": [{"dataset": "cards", "model_type": LOW, "reason": "/tmp/x is gone"}],
+    }
+    text = render_markdown([record])
+    assert "**bccd** (72 TEST images)" in text
+    assert f"| {VERSATILE} | 0.890 | 0.843–0.938 | 2026-12-03T05:08 | 5b061e5 | 1 |" in text
+    assert f"| {LOW} → {VERSATILE} | -0.010 | -0.010 to -0.010 | 0 % |" in text
+    assert f"| {VERSATILE} → {HIGH} | +0.030 | +0.030 to +0.030 | 100 % |" in text
+    assert "All three strictly ordered in 0 % of the resamples." in text
+    assert f"- skipped cards {LOW}: /tmp/x is gone" in text
