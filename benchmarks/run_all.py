@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             try:
                 code = importlib.import_module(f"benchmarks.{name}").main([])
+            except SystemExit as exit_:  # argparse exits on bad arguments: a failure of this area only
+                code = exit_.code if isinstance(exit_.code, int) else 1
             except Exception:  # one area's failure must not hide the others' results
                 traceback.print_exc()
                 code = 1

@@ -182,11 +182,11 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
                 f"All three strictly ordered in {100 * d['strictly_ordered_share']:.0f} % of the resamples."
             )
         lines.append("")
-    for s in latest["skipped"]:
-        lines.append(f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}")
+    skipped = [f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}" for s in latest["skipped"]]
     m = latest["machine"]
     lines += [
-        "",
+        *skipped,
+        *([""] if skipped else []),
         f"Measured {latest['started'][:16]} at commit {(latest['git'].get('commit') or '')[:7]} on "
         f"{m['cpu_model']}, {m['cores']} cores.",
         "",

@@ -229,6 +229,9 @@ def _scorer(trained, test, full_labels):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # as run_all calls it: a study is started by hand, on the run it is about
+        print("weight selection study: nothing to do without arguments (see the module's docstring)")
+        return 0
     if argv[:1] == ["train"]:
         return train(argv[1:])
     if "--one" in argv:  # the training child that train() starts
