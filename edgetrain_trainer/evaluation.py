@@ -2,6 +2,7 @@
 
     evaluation = evaluate(examples, labels, predictions)
     evaluation.map50, evaluation.map50_95, evaluation.to_dict()
+    map50_of_draws(examples, labels, predictions, draws)  # mAP@0.5 on resamples of the images (bootstrap)
 
 What is computed (one COCOeval run, bbox, all areas, at most 100 detections per image and class,
 IoU thresholds 0.05, 0.10, …, 0.95, 0.96, 0.97, 0.98, 0.99):
