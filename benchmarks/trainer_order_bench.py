@@ -36,7 +36,7 @@ TRAINER_RESULTS = RESULTS_DIR / "trainer.jsonl"
 DRAWS, SEED = 2000, 0
 
 
-def test_detections(package_dir: Path, test: list, labels: list[str]) -> list:
+def detections_on_test(package_dir: Path, test: list, labels: list[str]) -> list:
     """The package's detections on each TEST example, class ids (dict.txt lines) mapped to the dataset's
     labels."""
     from edgetrain_trainer.images import load_rgb
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                     {"dataset": dataset, "model_type": run["model_type"], "reason": f"{package} is gone"}
                 )
                 continue
-            predictions = test_detections(package, test, full.labels)
+            predictions = detections_on_test(package, test, full.labels)
             on_test[run["model_type"]] = evaluate(test, full.labels, predictions).map50
             scores[run["model_type"]] = map50_of_draws(test, full.labels, predictions, draws)
             packages[run["model_type"]] = {
