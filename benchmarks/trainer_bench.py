@@ -227,10 +227,15 @@ def evaluate_package(package_dir: Path, model_labels: list[str], test: list, lab
 
     detector = TFLiteDetector(package_dir, num_threads=2)
     found, latency = detector.detect_and_time((load_rgb(e.image_path) for e in test), runs=50)
-    to_full = [labels.index(label) for label in model_labels]  # class ids of the training CSV -> full dataset
-    predictions = [(d.boxes, [to_full[int(c)] for c in d.classes], d.scores) for d in found]
-    evaluation = evaluate(test, labels, predictions)
+    evaluation = evaluate(test, labels, in_dataset_classes(found, model_labels, labels))
     return evaluation.map50, evaluation.map50_95, latency
+
+
+def in_dataset_classes(found: list, model_labels: list[str], labels: list[str]) -> list[tuple]:
+    """Detections (boxes, classes, scores) as evaluate() takes them, class ids moved from the model's labels
+    (those its training CSV had) to the full dataset's."""
+    to_full = [labels.index(label) for label in model_labels]
+    return [(d.boxes, [to_full[int(c)] for c in d.classes], d.scores) for d in found]
 
 
 def time_to_target(curve: list[tuple[float, float]]) -> float | None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, save_record
-from benchmarks.trainer_bench import default_data_root
+from benchmarks.trainer_bench import default_data_root, in_dataset_classes
 from benchmarks.trainer_latency_bench import latest_packages
 from edgetrain_trainer.types import MODEL_TYPES
 
@@ -43,9 +43,9 @@ def detections_on_test(package_dir: Path, test: list, labels: list[str]) -> list
     from edgetrain_trainer.tflite_runner import TFLiteDetector
 
     detector = TFLiteDetector(package_dir, num_threads=2)
-    to_full = [labels.index(label) for label in detector.labels]
-    found = [detector.detect(load_rgb(e.image_path)) for e in test]
-    return [(d.boxes, [to_full[int(c)] for c in d.classes], d.scores) for d in found]
+    return in_dataset_classes(
+        [detector.detect(load_rgb(e.image_path)) for e in test], detector.labels, labels
+    )
 
 
 def compare(scores: dict[str, np.ndarray], on_test: dict[str, float]) -> dict[str, Any]:

@@ -212,7 +212,6 @@ def _scorer(trained, test, full_labels):
 
     images = load_images([e.image_path for e in test], trained.spec.input_size, 2**31, lambda: False)
     post = PostProcessConfig.from_trainer_config(trained.config)
-    to_full = [full_labels.index(label) for label in trained.labels]
     predict = tf.function(lambda x: trained.detector(x, training=False))
 
     def score_test(weights) -> float:
@@ -221,7 +220,7 @@ def _scorer(trained, test, full_labels):
         for i in range(0, len(images), 8):
             boxes, logits = predict(tf.constant(images[i : i + 8].astype(np.float32)))
             found += decode_detections(np.asarray(boxes), np.asarray(logits), trained.anchors, post)
-        predictions = [(d.boxes, [to_full[int(c)] for c in d.classes], d.scores) for d in found]
+        predictions = trainer_bench.in_dataset_classes(found, trained.labels, full_labels)
         return round(evaluate(test, full_labels, predictions).map50, 4)
 
     return score_test
