@@ -4,13 +4,15 @@ table shows.
     python -m benchmarks.trainer_order_bench      # run_all runs it after trainer_bench (name order)
 
 The TEST sets are small (BCCD 72 images, cards 67), so a model's TEST mAP@0.5 moves with the choice of
-images. Per dataset, each type's package (as trainer_latency_bench picks them) detects the TEST images once;
+images. Per dataset, each type's package (the trainer table's headline run) detects the TEST images once;
 then DRAWS resamples of those images (with replacement, seeded) are scored with
 evaluation.map50_of_draws. The three types are scored on the same resamples, so their differences are
 paired. The record keeps per type the TEST figure and its 95 % range over the resamples, and per
 neighbouring pair the share of resamples where the larger type scores higher and the 95 % range of the
-difference; also the share where all three are strictly ordered. It measures the spread from the choice of
-test images only; training with another seed moves the figures as well (All runs, seed column).
+difference; also the share where all three are strictly ordered. That measures the spread from the choice
+of test images only; training with another seed moves the figures as well. So the same comparison is made
+of each type's mean over the trainings of its headline group (trainer_report.seed_groups: the default
+recipe at the same budget and time cap, any seed), on the same resamples.
 Packages whose folder is gone are listed as skipped.
 """
 
@@ -28,7 +30,7 @@ import numpy as np
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, save_record
 from benchmarks.trainer_bench import default_data_root, in_dataset_classes
-from benchmarks.trainer_latency_bench import latest_packages
+from benchmarks.trainer_report import headline_groups
 from edgetrain_trainer.types import MODEL_TYPES
 
 RESULTS = RESULTS_DIR / "trainer_order.jsonl"
@@ -78,8 +80,47 @@ def compare(scores: dict[str, np.ndarray], on_test: dict[str, float]) -> dict[st
     return out
 
 
+def compare_seed_means(scored: dict[str, list[tuple[dict[str, Any], float, np.ndarray]]]) -> dict[str, Any]:
+    """compare() of each type's mean over its trainings: `scored` holds per type (run record, TEST mAP@0.5,
+    mAP@0.5 per resample) for each training, the same resamples for all."""
+    means = compare(
+        {t: np.mean([s[2] for s in runs], axis=0) for t, runs in scored.items()},
+        {t: float(np.mean([s[1] for s in runs])) for t, runs in scored.items()},
+    )
+    means["trainings"] = {t: [_package(*s[:2]) for s in runs] for t, runs in scored.items()}
+    return means
+
+
+def _package(run: dict[str, Any], map50: float) -> dict[str, Any]:
+    return {
+        "trained": run["started"],
+        "commit": (run["git"].get("commit") or "")[:7],
+        "seed": run.get("seed", 0),
+        "map50": round(map50, 4),
+    }
+
+
 def _range95(values: np.ndarray) -> list[float]:
     return [round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])]
+
+
+def _pairs_table(d: dict[str, Any]) -> list[str]:
+    lines = [
+        "| pair | gap on TEST | gap range | resamples where the larger type leads |",
+        "|---|---|---|---|",
+    ]
+    for pair in d["pairs"]:
+        lines.append(
+            f"| {pair['lower']} → {pair['upper']} | {pair['gap_on_test']:+.3f} "
+            f"| {pair['gap_range95'][0]:+.3f} to {pair['gap_range95'][1]:+.3f} "
+            f"| {100 * pair['upper_higher_share']:.0f} % |"
+        )
+    if "strictly_ordered_share" in d:
+        lines += [
+            "",
+            f"All three strictly ordered in {100 * d['strictly_ordered_share']:.0f} % of the resamples.",
+        ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,33 +147,37 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": [],
     }
     trainer_records = read_records(args.trainer_results) if args.trainer_results.exists() else []
-    by_dataset: dict[str, list[dict[str, Any]]] = {}
-    for run in latest_packages(trainer_records):
-        by_dataset.setdefault(run["dataset"], []).append(run)
-    for dataset, runs in by_dataset.items():
+    for dataset, by_type in headline_groups(trainer_records).items():
         full = load_dataset(args.data_root / dataset / "annotations.csv")
         test = full.split(TEST)
         draws = np.random.default_rng(SEED).integers(0, len(test), (args.draws, len(test)))
-        scores, on_test, packages = {}, {}, {}
-        for run in runs:
-            package = Path(run["package_dir"])
-            if not (package / "model.tflite").is_file():
-                record["skipped"].append(
-                    {"dataset": dataset, "model_type": run["model_type"], "reason": f"{package} is gone"}
-                )
-                continue
-            predictions = detections_on_test(package, test, full.labels)
-            on_test[run["model_type"]] = evaluate(test, full.labels, predictions).map50
-            scores[run["model_type"]] = map50_of_draws(test, full.labels, predictions, draws)
-            packages[run["model_type"]] = {
-                "trained": run["started"],
-                "commit": (run["git"].get("commit") or "")[:7],
-                "seed": run.get("seed", 0),
+        # per type, each training of its headline group whose package is still there: (run, TEST
+        # figure, figures on the resamples); the last is the headline run
+        scored: dict[str, list[tuple[dict[str, Any], float, np.ndarray]]] = {}
+        for model_type, runs in by_type.items():
+            for run in runs:
+                package = Path(run["package_dir"])
+                if not (package / "model.tflite").is_file():
+                    record["skipped"].append(
+                        {"dataset": dataset, "model_type": model_type, "reason": f"{package} is gone"}
+                    )
+                    continue
+                predictions = detections_on_test(package, test, full.labels)
+                figures = map50_of_draws(test, full.labels, predictions, draws)
+                on_test = evaluate(test, full.labels, predictions).map50
+                scored.setdefault(model_type, []).append((run, on_test, figures))
+        if scored:
+            headline = {t: runs[-1] for t, runs in scored.items() if runs[-1][0] is by_type[t][-1]}
+            result = compare({t: h[2] for t, h in headline.items()}, {t: h[1] for t, h in headline.items()})
+            means = compare_seed_means(scored)
+            packages = {t: _package(*h[:2]) for t, h in headline.items()}
+            record["datasets"][dataset] = {
+                "test_images": len(test),
+                "packages": packages,
+                **result,
+                "seed_mean": means,
             }
-        if scores:
-            result = compare(scores, on_test)
-            record["datasets"][dataset] = {"test_images": len(test), "packages": packages, **result}
-            print(f"{dataset}: {result}", flush=True)
+            print(f"{dataset}: {result}\nmean over seeds: {means}", flush=True)
     if not record["datasets"]:
         print("no trained packages to compare: run benchmarks.trainer_bench first", file=sys.stderr)
         return 1
@@ -149,7 +194,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         "The packages of the trainer table, each run once on its dataset's TEST images; then "
         f"{latest['draws']} resamples of those images (with replacement, the same for the three types) "
         "scored with COCOeval. range: 2.5–97.5 % of the resamples. It shows how much the choice of test "
-        "images alone moves each figure and each gap; a second training seed moves them too.",
+        "images alone moves each figure and each gap; the training seed moves them too, which the mean "
+        "over each type's seeds (second table per dataset) averages out as far as the seeds trained go.",
         "",
     ]
     for dataset, d in latest["datasets"].items():
@@ -165,22 +211,24 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
                 f"| {model_type} | {t['map50']:.3f} | {t['range95'][0]:.3f}–{t['range95'][1]:.3f} "
                 f"| {p['trained'][:16]} | {p['commit']} | {p['seed']} |"
             )
-        lines += [
-            "",
-            "| pair | gap on TEST | gap range | resamples where the larger type leads |",
-            "|---|---|---|---|",
-        ]
-        for pair in d["pairs"]:
-            lines.append(
-                f"| {pair['lower']} → {pair['upper']} | {pair['gap_on_test']:+.3f} "
-                f"| {pair['gap_range95'][0]:+.3f} to {pair['gap_range95'][1]:+.3f} "
-                f"| {100 * pair['upper_higher_share']:.0f} % |"
-            )
-        if "strictly_ordered_share" in d:
-            lines.append("")
-            lines.append(
-                f"All three strictly ordered in {100 * d['strictly_ordered_share']:.0f} % of the resamples."
-            )
+        lines += ["", *_pairs_table(d)]
+        means = d.get("seed_mean")
+        if means:
+            lines += [
+                "",
+                "Mean over seeds: each type's figure is the mean of every default-recipe training of its "
+                "headline group (same budget and time cap), on the same resamples.",
+                "",
+                "| model type | trainings: seed TEST mAP@0.5 | mean | range |",
+                "|---|---|---|---|",
+            ]
+            for model_type, t in means["types"].items():
+                runs = ", ".join(f"{p['seed']}: {p['map50']:.3f}" for p in means["trainings"][model_type])
+                lines.append(
+                    f"| {model_type} | {runs} | {t['map50']:.3f} "
+                    f"| {t['range95'][0]:.3f}–{t['range95'][1]:.3f} |"
+                )
+            lines += ["", *_pairs_table(means)]
         lines.append("")
     skipped = [f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}" for s in latest["skipped"]]
     m = latest["machine"]

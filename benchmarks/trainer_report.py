@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import fields
+from statistics import mean
 from typing import Any
 
 from edgetrain_trainer.config import TrainerConfig
@@ -15,25 +17,25 @@ TIME_CAPS = frozenset({"max_train_seconds"})
 
 
 def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Successful runs of today's default recipe, time caps aside. A record with `trainer_config` (every
-    setting its run used, recorded since 2026-12-03) is judged by it, so a run at an older default is an
-    experiment; settings added or removed since it ran are left out. An older record is judged by its
-    overrides: none, or only today's default values (a run that tried a setting before it became the default
-    trained today's recipe). The headline table and the latency benchmark show these runs; the others are
-    listed only among every run."""
+    """Successful runs of today's default recipe, time caps aside, judged by `trainer_config`: every setting
+    the run used (recorded since 2026-12-03; earlier records carry the config of their commit, backfilled
+    from git, `trainer_config_source`). A run at an older default is an experiment; settings added or removed
+    since it ran are left out. A record without a config (trained from a tree with uncommitted changes before
+    configs were recorded) is not counted: what it trained is not known. The headline table, the means over
+    seeds and the latency and order benchmarks show these runs; the others are listed only among every
+    run."""
     return [r for r in records if r.get("status") == "ok" and _is_default_recipe(r)]
 
 
 def _is_default_recipe(record: dict[str, Any]) -> bool:
-    if "trainer_config" in record:
-        known = {f.name for f in fields(TrainerConfig)}
-        settings = {k: v for k, v in record["trainer_config"].items() if k in known}
-    else:
-        settings = record.get("overrides") or {}
+    if "trainer_config" not in record:
+        return False
+    known = {f.name for f in fields(TrainerConfig)}
+    settings = {k: v for k, v in record["trainer_config"].items() if k in known and k not in TIME_CAPS}
     # the config the trainer builds from them, so JSON spellings (a list for a tuple) compare as it reads them
     try:
-        config = TrainerConfig.from_overrides({k: v for k, v in settings.items() if k not in TIME_CAPS})
-    except InvalidArgumentError:  # a setting this version no longer has: not today's recipe
+        config = TrainerConfig.from_overrides(settings)
+    except InvalidArgumentError:  # a value this version no longer accepts: not today's recipe
         return False
     return config == TrainerConfig()
 
@@ -51,6 +53,36 @@ def latest_default_runs(records: list[dict[str, Any]]) -> dict[tuple, dict[str, 
 
 def _recency(r: dict[str, Any]) -> tuple[str, str]:
     return r["started"], (r.get("reexport") or {}).get("at", "")
+
+
+def seed_group_key(r: dict[str, Any]) -> tuple:
+    """Runs with the same key trained the same recipe for the same time; only their seeds differ."""
+    cap = r["trainer_config"].get("max_train_seconds")
+    return r["dataset"], MODEL_TYPES.index(r["model_type"]), r.get("budget_milli_node_hours"), cap
+
+
+def seed_groups(records: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+    """Default-recipe trainings by seed_group_key, each training once (in its latest export), in the
+    order they started: what a mean over seeds averages."""
+    trainings: dict[tuple, dict[str, Any]] = {}
+    for r in default_recipe_runs(records):
+        key = (r["dataset"], r["model_type"], r.get("budget_milli_node_hours"), r["started"])
+        if key not in trainings or _recency(r) >= _recency(trainings[key]):
+            trainings[key] = r
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in sorted(trainings.values(), key=_recency):
+        groups.setdefault(seed_group_key(r), []).append(r)
+    return groups
+
+
+def headline_groups(records: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per dataset and model type, the trainings of the headline run's seed group (the highest budget's),
+    in the order they started."""
+    groups = seed_groups(records)
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for _, r in sorted(latest_default_runs(records).items()):
+        out.setdefault(r["dataset"], {})[r["model_type"]] = groups[seed_group_key(r)]
+    return out
 
 
 def render_markdown(records: list[dict[str, Any]]) -> str:
@@ -89,9 +121,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"{(m['ram_bytes'] or 0) / 2**30:.0f} GB RAM, GPU {m['gpu'] or 'none'}, "
             f"load {m['load_average_1m']} at start, TF {m['tensorflow']}.",
             "",
-            "Each row is the default-recipe training that started last (no overrides but a time cap, "
-            "`max_train_seconds`, or a setting that is now the default), in its latest export, whatever its "
-            "seed. Runs that try other settings, and earlier runs of the default, are listed under All runs.",
+            "Each row is the default-recipe training that started last (its recorded config is today's "
+            "defaults, a time cap `max_train_seconds` aside), in its latest export, whatever its seed. Runs "
+            "that try other settings, and earlier runs of the default, are listed under All runs; the mean "
+            "over each group's seeds follows the table.",
             "",
             "threads: TF intra-op threads the training ran with. * = not recorded; inferred from the "
             "1-minute load average at the start, which is how runs before 2026-11-28 22:00 sized the pool "
@@ -112,6 +145,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "just before and just after the run (`benchmarks/speed_probe.py`; lower is faster). The "
             "machine's speed moves by up to 50 % over hours; runs from before 2026-11-29 13:00 have none.",
         ]
+        lines += _seed_means(records)
         lines += _all_runs(records)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
@@ -123,6 +157,49 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             ),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _seed_means(records: list[dict[str, Any]]) -> list[str]:
+    """Mean TEST figures over the seeds of each default-recipe group, and whether the headline groups'
+    means are strictly ordered by model type."""
+    lines = [
+        "",
+        "### Mean over seeds (default recipe)",
+        "",
+        "| dataset | model type | budget | time cap | trainings (seeds) | mAP@0.5 mean (min–max) "
+        "| mAP@[.5:.95] mean | wall mean |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, type_index, budget, cap), runs in sorted(seed_groups(records).items(), key=_group_order):
+        map50 = [r["map50"] for r in runs]
+        cap_text = "none" if cap is None else f"{cap:g} s"
+        lines.append(
+            f"| {dataset} | {MODEL_TYPES[type_index]} | {budget:,} | {cap_text} "
+            f"| {len(runs)} ({', '.join(str(r.get('seed', 0)) for r in runs)}) "
+            f"| {mean(map50):.3f} ({min(map50):.3f}–{max(map50):.3f}) "
+            f"| {mean(r['map50_95'] for r in runs):.3f} | {mean(r['wall_s'] for r in runs) / 60:.1f} min |"
+        )
+    lines.append("")
+    for dataset, by_type in headline_groups(records).items():
+        means = [mean(r["map50"] for r in by_type[t]) for t in MODEL_TYPES if t in by_type]
+        ordered = len(means) == len(MODEL_TYPES) and all(a < b for a, b in itertools.pairwise(means))
+        figures = (" < " if ordered else " / ").join(f"{m:.3f}" for m in means)
+        verdict = "strictly ordered" if ordered else "not strictly ordered"
+        if len(means) < len(MODEL_TYPES):
+            verdict = f"{len(means)} of {len(MODEL_TYPES)} types trained"
+        lines.append(f"- {dataset}, the headline rows' groups by model type: {figures} ({verdict})")
+    lines += [
+        "",
+        "A group is every default-recipe training of one dataset, model type, budget and time cap; only "
+        "the seed differs. The verdict compares the mean mAP@0.5 of the groups the headline rows belong to, "
+        "low-latency, versatile, high-accuracy.",
+    ]
+    return lines
+
+
+def _group_order(item: tuple[tuple, list]) -> tuple:
+    (dataset, type_index, budget, cap), _ = item
+    return dataset, type_index, budget, cap or 0
 
 
 def _all_runs(records: list[dict[str, Any]]) -> list[str]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmarks.trainer_order_bench import compare, render_markdown
+from benchmarks.trainer_order_bench import compare, compare_seed_means, render_markdown
 
 LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
 
@@ -48,10 +48,45 @@ def test_report_shows_ranges_leads_and_skipped_packages():
         },
         "skipped": [{"dataset": "cards", "model_type": LOW, "reason": "/tmp/x is gone"}],
     }
+    run = {"started": "2026-12-03T05:08:04+00:00", "git": {"commit": "5b061e5aaa"}, "seed": 0}
+    record["datasets"]["bccd"]["seed_mean"] = compare_seed_means(
+        {
+            LOW: [(run, 0.9, low), ({**run, "seed": 1}, 0.92, low + 0.02)],
+            VERSATILE: [(run, 0.89, low - 0.01)],
+            HIGH: [(run, 0.92, low + 0.02)],
+        }
+    )
     text = render_markdown([record])
+    means = text.split("Mean over seeds")[1]
+    assert f"| {LOW} | 0: 0.900, 1: 0.920 | 0.910 | 0.863–0.958 |" in means
+    assert f"| {LOW} → {VERSATILE} | -0.020 | -0.020 to -0.020 | 0 % |" in means
     assert "**bccd** (72 TEST images)" in text
     assert f"| {VERSATILE} | 0.890 | 0.843–0.938 | 2026-12-03T05:08 | 5b061e5 | 1 |" in text
     assert f"| {LOW} → {VERSATILE} | -0.010 | -0.010 to -0.010 | 0 % |" in text
     assert f"| {VERSATILE} → {HIGH} | +0.030 | +0.030 to +0.030 | 100 % |" in text
     assert "All three strictly ordered in 0 % of the resamples." in text
     assert f"- skipped cards {LOW}: /tmp/x is gone" in text
+
+
+def test_seed_means_average_each_types_trainings_resample_by_resample():
+    def training(seed: int, on_test: float, figures: list[float]):
+        record = {"started": f"2026-12-03T0{seed}:00", "git": {"commit": "abcdef0123"}, "seed": seed}
+        return record, on_test, np.array(figures)
+
+    # low-latency's seed 1 beats versatile on both resamples; its mean (0.93, 0.90) only on the second
+    scored = {
+        LOW: [training(0, 0.90, [0.90, 0.86]), training(1, 0.95, [0.96, 0.94])],
+        VERSATILE: [training(0, 0.94, [0.94, 0.89])],
+    }
+    means = compare_seed_means(scored)
+    assert means["types"][LOW]["map50"] == pytest.approx(0.925)
+    (pair,) = means["pairs"]
+    assert pair["gap_on_test"] == pytest.approx(0.015)
+    assert pair["upper_higher_share"] == 0.5
+    assert [p["seed"] for p in means["trainings"][LOW]] == [0, 1]
+    assert means["trainings"][LOW][1] == {
+        "trained": "2026-12-03T01:00",
+        "commit": "abcdef0",
+        "seed": 1,
+        "map50": 0.95,
+    }

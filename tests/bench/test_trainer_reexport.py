@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.trainer_reexport import reexport, select_runs
+from edgetrain_trainer.config import TrainerConfig
 from edgetrain_trainer.train import train
 from edgetrain_trainer.types import TrainRequest
 
@@ -87,6 +88,7 @@ def test_runs_are_chosen_by_start_or_as_the_latest_default_recipe():
             "dataset": "cards",
             "model_type": LOW,
             "overrides": overrides or {},
+            "trainer_config": TrainerConfig.from_overrides(overrides).to_dict(),
         }
 
     records = [run("2026-11-29T06:10"), run("2026-11-29T07:00", {"patience": 100}), run("2026-11-29T08:00")]

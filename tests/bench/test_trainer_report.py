@@ -6,8 +6,10 @@ from edgetrain_trainer.config import TrainerConfig
 HIGH = "mobile-high-accuracy-1"
 
 
-def run(started: str, map50: float, overrides: dict, status: str = "ok") -> dict:
+def run(started: str, map50: float, overrides: dict, status: str = "ok", **fields) -> dict:
+    """A trainer benchmark record; its trainer_config as trainer_bench records it (overrides applied)."""
     return {
+        "trainer_config": TrainerConfig.from_overrides(overrides).to_dict(),
         "status": status,
         "started": started,
         "dataset": "cards",
@@ -35,7 +37,14 @@ def run(started: str, map50: float, overrides: dict, status: str = "ok") -> dict
             "load_average_1m": 0.5,
             "tensorflow": "2.21.0",
         },
+        **fields,
     }
+
+
+def sections(records: list[dict]) -> tuple[str, str]:
+    """(headline table, All runs) of the rendered section."""
+    text = render_markdown(records)
+    return text.split("### Mean over seeds")[0], text.split("### All runs")[1]
 
 
 def test_time_caps_are_the_default_recipe_other_overrides_are_experiments():
@@ -48,20 +57,18 @@ def test_time_caps_are_the_default_recipe_other_overrides_are_experiments():
     assert [r["map50"] for r in default_recipe_runs(records)] == [0.90, 0.91]
 
 
-def test_a_run_that_tried_todays_default_before_it_was_one_is_the_default_recipe():
-    rate = TrainerConfig().finetune_learning_rate
-    records = [
-        run("2026-12-03T03:38", 0.993, {"finetune_learning_rate": rate}),
-        run("2026-12-03T04:00", 0.95, {"finetune_learning_rate": rate / 2}),
-        run("2026-12-03T05:00", 0.96, {"finetune_learning_rate": rate, "no_such_setting": 1}),
+def test_a_record_without_a_config_is_not_counted_as_the_default_recipe():
+    unknown = run("2026-11-28T19:10", 0.853, {})
+    del unknown["trainer_config"]  # trained from a tree with uncommitted changes before configs were recorded
+    assert default_recipe_runs([unknown, run("2026-11-29T01:00", 0.90, {})]) == [
+        run("2026-11-29T01:00", 0.90, {})
     ]
-    assert [r["map50"] for r in default_recipe_runs(records)] == [0.993]
 
 
 def test_a_recorded_trainer_config_decides_even_without_overrides():
     def with_config(started: str, map50: float, **changes) -> dict:
         config = {**TrainerConfig().to_dict(), "augment_scale": [0.6, 1.4], **changes}  # as JSON stores it
-        return {**run(started, map50, {}), "trainer_config": config}
+        return run(started, map50, {}, trainer_config=config)
 
     old_rate = TrainerConfig().finetune_learning_rate / 2
     records = [
@@ -74,10 +81,9 @@ def test_a_recorded_trainer_config_decides_even_without_overrides():
 
 
 def test_an_experiment_after_the_latest_default_run_does_not_replace_its_headline_row():
-    text = render_markdown(
+    headline, every_run = sections(
         [run("2026-11-29T07:39", 0.929, {}), run("2026-11-29T09:09", 0.865, {"finetune_learning_rate": 2e-4})]
     )
-    headline, every_run = text.split("### All runs")
     assert "0.929 (≥ 0.95 ✗)" in headline and "0.865" not in headline
     assert "finetune_learning_rate 0.0002" in every_run and "0.929" in every_run
 
@@ -90,7 +96,7 @@ def test_a_re_export_replaces_its_training_headline_row_and_names_both_commits()
         "targets": {**trained["targets"], "met": {"map50": True, "size": True}},
         "reexport": {"at": "2026-11-29T15:30:00+00:00", "git": {"commit": "2c54ddc999", "dirty": False}},
     }
-    headline, every_run = render_markdown([trained, again]).split("### All runs")
+    headline, every_run = sections([trained, again])
     assert "0.967 (≥ 0.95 ✓)" in headline and "0.929" not in headline
     assert f"{trained['git']['commit'][:7]} → 2c54ddc re-export" in headline
     assert "0.929" in every_run and "0.967" in every_run
@@ -103,6 +109,40 @@ def test_a_re_export_of_an_earlier_training_does_not_displace_a_later_training()
         "map50": 0.904,
         "reexport": {"at": "2026-11-29T15:55:00+00:00", "git": {"commit": "2c54ddc999", "dirty": False}},
     }
-    headline, every_run = render_markdown([earlier, later, earlier_again]).split("### All runs")
+    headline, every_run = sections([earlier, later, earlier_again])
     assert "0.899" in headline and "0.904" not in headline
     assert all(f"{m:.3f}" in every_run for m in (0.900, 0.899, 0.904))
+
+
+def test_means_over_seeds_group_by_time_cap_count_a_training_once_and_judge_the_order():
+    low, versatile = "mobile-low-latency-1", "mobile-versatile-1"
+    capped = {"max_train_seconds": 840}
+    low_0 = run("2026-12-03T05:53", 0.917, capped, model_type=low, seed=0)
+    records = [
+        low_0,
+        run("2026-12-03T06:00", 0.990, {}, model_type=low),  # no cap: another group, not the headline's
+        run("2026-12-03T11:15", 0.923, capped, model_type=low, seed=1),
+        {
+            **low_0,
+            "map50": 0.919,
+            "reexport": {"at": "2026-12-03T12:00", "git": {"commit": "1234567", "dirty": False}},
+        },
+        run("2026-12-03T07:00", 0.930, {}, model_type=versatile),
+        run("2026-12-03T08:00", 0.910, {"finetune_learning_rate": 1e-3}, model_type=versatile),  # experiment
+        run("2026-12-03T09:00", 0.940, {}, seed=0),
+        run("2026-12-03T10:00", 0.950, {}, seed=1),
+    ]
+    means = render_markdown(records).split("### Mean over seeds")[1].split("### All runs")[0]
+    assert (
+        f"| cards | {low} | 1,000 | 840 s | 2 (0, 1) | 0.921 (0.919–0.923) |" in means
+    )  # re-export of seed 0
+    assert f"| cards | {low} | 1,000 | none | 1 (0) | 0.990 (0.990–0.990) |" in means
+    assert f"| cards | {versatile} | 1,000 | none | 1 (0) | 0.930 (0.930–0.930) |" in means
+    assert f"| cards | {HIGH} | 1,000 | none | 2 (0, 1) | 0.945 (0.940–0.950) |" in means
+    assert (
+        "- cards, the headline rows' groups by model type: 0.921 < 0.930 < 0.945 (strictly ordered)" in means
+    )
+
+    records.append(run("2026-12-03T12:00", 0.900, {}, seed=2))  # high-accuracy's mean drops to 0.930
+    means = render_markdown(records).split("### Mean over seeds")[1]
+    assert "0.921 / 0.930 / 0.930 (not strictly ordered)" in means
