@@ -67,12 +67,14 @@ def train(
     val_images = load_images([e.image_path for e in val_ex], spec.input_size, max_bytes, cancelled)
     loaded = (("train", train_images), ("validation", val_images))
     from_files = [name for name, images in loaded if not isinstance(images, np.ndarray)]
+    has_test = any(e.split == TEST for e in dataset.examples)
+    evaluated_on = f"{len(test_ex)} test images" if has_test else "no TEST rows: evaluating on validation"
     report(
         Progress(
             _PCT_DATA,
             "data",
-            message=f"{len(train_ex)} train / {len(val_ex)} validation / "
-            f"{len(test_ex)} test images, {len(dataset.errors)} bad rows"
+            message=f"{len(train_ex)} train / {len(val_ex)} validation / {evaluated_on}, "
+            f"{len(dataset.errors)} bad rows"
             + (f"; {' and '.join(from_files)} images decoded on use (images_max_mib)" if from_files else ""),
         )
     )
