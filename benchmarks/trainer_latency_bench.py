@@ -24,21 +24,12 @@ from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, save_record
 from benchmarks.speed_probe import probe
 from benchmarks.trainer_bench import default_data_root
-from benchmarks.trainer_report import latest_default_runs
+from benchmarks.trainer_report import latest_packages
 from edgetrain_trainer.types import MODEL_TYPES
 
 RESULTS = RESULTS_DIR / "trainer_latency.jsonl"
 TRAINER_RESULTS = RESULTS_DIR / "trainer.jsonl"
 ROUNDS, RUNS, IMAGES, THREADS = 5, 40, 8, 2
-
-
-def latest_packages(trainer_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The packages the trainer table shows (trainer_report.latest_default_runs), one per dataset x model
-    type, ordered by dataset then model type."""
-    latest: dict[tuple[str, int], dict[str, Any]] = {}
-    for (dataset, type_index, _), record in sorted(latest_default_runs(trainer_records).items()):
-        latest[(dataset, type_index)] = record  # of several budgets, the highest
-    return [latest[key] for key in sorted(latest)]
 
 
 def measure(package_dir: Path, image_paths: list[Path]) -> dict[str, float]:

@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import read_records, save_record
 from benchmarks.trainer_bench import RESULTS, default_data_root, evaluate_package, targets
-from benchmarks.trainer_latency_bench import latest_packages
+from benchmarks.trainer_report import latest_packages
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

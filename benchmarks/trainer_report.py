@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import fields
 from statistics import mean
 from typing import Any
@@ -43,11 +44,28 @@ def _is_default_recipe(record: dict[str, Any]) -> bool:
 def latest_default_runs(records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     """The headline runs by (dataset, model type index, budget): the default-recipe training that started
     last, in its latest export. Re-exporting an earlier training does not put it in front of a later one."""
+    return _latest_by(
+        default_recipe_runs(records),
+        lambda r: (r["dataset"], MODEL_TYPES.index(r["model_type"]), r.get("budget_milli_node_hours")),
+    )
+
+
+def latest_packages(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The packages the trainer table shows, one per dataset x model type (of several budgets, the
+    highest's), ordered by dataset then model type: what the latency, order and re-export benchmarks use."""
+    latest = {(dataset, t): r for (dataset, t, _), r in sorted(latest_default_runs(records).items())}
+    return [latest[key] for key in sorted(latest)]
+
+
+def _latest_by(
+    runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], tuple]
+) -> dict[tuple, dict[str, Any]]:
+    """Per key, the run that started last, in its latest export."""
     latest: dict[tuple, dict[str, Any]] = {}
-    for r in default_recipe_runs(records):
-        key = (r["dataset"], MODEL_TYPES.index(r["model_type"]), r.get("budget_milli_node_hours"))
-        if key not in latest or _recency(r) >= _recency(latest[key]):
-            latest[key] = r
+    for r in runs:
+        k = key(r)
+        if k not in latest or _recency(r) >= _recency(latest[k]):
+            latest[k] = r
     return latest
 
 
@@ -64,11 +82,10 @@ def seed_group_key(r: dict[str, Any]) -> tuple:
 def seed_groups(records: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
     """Default-recipe trainings by seed_group_key, each training once (in its latest export), in the
     order they started: what a mean over seeds averages."""
-    trainings: dict[tuple, dict[str, Any]] = {}
-    for r in default_recipe_runs(records):
-        key = (r["dataset"], r["model_type"], r.get("budget_milli_node_hours"), r["started"])
-        if key not in trainings or _recency(r) >= _recency(trainings[key]):
-            trainings[key] = r
+    trainings = _latest_by(
+        default_recipe_runs(records),
+        lambda r: (r["dataset"], r["model_type"], r.get("budget_milli_node_hours"), r["started"]),
+    )
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in sorted(trainings.values(), key=_recency):
         groups.setdefault(seed_group_key(r), []).append(r)
@@ -80,7 +97,7 @@ def headline_groups(records: list[dict[str, Any]]) -> dict[str, dict[str, list[d
     in the order they started."""
     groups = seed_groups(records)
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for _, r in sorted(latest_default_runs(records).items()):
+    for r in latest_packages(records):
         out.setdefault(r["dataset"], {})[r["model_type"]] = groups[seed_group_key(r)]
     return out
 

@@ -1,6 +1,7 @@
 """The back-to-back latency benchmark: which packages it times and how it reports the ordering."""
 
-from benchmarks.trainer_latency_bench import latest_packages, ordering, render_markdown
+from benchmarks.trainer_latency_bench import ordering, render_markdown
+from benchmarks.trainer_report import latest_packages
 from edgetrain_trainer.config import TrainerConfig
 
 LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
