@@ -12,7 +12,9 @@ neighbouring pair the share of resamples where the larger type scores higher and
 difference; also the share where all three are strictly ordered. That measures the spread from the choice
 of test images only; training with another seed moves the figures as well. So the same comparison is made
 of each type's mean over the trainings of its headline group (trainer_report.seed_groups: the default
-recipe at the same budget and time cap, any seed), on the same resamples.
+recipe at the same budget and time cap, any seed), on the same resamples. Last, each label's AP@0.5 per
+type, averaged over those trainings, with the label's TEST boxes: where the types differ, and which labels
+cap every type alike.
 Packages whose folder is gone are listed as skipped.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +94,21 @@ def compare_seed_means(scored: dict[str, list[tuple[dict[str, Any], float, np.nd
     return means
 
 
+def mean_label_ap(
+    label_ap: dict[str, list[dict[str, float]]], test: list, labels: list[str]
+) -> dict[str, Any]:
+    """Per label its TEST boxes and, per type, its AP@0.5 averaged over the type's trainings: where the
+    types differ, and which labels cap every type alike."""
+    boxes = Counter(labels[b.class_id] for e in test for b in e.boxes)
+    return {
+        "boxes": {label: boxes[label] for label in labels},
+        "types": {
+            t: {label: round(float(np.mean([r[label] for r in runs])), 4) for label in labels}
+            for t, runs in label_ap.items()
+        },
+    }
+
+
 def _package(run: dict[str, Any], map50: float) -> dict[str, Any]:
     return {
         "trained": run["started"],
@@ -120,6 +138,20 @@ def _pairs_table(d: dict[str, Any]) -> list[str]:
             "",
             f"All three strictly ordered in {100 * d['strictly_ordered_share']:.0f} % of the resamples.",
         ]
+    return lines
+
+
+def _per_label_table(per_label: dict[str, Any]) -> list[str]:
+    types = list(per_label["types"])
+    lines = [
+        "AP@0.5 per label on TEST, mean over each type's trainings:",
+        "",
+        "| label | TEST boxes | " + " | ".join(types) + " |",
+        "|---|---|" + "---|" * len(types),
+    ]
+    for label, boxes in per_label["boxes"].items():
+        cells = " | ".join(f"{per_label['types'][t][label]:.3f}" for t in types)
+        lines.append(f"| {label} | {boxes} | {cells} |")
     return lines
 
 
@@ -154,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         # per type, each training of its headline group whose package is still there: (run, TEST
         # figure, figures on the resamples); the last is the headline run
         scored: dict[str, list[tuple[dict[str, Any], float, np.ndarray]]] = {}
+        label_ap: dict[str, list[dict[str, float]]] = {}  # per type, each training's AP@0.5 by label
         for model_type, runs in by_type.items():
             for run in runs:
                 package = Path(run["package_dir"])
@@ -164,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 predictions = detections_on_test(package, test, full.labels)
                 figures = map50_of_draws(test, full.labels, predictions, draws)
-                on_test = evaluate(test, full.labels, predictions).map50
-                scored.setdefault(model_type, []).append((run, on_test, figures))
+                evaluation = evaluate(test, full.labels, predictions)
+                scored.setdefault(model_type, []).append((run, evaluation.map50, figures))
+                label_ap.setdefault(model_type, []).append(evaluation.label_map50())
         if scored:
             headline = {t: runs[-1] for t, runs in scored.items() if runs[-1][0] is by_type[t][-1]}
             result = compare({t: h[2] for t, h in headline.items()}, {t: h[1] for t, h in headline.items()})
@@ -176,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 "packages": packages,
                 **result,
                 "seed_mean": means,
+                "per_label": mean_label_ap(label_ap, test, full.labels),
             }
             print(f"{dataset}: {result}\nmean over seeds: {means}", flush=True)
     if not record["datasets"]:
@@ -229,6 +264,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
                     f"| {t['range95'][0]:.3f}–{t['range95'][1]:.3f} |"
                 )
             lines += ["", *_pairs_table(means)]
+        if d.get("per_label"):
+            lines += ["", *_per_label_table(d["per_label"])]
         lines.append("")
     skipped = [f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}" for s in latest["skipped"]]
     m = latest["machine"]

@@ -67,6 +67,17 @@ class Evaluation:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
+    def label_map50(self) -> dict[str, float]:
+        """Each label's AP@0.5 (its meanAveragePrecision at IoU 0.5), by display name."""
+        return {
+            entry["displayName"]: next(
+                e["meanAveragePrecision"]
+                for e in entry["imageObjectDetectionEvaluationMetrics"]["boundingBoxMetricsEntries"]
+                if e["iouThreshold"] == 0.5
+            )
+            for entry in self.per_label
+        }
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
         return cls(

@@ -1,9 +1,12 @@
 """The paired-bootstrap order benchmark: what it concludes from per-resample scores and how it reports it."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from benchmarks.trainer_order_bench import compare, compare_seed_means, render_markdown
+from benchmarks.trainer_order_bench import compare, compare_seed_means, mean_label_ap, render_markdown
+from edgetrain_trainer.dataset import Box, Example
 
 LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
 
@@ -90,3 +93,42 @@ def test_seed_means_average_each_types_trainings_resample_by_resample():
         "seed": 1,
         "map50": 0.95,
     }
+
+
+def test_per_label_ap_is_averaged_over_each_types_trainings_and_shown_with_the_box_counts():
+    def image(name: str, *labels: str) -> Example:
+        boxes = tuple(Box(label, 0.1, 0.1, 0.5, 0.5, ["nine", "ten"].index(label)) for label in labels)
+        return Example(Path(name), name, "TEST", "TEST", boxes, 100, 100)
+
+    test = [image("a.jpg", "nine", "ten"), image("b.jpg", "ten", "ten")]
+    per_label = mean_label_ap(
+        {
+            LOW: [{"nine": 0.9, "ten": 0.8}, {"nine": 1.0, "ten": 0.7}],
+            HIGH: [{"nine": 1.0, "ten": 0.95}],
+        },
+        test,
+        ["nine", "ten"],
+    )
+    assert per_label["boxes"] == {"nine": 1, "ten": 3}
+    assert per_label["types"][LOW] == {"nine": pytest.approx(0.95), "ten": pytest.approx(0.75)}
+
+    result = compare({LOW: np.array([0.8]), HIGH: np.array([0.9])}, {LOW: 0.8, HIGH: 0.9})
+    package = {"trained": "2026-12-03T05:08:04+00:00", "commit": "5b061e5", "seed": 0}
+    record = {
+        "started": "2026-12-03T10:00:00+00:00",
+        "git": {"commit": "abcdef0123"},
+        "machine": {"cpu_model": "Xeon", "cores": 2},
+        "draws": 1,
+        "datasets": {
+            "cards": {
+                "test_images": 2,
+                "packages": dict.fromkeys((LOW, HIGH), package),
+                **result,
+                "per_label": per_label,
+            }
+        },
+        "skipped": [],
+    }
+    text = render_markdown([record])
+    assert f"| label | TEST boxes | {LOW} | {HIGH} |" in text
+    assert "| ten | 3 | 0.750 | 0.950 |" in text

@@ -260,6 +260,15 @@ def test_predictions_keyed_by_image_and_json_round_trip():
     assert Evaluation.from_dict(data) == evaluation
 
 
+def test_label_map50_is_each_labels_ap_at_iou_half():
+    # the dog is found; the cat in b.jpg is missed, so half the cats are found at full precision
+    keyed = {e.image_ref: p for e, p in zip(EXAMPLES, truth_as_predictions(EXAMPLES), strict=True)}
+    del keyed["b.jpg"]
+    evaluation = evaluate(EXAMPLES, LABELS, keyed)
+    assert evaluation.label_map50() == {"cat": pytest.approx(0.5, abs=0.01), "dog": pytest.approx(1.0)}
+    assert Evaluation.from_dict(json.loads(evaluation.to_json())).label_map50() == evaluation.label_map50()
+
+
 def test_malformed_predictions_are_rejected():
     with pytest.raises(ValueError, match="1 predictions for 2 examples"):
         evaluate(EXAMPLES, LABELS, truth_as_predictions(EXAMPLES)[:1])
