@@ -47,16 +47,19 @@ class StageSettings:
     # > 0: average the validated weights of the epochs that end at or below this fraction of the peak
     # learning rate (tail_average.py), and keep the average when it validates as well as they do
     tail_average_lr_fraction: float = 0.0
+    warmup_epochs: float = 1.0  # the learning rate rises linearly to its peak over this many epochs
 
 
 def make_optimizer(
     settings: StageSettings, steps_per_epoch: int, weight_decay: float, clip: float, ema_epochs: float
 ):
-    """AdamW on a BudgetCosine schedule (one warm-up epoch); returns (optimizer, schedule).
+    """AdamW on a BudgetCosine schedule (settings.warmup_epochs of warm-up, at most half the stage);
+    returns (optimizer, schedule).
     ema_epochs > 0: the optimizer also keeps an exponential moving average of the weights over about that
     many epochs of steps, which run_stage evaluates and keeps instead of the raw weights."""
     total = max(settings.max_epochs * steps_per_epoch, 2)
-    schedule = BudgetCosine(settings.learning_rate, min(steps_per_epoch, total // 2), total)
+    warmup = max(round(settings.warmup_epochs * steps_per_epoch), 1)
+    schedule = BudgetCosine(settings.learning_rate, min(warmup, total // 2), total)
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule,
         weight_decay=weight_decay,

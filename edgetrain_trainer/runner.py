@@ -118,6 +118,7 @@ class TrainingRun:
                         1.0,
                         cfg.cooldown_epochs,
                         cfg.tail_average_lr_fraction,
+                        warmup_epochs=cfg.finetune_warmup_epochs,
                     )
                 )
             )

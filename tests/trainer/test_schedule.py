@@ -2,6 +2,7 @@
 
 import pytest
 
+from edgetrain_trainer.fit import StageSettings, make_optimizer
 from edgetrain_trainer.schedule import BudgetCosine, planned_epochs
 
 
@@ -45,3 +46,14 @@ def test_replanning_cannot_extend_a_cool_down_only_shorten_it():
     assert float(schedule(240)) == pytest.approx(0.05)
     schedule.replan(220)  # the budget runs out first
     assert float(schedule(220)) == pytest.approx(0.05)
+
+
+def test_a_stage_warms_up_over_its_warmup_epochs_but_at_most_half_the_stage():
+    long = StageSettings("finetune", 100, 8, 1e-3, 1.0, warmup_epochs=3)
+    _, schedule = make_optimizer(long, 20, 0.0, 10.0, 0.0)
+    assert float(schedule(29)) == pytest.approx(0.5e-3)
+    assert float(schedule(59)) == pytest.approx(1e-3)
+
+    short = StageSettings("finetune", 4, 8, 1e-3, 1.0, warmup_epochs=3)
+    _, schedule = make_optimizer(short, 20, 0.0, 10.0, 0.0)
+    assert float(schedule(39)) == pytest.approx(1e-3)

@@ -32,6 +32,7 @@ def test_unknown_key_is_named():
         ({"finetune_frozen_stride": 3}, "finetune_frozen_stride must be 0 .* got 3"),
         ({"classes_per_detection": 0}, "classes_per_detection must be ≥ 1"),
         ({"patience_share": 1.0}, r"patience_share must be in \[0, 1\), got 1.0"),
+        ({"finetune_warmup_epochs": 0}, "finetune_warmup_epochs must be > 0, got 0"),
     ],
 )
 def test_bad_values_are_rejected(overrides, message):
