@@ -11,6 +11,24 @@ from edgetrain_trainer.dataset import Box, Example
 LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
 
 
+def packages(*types: str, seed: int) -> dict[str, dict]:
+    """The same package entry for each of types."""
+    package = {"trained": "2026-12-03T05:08:04+00:00", "commit": "5b061e5", "seed": seed}
+    return dict.fromkeys(types, package)
+
+
+def order_record(dataset: str, entry: dict, draws: int, skipped: list | None = None) -> dict:
+    """A trainer_order record with one dataset's entry, as main() saves it."""
+    return {
+        "started": "2026-12-03T10:00:00+00:00",
+        "git": {"commit": "abcdef0123"},
+        "machine": {"cpu_model": "Xeon", "cores": 2},
+        "draws": draws,
+        "datasets": {dataset: entry},
+        "skipped": skipped or [],
+    }
+
+
 def test_pairs_are_judged_on_the_same_resamples():
     # versatile is always 0.01 above low-latency (paired: it leads in every resample although the two
     # ranges overlap); high-accuracy is above versatile in 3 resamples of 4
@@ -40,17 +58,12 @@ def test_report_shows_ranges_leads_and_skipped_packages():
     result = compare(
         {LOW: low, VERSATILE: low - 0.01, HIGH: low + 0.02}, {LOW: 0.9, VERSATILE: 0.89, HIGH: 0.92}
     )
-    package = {"trained": "2026-12-03T05:08:04+00:00", "commit": "5b061e5", "seed": 1}
-    record = {
-        "started": "2026-12-03T10:00:00+00:00",
-        "git": {"commit": "abcdef0123"},
-        "machine": {"cpu_model": "Xeon", "cores": 2},
-        "draws": 40,
-        "datasets": {
-            "bccd": {"test_images": 72, "packages": dict.fromkeys((LOW, VERSATILE, HIGH), package), **result}
-        },
-        "skipped": [{"dataset": "cards", "model_type": LOW, "reason": "/tmp/x is gone"}],
-    }
+    record = order_record(
+        "bccd",
+        {"test_images": 72, "packages": packages(LOW, VERSATILE, HIGH, seed=1), **result},
+        draws=40,
+        skipped=[{"dataset": "cards", "model_type": LOW, "reason": "/tmp/x is gone"}],
+    )
     run = {"started": "2026-12-03T05:08:04+00:00", "git": {"commit": "5b061e5aaa"}, "seed": 0}
     record["datasets"]["bccd"]["seed_mean"] = compare_seed_means(
         {
@@ -113,22 +126,11 @@ def test_per_label_ap_is_averaged_over_each_types_trainings_and_shown_with_the_b
     assert per_label["types"][LOW] == {"nine": pytest.approx(0.95), "ten": pytest.approx(0.75)}
 
     result = compare({LOW: np.array([0.8]), HIGH: np.array([0.9])}, {LOW: 0.8, HIGH: 0.9})
-    package = {"trained": "2026-12-03T05:08:04+00:00", "commit": "5b061e5", "seed": 0}
-    record = {
-        "started": "2026-12-03T10:00:00+00:00",
-        "git": {"commit": "abcdef0123"},
-        "machine": {"cpu_model": "Xeon", "cores": 2},
-        "draws": 1,
-        "datasets": {
-            "cards": {
-                "test_images": 2,
-                "packages": dict.fromkeys((LOW, HIGH), package),
-                **result,
-                "per_label": per_label,
-            }
-        },
-        "skipped": [],
-    }
+    record = order_record(
+        "cards",
+        {"test_images": 2, "packages": packages(LOW, HIGH, seed=0), **result, "per_label": per_label},
+        draws=1,
+    )
     text = render_markdown([record])
     assert f"| label | TEST boxes | {LOW} | {HIGH} |" in text
     assert "| ten | 3 | 0.750 | 0.950 |" in text
