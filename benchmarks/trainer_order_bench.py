@@ -15,7 +15,8 @@ of each type's mean over the trainings of its headline group (trainer_report.see
 recipe at the same budget and time cap, any seed), on the same resamples. Last, each label's AP@0.5 per
 type, averaged over those trainings, with the label's TEST boxes: where the types differ, and which labels
 cap every type alike.
-Packages whose folder is gone are listed as skipped.
+Packages whose folder is gone are listed as skipped; a dataset that lacks one of its three headline
+packages is not compared, and the report shows its last complete comparison instead.
 """
 
 from __future__ import annotations
@@ -200,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                 evaluation = evaluate(test, full.labels, predictions)
                 scored.setdefault(model_type, []).append((run, evaluation.map50, figures))
                 label_ap.setdefault(model_type, []).append(evaluation.label_map50())
-        if scored:
-            headline = {t: runs[-1] for t, runs in scored.items() if runs[-1][0] is by_type[t][-1]}
+        headline = {t: runs[-1] for t, runs in scored.items() if runs[-1][0] is by_type[t][-1]}
+        # the order is a claim about the table's three packages: without one of them, the dataset keeps
+        # its last complete comparison (render_markdown)
+        if headline.keys() == by_type.keys() == set(MODEL_TYPES):
             result = compare({t: h[2] for t, h in headline.items()}, {t: h[1] for t, h in headline.items()})
             means = compare_seed_means(scored)
             packages = {t: _package(*h[:2]) for t, h in headline.items()}
@@ -221,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render_markdown(records: list[dict[str, Any]]) -> str:
-    """BENCHMARKS.md section: the latest comparison, one table per dataset."""
+    """BENCHMARKS.md section: the latest comparison, one table per dataset. A dataset it could not compare
+    (a headline package gone: another machine, a cleaned work dir) keeps its last complete comparison,
+    with when and at which commit that was measured."""
     latest = records[-1]
     lines = [
         "## Trainer: order in mAP, paired bootstrap over TEST images",
@@ -234,49 +239,76 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         "",
     ]
     for dataset, d in latest["datasets"].items():
-        lines += [
-            f"**{dataset}** ({d['test_images']} TEST images)",
-            "",
-            "| model type | TEST mAP@0.5 | range | trained | commit | seed |",
-            "|---|---|---|---|---|---|",
-        ]
-        for model_type, t in d["types"].items():
-            p = d["packages"][model_type]
-            lines.append(
-                f"| {model_type} | {t['map50']:.3f} | {t['range95'][0]:.3f}–{t['range95'][1]:.3f} "
-                f"| {p['trained'][:16]} | {p['commit']} | {p['seed']} |"
-            )
-        lines += ["", *_pairs_table(d)]
-        means = d.get("seed_mean")
-        if means:
-            lines += [
-                "",
-                "Mean over seeds: each type's figure is the mean of every default-recipe training of its "
-                "headline group (same budget and time cap), on the same resamples.",
-                "",
-                "| model type | trainings: seed TEST mAP@0.5 | mean | range |",
-                "|---|---|---|---|",
-            ]
-            for model_type, t in means["types"].items():
-                runs = ", ".join(f"{p['seed']}: {p['map50']:.3f}" for p in means["trainings"][model_type])
-                lines.append(
-                    f"| {model_type} | {runs} | {t['map50']:.3f} "
-                    f"| {t['range95'][0]:.3f}–{t['range95'][1]:.3f} |"
-                )
-            lines += ["", *_pairs_table(means)]
-        if d.get("per_label"):
-            lines += ["", *_per_label_table(d["per_label"])]
-        lines.append("")
+        lines += _dataset_section(dataset, d)
     skipped = [f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}" for s in latest["skipped"]]
-    m = latest["machine"]
-    lines += [
-        *skipped,
-        *([""] if skipped else []),
-        f"Measured {latest['started'][:16]} at commit {(latest['git'].get('commit') or '')[:7]} on "
-        f"{m['cpu_model']}, {m['cores']} cores.",
-        "",
+    lines += [*skipped, *([""] if skipped else []), _measured(latest), ""]
+    missing = [
+        d for d in dict.fromkeys(s["dataset"] for s in latest["skipped"]) if d not in latest["datasets"]
     ]
+    for dataset, earlier in _last_complete(records[:-1], missing):
+        lines += [
+            f"{dataset}, its last comparison with all three headline packages (they are gone since; "
+            "the trainer table's headline runs may be newer):",
+            "",
+            *_dataset_section(dataset, earlier["datasets"][dataset]),
+            _measured(earlier),
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _dataset_section(dataset: str, d: dict[str, Any]) -> list[str]:
+    lines = [
+        f"**{dataset}** ({d['test_images']} TEST images)",
+        "",
+        "| model type | TEST mAP@0.5 | range | trained | commit | seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model_type, t in d["types"].items():
+        p = d["packages"][model_type]
+        lines.append(
+            f"| {model_type} | {t['map50']:.3f} | {t['range95'][0]:.3f}–{t['range95'][1]:.3f} "
+            f"| {p['trained'][:16]} | {p['commit']} | {p['seed']} |"
+        )
+    lines += ["", *_pairs_table(d)]
+    means = d.get("seed_mean")
+    if means:
+        lines += [
+            "",
+            "Mean over seeds: each type's figure is the mean of every default-recipe training of its "
+            "headline group (same budget and time cap), on the same resamples.",
+            "",
+            "| model type | trainings: seed TEST mAP@0.5 | mean | range |",
+            "|---|---|---|---|",
+        ]
+        for model_type, t in means["types"].items():
+            runs = ", ".join(f"{p['seed']}: {p['map50']:.3f}" for p in means["trainings"][model_type])
+            lines.append(
+                f"| {model_type} | {runs} | {t['map50']:.3f} | {t['range95'][0]:.3f}–{t['range95'][1]:.3f} |"
+            )
+        lines += ["", *_pairs_table(means)]
+    if d.get("per_label"):
+        lines += ["", *_per_label_table(d["per_label"])]
+    return [*lines, ""]
+
+
+def _measured(record: dict[str, Any]) -> str:
+    m = record["machine"]
+    return (
+        f"Measured {record['started'][:16]} at commit {(record['git'].get('commit') or '')[:7]} on "
+        f"{m['cpu_model']}, {m['cores']} cores."
+    )
+
+
+def _last_complete(records: list[dict[str, Any]], datasets: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """For each of those datasets that has one, the newest record that compared all three of its types;
+    in the order of `datasets`."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in reversed(records):
+        for dataset, d in record["datasets"].items():
+            if len(d["types"]) == len(MODEL_TYPES):
+                found.setdefault(dataset, record)
+    return [(d, found[d]) for d in datasets if d in found]
 
 
 if __name__ == "__main__":

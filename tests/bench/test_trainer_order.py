@@ -134,3 +134,31 @@ def test_per_label_ap_is_averaged_over_each_types_trainings_and_shown_with_the_b
     text = render_markdown([record])
     assert f"| label | TEST boxes | {LOW} | {HIGH} |" in text
     assert "| ten | 3 | 0.750 | 0.950 |" in text
+
+
+def test_a_dataset_whose_packages_are_gone_keeps_its_last_complete_comparison():
+    scores = np.linspace(0.85, 0.95, 10)
+    result = compare(
+        {LOW: scores, VERSATILE: scores + 0.01, HIGH: scores + 0.02}, {LOW: 0.9, VERSATILE: 0.91, HIGH: 0.92}
+    )
+    earlier = order_record(
+        "bccd", {"test_images": 72, "packages": packages(LOW, VERSATILE, HIGH, seed=1), **result}, draws=10
+    )
+    partial = compare({LOW: scores, HIGH: scores}, {LOW: 0.7, HIGH: 0.7})
+    partial_record = order_record(
+        "bccd", {"test_images": 72, "packages": packages(LOW, HIGH, seed=0), **partial}, draws=10
+    )
+    partial_record["started"] = "2026-12-03T11:00:00+00:00"
+    gone = [{"dataset": "bccd", "model_type": VERSATILE, "reason": "/tmp/v is gone"}]
+    latest = {
+        **order_record("cards", earlier["datasets"]["bccd"], draws=10, skipped=gone),
+        "started": "2026-12-04T09:00:00+00:00",
+    }
+
+    text = render_markdown([earlier, partial_record, latest])
+    assert f"- skipped bccd {VERSATILE}: /tmp/v is gone" in text
+    kept = text.split("bccd, its last comparison with all three headline packages")[1]
+    assert "**bccd** (72 TEST images)" in kept
+    assert f"| {VERSATILE} | 0.910 |" in kept
+    assert "Measured 2026-12-03T10:00 at commit abcdef0" in kept
+    assert "0.700" not in text  # a partial comparison is never shown as the last complete one
