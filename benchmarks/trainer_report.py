@@ -15,6 +15,10 @@ from edgetrain_trainer.types import MODEL_TYPES
 PEAK_RSS_TARGET_BYTES = 4 * 10**9  # "peak memory ≤ 4 GB"
 # Overrides that only cap the training time: a run with none but these trained the default recipe.
 TIME_CAPS = frozenset({"max_train_seconds"})
+# Settings read only when the model is exported (the post-processing op's): a run exported with another
+# value trained the default recipe all the same; the headline table marks it (‡). score_threshold's default
+# rose from 0.01 to 0.05 on 2026-12-03, after the runs it shows.
+EXPORT_ONLY = frozenset({"score_threshold"})
 
 
 def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -32,7 +36,8 @@ def _is_default_recipe(record: dict[str, Any]) -> bool:
     if "trainer_config" not in record:
         return False
     known = {f.name for f in fields(TrainerConfig)}
-    settings = {k: v for k, v in record["trainer_config"].items() if k in known and k not in TIME_CAPS}
+    ignored = TIME_CAPS | EXPORT_ONLY
+    settings = {k: v for k, v in record["trainer_config"].items() if k in known and k not in ignored}
     # the config the trainer builds from them, so JSON spellings (a list for a tuple) compare as it reads them
     try:
         config = TrainerConfig.from_overrides(settings)
@@ -67,6 +72,12 @@ def _latest_by(
         if k not in latest or _recency(r) >= _recency(latest[k]):
             latest[k] = r
     return latest
+
+
+def _export_mark(r: dict[str, Any]) -> str:
+    """‡ and the run's own score threshold when it was exported with another than today's default."""
+    threshold = r["trainer_config"].get("score_threshold", 0.01)  # 0.01 before it was recorded
+    return "" if threshold == TrainerConfig().score_threshold else f" ‡ {threshold:g}"
 
 
 def _recency(r: dict[str, Any]) -> tuple[str, str]:
@@ -125,7 +136,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
             f"| {_threads(r)} "
             f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms"
-            f"{'' if r.get('latency_images') else '†'}{lat_target} "
+            f"{'' if r.get('latency_images') else '†'}{_export_mark(r)}{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
             f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} | {r.get('seed', 0)} "
             f"| {_commit(r)} | {r['started'][:10]} |"
@@ -153,6 +164,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "† timed on a constant gray image (runs before 2026-11-29 07:00), which is cheaper to "
             "post-process: a BCCD model returns 100 candidates on real images. The back-to-back table "
             "below compares the types under the same conditions.",
+            "",
+            "‡ exported with another score threshold than today's default "
+            f"({TrainerConfig().score_threshold:g}; the threshold after the mark): fewer candidates enter "
+            "NMS at today's, which costs less time (docs/trainer_design.md).",
             "",
             "re-export: a training of an earlier commit exported and evaluated again with the commit "
             "after the arrow (`benchmarks/trainer_reexport.py`), for changes to export or post-processing "

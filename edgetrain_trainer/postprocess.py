@@ -23,7 +23,8 @@ class PostProcessConfig:
     max_detections: boxes kept per image. max_classes_per_detection: classes output for each kept box, best
     first, as that many consecutive entries; the outputs then hold max_detections x that many entries and
     `count` counts boxes, not entries. nms_score_threshold: lowest best-class score kept (AutoML's evaluation
-    reads confidence down to 0, so keep it low); a box's later classes may score below it. use_regular_nms:
+    reads confidence down to 0, so keep it low, but every anchor above it costs NMS time: TrainerConfig's
+    comment); a box's later classes may score below it. use_regular_nms:
     per-class NMS instead of fast NMS. Unused: under ai-edge-litert 2.3 it lost confident detections of an
     int8 cards model (a king that fast NMS scores 0.98 was not output at all; TEST mAP@0.5 0.80 vs 0.93).
     """
@@ -31,7 +32,7 @@ class PostProcessConfig:
     max_detections: int = 100
     max_classes_per_detection: int = TrainerConfig.classes_per_detection
     detections_per_class: int = 100
-    nms_score_threshold: float = 0.01
+    nms_score_threshold: float = TrainerConfig.score_threshold
     nms_iou_threshold: float = 0.5
     use_regular_nms: bool = False
 

@@ -146,3 +146,12 @@ def test_means_over_seeds_group_by_time_cap_count_a_training_once_and_judge_the_
     records.append(run("2026-12-03T12:00", 0.900, {}, seed=2))  # high-accuracy's mean drops to 0.930
     means = render_markdown(records).split("### Mean over seeds")[1]
     assert "0.921 / 0.930 / 0.930 (not strictly ordered)" in means
+
+
+def test_a_run_exported_at_another_score_threshold_trained_the_default_recipe_and_is_marked():
+    old_export = run("2026-12-03T09:00", 0.96, {"score_threshold": 0.01})
+    today = run("2026-12-04T09:00", 0.97, {}, dataset="bccd")
+    assert default_recipe_runs([old_export, today]) == [old_export, today]
+    headline, _ = sections([old_export, today])
+    assert "| 18.6 ms ‡ 0.01 |" in headline  # cards: exported at 0.01
+    assert f"| bccd | {HIGH} |" in headline and headline.count("‡ 0.01") == 1

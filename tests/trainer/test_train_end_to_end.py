@@ -266,3 +266,26 @@ def test_cancel_during_int8_calibration_stops_the_export_and_leaves_nothing(trai
         export_model(result.model_dir, "tflite", tmp_path / "package", cancel=cancel)
     assert answers == [False, False, False, True]  # nothing was checked (or run) after the cancel
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_higher_score_threshold_keeps_exactly_the_boxes_scoring_above_it(trained, test_images, tmp_path):
+    """The export at another NMS score threshold (score_threshold_bench) changes that attribute only: boxes
+    enter NMS in score order, so the boxes at or above the higher threshold are the default export's."""
+    from benchmarks.score_threshold_bench import export_at
+
+    result, _, _ = trained
+    threshold = 0.3
+    default, higher = (
+        TFLiteDetector(result.package_dir),
+        TFLiteDetector(export_at(result.model_dir, threshold, tmp_path)),
+    )
+    kept = 0
+    for image in test_images:
+        low, high = default.detect(image), higher.detect(image)
+        best = slice(None, None, default.classes_per_box)  # each box's first entry is its best class
+        above = low.scores[best] >= threshold
+        np.testing.assert_array_equal(high.boxes[best], low.boxes[best][above])
+        np.testing.assert_array_equal(high.scores[best], low.scores[best][above])
+        assert len(high.scores) < len(low.scores)
+        kept += int(above.sum())
+    assert kept > 0

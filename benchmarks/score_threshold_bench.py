@@ -1,0 +1,162 @@
+"""What the NMS score threshold costs and buys: one trained model exported at several thresholds, each
+export's TEST mAP and its int8 latency at 2 threads, timed in alternation.
+
+    python -m benchmarks.score_threshold_bench      # the trainer table's models still on this machine
+    python -m benchmarks.score_threshold_bench --model-dir var/bench/RUN/out/model --dataset bccd
+
+`TFLite_Detection_PostProcess` suppresses in O(kept boxes x candidates), and the candidates are the anchors
+whose best class scores at least the threshold: thousands on a BCCD image at 0.01. A box below the threshold
+can still only add recall at the lowest confidences, so the question is how much latency a threshold saves
+for how much mAP. The exports differ in that attribute only (same weights, same calibration images); the
+latency rounds interleave them so that the machine's drift hits every threshold alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import git_info, machine_info
+from benchmarks.report import RESULTS_DIR, read_records, save_record
+from benchmarks.trainer_bench import default_data_root, evaluate_package
+from benchmarks.trainer_latency_bench import IMAGES, RUNS, THREADS, test_image_paths
+from benchmarks.trainer_report import latest_packages
+
+RESULTS = RESULTS_DIR / "score_threshold.jsonl"
+THRESHOLDS = (0.01, 0.05, 0.1)
+ROUNDS = 5
+
+
+def export_at(model_dir: Path, threshold: float, work: Path) -> Path:
+    """A package of `model_dir`'s weights whose post-processing keeps boxes scoring at least `threshold`."""
+    from edgetrain_trainer.package import export_model
+
+    copy = work / f"model-{threshold:g}"
+    shutil.copytree(model_dir, copy)
+    spec_path = copy / "trainer.json"
+    spec = json.loads(spec_path.read_text())
+    spec["config"]["score_threshold"] = threshold
+    spec_path.write_text(json.dumps(spec))
+    package = work / f"package-{threshold:g}"
+    export_model(copy, "tflite", package)
+    return package
+
+
+def compare_thresholds(model_dir: Path, dataset: str, data_root: Path, thresholds: list[float]) -> dict:
+    from edgetrain_trainer.dataset import TEST, load_dataset
+    from edgetrain_trainer.images import load_rgb
+    from edgetrain_trainer.tflite_runner import TFLiteDetector
+
+    full = load_dataset(data_root / dataset / "annotations.csv")
+    test = full.split(TEST)
+    images = [load_rgb(p) for p in test_image_paths(data_root, dataset)]
+    with tempfile.TemporaryDirectory(prefix="score-threshold-") as tmp:
+        packages = {t: export_at(model_dir, t, Path(tmp)) for t in thresholds}
+        out: dict[float, dict[str, Any]] = {}
+        for t, package in packages.items():
+            labels = (package / "dict.txt").read_text().splitlines()
+            map50, map50_95, _ = evaluate_package(package, labels, test, full.labels)
+            out[t] = {
+                "threshold": t,
+                "map50": round(map50, 4),
+                "map50_95": round(map50_95, 4),
+                "rounds_ms": [],
+            }
+        detectors = {t: TFLiteDetector(p, num_threads=THREADS) for t, p in packages.items()}
+        prepared = {t: [d.prepare(i) for i in images] for t, d in detectors.items()}
+        for _ in range(ROUNDS):
+            for t, detector in detectors.items():
+                out[t]["rounds_ms"].append(round(detector.latency_ms(prepared[t], runs=RUNS), 2))
+        for t, entry in out.items():
+            entry["median_ms"] = round(statistics.median(entry["rounds_ms"]), 2)
+            entry["entries_per_image"] = round(
+                statistics.mean(len(detectors[t].detect(i).scores) for i in prepared[t]), 1
+            )
+    return {"entries": list(out.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.score_threshold_bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--model-dir", type=Path, help="a trained model directory (out/model of a bench run)")
+    parser.add_argument(
+        "--dataset", help="the dataset under --data-root whose TEST rows to use (with --model-dir)"
+    )
+    parser.add_argument("--model-type", default="", help="what --model-dir is, for the report")
+    parser.add_argument("--data-root", type=Path, default=default_data_root())
+    parser.add_argument("--thresholds", type=float, nargs="+", default=list(THRESHOLDS))
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    if args.model_dir:
+        if not args.dataset:
+            parser.error("--model-dir needs --dataset")
+        models = [(args.model_dir, args.dataset, args.model_type, "")]
+    else:  # the trainer table's runs whose model directory is still here
+        trainer = RESULTS_DIR / "trainer.jsonl"
+        runs = latest_packages(read_records(trainer)) if trainer.exists() else []
+        models = [
+            (Path(r["package_dir"]).parent / "model", r["dataset"], r["model_type"], r["started"])
+            for r in runs
+        ]
+        models = [m for m in models if (m[0] / "trainer.json").is_file()]
+    if not models:
+        print("no trained model directory here: pass --model-dir and --dataset", file=sys.stderr)
+        return 1
+    for model_dir, dataset, model_type, trained in models:
+        record = {
+            "bench": "score_threshold",
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "git": git_info(),
+            "dataset": dataset,
+            "model_type": model_type,
+            "trained": trained,
+            "model_dir": str(model_dir),
+            "protocol": {"threads": THREADS, "images": IMAGES, "rounds": ROUNDS, "runs": RUNS},
+            **compare_thresholds(model_dir, dataset, args.data_root, args.thresholds),
+        }
+        save_record(args.results, record)
+        for e in record["entries"]:
+            print(
+                f"{dataset} {model_type} {e['threshold']:g}: {e['map50']:.4f} {e['median_ms']} ms", flush=True
+            )
+    return 0
+
+
+def render_markdown(records: list[dict[str, Any]]) -> str:
+    """BENCHMARKS.md section: every comparison, newest first."""
+    p = records[-1]["protocol"]
+    lines = [
+        "## Trainer: NMS score threshold (same weights, exported at each threshold)",
+        "",
+        f"TEST mAP of each export, and its int8 latency at {p['threads']} threads on the dataset's first "
+        f"{p['images']} TEST images ({p['rounds']} rounds of {p['runs']} invokes, the thresholds in "
+        "alternation; median of the round medians, fastest–slowest round).",
+        "",
+        "| measured | cpu | dataset | model | threshold | mAP@0.5 | mAP@[.5:.95] | latency | rounds "
+        "| entries per image | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in reversed(records):
+        model = r["model_type"] or Path(r["model_dir"]).name
+        for e in r["entries"]:
+            lines.append(
+                f"| {r['started'][:16]} | {r['machine']['cpu_model']} | {r['dataset']} | {model} "
+                f"| {e['threshold']:g} | {e['map50']:.4f} | {e['map50_95']:.4f} | {e['median_ms']:.1f} ms "
+                f"| {min(e['rounds_ms']):.1f}–{max(e['rounds_ms']):.1f} | {e['entries_per_image']:g} "
+                f"| {(r['git'].get('commit') or '')[:7]} |"
+            )
+    return "\n".join([*lines, ""])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
