@@ -74,6 +74,11 @@ def _latest_by(
     return latest
 
 
+def _cpu(r: dict[str, Any]) -> str:
+    """The CPU that timed the run's package: the re-export's machine for a re-export."""
+    return ((r.get("reexport") or {}).get("machine") or r["machine"])["cpu_model"]
+
+
 def _export_mark(r: dict[str, Any]) -> str:
     """‡ and the run's own score threshold when it was exported with another than today's default."""
     threshold = r["trainer_config"].get("score_threshold", 0.01)  # 0.01 before it was recorded
@@ -122,8 +127,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         "",
         "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall | threads "
         "| time to target | latency 2 thr (target) | size (target) | peak RSS (≤ 4 GB), phase "
-        "| int8 loss | seed | commit | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| int8 loss | seed | commit | date | cpu |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(latest):
         r = latest[key]
@@ -139,7 +144,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"{'' if r.get('latency_images') else '†'}{_export_mark(r)}{lat_target} "
             f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
             f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} | {r.get('seed', 0)} "
-            f"| {_commit(r)} | {r['started'][:10]} |"
+            f"| {_commit(r)} | {r['started'][:10]} | {_cpu(r)} |"
         )
     if latest:
         m = max(latest.values(), key=lambda r: r["started"])["machine"]
@@ -164,6 +169,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "† timed on a constant gray image (runs before 2026-11-29 07:00), which is cheaper to "
             "post-process: a BCCD model returns 100 candidates on real images. The back-to-back table "
             "below compares the types under the same conditions.",
+            "",
+            "cpu: the machine the run trained on, where its latency was timed (a re-export's: the "
+            "re-export's machine times it). Machines of this kind differ in CPU from day to day, and int8 "
+            "latency with them: compare types in the back-to-back table, timed on one machine.",
             "",
             "‡ exported with another score threshold than today's default "
             f"({TrainerConfig().score_threshold:g}; the threshold after the mark): fewer candidates enter "

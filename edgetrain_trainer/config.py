@@ -93,7 +93,7 @@ class TrainerConfig:
     classes_per_detection: int = 2
     nms_iou_threshold: float = 0.5
     # lowest best-class score a box enters NMS with. The op's NMS costs selected boxes x candidates: at 0.01 a
-    # BCCD model sends thousands of anchors, at 0.05 its int8 latency fell by 27–44 % at the same TEST mAP
+    # BCCD model sends thousands of anchors, at 0.05 int8 latency fell by 22–49 % at the same TEST mAP
     # (docs/trainer_design.md, `benchmarks/score_threshold_bench.py`)
     score_threshold: float = 0.05
 
