@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -119,7 +120,13 @@ def _load_overrides(args: argparse.Namespace) -> dict | None:
     return overrides
 
 
+# Set by Ctrl-C or `kill` as well as raising: a KeyboardInterrupt that lands in a weakref callback or a
+# finalizer is printed and swallowed ("Exception ignored in ..."), and the run would go on to the end.
+_STOP_ASKED = threading.Event()
+
+
 def _raise_interrupt(signum, _frame) -> None:
+    _STOP_ASKED.set()
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -151,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
             "STATUS_REFRESH_S": "5",
         },
     )
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops the stack as cleanly as Ctrl-C
+    _STOP_ASKED.clear()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # `kill` stops the stack as cleanly as Ctrl-C
+        signal.signal(signum, _raise_interrupt)
     started = time.monotonic()
     stack = LocalStack(config)
     model_path, code, listener = None, EXIT_FAILED, None
@@ -161,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         # Open for the whole run: with --keep it goes on printing notifications (form-started trainings).
         listener = NotificationListener(stack, console)
         model_path = _train_once(console, stack, listener, csv_path, run_id, args)
+        if _STOP_ASKED.is_set():  # asked while a swallowed interrupt let the run go on
+            raise KeyboardInterrupt("stop asked")
         say(console, f"model exported after {(time.monotonic() - started) / 60:.1f} min", "green")
         code = EXIT_OK
         if args.keep:
@@ -201,7 +212,7 @@ def _train_once(console, stack, listener, csv_path: Path, run_id: str, args: arg
     stack.publish(stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="localstack")
     say(console, f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})")
     follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
-    return follower.wait_for_model(listener, args.timeout * 60)
+    return follower.wait_for_model(listener, args.timeout * 60, stop_asked=_STOP_ASKED.is_set)
 
 
 def _print_urls(console, stack) -> None:

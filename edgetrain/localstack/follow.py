@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import queue
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +86,18 @@ class RunFollower:
             self._seen[key] = value
             say(self.console, text)
 
-    def wait_for_model(self, listener: NotificationListener, timeout_s: float) -> Path:
-        """Return the exported model.tflite once MODEL_EXPORTED arrives; raise on failure or timeout."""
+    def wait_for_model(
+        self, listener: NotificationListener, timeout_s: float, stop_asked: Callable[[], bool] = lambda: False
+    ) -> Path:
+        """Return the exported model.tflite once MODEL_EXPORTED arrives; raise on failure or timeout, and
+        KeyboardInterrupt as soon as stop_asked() (checked between reads)."""
         deadline = time.monotonic() + timeout_s
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
         with Progress(*columns, TimeElapsedColumn(), console=self.console, transient=True) as progress:
             task = progress.add_task("waiting for the import", total=100)
             while time.monotonic() < deadline:
+                if stop_asked():
+                    raise KeyboardInterrupt("stop asked")
                 dead = self.stack.dead_processes()
                 if dead:
                     raise PipelineFailedError("stack process(es) exited: " + "; ".join(dead))
