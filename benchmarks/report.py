@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,29 @@ def save_record(path: Path, record: dict[str, Any]) -> None:
     with open(path, "a", encoding="utf-8") as out:
         out.write(json.dumps(record) + "\n")
     write_benchmarks_md()
+
+
+def newest_covering(
+    records: list[dict[str, Any]], datasets: list[str], covered: Callable[[dict[str, Any]], Iterable[str]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """For each of `datasets` that has one, the newest record whose `covered(record)` names it (the datasets
+    a benchmark measured whole in that record); in the order of `datasets`. What a report shows for a
+    dataset its latest record could not measure."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in reversed(records):
+        for dataset in covered(record):
+            found.setdefault(dataset, record)
+    return [(d, found[d]) for d in datasets if d in found]
+
+
+def measured_on(record: dict[str, Any]) -> str:
+    """The words "Measured <when> at commit <c> on <cpu>, <n> cores" for a record with started, git and
+    machine fields."""
+    m = record["machine"]
+    return (
+        f"Measured {record['started'][:16]} at commit {(record['git'].get('commit') or '')[:7]} on "
+        f"{m['cpu_model']}, {m['cores']} cores"
+    )
 
 
 def write_benchmarks_md(results_dir: Path = RESULTS_DIR, out_path: Path = BENCHMARKS_MD) -> Path:

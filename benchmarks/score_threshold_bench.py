@@ -14,8 +14,6 @@ latency rounds interleave them so that the machine's drift hits every threshold 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -27,26 +25,12 @@ from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, save_record
 from benchmarks.trainer_bench import default_data_root, evaluate_package
 from benchmarks.trainer_latency_bench import IMAGES, RUNS, THREADS, test_image_paths
+from benchmarks.trainer_reexport import export_package
 from benchmarks.trainer_report import latest_packages
 
 RESULTS = RESULTS_DIR / "score_threshold.jsonl"
 THRESHOLDS = (0.01, 0.05, 0.1)
 ROUNDS = 5
-
-
-def export_at(model_dir: Path, threshold: float, work: Path) -> Path:
-    """A package of `model_dir`'s weights whose post-processing keeps boxes scoring at least `threshold`."""
-    from edgetrain_trainer.package import export_model
-
-    copy = work / f"model-{threshold:g}"
-    shutil.copytree(model_dir, copy)
-    spec_path = copy / "trainer.json"
-    spec = json.loads(spec_path.read_text())
-    spec["config"]["score_threshold"] = threshold
-    spec_path.write_text(json.dumps(spec))
-    package = work / f"package-{threshold:g}"
-    export_model(copy, "tflite", package)
-    return package
 
 
 def compare_thresholds(model_dir: Path, dataset: str, data_root: Path, thresholds: list[float]) -> dict:
@@ -58,7 +42,7 @@ def compare_thresholds(model_dir: Path, dataset: str, data_root: Path, threshold
     test = full.split(TEST)
     images = [load_rgb(p) for p in test_image_paths(data_root, dataset)]
     with tempfile.TemporaryDirectory(prefix="score-threshold-") as tmp:
-        packages = {t: export_at(model_dir, t, Path(tmp)) for t in thresholds}
+        packages = {t: export_package(model_dir, Path(tmp) / f"package-{t:g}", t) for t in thresholds}
         out: dict[float, dict[str, Any]] = {}
         for t, package in packages.items():
             labels = (package / "dict.txt").read_text().splitlines()

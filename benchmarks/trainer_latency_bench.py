@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import git_info, machine_info
-from benchmarks.report import RESULTS_DIR, read_records, save_record
+from benchmarks.report import RESULTS_DIR, measured_on, newest_covering, read_records, save_record
 from benchmarks.speed_probe import probe
 from benchmarks.trainer_bench import default_data_root
 from benchmarks.trainer_report import latest_packages
@@ -125,7 +125,9 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         lines.append(f"- skipped {s['dataset']} {s['model_type']}: {s['reason']}")
     lines += ["", _measured(latest), ""]
     skipped = dict.fromkeys(s["dataset"] for s in latest["skipped"])
-    for dataset, earlier, ordered in _last_complete(records[:-1], [d for d in skipped if d not in verdicts]):
+    untimed = [d for d in skipped if d not in verdicts]
+    for dataset, earlier in newest_covering(records[:-1], untimed, lambda r: ordering(r["packages"])):
+        ordered = ordering(earlier["packages"])[dataset]
         lines += [
             f"{dataset}, its last measurement with all three types (latency strictly ordered: "
             f"{'✓' if ordered else '✗'}):",
@@ -154,25 +156,9 @@ def _table(packages: list[dict[str, Any]]) -> list[str]:
 
 
 def _measured(record: dict[str, Any]) -> str:
-    m = record["machine"]
-    return (
-        f"Measured {record['started'][:16]} at commit {(record['git'].get('commit') or '')[:7]} on "
-        f"{m['cpu_model']}, {m['cores']} cores, load {m['load_average_1m']} at start"
-        + (f"; speed probe {record['speed_probe']['step_ms']:.0f} ms." if record.get("speed_probe") else ".")
+    return f"{measured_on(record)}, load {record['machine']['load_average_1m']} at start" + (
+        f"; speed probe {record['speed_probe']['step_ms']:.0f} ms." if record.get("speed_probe") else "."
     )
-
-
-def _last_complete(
-    records: list[dict[str, Any]], datasets: list[str]
-) -> list[tuple[str, dict[str, Any], bool]]:
-    """For each of those datasets that has one, the newest record that timed all three of its types, with
-    that record's ordering verdict; in the order of `datasets`."""
-    found: dict[str, tuple[dict[str, Any], bool]] = {}
-    for record in reversed(records):
-        for dataset, ordered in ordering(record["packages"]).items():
-            if dataset in datasets:
-                found.setdefault(dataset, (record, ordered))
-    return [(d, *found[d]) for d in datasets if d in found]
 
 
 def ordering(packages: list[dict[str, Any]]) -> dict[str, bool]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.machine import git_info, machine_info
-from benchmarks.report import RESULTS_DIR, read_records, save_record
+from benchmarks.report import RESULTS_DIR, measured_on, newest_covering, read_records, save_record
 from benchmarks.trainer_bench import default_data_root, in_dataset_classes
 from benchmarks.trainer_report import headline_groups
 from edgetrain_trainer.types import MODEL_TYPES
@@ -245,7 +245,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     missing = [
         d for d in dict.fromkeys(s["dataset"] for s in latest["skipped"]) if d not in latest["datasets"]
     ]
-    for dataset, earlier in _last_complete(records[:-1], missing):
+    for dataset, earlier in newest_covering(records[:-1], missing, _complete_datasets):
         lines += [
             f"{dataset}, its last comparison with all three headline packages (they are gone since; "
             "the trainer table's headline runs may be newer):",
@@ -293,22 +293,11 @@ def _dataset_section(dataset: str, d: dict[str, Any]) -> list[str]:
 
 
 def _measured(record: dict[str, Any]) -> str:
-    m = record["machine"]
-    return (
-        f"Measured {record['started'][:16]} at commit {(record['git'].get('commit') or '')[:7]} on "
-        f"{m['cpu_model']}, {m['cores']} cores."
-    )
+    return measured_on(record) + "."
 
 
-def _last_complete(records: list[dict[str, Any]], datasets: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """For each of those datasets that has one, the newest record that compared all three of its types;
-    in the order of `datasets`."""
-    found: dict[str, dict[str, Any]] = {}
-    for record in reversed(records):
-        for dataset, d in record["datasets"].items():
-            if len(d["types"]) == len(MODEL_TYPES):
-                found.setdefault(dataset, record)
-    return [(d, found[d]) for d in datasets if d in found]
+def _complete_datasets(record: dict[str, Any]) -> list[str]:
+    return [dataset for dataset, d in record["datasets"].items() if len(d["types"]) == len(MODEL_TYPES)]
 
 
 if __name__ == "__main__":

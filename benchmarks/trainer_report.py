@@ -19,6 +19,8 @@ TIME_CAPS = frozenset({"max_train_seconds"})
 # value trained the default recipe all the same; the headline table marks it (‡). score_threshold's default
 # rose from 0.01 to 0.05 on 2026-12-03, after the runs it shows.
 EXPORT_ONLY = frozenset({"score_threshold"})
+# The threshold of a record whose trainer_config predates the field: the default until 2026-12-03.
+SCORE_THRESHOLD_BEFORE_RECORDED = 0.01
 
 
 def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,7 +83,7 @@ def _cpu(r: dict[str, Any]) -> str:
 
 def _export_mark(r: dict[str, Any]) -> str:
     """‡ and the run's own score threshold when it was exported with another than today's default."""
-    threshold = r["trainer_config"].get("score_threshold", 0.01)  # 0.01 before it was recorded
+    threshold = r["trainer_config"].get("score_threshold", SCORE_THRESHOLD_BEFORE_RECORDED)
     return "" if threshold == TrainerConfig().score_threshold else f" ‡ {threshold:g}"
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.trainer_reexport import reexport, select_runs
 from edgetrain_trainer.config import TrainerConfig
+from edgetrain_trainer.images import load_rgb
+from edgetrain_trainer.tflite_runner import TFLiteDetector
 from edgetrain_trainer.train import train
 from edgetrain_trainer.types import TrainRequest
 
@@ -78,6 +81,26 @@ def test_reexport_measures_a_new_package_and_keeps_the_training_figures(trained_
     assert again["reexport"]["of_package_dir"] == str(old_package)
     assert again["reexport"]["of_map50"] == original["map50"]
     assert again["reexport"]["git"]["commit"]
+
+
+def test_a_reexport_at_another_score_threshold_records_it_as_the_packages_setting(trained_run):
+    """The record of an export at another threshold carries that threshold in trainer_config, so the trainer
+    table marks it as exported at today's default (or not); the training's recipe is otherwise the same."""
+    original, data_root = trained_run
+    original = {**original, "trainer_config": {**TrainerConfig().to_dict(), "score_threshold": 0.01}}
+    model_dir = Path(original["package_dir"]).parent / "model"
+    spec_before = (model_dir / "trainer.json").read_bytes()
+
+    again = reexport(original, model_dir, data_root, score_threshold=0.001)
+
+    assert (model_dir / "trainer.json").read_bytes() == spec_before  # the trained model is left as it was
+    assert again["trainer_config"] == {**original["trainer_config"], "score_threshold": 0.001}
+    assert again["reexport"]["score_threshold"] == 0.001
+    # the one-epoch model's boxes score low: the package keeps those under the default 0.05, none under 0.001
+    detector = TFLiteDetector(Path(again["package_dir"]))
+    images = sorted((CARDS_SMALL / "images").iterdir())[:4]
+    best = np.concatenate([detector.detect(load_rgb(i)).scores[:: detector.classes_per_box] for i in images])
+    assert best.min() >= 0.001 and best.min() < TrainerConfig().score_threshold
 
 
 def test_runs_are_chosen_by_start_or_as_the_latest_default_recipe():

@@ -276,9 +276,10 @@ def test_cancel_during_int8_calibration_stops_the_export_and_leaves_nothing(trai
 
 
 def test_a_higher_score_threshold_keeps_exactly_the_boxes_scoring_above_it(trained, test_images, tmp_path):
-    """The export at another NMS score threshold (score_threshold_bench) changes that attribute only: boxes
-    enter NMS in score order, so the boxes at or above the higher threshold are the default export's."""
-    from benchmarks.score_threshold_bench import export_at
+    """The export at another NMS score threshold (trainer_reexport.export_package) changes that attribute
+    only: boxes enter NMS in score order, so the boxes at or above the higher threshold are the default
+    export's."""
+    from benchmarks.trainer_reexport import export_package
 
     result, _, _ = trained
     default = TFLiteDetector(result.package_dir)
@@ -290,7 +291,7 @@ def test_a_higher_score_threshold_keeps_exactly_the_boxes_scoring_above_it(train
     assert len(scores) >= 2, "the CI model found too few boxes to compare"
     gap = int(np.argmax(np.diff(scores)))
     threshold = round(float(scores[gap] + scores[gap + 1]) / 2, 4)
-    higher = TFLiteDetector(export_at(result.model_dir, threshold, tmp_path))
+    higher = TFLiteDetector(export_package(result.model_dir, tmp_path / "higher", threshold))
     kept = dropped = 0
     for image, low in zip(test_images, found, strict=True):
         high = higher.detect(image)
