@@ -19,7 +19,7 @@ def run_export(store: Store, config: ServiceConfig, op_name: str, payload: dict)
     from edgetrain_trainer.staging import remove_with_partials
 
     row = store.get_operation(op_name)
-    if row is not None and row["done"]:  # a deleted operation's work still runs (AutoML semantics)
+    if row is None or row["done"]:  # finished already (only a finished operation can be deleted)
         return
     result = artifacts.read_result(config, names.parse_name(payload["model"], "models").id)
     dest = Path(payload["dest"])

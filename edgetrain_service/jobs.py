@@ -52,7 +52,14 @@ class Scheduler:
     def recover(self) -> None:
         with self.store.tx() as db:
             for job in db.execute("SELECT * FROM jobs WHERE state='running'").fetchall():
-                if job["kind"] == "train" and job["attempts"] >= MAX_TRAIN_ATTEMPTS:
+                if db.execute("SELECT 1 FROM operations WHERE name=?", (job["op_name"],)).fetchone() is None:
+                    # Its operation was deleted (a data dir from before DeleteOperation refused running ones):
+                    # running it again would redo finished work, so it ends here.
+                    _LOGGER.warning(
+                        "not resuming %s job %s: its operation was deleted", job["kind"], job["op_name"]
+                    )
+                    db.execute("UPDATE jobs SET state='finished' WHERE op_name=?", (job["op_name"],))
+                elif job["kind"] == "train" and job["attempts"] >= MAX_TRAIN_ATTEMPTS:
                     operations.finish(
                         db,
                         job["op_name"],

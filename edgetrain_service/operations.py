@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2
 
 from . import names
-from .errors import NotFound, invalid_field
+from .errors import FailedPrecondition, NotFound, invalid_field
 from .filters import compile_operation_filter
 from .protos import Any, Empty, OperationMetadata, Status, lro, now
 from .store import Store
@@ -79,7 +79,9 @@ def finish(
     partial_failures: list[Status] = (),
     details_msg: Message | None = None,
 ) -> lro.Operation | None:
-    """Mark an operation done with a response or an error (code, message). No-op if it was deleted or done."""
+    """Mark an operation done with a response or an error (code, message), and its job finished. The
+    operation is left as it is if it was done already (or deleted once done)."""
+    db.execute("UPDATE jobs SET state='finished' WHERE op_name=?", (name,))
     op = _load(db, name)
     if op is None or op.done:
         return op
@@ -98,13 +100,12 @@ def finish(
     op.metadata.Pack(meta)
     op.done = True
     Store.update_operation(db, name, op.SerializeToString(), True)
-    db.execute("UPDATE jobs SET state='finished' WHERE op_name=?", (name,))
     return op
 
 
 def cancel_requested(store: Store, name: str) -> bool:
     row = store.query_one("SELECT cancel_requested FROM operations WHERE name=?", (name,))
-    return bool(row is not None and row["cancel_requested"])  # a deleted operation keeps running
+    return bool(row is not None and row["cancel_requested"])
 
 
 # ---- google.longrunning.Operations use cases
@@ -157,10 +158,16 @@ def cancel_operation(store: Store, request: lro.CancelOperationRequest) -> Empty
 
 
 def delete_operation(store: Store, request: lro.DeleteOperationRequest) -> Empty:
-    """The caller is no longer interested in the result; the work itself carries on."""
-    get_operation(store, lro.GetOperationRequest(name=request.name))
+    """The caller is no longer interested in a finished operation's result. A running operation is refused
+    (as Google's LRO services do): its row is what the job's outcome and a restart's recovery are keyed on."""
+    op = get_operation(store, lro.GetOperationRequest(name=request.name))
     with store.tx() as db:
-        db.execute("DELETE FROM operations WHERE name=?", (request.name,))
+        if not op.done:
+            raise FailedPrecondition(
+                f"Operation {request.name} is still running; cancel it and wait until it is done, "
+                "then delete it."
+            )
+        db.execute("DELETE FROM operations WHERE name=? AND done=1", (request.name,))
     return Empty()
 
 

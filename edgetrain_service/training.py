@@ -61,8 +61,8 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dic
     from edgetrain_trainer.types import TrainRequest
 
     row = store.get_operation(op_name)
-    if row is not None and row["done"]:
-        return  # cancelled while queued, or finished already; a deleted operation's training still runs
+    if row is None or row["done"]:
+        return  # cancelled while queued, or finished already (only a finished operation can be deleted)
     model_id = names.parse_name(payload["model"], "models").id
     dataset_id = names.parse_name(payload["dataset"], "datasets").id
     model_dir = config.model_dir(model_id)

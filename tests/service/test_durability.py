@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+from google.api_core import exceptions
 from google.cloud import automl_v1
 from google.longrunning import operations_pb2
 
@@ -69,8 +71,29 @@ def test_queue_only_service_keeps_trainings_queued_until_a_worker_starts(tmp_pat
         time.sleep(3)  # the scheduler dispatches within a fraction of a second when it may
         assert not client.transport.operations_client.get_operation(op.name).done
         assert operation_metadata(client, op.name).progress_percent == 0
+        # Deleting an operation that is not done is refused: its row is what the job's outcome is written to.
+        with pytest.raises(exceptions.FailedPrecondition, match="still running"):
+            client.transport.operations_client.delete_operation(op.name)
+        assert not client.transport.operations_client.get_operation(op.name).done
     with ServiceProcess(data, storage_root=storage, trainer_overrides=TINY_TRAINER, workers=1) as running:
         client = grpc_clients(running.grpc_target)[0]
         wait_for_progress(client, op.name, 1, 120, "the training to start")
         client.transport.operations_client.cancel_operation(op.name)
         assert finished(client, op.name, timeout_s=120).error.code == 1
+        client.transport.operations_client.delete_operation(op.name)  # done: the caller may forget it
+        with pytest.raises(exceptions.NotFound):
+            client.transport.operations_client.get_operation(op.name)
+
+
+def test_a_job_whose_operation_was_deleted_is_not_run_again(tmp_path):
+    """A data dir written before DeleteOperation refused running operations can hold a 'running' job with no
+    operation: the restart must not train (or import, or export) again; the job ends there."""
+    config = ServiceConfig(data_dir=tmp_path, storage_root=tmp_path / "gcs")
+    store = Store(config.db_path)
+    with store.tx() as db:
+        op = operations.start(db, PARENT, f"{PARENT}/models/IOD1", "create_model_details")
+        Store.insert_job(db, op.name, "train", json.dumps({}))
+        db.execute("UPDATE jobs SET state='running', attempts=1 WHERE op_name=?", (op.name,))
+        db.execute("DELETE FROM operations WHERE name=?", (op.name,))
+    Scheduler(store, config).recover()
+    assert store.query_one("SELECT state FROM jobs WHERE op_name=?", (op.name,))["state"] == "finished"
