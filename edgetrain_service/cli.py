@@ -33,6 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="local directory holding gs://BUCKET/… as BUCKET/… (default DATA_DIR/storage)",
     )
     parser.add_argument(
+        "--allow-local-dir",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a local folder ImportData may read CSVs and images from, besides the storage root (repeatable; "
+        "by default imports read only the storage root)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -96,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
     if args.cancel_grace_seconds < 0:
         print("edgetrain serve: --cancel-grace-seconds must be 0 or more", file=sys.stderr)
         return 2
+    missing = [str(folder) for folder in args.allow_local_dir if not folder.is_dir()]
+    if missing:
+        print(f"edgetrain serve: --allow-local-dir {', '.join(missing)}: no such folder", file=sys.stderr)
+        return 2
     if args.workers == 0:
         logging.getLogger("edgetrain.serve").warning(
             "--workers 0: trainings stay queued until the service starts with --workers 1 or more"
@@ -106,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         trainer_overrides=_load_overrides(args.trainer_overrides),
         cancel_grace_s=args.cancel_grace_seconds,
+        allowed_dirs=args.allow_local_dir,
     )
     try:
         service = Service(config, args.host, args.grpc_port, args.rest_port, args.token)

@@ -19,10 +19,13 @@ class ServiceConfig:
     # A cancelled training or export gets this long to stop by itself (it cleans up and leaves nothing);
     # after that the scheduler kills its worker process and cleans up for it.
     cancel_grace_s: float = 30.0
+    # Local folders (besides the storage root) that ImportData may read: `edgetrain serve --allow-local-dir`.
+    allowed_dirs: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
         self.storage_root = Path(self.storage_root).resolve()
+        self.allowed_dirs = [Path(folder).resolve() for folder in self.allowed_dirs]
 
     @property
     def db_path(self) -> Path:
@@ -55,6 +58,40 @@ class ServiceConfig:
         if "://" in uri:
             raise invalid_field(field_name, f"{uri!r}: only gs://, file:// and local paths are supported")
         return Path(uri).resolve()
+
+    def readable_file(self, uri: str, field_name: str, base_dir: Path | None = None) -> Path:
+        """The local file an import may read for `uri`: gs://BUCKET/PATH, file:// or a local path (relative
+        ones against `base_dir`), which must resolve, symlinks followed, to a file inside the storage root or
+        an allowed folder. A missing file and a forbidden one get the same INVALID_ARGUMENT, so a caller
+        learns nothing about files outside those folders."""
+        text = (uri or "").strip()
+        if not text:
+            raise invalid_field(field_name, "is empty; give a gs://, file:// or local path")
+        if text.startswith("gs://"):
+            bucket_path = text[len("gs://") :]
+            if not bucket_path or bucket_path.startswith("/"):
+                raise invalid_field(field_name, f"{uri!r} has no bucket")
+            path = self.storage_root / bucket_path
+        elif "://" in text and not text.startswith("file://"):
+            raise invalid_field(field_name, f"{uri!r}: only gs://, file:// and local paths are supported")
+        else:
+            local = unquote(urlparse(text).path) if text.startswith("file://") else text
+            path = Path(base_dir or Path.cwd()) / local
+        roots = [self.storage_root, *self.allowed_dirs]
+        try:
+            path = path.resolve()
+            found = any(root in path.parents for root in roots) and path.is_file()
+        except (OSError, ValueError):  # a NUL byte, a name too long, a loop of links
+            found = False
+        if not found:
+            raise invalid_field(field_name, f"{uri!r} {self.not_readable}")
+        return path
+
+    @property
+    def not_readable(self) -> str:
+        """The one reason given for a path an import cannot read, whether it is missing or forbidden."""
+        also = " or an allowed folder" if self.allowed_dirs else ""
+        return f"is not a file inside the storage root{also}"
 
     def to_gcs_uri(self, path: Path) -> str:
         """The gs:// form of a path under the storage root (how AutoML reports output locations)."""

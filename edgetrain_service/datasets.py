@@ -90,9 +90,7 @@ def import_data(store: Store, config: ServiceConfig, request) -> lro.Operation:
     if not uris:
         raise invalid_field("input_config.gcs_source.input_uris", "is required: give at least one CSV")
     for uri in uris:
-        path = config.resolve_uri(uri, "input_config.gcs_source.input_uris")
-        if not path.is_file():
-            raise invalid_field("input_config.gcs_source.input_uris", f"{uri!r} does not exist")
+        config.readable_file(uri, "input_config.gcs_source.input_uris")
     parent = names.location_of(dataset.name)
     with store.tx() as db:
         op = operations.start(db, parent, dataset.name, "import_data_details")

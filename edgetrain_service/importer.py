@@ -58,24 +58,40 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _validate(config: ServiceConfig, csv_paths: list[Path]):
+    """Validate the CSVs as the trainer does; every image a row names must pass `config.readable_file`
+    (relative names against their CSV's folder), else the row fails with the same reason whether the image
+    is missing or forbidden. Returns (examples, row errors, row count)."""
+    from edgetrain_trainer.data.dataset import validate_import
+
+    by_folder: dict[Path, list[Path]] = {}
+    for path in csv_paths:
+        by_folder.setdefault(path.parent, []).append(path)
+    examples, errors, row_count = [], [], 0
+    for folder, paths in by_folder.items():
+
+        def resolve(ref: str, folder: Path = folder) -> Path:
+            try:
+                return config.readable_file(ref, "image", base_dir=folder)
+            except ServiceError:
+                raise ValueError(config.not_readable) from None
+
+        report = validate_import(paths, resolve=resolve)
+        examples += report.dataset.examples
+        errors += report.errors
+        row_count += report.row_count
+    return examples, errors, row_count
+
+
 def run_import(store: Store, config: ServiceConfig, op_name: str, payload: dict) -> None:
-    from edgetrain_trainer.dataset import validate_import
     from edgetrain_trainer.errors import DatasetError
 
     dataset_name = payload["dataset"]
     get_dataset(store, dataset_name)  # NOT_FOUND if it was deleted while queued
-    by_path = {config.resolve_uri(uri, "input_config.gcs_source.input_uris"): uri for uri in payload["uris"]}
-
-    def resolve(ref: str) -> Path | None:
-        if ref.startswith("gs://"):
-            try:
-                return config.resolve_uri(ref, "image")
-            except ServiceError as error:
-                raise ValueError(error.message) from None
-        return None
-
+    field = "input_config.gcs_source.input_uris"
+    by_path = {config.readable_file(uri, field): uri for uri in payload["uris"]}
     try:
-        report = validate_import(list(by_path), resolve=resolve)
+        examples, errors, row_count = _validate(config, list(by_path))
     except DatasetError as error:
         raise InvalidArgument(f"Cannot read the import file: {error}") from error
     failures = [
@@ -83,19 +99,16 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, payload: dict)
             code=INVALID_ARGUMENT,
             message=f"Error in {by_path.get(Path(e.source), e.source)} line {e.line}: {e.reason}",
         )
-        for e in report.errors[:MAX_PARTIAL_FAILURES]
+        for e in errors[:MAX_PARTIAL_FAILURES]
     ]
-    if not report.dataset.examples:
+    if not examples:
         with store.tx() as db:
             operations.finish(
                 db,
                 op_name,
                 error=(
                     INVALID_ARGUMENT,
-                    (
-                        f"No valid rows to import: all {report.row_count} rows were rejected "
-                        "(see partial failures)."
-                    ),
+                    (f"No valid rows to import: all {row_count} rows were rejected (see partial failures)."),
                 ),
                 partial_failures=failures,
             )
@@ -106,7 +119,7 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, payload: dict)
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "imports").mkdir(exist_ok=True)
     rows: list[list[str]] = []
-    for number, example in enumerate(report.dataset.examples):
+    for number, example in enumerate(examples):
         if number % 20 == 0:
             if operations.cancel_requested(store, op_name):
                 with store.tx() as db:
@@ -115,7 +128,7 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, payload: dict)
                     )
                 return
             with store.tx() as db:
-                operations.progress(db, op_name, 100 * number // len(report.dataset.examples))
+                operations.progress(db, op_name, 100 * number // len(examples))
         local = str(_copy_image(example.image_path, root / "images"))
         # The resolved split is written, so an UNASSIGNED image keeps its split after the copy is renamed.
         rows += [

@@ -40,6 +40,7 @@ class ServiceProcess:
         rest_port: int = 0,
         startup_timeout: float = 120.0,
         env: dict[str, str] | None = None,
+        allow_local_dirs: list[str | Path] = (),
     ):
         self.data_dir = Path(data_dir).resolve()
         self.storage_root = Path(storage_root).resolve() if storage_root else self.data_dir / "storage"
@@ -51,6 +52,7 @@ class ServiceProcess:
         self.ports = (grpc_port, rest_port)
         self.startup_timeout = startup_timeout
         self.env = env
+        self.allow_local_dirs = [Path(folder) for folder in allow_local_dirs]
         self.log_path = self.data_dir / "service.log"
         self.process: subprocess.Popen | None = None
         self.grpc_target = ""
@@ -78,6 +80,8 @@ class ServiceProcess:
             command += ["--cancel-grace-seconds", str(self.cancel_grace_s)]
         if self.token:
             command += ["--token", self.token]
+        for folder in self.allow_local_dirs:
+            command += ["--allow-local-dir", str(folder)]
         overrides = self.trainer_overrides
         if isinstance(overrides, dict):
             path = self.data_dir / "trainer_overrides.json"

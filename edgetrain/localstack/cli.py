@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         functions_source=args.functions_source.resolve(),
         trainer_overrides=overrides,
         poll_interval_s=args.poll_interval,
+        allow_local_dirs=(csv_path.parent,),
         function_env={
             "DEFAULT_MODEL_TYPE": args.model_type,
             "DEFAULT_BUDGET_MILLI_NODE_HOURS": str(args.budget),

@@ -41,6 +41,7 @@ class StackConfig:
     trainer_overrides: dict[str, Any] | None = None  # passed to `edgetrain serve --trainer-overrides`
     poll_interval_s: float = 10.0  # Cloud Scheduler's tick (every minute in the cloud)
     function_env: dict[str, str] = field(default_factory=dict)  # extra settings for the functions (config.py)
+    allow_local_dirs: tuple[Path, ...] = ()  # folders `edgetrain serve` may import from (the --data CSV's)
 
 
 def load_topics(functions_source: Path) -> ModuleType:
@@ -88,6 +89,7 @@ class LocalStack:
             trainer_overrides=self.config.trainer_overrides or None,
             grpc_port=free_port(),
             rest_port=free_port(),
+            allow_local_dirs=self.config.allow_local_dirs,
         )
         # The functions read their settings once, lazily: every address is known before anything is up.
         env = self.function_env(pubsub_port, firestore_port, self.service.ports[0])

@@ -39,10 +39,10 @@ def test_bad_csv_rows_become_partial_failures_and_good_rows_are_imported(client,
     op.result(timeout=120)
     failures = [f.message for f in op.metadata.partial_failures]
     assert len(failures) == 4
-    assert any("line 4" in f and "not found" in f for f in failures)
+    assert any("line 4" in f and "is not a file inside the storage root" in f for f in failures)
     assert any("line 5" in f and "X_MAX" in f for f in failures)
     assert any("line 6" in f and "ML_USE" in f for f in failures)
-    assert any("line 7" in f and "outside the storage root" in f for f in failures)
+    assert any("line 7" in f and "is not a file inside the storage root" in f for f in failures)
     assert client.get_dataset(name=dataset.name).example_count >= 1
 
 
