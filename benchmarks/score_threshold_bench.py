@@ -34,9 +34,10 @@ ROUNDS = 5
 
 
 def compare_thresholds(model_dir: Path, dataset: str, data_root: Path, thresholds: list[float]) -> dict:
-    from edgetrain_trainer.dataset import TEST, load_dataset
-    from edgetrain_trainer.images import load_rgb
-    from edgetrain_trainer.tflite_runner import TFLiteDetector
+    from edgetrain_trainer.data.dataset import load_dataset
+    from edgetrain_trainer.data.images import load_rgb
+    from edgetrain_trainer.data.rows import TEST
+    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 
     full = load_dataset(data_root / dataset / "annotations.csv")
     test = full.split(TEST)

@@ -30,7 +30,7 @@ def measure() -> dict[str, float | int]:
     import keras
     import tensorflow as tf
 
-    from edgetrain_trainer.backbones import build_backbone
+    from edgetrain_trainer.model.backbones import build_backbone
     from edgetrain_trainer.train import configure_runtime
 
     configure_runtime(THREADS, seed=0)  # the thread pools and seeding a training sets up

@@ -147,7 +147,8 @@ def run_child(
 
 def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str, Any]:
     from edgetrain_trainer.config import TrainerConfig
-    from edgetrain_trainer.dataset import TEST, load_dataset
+    from edgetrain_trainer.data.dataset import load_dataset
+    from edgetrain_trainer.data.rows import TEST
     from edgetrain_trainer.train import train
     from edgetrain_trainer.types import TrainRequest
 
@@ -189,7 +190,7 @@ def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str
         "val_curve": [[round(t, 1), round(v, 4)] for t, v in curve],
     }
     if args.compare_float:
-        from edgetrain_trainer.package import export_model
+        from edgetrain_trainer.export.package import export_model
 
         float_dir = export_model(result.model_dir, "tflite", run_dir / "float32", quantization="float32")
         record["map50_float32"] = evaluate_package(float_dir, result.labels, test, full.labels)[0]
@@ -202,7 +203,7 @@ def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str
 
 def write_training_csv(examples: list, path: Path) -> Path:
     """The non-TEST images as an AutoML CSV with absolute paths and their resolved split."""
-    from edgetrain_trainer.dataset import TEST
+    from edgetrain_trainer.data.rows import TEST
 
     lines = []
     for e in examples:
@@ -221,9 +222,9 @@ def write_training_csv(examples: list, path: Path) -> Path:
 def evaluate_package(package_dir: Path, model_labels: list[str], test: list, labels: list[str]):
     """(mAP@0.5, mAP@[.5:.95], median latency ms at 2 threads on the first TEST images) of a TF Lite package
     on the TEST examples."""
+    from edgetrain_trainer.data.images import load_rgb
     from edgetrain_trainer.evaluation import evaluate
-    from edgetrain_trainer.images import load_rgb
-    from edgetrain_trainer.tflite_runner import TFLiteDetector
+    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 
     detector = TFLiteDetector(package_dir, num_threads=2)
     found, latency = detector.detect_and_time((load_rgb(e.image_path) for e in test), runs=50)

@@ -33,8 +33,8 @@ ROUNDS, RUNS, IMAGES, THREADS = 5, 40, 8, 2
 
 
 def measure(package_dir: Path, image_paths: list[Path]) -> dict[str, float]:
-    from edgetrain_trainer.images import load_rgb
-    from edgetrain_trainer.tflite_runner import TFLiteDetector
+    from edgetrain_trainer.data.images import load_rgb
+    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 
     detector = TFLiteDetector(package_dir, num_threads=THREADS)
     images = [detector.prepare(load_rgb(path)) for path in image_paths]
@@ -48,7 +48,8 @@ def measure(package_dir: Path, image_paths: list[Path]) -> dict[str, float]:
 
 
 def test_image_paths(data_root: Path, dataset: str) -> list[Path]:
-    from edgetrain_trainer.dataset import TEST, load_dataset
+    from edgetrain_trainer.data.dataset import load_dataset
+    from edgetrain_trainer.data.rows import TEST
 
     return [e.image_path for e in load_dataset(data_root / dataset / "annotations.csv").split(TEST)[:IMAGES]]
 

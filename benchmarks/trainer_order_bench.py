@@ -45,8 +45,8 @@ DRAWS, SEED = 2000, 0
 def detections_on_test(package_dir: Path, test: list, labels: list[str]) -> list:
     """The package's detections on each TEST example, class ids (dict.txt lines) mapped to the dataset's
     labels."""
-    from edgetrain_trainer.images import load_rgb
-    from edgetrain_trainer.tflite_runner import TFLiteDetector
+    from edgetrain_trainer.data.images import load_rgb
+    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 
     detector = TFLiteDetector(package_dir, num_threads=2)
     return in_dataset_classes(
@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=DRAWS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
-    from edgetrain_trainer.dataset import TEST, load_dataset
+    from edgetrain_trainer.data.dataset import load_dataset
+    from edgetrain_trainer.data.rows import TEST
     from edgetrain_trainer.evaluation import evaluate, map50_of_draws
 
     record: dict[str, Any] = {

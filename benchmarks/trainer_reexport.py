@@ -86,7 +86,7 @@ def export_package(model_dir: Path, dest: Path, score_threshold: float | None = 
     """`model_dir`'s weights as an int8 TF Lite package in `dest`. With `score_threshold`, its post-processing
     keeps boxes scoring at least that instead of the threshold the model was trained with; the weights and
     calibration images are the same (the model directory itself is left as it is)."""
-    from edgetrain_trainer.package import export_model
+    from edgetrain_trainer.export.package import export_model
 
     if score_threshold is None:
         return export_model(model_dir, "tflite", dest)
@@ -103,7 +103,8 @@ def export_package(model_dir: Path, dest: Path, score_threshold: float | None = 
 def reexport(
     original: dict[str, Any], model_dir: Path, data_root: Path, score_threshold: float | None = None
 ) -> dict[str, Any]:
-    from edgetrain_trainer.dataset import TEST, load_dataset
+    from edgetrain_trainer.data.dataset import load_dataset
+    from edgetrain_trainer.data.rows import TEST
 
     git = git_info()
     at = datetime.now(UTC)

@@ -94,8 +94,9 @@ def train(argv: list[str]) -> int:
 
 
 def score(snapshot_dir: Path, data_root: Path, results: Path, results_of_runs: Path) -> dict:
-    from edgetrain_trainer.dataset import TEST, load_dataset
-    from edgetrain_trainer.package import load_model_dir
+    from edgetrain_trainer.data.dataset import load_dataset
+    from edgetrain_trainer.data.rows import TEST
+    from edgetrain_trainer.export.package import load_model_dir
 
     record = next(
         r
@@ -206,9 +207,9 @@ def _scorer(trained, test, full_labels):
     """weights → TEST mAP@0.5 of the Keras detector with those weights."""
     import tensorflow as tf
 
+    from edgetrain_trainer.data.image_store import load_images
     from edgetrain_trainer.evaluation import evaluate
-    from edgetrain_trainer.image_store import load_images
-    from edgetrain_trainer.postprocess import PostProcessConfig, decode_detections
+    from edgetrain_trainer.model.postprocess import PostProcessConfig, decode_detections
 
     images = load_images([e.image_path for e in test], trained.spec.input_size, 2**31, lambda: False)
     post = PostProcessConfig.from_trainer_config(trained.config)

@@ -15,8 +15,8 @@ from .store import Store
 
 def run_export(store: Store, config: ServiceConfig, op_name: str, payload: dict) -> None:
     from edgetrain_trainer.errors import FailedPreconditionError, InvalidArgumentError
-    from edgetrain_trainer.export import export_model
-    from edgetrain_trainer.staging import remove_with_partials
+    from edgetrain_trainer.export.package import export_model
+    from edgetrain_trainer.export.staging import remove_with_partials
 
     row = store.get_operation(op_name)
     if row is None or row["done"]:  # finished already (only a finished operation can be deleted)

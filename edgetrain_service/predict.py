@@ -38,7 +38,7 @@ class Predictor:
         """Run the model's detector, one call at a time (a TF Lite interpreter is not thread-safe)."""
         with self._lock:
             if model_id not in self._detectors:
-                from edgetrain_trainer.tflite_runner import TFLiteDetector
+                from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 
                 package = read_result(self.config, model_id)["package_dir"]
                 self._detectors[model_id] = (TFLiteDetector(package), threading.Lock())

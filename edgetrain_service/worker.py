@@ -87,7 +87,7 @@ def end_killed_after_cancel(
         shutil.rmtree(config.model_dir(names.parse_name(payload["model"], "models").id), ignore_errors=True)
         outcome = "no model was created"
     else:
-        from edgetrain_trainer.staging import remove_with_partials
+        from edgetrain_trainer.export.staging import remove_with_partials
 
         remove_with_partials(Path(payload["dest"]))
         outcome = "nothing was exported"

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     except InvalidArgumentError as exc:
         return _usage_error(str(exc))
 
-    from .dataset import validate_import
+    from .data.dataset import validate_import
 
     try:
         report = validate_import(request.data)
@@ -151,7 +151,7 @@ def export_other_formats(result: Any, request: TrainRequest) -> dict[str, Path]:
             continue
         dest = Path(request.out_dir) / fmt
         if not (dest.is_dir() and any(dest.iterdir())):
-            from .package import export_model
+            from .export.package import export_model
 
             export_model(result.model_dir, fmt, dest, quantization=request.quantization)
         exports[fmt] = dest

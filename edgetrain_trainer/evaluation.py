@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .dataset import Example
+from .data.dataset import Example
 
 IOU_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20)) + (0.96, 0.97, 0.98, 0.99)
 CONFIDENCE_THRESHOLDS = IOU_THRESHOLDS  # AutoML uses the same list for label-match confidence

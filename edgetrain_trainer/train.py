@@ -22,14 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .budget import BudgetClock
 from .config import TrainerConfig
-from .cpu import free_cores
-from .dataset import TEST, TRAIN, VALIDATION, Example, load_dataset
+from .data.dataset import Example, load_dataset
+from .data.image_store import load_images
+from .data.rows import TEST, TRAIN, VALIDATION
 from .errors import InvalidArgumentError, TrainingCancelled
-from .image_store import load_images
-from .model_types import spec_for
-from .staging import staged_directory
+from .export.staging import staged_directory
+from .model.catalog import spec_for
+from .training.budget import BudgetClock
+from .training.cpu import free_cores
 from .types import CancelCheck, Progress, ProgressCallback, StopReason, TrainRequest, TrainResult
 
 # Share of the progress percentage before / after training (data loading; export and evaluation).
@@ -53,7 +54,7 @@ def train(
     )
     threads = configure_runtime(config.threads, request.seed)
 
-    from .runner import TrainingRun  # TensorFlow is imported only once the request is valid
+    from .training.stages import TrainingRun  # TensorFlow is imported only once the request is valid
 
     spec = spec_for(request.model_type)
     if config.input_size is not None:

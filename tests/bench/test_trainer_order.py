@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks.trainer_order_bench import compare, compare_seed_means, mean_label_ap, render_markdown
-from edgetrain_trainer.dataset import Box, Example
+from edgetrain_trainer.data.dataset import Example
+from edgetrain_trainer.data.rows import Box
 
 LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
 

@@ -11,8 +11,8 @@ import pytest
 
 from benchmarks.trainer_reexport import reexport, select_runs
 from edgetrain_trainer.config import TrainerConfig
-from edgetrain_trainer.images import load_rgb
-from edgetrain_trainer.tflite_runner import TFLiteDetector
+from edgetrain_trainer.data.images import load_rgb
+from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 from edgetrain_trainer.train import train
 from edgetrain_trainer.types import TrainRequest
 

@@ -1,7 +1,7 @@
 """PyTorch reference networks the Keras backbone ports are checked against.
 
-Written independently of edgetrain_trainer.backbones, module for module after the originals, so the wheels'
-state dicts load with strict=True:
+Written independently of edgetrain_trainer.model.backbones, module for module after the originals, so the
+wheels' state dicts load with strict=True:
 - MobileNetV2: torchvision.models.mobilenetv2 (ConvBNReLU, InvertedResidual, features/classifier), BSD-3.
 - EfficientNet-Lite: lukemelas/EfficientNet-PyTorch as adapted by ml-illustrated/EfficientNet-Lite-PyTorch
   (block strings, round_filters/round_repeats, fix_head_stem, static 'same' padding, ReLU6, no SE),

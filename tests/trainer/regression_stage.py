@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from edgetrain_trainer.budget import BudgetClock, EarlyStopping
-from edgetrain_trainer.fit import StageOutcome, StageSettings, make_optimizer, run_stage
-from edgetrain_trainer.schedule import BudgetCosine
+from edgetrain_trainer.training.budget import BudgetClock, EarlyStopping
+from edgetrain_trainer.training.loop import StageOutcome, StageSettings, make_optimizer, run_stage
+from edgetrain_trainer.training.schedule import BudgetCosine
 
 
 @dataclass

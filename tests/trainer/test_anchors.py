@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgetrain_trainer.anchors import AnchorConfig, generate_anchors, num_anchors
+from edgetrain_trainer.model.anchors import AnchorConfig, generate_anchors, num_anchors
 
 
 def test_single_shape_anchors_match_hand_computed_grid():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from edgetrain_trainer.augment import Augmenter
+from edgetrain_trainer.data.augment import Augmenter
 
 
 def _image_with_white_square(box):

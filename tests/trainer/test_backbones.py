@@ -17,7 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from edgetrain_trainer.backbones import (
+from edgetrain_trainer.errors import InvalidArgumentError, TrainerError, WeightsError
+from edgetrain_trainer.model.backbones import (
     BACKBONES,
     FEATURE_STRIDES,
     build_backbone,
@@ -25,7 +26,6 @@ from edgetrain_trainer.backbones import (
     load_state_dict,
     weights_path,
 )
-from edgetrain_trainer.errors import InvalidArgumentError, TrainerError, WeightsError
 
 from .reference_torch_nets import reference_net
 

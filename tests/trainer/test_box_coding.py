@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from edgetrain_trainer.box_coding import BACKGROUND_CLASS, IGNORE_CLASS, AnchorMatcher, BoxCoder, iou_matrix
+from edgetrain_trainer.model.box_coding import (
+    BACKGROUND_CLASS,
+    IGNORE_CLASS,
+    AnchorMatcher,
+    BoxCoder,
+    iou_matrix,
+)
 
 
 def test_encode_hand_computed_offsets():

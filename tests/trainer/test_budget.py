@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgetrain_trainer.budget import BudgetClock, EarlyStopping
+from edgetrain_trainer.training.budget import BudgetClock, EarlyStopping
 
 
 class FakeClock:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from edgetrain_trainer.budget import BudgetClock, EarlyStopping
-from edgetrain_trainer.fit import StageSettings
+from edgetrain_trainer.training.budget import BudgetClock, EarlyStopping
+from edgetrain_trainer.training.loop import StageSettings
 from tests.trainer.regression_stage import regression_stage
 
 

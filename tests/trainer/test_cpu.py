@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from edgetrain_trainer.cpu import busy_cores, free_cores
+from edgetrain_trainer.training.cpu import busy_cores, free_cores
 
 BEFORE = "cpu  1000 0 500 8000 100 0 0 0 0 0"
 

@@ -11,15 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgetrain_trainer.dataset import (
-    TEST,
-    TRAIN,
-    VALIDATION,
-    RowError,
-    assign_split,
-    load_dataset,
-    validate_import,
-)
+from edgetrain_trainer.data.dataset import assign_split, load_dataset, validate_import
+from edgetrain_trainer.data.rows import TEST, TRAIN, VALIDATION, RowError
 from edgetrain_trainer.errors import DatasetError
 
 GOOD = "TRAIN,a.jpg,cat,0.1,0.1,,,0.5,0.5,,"
@@ -250,9 +243,9 @@ def test_unassigned_rows_get_their_hashed_split(folder):
 
 def test_dataset_modules_do_not_import_tensorflow(folder):
     code = (
-        "import sys, edgetrain_trainer.dataset, edgetrain_trainer.images, edgetrain_trainer.evaluation, "
-        "edgetrain_trainer.cli; "
-        "from edgetrain_trainer.dataset import validate_import; "
+        "import sys, edgetrain_trainer.data.dataset, edgetrain_trainer.data.images, "
+        "edgetrain_trainer.evaluation, edgetrain_trainer.cli; "
+        "from edgetrain_trainer.data.dataset import validate_import; "
         "assert validate_import(sys.argv[1]).usable; "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'"
     )

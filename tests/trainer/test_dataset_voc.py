@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgetrain_trainer.dataset import TEST, TRAIN, VALIDATION, assign_split, load_dataset
+from edgetrain_trainer.data.dataset import assign_split, load_dataset
+from edgetrain_trainer.data.rows import TEST, TRAIN, VALIDATION
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 BCCD = SHARED / "bccd"

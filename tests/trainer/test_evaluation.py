@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetrain_trainer.dataset import Box, Example
+from edgetrain_trainer.data.dataset import Example
+from edgetrain_trainer.data.rows import Box
 from edgetrain_trainer.evaluation import (
     CONFIDENCE_THRESHOLDS,
     IOU_THRESHOLDS,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgetrain_trainer.feature_cache import bytes_per_view, plan_cache
+from edgetrain_trainer.training.feature_cache import bytes_per_view, plan_cache
 
 
 def test_bytes_per_view_counts_features_and_targets():

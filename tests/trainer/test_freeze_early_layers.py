@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from edgetrain_trainer.backbones import build_backbone, freeze_early_layers
+from edgetrain_trainer.model.backbones import build_backbone, freeze_early_layers
 
 INPUT = 128
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetrain_trainer.dataset import load_dataset
-from edgetrain_trainer.image_store import ImagesFromFiles, load_images, take
+from edgetrain_trainer.data.dataset import load_dataset
+from edgetrain_trainer.data.image_store import ImagesFromFiles, load_images, take
 
 CARDS = Path(__file__).parent / "data" / "cards_small" / "annotations.csv"
 

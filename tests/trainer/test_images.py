@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgetrain_trainer.dataset import load_dataset
+from edgetrain_trainer.data.dataset import load_dataset
+from edgetrain_trainer.data.images import UnreadableImageError, check_image, load_rgb
 from edgetrain_trainer.errors import DatasetError
-from edgetrain_trainer.images import UnreadableImageError, check_image, load_rgb
 
 EXIF_ORIENTATION = 0x0112
 

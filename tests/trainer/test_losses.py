@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from edgetrain_trainer.box_coding import BACKGROUND_CLASS, IGNORE_CLASS
-from edgetrain_trainer.losses import DetectionLoss
+from edgetrain_trainer.model.box_coding import BACKGROUND_CLASS, IGNORE_CLASS
+from edgetrain_trainer.model.losses import DetectionLoss
 
 
 def _loss(class_targets, logits, box_targets=None, box_pred=None):

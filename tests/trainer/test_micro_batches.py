@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from edgetrain_trainer.box_coding import BACKGROUND_CLASS, IGNORE_CLASS
-from edgetrain_trainer.fit import make_train_step, pass_size
-from edgetrain_trainer.losses import DetectionLoss
+from edgetrain_trainer.model.box_coding import BACKGROUND_CLASS, IGNORE_CLASS
+from edgetrain_trainer.model.losses import DetectionLoss
+from edgetrain_trainer.training.loop import make_train_step, pass_size
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ class-agnostic NMS, once per class of its top classes, best first."""
 import numpy as np
 
 from edgetrain_trainer.config import TrainerConfig
-from edgetrain_trainer.postprocess import PostProcessConfig, decode_detections
+from edgetrain_trainer.model.postprocess import PostProcessConfig, decode_detections
 
 # Two anchors [yc, xc, h, w] far apart; zero encodings decode to the anchors themselves.
 ANCHORS = np.array([[0.25, 0.25, 0.2, 0.2], [0.75, 0.75, 0.2, 0.2]], dtype=np.float32)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from edgetrain_trainer.fit import StageSettings, make_optimizer
-from edgetrain_trainer.schedule import BudgetCosine, planned_epochs
+from edgetrain_trainer.training.loop import StageSettings, make_optimizer
+from edgetrain_trainer.training.schedule import BudgetCosine, planned_epochs
 
 
 def test_warmup_then_cosine_to_floor():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgetrain_trainer.staging import remove_with_partials, staged_directory
+from edgetrain_trainer.export.staging import remove_with_partials, staged_directory
 
 
 def test_a_finished_block_renames_its_staging_folder_onto_the_destination(tmp_path):

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from edgetrain_trainer.budget import EarlyStopping
 from edgetrain_trainer.config import TrainerConfig
 from edgetrain_trainer.errors import InvalidArgumentError
-from edgetrain_trainer.fit import StageSettings
-from edgetrain_trainer.tail_average import TailAverage
+from edgetrain_trainer.training.averaging import TailAverage
+from edgetrain_trainer.training.budget import EarlyStopping
+from edgetrain_trainer.training.loop import StageSettings
 from tests.trainer.regression_stage import regression_stage
 
 

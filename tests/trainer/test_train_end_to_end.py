@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from edgetrain_trainer.augment import resize_square
-from edgetrain_trainer.box_coding import iou_matrix
-from edgetrain_trainer.dataset import TEST, load_dataset
+from edgetrain_trainer.data.augment import resize_square
+from edgetrain_trainer.data.dataset import load_dataset
+from edgetrain_trainer.data.images import load_rgb
+from edgetrain_trainer.data.rows import TEST
 from edgetrain_trainer.errors import FailedPreconditionError, InvalidArgumentError, TrainingCancelled
-from edgetrain_trainer.export import export_model
-from edgetrain_trainer.images import load_rgb
-from edgetrain_trainer.package import load_model_dir
-from edgetrain_trainer.postprocess import PostProcessConfig, decode_detections
-from edgetrain_trainer.tflite_metadata import read_metadata
-from edgetrain_trainer.tflite_runner import TFLiteDetector
+from edgetrain_trainer.export.metadata import read_metadata
+from edgetrain_trainer.export.package import export_model, load_model_dir
+from edgetrain_trainer.export.tflite_detector import TFLiteDetector
+from edgetrain_trainer.model.box_coding import iou_matrix
+from edgetrain_trainer.model.postprocess import PostProcessConfig, decode_detections
 from edgetrain_trainer.train import train
 from edgetrain_trainer.types import StopReason, TrainRequest
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from edgetrain_trainer.budget import EarlyStopping
-from edgetrain_trainer.fit import AveragedWeights, ema_momentum
+from edgetrain_trainer.training.budget import EarlyStopping
+from edgetrain_trainer.training.loop import AveragedWeights, ema_momentum
 from tests.trainer.regression_stage import regression_stage
 
 

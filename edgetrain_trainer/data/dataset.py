@@ -3,7 +3,7 @@
     load_dataset(path, resolve=None) -> Dataset        # for training; DatasetError if nothing usable
     validate_import(path, resolve=None) -> ImportReport  # for ImportData; never raises on bad rows
 
-Every row is validated the way AutoML's ImportData does (see dataset_csv.py / dataset_voc.py for the
+Every row is validated the way AutoML's ImportData does (see csv_reader.py / voc_reader.py for the
 row rules). A bad row becomes a RowError(line, reason, source) and is skipped; the good rows are kept.
 Coordinates are normalized to 0–1, relative to the image in display orientation (EXIF applied).
 Labels are sorted (Python string order); a label's class id is its index in `Dataset.labels`.
@@ -15,53 +15,26 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import DatasetError
-
-TRAIN, VALIDATION, TEST, UNASSIGNED = "TRAIN", "VALIDATION", "TEST", "UNASSIGNED"
-SPLITS = (TRAIN, VALIDATION, TEST)
-ML_USES = (TRAIN, VALIDATION, TEST, UNASSIGNED)
-MAX_BOXES_PER_IMAGE = 500  # AutoML's limit
-MIN_BOX_EDGE = 0.01  # AutoML's minimum normalized box edge
-# Float subtraction (0.71 - 0.70 = 0.00999…) and 6-decimal CSVs: an edge this close to 0.01 counts as 0.01.
-EDGE_TOLERANCE = 1e-6
-# UNASSIGNED images: hash of the image reference -> TRAIN below 0.8, VALIDATION below 0.9, else TEST.
-UNASSIGNED_SPLIT = ((TRAIN, 0.8), (VALIDATION, 0.9), (TEST, 1.0))
-
-Resolver = Callable[[str], "Path | str | None"]
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One rejected row: `line` is the 1-based line number in `source` (the CSV or VOC XML file)."""
-
-    line: int
-    reason: str
-    source: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "reason": self.reason, "source": self.source}
-
-
-@dataclass(frozen=True)
-class Box:
-    """One labeled box, normalized 0–1 corners (xmin < xmax, ymin < ymax), in display orientation."""
-
-    label: str
-    xmin: float
-    ymin: float
-    xmax: float
-    ymax: float
-    class_id: int = -1  # index into Dataset.labels; set when the dataset is assembled
+from ..errors import DatasetError
+from . import csv_reader, voc_reader
+from .images import UnreadableImageError, check_image
+from .rows import (
+    MAX_BOXES_PER_IMAGE,
+    SPLITS,
+    UNASSIGNED,
+    UNASSIGNED_SPLIT,
+    AnnotationRow,
+    Box,
+    Resolver,
+    RowError,
+)
 
 
 @dataclass(frozen=True)
@@ -153,21 +126,6 @@ class ImportReport:
         }
 
 
-@dataclass
-class AnnotationRow:
-    """A parsed, row-level-valid annotation (internal contract between the readers and the assembler).
-
-    box is None for an image listed with no objects. image_path is the resolved local file.
-    """
-
-    line: int
-    source: str
-    image_ref: str
-    image_path: Path
-    ml_use: str
-    box: Box | None
-
-
 def load_dataset(path: Path | str | Sequence[Path | str], *, resolve: Resolver | None = None) -> Dataset:
     """Read and validate an AutoML CSV (file), a Pascal VOC folder (directory), or a list of CSVs.
 
@@ -194,17 +152,15 @@ def validate_import(path: Path | str | Sequence[Path | str], resolve: Resolver |
 
     Raises DatasetError when a source does not exist or cannot be read as a CSV / VOC folder.
     """
-    from . import dataset_csv, dataset_voc  # local: the readers import AnnotationRow from here
-
     sources = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
     rows: list[AnnotationRow] = []
     errors: list[RowError] = []
     row_count = 0
     for source in sources:
         if source.is_dir():
-            src_rows, src_errors, n = dataset_voc.read_voc(source)
+            src_rows, src_errors, n = voc_reader.read_voc(source)
         elif source.is_file():
-            src_rows, src_errors, n = dataset_csv.read_csv(source, resolve)
+            src_rows, src_errors, n = csv_reader.read_csv(source, resolve)
         else:
             raise DatasetError(f"{source}: no such CSV file or VOC folder")
         rows += src_rows
@@ -228,8 +184,6 @@ def assemble(sources: list[Path], rows: list[AnnotationRow], errors: list[RowErr
     Per-image rules: one ML_USE per image (later rows that disagree are rejected), at most 500 boxes
     (rows past the 500th are rejected), and the image must open (else each of its rows is rejected).
     """
-    from .images import UnreadableImageError, check_image
-
     errors = list(errors)
     images: dict[str, dict[str, Any]] = {}
     for row in rows:

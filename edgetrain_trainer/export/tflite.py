@@ -20,11 +20,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .box_coding import DEFAULT_CODER, BoxCoder
-from .errors import TrainingCancelled
-from .postprocess import DEFAULT_POSTPROCESS, PostProcessConfig
-from .tflite_outputs import POSTPROCESS_OP, order_outputs_like_postprocess
-from .types import CancelCheck
+from ..errors import TrainingCancelled
+from ..model.box_coding import DEFAULT_CODER, BoxCoder
+from ..model.postprocess import DEFAULT_POSTPROCESS, PostProcessConfig
+from ..types import CancelCheck
+from .output_order import POSTPROCESS_OP, order_outputs_like_postprocess
 
 
 def _postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessConfig):
@@ -182,13 +182,3 @@ def convert_to_tflite(
         flatbuffer = converter.convert()
         check("converted")
         return order_outputs_like_postprocess(flatbuffer)
-
-
-def __getattr__(name: str):
-    """`from edgetrain_trainer.export import export_model`: package.export_model, the documented entry point
-    for exports. It lives in package.py, which builds on this module, so it is looked up on first use."""
-    if name == "export_model":
-        from .package import export_model
-
-        return export_model
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .types import validate_model_type
+from ..types import validate_model_type
 
 
 @dataclass(frozen=True)

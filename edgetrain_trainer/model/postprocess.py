@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from ..config import TrainerConfig
 from .box_coding import DEFAULT_CODER, BoxCoder
-from .config import TrainerConfig
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import xml.parsers.expat
 from pathlib import Path
 from typing import Any
 
-from .dataset import (
+from .images import UnreadableImageError, check_image
+from .rows import (
     EDGE_TOLERANCE,
     MIN_BOX_EDGE,
     TEST,
@@ -160,8 +161,6 @@ def _size(doc: dict[str, Any], image_path: Path) -> tuple[float, float] | None:
             return width, height
     except (KeyError, ValueError):
         pass
-    from .images import UnreadableImageError, check_image
-
     try:
         return tuple(float(v) for v in check_image(image_path))  # type: ignore[return-value]
     except UnreadableImageError:

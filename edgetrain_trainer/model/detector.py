@@ -16,7 +16,7 @@ import keras
 from keras import layers
 
 from .anchors import DEFAULT_ANCHORS, AnchorConfig
-from .model_types import ModelTypeSpec
+from .catalog import ModelTypeSpec
 
 # Initial foreground probability of the classifier (RetinaNet): keeps the focal loss stable at the start.
 PRIOR_PROBABILITY = 0.01

@@ -21,16 +21,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .anchors import DEFAULT_ANCHORS, AnchorConfig, generate_anchors
-from .backbones import build_backbone
-from .detector import backbone_feature_shapes, build_detector, build_head
-from .errors import FailedPreconditionError, InvalidArgumentError
-from .export import convert_to_tflite, write_inference_saved_model
-from .model_types import ModelTypeSpec
-from .postprocess import PostProcessConfig
+from ..errors import FailedPreconditionError, InvalidArgumentError
+from ..model.anchors import DEFAULT_ANCHORS, AnchorConfig, generate_anchors
+from ..model.backbones import build_backbone
+from ..model.catalog import ModelTypeSpec
+from ..model.detector import backbone_feature_shapes, build_detector, build_head
+from ..model.postprocess import PostProcessConfig
+from ..types import EXPORT_FORMATS, CancelCheck
+from .metadata import with_metadata
 from .staging import staged_directory
-from .tflite_metadata import with_metadata
-from .types import EXPORT_FORMATS, CancelCheck
+from .tflite import convert_to_tflite, write_inference_saved_model
 
 TFLITE_OUTPUTS = ["bounding_boxes", "class_labels", "class_confidences", "num_of_boxes"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import DatasetError
+from ..errors import DatasetError
 
 # AutoML Vision's training formats (JPEG, PNG, GIF, BMP, ICO) plus WEBP and TIFF, which PIL reads well.
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP", "ICO", "WEBP", "TIFF", "MPO"})

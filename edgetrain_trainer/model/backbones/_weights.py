@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import WeightsError
+from ...errors import WeightsError
 from ._registry import BackboneSpec
 
 _CHUNK = 1 << 20

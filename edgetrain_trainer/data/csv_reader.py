@@ -21,8 +21,8 @@ import math
 import re
 from pathlib import Path
 
-from .dataset import EDGE_TOLERANCE, MIN_BOX_EDGE, ML_USES, AnnotationRow, Box, Resolver, RowError
-from .errors import DatasetError
+from ..errors import DatasetError
+from .rows import EDGE_TOLERANCE, MIN_BOX_EDGE, ML_USES, AnnotationRow, Box, Resolver, RowError
 
 COLUMNS = ("ML_USE", "IMAGE", "LABEL", "X1", "Y1", "X2", "Y2", "X3", "Y3", "X4", "Y4")
 ML_USE_ALIASES = {"VALIDATE": "VALIDATION"}

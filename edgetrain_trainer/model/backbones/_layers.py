@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from ..errors import WeightsError
+from ...errors import WeightsError
 
 # PyTorch parameter suffixes in the order Keras' layer.get_weights() lists the matching arrays.
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var")

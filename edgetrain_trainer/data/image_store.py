@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import TrainingCancelled
+from ..types import CancelCheck
 from .augment import resize_square
-from .errors import TrainingCancelled
 from .images import load_rgb
-from .types import CancelCheck
 
 
 class ImagesFromFiles:

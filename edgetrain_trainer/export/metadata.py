@@ -17,8 +17,8 @@ import ctypes.util
 import json
 from pathlib import Path
 
-from .backbones import BACKBONES
-from .model_types import ModelTypeSpec
+from ..model.backbones import BACKBONES
+from ..model.catalog import ModelTypeSpec
 
 
 def _load_libusb() -> None:

@@ -13,15 +13,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .augment import Augmenter
-from .box_coding import AnchorMatcher
+from ..data.augment import Augmenter
+from ..errors import TrainingCancelled
+from ..evaluation import evaluate
+from ..model.box_coding import AnchorMatcher
+from ..model.losses import DetectionLoss, count_positives
+from ..model.postprocess import PostProcessConfig, decode_detections
+from .averaging import TailAverage
 from .budget import BudgetClock, EarlyStopping
-from .errors import TrainingCancelled
-from .evaluation import evaluate
-from .losses import DetectionLoss, count_positives
-from .postprocess import PostProcessConfig, decode_detections
 from .schedule import BudgetCosine, planned_epochs
-from .tail_average import TailAverage
 
 PREDICT_BATCH = 8
 
