@@ -54,6 +54,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bearer token clients must send (required off loopback; env EDGETRAIN_TOKEN)",
     )
     parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a Host header the REST port answers to besides 127.0.0.1, localhost and [::1] with its port "
+        "(repeatable; checked only without --token)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin (e.g. http://localhost:3000) allowed to call the REST API; any other request "
+        "with an Origin header is refused (repeatable)",
+    )
+    parser.add_argument(
         "--cancel-grace-seconds",
         type=float,
         default=30.0,
@@ -90,6 +106,7 @@ def _load_overrides(path: Path | None) -> dict:
 def run(args: argparse.Namespace) -> int:
     from .auth import is_loopback
     from .config import ServiceConfig
+    from .http_guard import HttpGuard
     from .server import Service
 
     logging.basicConfig(
@@ -122,7 +139,12 @@ def run(args: argparse.Namespace) -> int:
         allowed_dirs=args.allow_local_dir,
     )
     try:
-        service = Service(config, args.host, args.grpc_port, args.rest_port, args.token)
+        guard = HttpGuard(
+            check_host=not args.token,
+            hosts=frozenset(host.lower() for host in args.allow_host),
+            origins=frozenset(args.allow_origin),
+        )
+        service = Service(config, args.host, args.grpc_port, args.rest_port, args.token, guard)
     except (OSError, RuntimeError) as error:  # a port in use, an unwritable data dir
         print(f"edgetrain serve: cannot start: {error}", file=sys.stderr)
         return 1

@@ -37,6 +37,28 @@ class Unauthenticated(ServiceError):
     grpc_code = grpc.StatusCode.UNAUTHENTICATED
 
 
+class PermissionDenied(ServiceError):
+    http_status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class PayloadTooLarge(ServiceError):
+    """A REST body over the size limit (refused before it is read)."""
+
+    http_status = 413
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class UnsupportedMediaType(ServiceError):
+    http_status = 415
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class ResourceExhausted(ServiceError):
+    http_status = 429
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class NotFound(ServiceError):
     http_status = 404
     grpc_code = grpc.StatusCode.NOT_FOUND

@@ -41,6 +41,7 @@ class ServiceProcess:
         startup_timeout: float = 120.0,
         env: dict[str, str] | None = None,
         allow_local_dirs: list[str | Path] = (),
+        extra_args: list[str] = (),
     ):
         self.data_dir = Path(data_dir).resolve()
         self.storage_root = Path(storage_root).resolve() if storage_root else self.data_dir / "storage"
@@ -53,6 +54,7 @@ class ServiceProcess:
         self.startup_timeout = startup_timeout
         self.env = env
         self.allow_local_dirs = [Path(folder) for folder in allow_local_dirs]
+        self.extra_args = list(extra_args)  # more `edgetrain serve` flags, e.g. ["--allow-origin", ORIGIN]
         self.log_path = self.data_dir / "service.log"
         self.process: subprocess.Popen | None = None
         self.grpc_target = ""
@@ -82,6 +84,7 @@ class ServiceProcess:
             command += ["--token", self.token]
         for folder in self.allow_local_dirs:
             command += ["--allow-local-dir", str(folder)]
+        command += self.extra_args
         overrides = self.trainer_overrides
         if isinstance(overrides, dict):
             path = self.data_dir / "trainer_overrides.json"

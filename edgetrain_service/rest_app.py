@@ -12,12 +12,13 @@ import re
 import time
 
 from google.protobuf import json_format
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from . import auth
 from .api import AUTOML, OPERATIONS, PREDICTION, ServiceApi
-from .errors import Internal, InvalidArgument, NotFound, ServiceError
+from .errors import Internal, InvalidArgument, NotFound, PayloadTooLarge, ServiceError
+from .http_guard import HttpGuard
 
 _LOGGER = logging.getLogger("edgetrain.service.rest")
 _LOC = r"projects/[^/:]+/locations/[^/:]+"
@@ -71,9 +72,10 @@ def error_body(error: ServiceError) -> dict:
 class RestApp:
     """A WSGI application serving the REST surface of `api`."""
 
-    def __init__(self, api: ServiceApi, token: str | None = None):
+    def __init__(self, api: ServiceApi, token: str | None = None, guard: HttpGuard | None = None):
         self.api = api
         self.token = token
+        self.guard = guard or HttpGuard(check_host=not token)
 
     def _route(self, request: Request):
         known_path = False
@@ -104,6 +106,9 @@ class RestApp:
         return message
 
     def _handle(self, request: Request) -> Response:
+        self.guard.check(request)
+        if request.method == "OPTIONS":  # a CORS preflight from an allowed origin
+            return Response(status=204)
         auth.check(self.token, request.headers.get("Authorization"))
         rpc, field, body, name = self._route(request)
         response = self.api.call(rpc, self._build(request, rpc, field, body, name))
@@ -118,12 +123,17 @@ class RestApp:
             response = Response(
                 json.dumps(error_body(error)), status=error.http_status, mimetype="application/json"
             )
+        except RequestEntityTooLarge:  # a chunked body that ran past the limit
+            limit = self.guard.max_body_bytes
+            too_large = PayloadTooLarge(f"Request body is over the limit of {limit} bytes.")
+            response = Response(json.dumps(error_body(too_large)), status=413, mimetype="application/json")
         except HTTPException as error:
             response = error.get_response()
         except Exception as error:  # an unexpected bug: report INTERNAL, keep serving
             _LOGGER.exception("%s %s failed", request.method, request.path)
             internal = Internal(f"Internal error: {type(error).__name__}")
             response = Response(json.dumps(error_body(internal)), status=500, mimetype="application/json")
+        response.headers.extend(self.guard.cors_headers(request))
         _LOGGER.info(
             "rest %s %s %d %.1fms",
             request.method,

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from werkzeug.serving import make_server
-
 from .api import ServiceApi
 from .config import ServiceConfig
 from .grpc_server import create_server
+from .http_guard import HttpGuard
 from .jobs import Scheduler
 from .rest_app import RestApp
+from .rest_server import BoundedWSGIServer
 from .store import Store
 
 _LOGGER = logging.getLogger("edgetrain.service")
@@ -26,6 +26,7 @@ class Service:
         grpc_port: int = 8600,
         rest_port: int = 8601,
         token: str | None = None,
+        guard: HttpGuard | None = None,
     ):
         config.data_dir.mkdir(parents=True, exist_ok=True)
         config.storage_root.mkdir(parents=True, exist_ok=True)
@@ -36,7 +37,7 @@ class Service:
         self.scheduler = Scheduler(self.store, config)
         self.api.on_enqueue = self.scheduler.wake
         self.grpc_server, self.grpc_port = create_server(self.api, f"{host}:{grpc_port}", token)
-        self.rest_server = make_server(host, rest_port, RestApp(self.api, token), threaded=True)
+        self.rest_server = BoundedWSGIServer(host, rest_port, RestApp(self.api, token, guard))
         self.rest_port = self.rest_server.server_port
         self._rest_thread = threading.Thread(target=self.rest_server.serve_forever, name="rest", daemon=True)
 
