@@ -119,13 +119,13 @@ class _QueuedOperations:
     service cannot hold operations queued (a service that refuses --workers 0 would start training them)."""
 
     def __init__(self, prefix: str, count: int):
-        from edgetrain_pipeline.automl_gateway import OperationView
+        from edgetrain_pipeline.training_backend import TRAINING, OperationView
 
         self.ops = {
             f"{prefix}/operations/BENCH{i}": OperationView(
                 name=f"{prefix}/operations/BENCH{i}",
                 done=False,
-                kind="create_model_details",
+                kind=TRAINING,
                 progress_percent=0,
             )
             for i in range(count)

@@ -1,14 +1,15 @@
-"""The AutoML adapter: the only module that talks to `google-cloud-automl` (self-hosted service or Google).
+"""The AutoML Vision v1 gateway (TRAINING_BACKEND=automl-v1): the only module that talks to
+`google-cloud-automl`, always to a self-hosted service (`edgetrain serve`) at AUTOML_ENDPOINT: Google's own
+AutoML Vision endpoint was shut down in 2024.
 
-Calls return plain dataclasses so that use cases never see protobufs. Transient errors are retried with a
-deadline (retrying.py); CreateModel is retried only on errors that mean "not applied" (the poller reconciles
-the rest, see usecases/reconcile.py).
+Calls return the plain views of training_backend.py so that use cases never see protobufs. Transient errors
+are retried with a deadline (retrying.py); CreateModel is retried only on errors that mean "not applied" (the
+poller reconciles the rest, see usecases/reconcile.py).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -20,43 +21,16 @@ from .automl_channel import insecure_channel
 from .config import Settings
 from .evaluation import summarize_evaluation
 from .retrying import transient_retry
+from .training_backend import CANCELLED_CODE, EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView
 
-CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED: how AutoML ends a cancelled operation
+__all__ = ["CANCELLED_CODE", "AutoMlGateway", "ModelView", "OperationView"]
+
 _NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
-
-
-@dataclass(frozen=True)
-class ModelView:
-    name: str
-    display_name: str
-    dataset_id: str
-    model_type: str
-    budget_milli_node_hours: int
-    cost_milli_node_hours: int
-    stop_reason: str | None
-    labels: dict[str, str]
-    create_time: str | None
-
-
-@dataclass(frozen=True)
-class OperationView:
-    name: str
-    done: bool
-    kind: str  # the OperationMetadata details member: create_model_details, export_model_details…
-    progress_percent: int
-    error_code: int = 0
-    error_message: str = ""
-    model: ModelView | None = None  # the response of a finished CreateModel
-    export_directory: str | None = None  # where a finished ExportModel wrote its package
-    partial_failures: list[str] = field(default_factory=list)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.done and self.error_code == 0
-
-    @property
-    def cancelled(self) -> bool:
-        return self.done and self.error_code == CANCELLED_CODE
+_KINDS = {
+    "create_model_details": TRAINING,
+    "export_model_details": EXPORT,
+    "import_data_details": IMPORT,
+}
 
 
 def _model_view(model: automl_v1.Model) -> ModelView:
@@ -87,7 +61,7 @@ def _operation_view(op: Any) -> OperationView:
     return OperationView(
         name=op.name,
         done=op.done,
-        kind=kind,
+        kind=_KINDS.get(kind, OTHER),
         progress_percent=int(metadata.progress_percent) if metadata is not None else 0,
         error_code=op.error.code if op.HasField("error") else 0,
         error_message=op.error.message if op.HasField("error") else "",
@@ -110,12 +84,10 @@ class AutoMlGateway:
         with self._lock:
             if self._client is None:
                 endpoint = self._settings.automl_endpoint
-                if endpoint:
-                    channel = insecure_channel(endpoint, self._settings.automl_token)
-                    transport = AutoMlGrpcTransport(channel=channel)
-                    self._client = automl_v1.AutoMlClient(transport=transport)
-                else:
-                    self._client = automl_v1.AutoMlClient()
+                if not endpoint:  # config.get_env() refuses this already; a Settings built by hand may not
+                    raise ValueError("AutoMlGateway needs settings.automl_endpoint (host:port)")
+                channel = insecure_channel(endpoint, self._settings.automl_token)
+                self._client = automl_v1.AutoMlClient(transport=AutoMlGrpcTransport(channel=channel))
             return self._client
 
     @property
@@ -127,13 +99,33 @@ class AutoMlGateway:
 
     # ---- datasets and models
 
+    def create_dataset(self, display_name: str) -> str:
+        dataset = automl_v1.Dataset(
+            display_name=display_name,
+            image_object_detection_dataset_metadata=automl_v1.ImageObjectDetectionDatasetMetadata(),
+        )
+        operation = self.client.create_dataset(parent=self.location_path, dataset=dataset, retry=self._retry)
+        return operation.result(timeout=self._settings.retry_deadline_s).name
+
     def example_count(self, dataset: str) -> int:
         return int(self.client.get_dataset(name=self.dataset_name(dataset), retry=self._retry).example_count)
 
     def create_model(
-        self, dataset: str, display_name: str, model_type: str, budget: int, labels: dict[str, str]
+        self,
+        dataset: str,
+        display_name: str,
+        model_type: str,
+        budget: int,
+        labels: dict[str, str],
+        base_model: str | None = None,
     ) -> str:
-        """Start a training; the operation's name."""
+        """Start a training; the operation's name. AutoML v1 has no incremental training: base_model is
+        refused, before any call, rather than silently ignored."""
+        if base_model is not None:
+            raise gexc.InvalidArgument(
+                f"base model {base_model}: AutoML Vision v1 cannot start a training from a model "
+                "(TRAINING_BACKEND=vertex-ai can)"
+            )
         model = automl_v1.Model(
             display_name=display_name,
             dataset_id=self.dataset_name(dataset).rsplit("/", 1)[-1],
@@ -172,6 +164,12 @@ class AutoMlGateway:
             pass  # already gone: deleting is idempotent for us
 
     def import_data(self, dataset: str, input_uris: list[str]) -> str:
+        not_csv = [uri for uri in input_uris if not uri.lower().endswith(".csv")]
+        if not_csv:
+            raise gexc.InvalidArgument(
+                f"AutoML Vision v1 imports CSV files only, not {', '.join(not_csv)} "
+                "(JSONL needs TRAINING_BACKEND=vertex-ai)"
+            )
         config = automl_v1.InputConfig(gcs_source=automl_v1.GcsSource(input_uris=input_uris))
         operation = self.client.import_data(
             name=self.dataset_name(dataset), input_config=config, retry=self._retry

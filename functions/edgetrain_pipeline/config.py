@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from .errors import ConfigurationException
 
+TRAINING_BACKENDS = ("automl-v1", "vertex-ai")
 MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")
 EXPORT_FORMATS = ("tflite", "tf_saved_model", "tf_js")
 CHAMPION_METRICS = ("boundingBoxMeanAveragePrecision", "meanAveragePrecisionAt50")
@@ -20,17 +21,18 @@ CHAMPION_METRICS = ("boundingBoxMeanAveragePrecision", "meanAveragePrecisionAt50
 
 @dataclass(frozen=True)
 class Settings:
-    project: str  # GOOGLE_CLOUD_PROJECT: Firestore, Pub/Sub and the AutoML resource names
-    location: str  # AUTOML_LOCATION
-    automl_endpoint: (
-        str | None
-    )  # AUTOML_ENDPOINT host:port of the self-hosted service (insecure gRPC); None = Google
+    project: str  # GOOGLE_CLOUD_PROJECT: Firestore, Pub/Sub and the training resource names
+    location: str  # AUTOML_LOCATION: location in resource names; with vertex-ai, the Vertex AI region
+    training_backend: str  # TRAINING_BACKEND: automl-v1 or vertex-ai (training_backend.py)
+    automl_endpoint: str | None  # AUTOML_ENDPOINT: host:port of the AutoML v1 service (insecure gRPC)
+    vertex_endpoint: str | None  # VERTEX_ENDPOINT: host:port of a local Vertex service; None = Google
     automl_token: str | None  # AUTOML_TOKEN: bearer token the self-hosted service requires (a secret)
     default_model_type: str  # DEFAULT_MODEL_TYPE
     default_budget_milli_node_hours: int  # DEFAULT_BUDGET_MILLI_NODE_HOURS
     min_new_examples: int  # MIN_NEW_EXAMPLES since the last training, for import-triggered trainings
     champion_metric: str  # CHAMPION_METRIC
     champion_min_improvement: float  # CHAMPION_MIN_IMPROVEMENT: a challenger must beat the champion by more
+    retrain_from_champion: bool  # RETRAIN_FROM_CHAMPION: start trainings from the champion (vertex-ai only)
     export_formats: tuple[str, ...]  # EXPORT_FORMATS, comma-separated; tflite always first
     export_uri_prefix: str  # EXPORT_URI_PREFIX, e.g. gs://bucket/model-export/
     retain_models: int  # RETAIN_MODELS: non-champion models kept per dataset (older ones are deleted)
@@ -89,19 +91,44 @@ def _project() -> str:
     raise ConfigurationException("GOOGLE_CLOUD_PROJECT is not set")
 
 
+def _automl_endpoint(backend: str) -> str | None:
+    endpoint = os.environ.get("AUTOML_ENDPOINT") or None
+    if backend == "automl-v1" and endpoint is None:
+        raise ConfigurationException(
+            "AUTOML_ENDPOINT is not set: TRAINING_BACKEND=automl-v1 needs the host:port of an AutoML Vision "
+            "v1 service such as `edgetrain serve` (Google shut its own AutoML Vision endpoint down in 2024); "
+            "for Google's managed AutoML set TRAINING_BACKEND=vertex-ai"
+        )
+    return endpoint
+
+
+def _retrain_from_champion(backend: str) -> bool:
+    value = _choice("RETRAIN_FROM_CHAMPION", "false", ("true", "false")) == "true"
+    if value and backend != "vertex-ai":
+        raise ConfigurationException(
+            "RETRAIN_FROM_CHAMPION=true needs TRAINING_BACKEND=vertex-ai: AutoML Vision v1 has no "
+            "incremental training"
+        )
+    return value
+
+
 @lru_cache(maxsize=1)
 def get_env() -> Settings:
     """The settings of this process, read once (tests call get_env.cache_clear() after changing env)."""
+    backend = _choice("TRAINING_BACKEND", "automl-v1", TRAINING_BACKENDS)
     return Settings(
         project=_project(),
         location=os.environ.get("AUTOML_LOCATION", "us-central1"),
-        automl_endpoint=os.environ.get("AUTOML_ENDPOINT") or None,
+        training_backend=backend,
+        automl_endpoint=_automl_endpoint(backend),
+        vertex_endpoint=os.environ.get("VERTEX_ENDPOINT") or None,
         automl_token=os.environ.get("AUTOML_TOKEN") or None,
         default_model_type=_choice("DEFAULT_MODEL_TYPE", "mobile-versatile-1", MODEL_TYPES),
         default_budget_milli_node_hours=_int("DEFAULT_BUDGET_MILLI_NODE_HOURS", 24_000, 1_000, 100_000),
         min_new_examples=_int("MIN_NEW_EXAMPLES", 1, 0, 10_000_000),
         champion_metric=_choice("CHAMPION_METRIC", "boundingBoxMeanAveragePrecision", CHAMPION_METRICS),
         champion_min_improvement=_float("CHAMPION_MIN_IMPROVEMENT", 0.0, 0.0),
+        retrain_from_champion=_retrain_from_champion(backend),
         export_formats=_export_formats(),
         export_uri_prefix=os.environ.get("EXPORT_URI_PREFIX", "gs://edgetrain-models/model-export/"),
         retain_models=_int("RETAIN_MODELS", 3, 0, 1000),

@@ -5,17 +5,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from .automl_gateway import AutoMlGateway
 from .config import Settings, get_env
 from .firestore_store import FirestoreStore
 from .pubsub_publisher import PubSubPublisher
+from .training_backend import TrainingBackend
 
 
 @dataclass
 class Deps:
     settings: Settings
     store: FirestoreStore
-    automl: AutoMlGateway
+    automl: TrainingBackend  # the AutoML service: AutoML Vision v1 or Vertex AI, as TRAINING_BACKEND says
     publisher: PubSubPublisher
 
 
@@ -23,8 +23,19 @@ _deps: Deps | None = None
 _lock = threading.Lock()
 
 
+def training_backend(settings: Settings) -> TrainingBackend:
+    """The gateway of settings.training_backend (each imports only its own Google client library)."""
+    if settings.training_backend == "vertex-ai":
+        from .vertex_gateway import VertexGateway
+
+        return VertexGateway(settings)
+    from .automl_gateway import AutoMlGateway
+
+    return AutoMlGateway(settings)
+
+
 def build(settings: Settings) -> Deps:
-    return Deps(settings, FirestoreStore(settings), AutoMlGateway(settings), PubSubPublisher(settings))
+    return Deps(settings, FirestoreStore(settings), training_backend(settings), PubSubPublisher(settings))
 
 
 def get_deps() -> Deps:

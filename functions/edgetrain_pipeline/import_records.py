@@ -9,9 +9,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from . import topics
-from .automl_gateway import OperationView
 from .firestore_store import FirestoreStore, as_dict, now
 from .schemas import TrainingRequest
+from .training_backend import OperationView
 
 FUNCTION = "import_dataset"
 

@@ -74,7 +74,8 @@ class TrainingRequest(_Message):
 
 
 class ImportRequest(_Message):
-    """import_dataset's input: new labeled data arrived as AutoML import CSVs."""
+    """import_dataset's input: new labeled data arrived as import files (AutoML v1: CSV; Vertex AI: its
+    bounding-box CSV or JSONL); a backend refuses a form it cannot read and the import is recorded FAILED."""
 
     schema_version: Literal[1] = Field(alias="schemaVersion")
     dataset: str
@@ -85,10 +86,10 @@ class ImportRequest(_Message):
 
     @field_validator("input_uris")
     @classmethod
-    def _csv_uris(cls, value: list[str]) -> list[str]:
+    def _import_files(cls, value: list[str]) -> list[str]:
         for uri in value:
-            if not uri.lower().endswith(".csv"):
-                raise ValueError(f"{uri!r} is not a CSV file")
+            if not uri.lower().endswith((".csv", ".jsonl")):
+                raise ValueError(f"{uri!r} is not a CSV or JSONL file")
         return value
 
     @field_validator("request_id")

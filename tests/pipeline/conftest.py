@@ -22,6 +22,7 @@ from .recording_publisher import RecordingPublisher  # noqa: E402
 TEST_ENV = {
     "GOOGLE_CLOUD_PROJECT": "edgetrain-test",
     "AUTOML_LOCATION": "us-central1",
+    "AUTOML_ENDPOINT": "127.0.0.1:9",  # required by the automl-v1 backend; unit tests use FakeAutoMl instead
     "CSRF_SECRET": "test-secret",
     # the production default: three overlapping poll ticks deadlock in the Firestore emulator (it locks
     # pessimistically) until its lock timeout aborts them; 30 s of retries sometimes ran out on a slow machine

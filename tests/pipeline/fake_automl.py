@@ -1,4 +1,5 @@
-"""An in-memory stand-in for AutoMlGateway (one layer below the use cases) for the unit tests.
+"""An in-memory stand-in for a training backend (training_backend.TrainingBackend, one layer below the use
+cases) for the unit tests.
 
 It keeps models and long-running operations the way the AutoML API reports them; tests move operations on
 with progress(), succeed(), fail() and cancel(). The integration tests use the real service instead.
@@ -11,7 +12,14 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from edgetrain_pipeline.automl_gateway import CANCELLED_CODE, ModelView, OperationView
+from edgetrain_pipeline.training_backend import (
+    CANCELLED_CODE,
+    EXPORT,
+    IMPORT,
+    TRAINING,
+    ModelView,
+    OperationView,
+)
 from google.api_core import exceptions as gexc
 
 PROJECT_LOCATION = "projects/edgetrain-test/locations/us-central1"
@@ -44,6 +52,7 @@ class FakeAutoMl:
         self.evaluations: dict[str, dict] = {}  # model name -> summary
         self.calls: list[tuple] = []
         self.fail_next: dict[str, Exception] = {}  # method -> exception raised once
+        self.base_models: list[str | None] = []  # create_model's base_model, call by call
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -75,10 +84,11 @@ class FakeAutoMl:
         self.operations[op.name] = op
         return op
 
-    def create_model(self, dataset, display_name, model_type, budget, labels) -> str:
+    def create_model(self, dataset, display_name, model_type, budget, labels, base_model=None) -> str:
         self._record("create_model", dataset, display_name, model_type, budget, dict(labels))
+        self.base_models.append(base_model)
         with self._lock:
-            op = self._new_op("create_model_details")
+            op = self._new_op(TRAINING)
             model = ModelView(
                 name=f"{self.location_path}/models/IOD{next(self._ids)}",
                 display_name=display_name,
@@ -109,7 +119,7 @@ class FakeAutoMl:
 
     def export_model(self, model: str, model_format: str, uri_prefix: str) -> str:
         self._record("export_model", model, model_format, uri_prefix)
-        op = self._new_op("export_model_details")
+        op = self._new_op(EXPORT)
         self._exports = getattr(self, "_exports", {})
         self._exports[op.name] = f"{uri_prefix}{model_format}-20261128000000/"
         return op.name
@@ -120,7 +130,7 @@ class FakeAutoMl:
 
     def import_data(self, dataset: str, input_uris: list[str]) -> str:
         self._record("import_data", dataset, list(input_uris))
-        return self._new_op("import_data_details").name
+        return self._new_op(IMPORT).name
 
     def list_operations(self, filter_: str = "") -> list[OperationView]:
         self._record("list_operations", filter_)
@@ -149,11 +159,11 @@ class FakeAutoMl:
         op = self.operations[name]
         model = None
         export_dir = None
-        if op.kind == "create_model_details":
+        if op.kind == TRAINING:
             model = replace(self._pending_models[name], cost_milli_node_hours=cost, stop_reason=stop_reason)
             self.models[model.name] = model
             self.evaluations[model.name] = evaluation_summary(map_value)
-        if op.kind == "export_model_details":
+        if op.kind == EXPORT:
             export_dir = self._exports[name]
         self.operations[name] = replace(
             op, done=True, progress_percent=100, model=model, export_directory=export_dir

@@ -17,6 +17,7 @@ import pytest
 from edgetrain_pipeline import topics
 from edgetrain_pipeline.config import get_env
 from edgetrain_pipeline.deps import build, set_deps
+from edgetrain_pipeline.training_backend import EXPORT, TRAINING
 
 from edgetrain.localstack import emulators
 
@@ -163,7 +164,7 @@ def test_hundred_duplicate_deliveries_make_one_create_model_call(scenario):
     assert scenario.delivery_statuses == [200] * 100
     assert len(scenario.deps.store.query("trainings", "dataset", "==", scenario.datasets["ok"])) == 1
     create_ops = {
-        op.name for op in scenario.deps.automl.list_operations() if op.kind == "create_model_details"
+        op.name for op in scenario.deps.automl.list_operations() if op.kind == TRAINING
     }
     recorded = [t["operation"] for t in scenario.deps.store.query("trainings", "operation", "!=", None)]
     assert sorted(create_ops) == sorted(recorded)  # every CreateModel call is one recorded training
@@ -209,6 +210,6 @@ def test_gateway_finds_a_model_and_its_operation_as_reconciliation_does(scenario
     assert model.labels.get("edgetrain-training") == training["trainingId"]  # what reconciliation matches on
     assert scenario.deps.automl.list_models(scenario.datasets["cancel"]) == []
     ops = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
-    assert {o.kind for o in ops} == {"create_model_details", "export_model_details"}
-    (op,) = [o for o in ops if o.kind == "create_model_details"]
+    assert {o.kind for o in ops} == {TRAINING, EXPORT}
+    (op,) = [o for o in ops if o.kind == TRAINING]
     assert op.name == training["operation"] and op.succeeded and op.model.name == training["model"]

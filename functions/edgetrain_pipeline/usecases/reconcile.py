@@ -1,10 +1,11 @@
 """Reconcile trainings whose CreateModel may have happened without being recorded.
 
-A training stays CREATING when the function died (or timed out) between claiming it and recording the
-CreateModel operation. Once its lease has run out the poller looks for the model by its label
-(edgetrain-training=<trainingId>, else by display name and creation time) and adopts it; while AutoML
-runs CreateModel operations that no training document knows, it waits (one of them may be ours: a running
-operation does not name its model yet); otherwise it calls CreateModel again under a fresh lease.
+A training stays CREATING when the function died (or timed out) between claiming it and recording its
+CreateModel operation (with Vertex AI: its training pipeline). Once its lease has run out the poller looks
+for the model by its label (edgetrain-training=<trainingId>, else by display name and creation time) and
+adopts it; while the backend runs trainings that no training document knows, it waits (one of them may be
+ours: a running training does not name its model yet); otherwise it calls CreateModel again under a fresh
+lease.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import logging
 from datetime import datetime
 
 from .. import training_records as records
-from ..automl_gateway import OperationView
 from ..deps import Deps
 from ..errors import TransientFailureException
 from ..firestore_store import now
+from ..training_backend import TRAINING, OperationView
 from .common import flush_outbox
 from .start_training import launch
 
@@ -25,9 +26,7 @@ _LOGGER = logging.getLogger("edgetrain_pipeline")
 
 def _adopt(deps: Deps, training: dict, model_name: str) -> bool:
     """Attach an existing model (and its operation when AutoML still lists one) to the training."""
-    ops = [
-        op for op in deps.automl.list_operations(f"worksOn={model_name}") if op.kind == "create_model_details"
-    ]
+    ops = [op for op in deps.automl.list_operations(f"worksOn={model_name}") if op.kind == TRAINING]
     if ops and not ops[0].done:
         records.record_operation(deps.store, training["_id"], ops[0].name)
         return True
@@ -65,7 +64,7 @@ def reconcile_unrecorded(
     deps: Deps, stale: list[dict], running: dict[str, OperationView], recorded: set[str]
 ) -> int:
     """Handle CREATING trainings whose lease expired; the number adopted or relaunched."""
-    orphans = [op for op in running.values() if op.kind == "create_model_details" and op.name not in recorded]
+    orphans = [op for op in running.values() if op.kind == TRAINING and op.name not in recorded]
     handled = 0
     for training in stale:
         lease = training.get("createLeaseUntil")

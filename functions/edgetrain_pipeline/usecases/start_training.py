@@ -41,6 +41,20 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     return launch(deps, claim.training)
 
 
+def base_model_for(deps: Deps, training: dict) -> str | None:
+    """The dataset's champion when RETRAIN_FROM_CHAMPION is on and it has the training's model type (an
+    incremental training must keep the type); None trains from the backend's own starting point."""
+    if not deps.settings.retrain_from_champion:
+        return None
+    dataset = deps.store.get("datasets", training["datasetId"]) or {}
+    champion_training = dataset.get("championTrainingId")
+    if not dataset.get("championModel") or not champion_training:
+        return None
+    champion = deps.store.get("trainings", champion_training) or {}
+    same_type = champion.get("modelType") == training["modelType"] and not champion.get("modelDeleted")
+    return dataset["championModel"] if same_type else None
+
+
 def launch(deps: Deps, training: dict) -> Outcome:
     """Call CreateModel for a claimed training and record its operation (or why it could not start)."""
     training_id = training["trainingId"]
@@ -51,6 +65,7 @@ def launch(deps: Deps, training: dict) -> Outcome:
             training["modelType"],
             training["trainBudgetMilliNodeHours"],
             {records.TRAINING_LABEL: training_id},
+            base_model=base_model_for(deps, training),
         )
     except Exception as exc:
         if is_permanent_api_error(exc):
