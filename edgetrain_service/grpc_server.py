@@ -20,6 +20,10 @@ from .errors import Internal, ServiceError
 
 _LOGGER = logging.getLogger("edgetrain.service.grpc")
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # AutoML accepts images up to 30 MB
+GRPC_THREADS = 16
+# RPCs held at once (running or waiting for a thread); more get RESOURCE_EXHAUSTED instead of queueing
+# without bound, each with a message of up to MAX_MESSAGE_BYTES.
+MAX_CONCURRENT_RPCS = 32
 
 
 def _status_of(error: ServiceError) -> grpc.Status:
@@ -52,12 +56,13 @@ def _handler(api: ServiceApi, full_name: str, token: str | None):
 
 
 def create_server(
-    api: ServiceApi, address: str, token: str | None = None, max_workers: int = 64
+    api: ServiceApi, address: str, token: str | None = None, max_workers: int = GRPC_THREADS
 ) -> tuple[grpc.Server, int]:
     """A started-later server bound to `address` ("host:0" picks a port); returns (server, port)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],  # Predict carries whole images
+        maximum_concurrent_rpcs=max(MAX_CONCURRENT_RPCS, max_workers),
     )
     by_service: dict[str, dict] = {}
     for full_name, method in api.methods.items():

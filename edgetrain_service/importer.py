@@ -20,6 +20,7 @@ from . import names, operations
 from .config import ServiceConfig
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
 from .errors import InvalidArgument, ServiceError
+from .image_limits import file_pixel_problem
 from .protos import AnnotationSpec, Dataset, Empty, Status
 from .store import Store
 
@@ -72,9 +73,13 @@ def _validate(config: ServiceConfig, csv_paths: list[Path]):
 
         def resolve(ref: str, folder: Path = folder) -> Path:
             try:
-                return config.readable_file(ref, "image", base_dir=folder)
+                path = config.readable_file(ref, "image", base_dir=folder)
             except ServiceError:
                 raise ValueError(config.not_readable) from None
+            problem = file_pixel_problem(path)  # before the trainer's check decodes it in this process
+            if problem:
+                raise ValueError(problem)
+            return path
 
         report = validate_import(paths, resolve=resolve)
         examples += report.dataset.examples

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 
 from google.protobuf.message import Message
@@ -19,6 +20,8 @@ CANCELLED = code_pb2.CANCELLED  # 1: what a cancelled AutoML operation reports
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_WAIT_SECONDS = 600.0
+MAX_CONCURRENT_WAITS = 8  # of the 16 gRPC and 16 REST threads: the rest stay free for other calls
+_WAIT_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_WAITS)
 
 
 def metadata_of(op: lro.Operation) -> OperationMetadata:
@@ -172,6 +175,18 @@ def delete_operation(store: Store, request: lro.DeleteOperationRequest) -> Empty
 
 
 def wait_operation(store: Store, request: lro.WaitOperationRequest) -> lro.Operation:
+    """Block until the operation is done or the timeout passes. At most MAX_CONCURRENT_WAITS callers block at
+    once (each holds a request thread); others get the operation as it is now, as GetOperation would, and
+    poll again: WaitOperation may return before the operation is done."""
+    if not _WAIT_SLOTS.acquire(blocking=False):
+        return get_operation(store, lro.GetOperationRequest(name=request.name))
+    try:
+        return _wait(store, request)
+    finally:
+        _WAIT_SLOTS.release()
+
+
+def _wait(store: Store, request: lro.WaitOperationRequest) -> lro.Operation:
     limit = MAX_WAIT_SECONDS
     if request.HasField("timeout"):
         limit = min(limit, request.timeout.ToTimedelta().total_seconds())

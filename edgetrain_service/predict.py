@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import io
+import math
 import threading
 
 from . import names
 from .artifacts import read_result
 from .config import ServiceConfig
 from .datasets import annotation_specs
-from .errors import FailedPrecondition, InvalidArgument, invalid_field
+from .errors import FailedPrecondition, invalid_field
+from .image_limits import MAX_IMAGE_PIXELS, too_many_pixels
 from .models import get_model
 from .protos import DeploymentState, PredictResponse
 from .store import Store
 
 DEFAULT_SCORE_THRESHOLD = 0.5  # AutoML's default for object detection
 DEFAULT_MAX_BOXES = 100
+# Decodes and model runs at once: with 40 MP images each holds up to ~120 MB, so the server's memory stays
+# bounded however many Predict requests arrive together (the rest wait their turn).
+PREDICT_SLOTS = 2
+IMAGE_FIELD = "payload.image.image_bytes"
 
 
 def _float_param(params, key: str, default: float) -> float:
@@ -23,6 +29,27 @@ def _float_param(params, key: str, default: float) -> float:
         return float(params.get(key, default))
     except ValueError as error:
         raise invalid_field(f"params.{key}", f"{params[key]!r} is not a number") from error
+
+
+def _decode(data: bytes):
+    """RGB pixels of an image in the request; INVALID_ARGUMENT for one that is not an image or too large."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        raise invalid_field(
+            IMAGE_FIELD, f"image has more than {MAX_IMAGE_PIXELS:,} pixels, the limit"
+        ) from error
+    except (UnidentifiedImageError, OSError) as error:
+        raise invalid_field(IMAGE_FIELD, f"not a readable image ({error})") from error
+    problem = too_many_pixels(*image.size)
+    if problem:
+        raise invalid_field(IMAGE_FIELD, problem)
+    try:
+        return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as error:  # how Pillow reports truncated or corrupt data
+        raise invalid_field(IMAGE_FIELD, f"not a readable image ({error})") from error
 
 
 class Predictor:
@@ -33,6 +60,7 @@ class Predictor:
         self.config = config
         self._detectors: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(PREDICT_SLOTS)
 
     def _detect(self, model_id: str, image):
         """Run the model's detector, one call at a time (a TF Lite interpreter is not thread-safe)."""
@@ -47,29 +75,25 @@ class Predictor:
             return detector, detector.detect(image)
 
     def predict(self, request):
-        from PIL import Image, UnidentifiedImageError
-
         model = get_model(self.store, request.name)
         if model.deployment_state == DeploymentState.UNDEPLOYED:
             raise FailedPrecondition(f"Model {model.name} is not deployed; deploy it before Predict.")
         if not request.payload.image.image_bytes:
             raise invalid_field("payload.image.image_bytes", "is required")
         threshold = _float_param(request.params, "score_threshold", DEFAULT_SCORE_THRESHOLD)
-        max_boxes = int(_float_param(request.params, "max_bounding_box_count", DEFAULT_MAX_BOXES))
+        max_boxes = _float_param(request.params, "max_bounding_box_count", DEFAULT_MAX_BOXES)
+        if not (math.isfinite(max_boxes) and max_boxes >= 0 and max_boxes == int(max_boxes)):
+            raise invalid_field(
+                "params.max_bounding_box_count", f"{max_boxes:g} must be a whole number, 0 or more"
+            )
         if not 0 <= threshold <= 1:
             raise invalid_field("params.score_threshold", f"{threshold} must be between 0 and 1")
-        try:
-            image = Image.open(io.BytesIO(request.payload.image.image_bytes)).convert("RGB")
-        except (UnidentifiedImageError, OSError) as error:
-            raise InvalidArgument(
-                f"payload.image.image_bytes: not a readable image ({error})",
-                field="payload.image.image_bytes",
-            ) from error
         model_id = names.parse_name(model.name, "models").id
-        detector, found = self._detect(model_id, image)
+        with self._slots:
+            detector, found = self._detect(model_id, _decode(request.payload.image.image_bytes))
         specs = annotation_specs(self.store, f"{names.location_of(model.name)}/datasets/{model.dataset_id}")
         response = PredictResponse()
-        order = [i for i in found.scores.argsort()[::-1] if found.scores[i] >= threshold][:max_boxes]
+        order = [i for i in found.scores.argsort()[::-1] if found.scores[i] >= threshold][: int(max_boxes)]
         for i in order:
             class_id = int(found.classes[i])
             label = detector.labels[class_id] if class_id < len(detector.labels) else str(class_id)
