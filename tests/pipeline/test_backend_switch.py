@@ -1,0 +1,75 @@
+"""TRAINING_BACKEND picks the gateway; bad combinations are refused at configuration time with the reason;
+retraining from the champion reaches the gateway as its base model."""
+
+from __future__ import annotations
+
+import pytest
+from edgetrain_pipeline.automl_gateway import AutoMlGateway
+from edgetrain_pipeline.config import get_env
+from edgetrain_pipeline.deps import training_backend
+from edgetrain_pipeline.errors import ConfigurationException
+from edgetrain_pipeline.usecases.exports import export_and_notify
+from edgetrain_pipeline.vertex_gateway import VertexGateway
+from google.api_core import exceptions as gexc
+
+from .test_export_and_notify import as_event, finish_exports, train
+
+
+def _settings(pipeline_env, **env: str | None):
+    for name, value in env.items():
+        if value is None:
+            pipeline_env.delenv(name, raising=False)
+        else:
+            pipeline_env.setenv(name, value)
+    get_env.cache_clear()
+    return get_env()
+
+
+def test_unknown_backend_is_refused_naming_the_choices(pipeline_env):
+    with pytest.raises(ConfigurationException, match="TRAINING_BACKEND='vertex'.*automl-v1, vertex-ai"):
+        _settings(pipeline_env, TRAINING_BACKEND="vertex")
+
+
+def test_automl_v1_without_an_endpoint_says_google_no_longer_serves_it(pipeline_env):
+    with pytest.raises(ConfigurationException, match="AUTOML_ENDPOINT is not set") as raised:
+        _settings(pipeline_env, TRAINING_BACKEND="automl-v1", AUTOML_ENDPOINT=None)
+    assert "2024" in str(raised.value) and "TRAINING_BACKEND=vertex-ai" in str(raised.value)
+
+
+def test_each_backend_gets_its_own_gateway(pipeline_env):
+    automl = _settings(pipeline_env, TRAINING_BACKEND="automl-v1")
+    assert isinstance(training_backend(automl), AutoMlGateway)
+
+    vertex = _settings(pipeline_env, TRAINING_BACKEND="vertex-ai", AUTOML_ENDPOINT=None, VERTEX_ENDPOINT=None)
+    assert vertex.vertex_endpoint is None  # Google's regional endpoint
+    assert isinstance(training_backend(vertex), VertexGateway)
+
+
+def test_retraining_from_the_champion_needs_vertex(pipeline_env):
+    with pytest.raises(ConfigurationException, match="RETRAIN_FROM_CHAMPION=true needs TRAINING_BACKEND"):
+        _settings(pipeline_env, TRAINING_BACKEND="automl-v1", RETRAIN_FROM_CHAMPION="true")
+    assert _settings(
+        pipeline_env, TRAINING_BACKEND="vertex-ai", RETRAIN_FROM_CHAMPION="true"
+    ).retrain_from_champion
+
+
+def test_automl_v1_refuses_what_it_cannot_do_before_calling(pipeline_env):
+    gateway = AutoMlGateway(_settings(pipeline_env, TRAINING_BACKEND="automl-v1"))
+
+    with pytest.raises(gexc.InvalidArgument, match="cannot start a training from a model"):
+        gateway.create_model("ds", "n", "mobile-versatile-1", 1_000, {}, base_model="projects/p/models/1")
+    with pytest.raises(gexc.InvalidArgument, match="CSV files only.*gs://b/a.jsonl"):
+        gateway.import_data("ds", ["gs://b/a.jsonl"])
+
+
+@pytest.mark.emulators
+def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_env):
+    deps.settings = _settings(pipeline_env, TRAINING_BACKEND="vertex-ai", RETRAIN_FROM_CHAMPION="true")
+    first = train(deps, map_value=0.5)
+    export_and_notify(deps, as_event(first))
+    finish_exports(deps)
+    train(deps)  # the same (default) model type: starts from the champion
+    deps.store.update("datasets", "cards", {"policy": {"modelType": "mobile-low-latency-1"}})
+    train(deps)  # another type cannot start from it
+
+    assert deps.automl.base_models == [None, first["model"], None]
