@@ -77,6 +77,7 @@ def delete_dataset(store: Store, config: ServiceConfig, request) -> lro.Operatio
     dataset = get_dataset(store, request.name)
     dataset_id = names.parse_name(dataset.name, "datasets").id
     with store.tx() as db:
+        operations.refuse_if_busy(db, dataset.name, "Dataset")  # an import writing it, a training reading it
         db.execute("DELETE FROM resources WHERE name=? OR name LIKE ?", (dataset.name, dataset.name + "/%"))
         op = operations.done_now(db, names.location_of(dataset.name), dataset.name, "delete_details", Empty())
     shutil.rmtree(config.dataset_dir(dataset_id), ignore_errors=True)

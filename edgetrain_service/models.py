@@ -139,6 +139,7 @@ def set_deployed(store: Store, name: str, deployed: bool) -> lro.Operation:
 def delete_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
     model = get_model(store, request.name)
     with store.tx() as db:
+        operations.refuse_if_busy(db, model.name, "Model")  # an export copying it
         db.execute("DELETE FROM resources WHERE name=? OR name LIKE ?", (model.name, model.name + "/%"))
         op = operations.done_now(db, names.location_of(model.name), model.name, "delete_details", Empty())
     shutil.rmtree(config.model_dir(names.parse_name(model.name, "models").id), ignore_errors=True)

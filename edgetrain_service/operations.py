@@ -106,6 +106,27 @@ def finish(
     return op
 
 
+def unfinished_work_on(db: sqlite3.Connection, resource: str) -> str | None:
+    """The name of a queued or running operation that works on `resource` or trains on it (a dataset), so a
+    delete in the same transaction can refuse instead of pulling files from under it."""
+    row = db.execute(
+        "SELECT o.name FROM jobs j JOIN operations o ON o.name = j.op_name "
+        "WHERE j.state IN ('queued', 'running') AND o.done = 0 "
+        "AND (o.works_on = ? OR json_extract(j.payload, '$.dataset') = ?) ORDER BY j.seq LIMIT 1",
+        (resource, resource),
+    ).fetchone()
+    return None if row is None else row["name"]
+
+
+def refuse_if_busy(db: sqlite3.Connection, resource: str, what: str) -> None:
+    busy = unfinished_work_on(db, resource)
+    if busy is not None:
+        raise FailedPrecondition(
+            f"{what} {resource} is in use by operation {busy}, which has not finished; wait for it or "
+            f"cancel it, then delete the {what.lower()}."
+        )
+
+
 def cancel_requested(store: Store, name: str) -> bool:
     row = store.query_one("SELECT cancel_requested FROM operations WHERE name=?", (name,))
     return bool(row is not None and row["cancel_requested"])
