@@ -27,43 +27,30 @@ class TrainerConfig:
     cache_max_mib: int = 1536  # memory cap of the cache: fewer views, then fewer images, on large datasets
     head_max_epochs: int = 80  # epochs over the cached views
     head_batch_size: int = 16
-    # input megapixels per forward/backward pass of the head; batches above it run as micro-batches
-    # (fit.pass_size). Same speed; @448 a batch of 16 holds 1.4 GB of activations, passes of 8 0.8 GB
-    head_pass_megapixels: float = 1.7
-    head_learning_rate: float = 4e-3  # AdamW, 1-epoch linear warm-up then cosine decay (schedule.py)
+    head_learning_rate: float = 4e-3  # AdamW, 1-epoch linear warm-up then cosine decay (training/schedule.py)
     head_time_share: float = 0.25  # at most this share of the training time when stage 2 follows
     # --- stage 2: fine-tune the whole network
     finetune: bool = True  # run stage 2 when budget remains after stage 1
     finetune_max_epochs: int = 150  # in practice the budget or early stopping ends the stage first
     finetune_batch_size: int = 8
-    # the same for fine-tuning: @448 a batch of 8 holds 2.5 GB in one pass, 1.6 GB in passes of 4 (7 % slower)
-    finetune_pass_megapixels: float = 0.85
-    # 8e-4 (4e-4 until 2026-12-03) lifted cards versatile from 0.968 to 0.993 TEST mAP@0.5 and
-    # high-accuracy from 0.977 to 0.986, raised mAP@[.5:.95] on all six type x dataset pairs, and cost cards
-    # low-latency 0.991 → 0.982, within what 67 TEST images move (docs/trainer_design.md)
+    # the pretrained backbone takes a lower rate than the fresh head (docs/lab-notes.md has the comparison)
     finetune_learning_rate: float = 8e-4
-    # linear warm-up of the fine-tuning rate, in epochs. On cards validation mAP falls from 0.86–0.95 to
-    # 0.39–0.65 in the first fine-tuning epochs; a 5-epoch warm-up only delayed the fall to the peak rate
-    # and moved cards high-accuracy from 0.963 to 0.968, within a seed's reach (docs/trainer_design.md)
-    finetune_warmup_epochs: float = 1.0
-    finetune_backbone_bn: bool = False  # False: backbone batch-norm statistics stay frozen (small batches)
+    finetune_warmup_epochs: float = 1.0  # linear warm-up of the fine-tuning rate, in epochs
     # backbone layers at stride ≤ this stay frozen while fine-tuning (torchvision's and Detectron2's detection
-    # default freezes stride ≤ 4); 0 trains them all. Off: on cards high-accuracy, 4 sped up the climb but
-    # not the result (docs/trainer_design.md)
+    # default freezes stride ≤ 4); 0 trains them all
     finetune_frozen_stride: int = 0
     # --- both stages
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
     patience: int = 15  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
-    # ... and at least this share of the stage's training time: a patience in epochs alone ended a cards
-    # low-latency run (epochs of 20 s) 24 minutes into its hour at 0.946 TEST mAP@0.5; with this floor the
-    # next one trained 49 minutes and scored 0.991 (docs/trainer_design.md). 0 counts epochs only
+    # ... and at least this share of the stage's training time, as epochs differ 20-fold in length between
+    # datasets and model types; 0 counts epochs only
     patience_share: float = 0.2
     min_delta: float = 0.002
     # then the last stage decays its learning rate to the floor over this many more epochs before it stops
-    # (fit.run_stage); 0 stops at once
+    # (training/loop.py); 0 stops at once
     cooldown_epochs: int = 10
     # the last stage also averages the validated weights of every epoch that ends with the learning rate at
-    # or below this fraction of its peak (stochastic weight averaging, tail_average.py), and keeps the
+    # or below this fraction of its peak (stochastic weight averaging, training/averaging.py), and keeps the
     # average when it validates at least as well as those epochs do on average. 0 off
     tail_average_lr_fraction: float = 0.0
     weight_decay: float = 1e-4  # decoupled (AdamW)
@@ -88,13 +75,11 @@ class TrainerConfig:
     calibration_images: int = 48  # training images for int8 calibration
     max_detections: int = 100
     # classes output for each detected box, best first (the op's max_classes_per_detection). 2: a box whose
-    # class is in doubt (a nine or a ten?) also carries its runner-up, scored, as per-class NMS detectors do;
-    # it lifted cards TEST mAP@0.5 by 0.017–0.038 and moved BCCD's by ≤ 0.003 (docs/trainer_design.md)
+    # class is in doubt (a nine or a ten?) also carries its runner-up, scored, as per-class NMS detectors do
     classes_per_detection: int = 2
     nms_iou_threshold: float = 0.5
-    # lowest best-class score a box enters NMS with. The op's NMS costs selected boxes x candidates: at 0.01 a
-    # BCCD model sends thousands of anchors, at 0.05 int8 latency fell by 22–49 % at the same TEST mAP
-    # (docs/trainer_design.md, `benchmarks/score_threshold_bench.py`)
+    # lowest best-class score a box enters NMS with; the op's NMS costs selected boxes x candidates, so a
+    # low threshold sends thousands of anchors into it for no mAP
     score_threshold: float = 0.05
 
     @classmethod
@@ -108,7 +93,7 @@ class TrainerConfig:
                     f"overrides: unknown trainer setting {key!r}; known settings: {', '.join(sorted(known))}"
                 )
             default = getattr(config, key)
-            setattr(config, key, _coerce(key, value, default, known[key].type))
+            setattr(config, key, _coerce(key, value, default, str(known[key].type)))
         config.validate()
         return config
 
@@ -129,9 +114,10 @@ class TrainerConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"overrides: {name} must be ≥ 1, got {getattr(self, name)}")
-        for name in ("head_pass_megapixels", "finetune_pass_megapixels", "finetune_warmup_epochs"):
-            if getattr(self, name) <= 0:
-                raise InvalidArgumentError(f"overrides: {name} must be > 0, got {getattr(self, name)}")
+        if self.finetune_warmup_epochs <= 0:
+            raise InvalidArgumentError(
+                f"overrides: finetune_warmup_epochs must be > 0, got {self.finetune_warmup_epochs}"
+            )
         for name in ("max_epochs", "max_train_images", "max_eval_images"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -54,7 +54,11 @@ def train(
     )
     threads = configure_runtime(config.threads, request.seed)
 
-    from .training.stages import TrainingRun  # TensorFlow is imported only once the request is valid
+    # TensorFlow is imported only once the request is valid
+    from .export.package import save_model_dir, write_tflite_package
+    from .export.tflite_detector import evaluate_package
+    from .training.loop import StageOutcome, run_stage
+    from .training.stages import DetectorTraining
 
     spec = spec_for(request.model_type)
     if config.input_size is not None:
@@ -80,11 +84,17 @@ def train(
         )
     )
 
-    run = TrainingRun(
+    run = DetectorTraining(
         spec, dataset.labels, config, clock, rng, report, cancelled, pct_range=(_PCT_DATA, _PCT_TRAIN_END)
     )
     run.set_data(train_ex, train_images, val_ex, val_images)
-    outcomes = run.fit()
+    outcomes: list[StageOutcome] = []
+    if config.cache_features:  # stage 1: the head on cached frozen-backbone features
+        head = run.head_stage(last=not config.finetune)
+        outcomes.append(run_stage(head, clock, run.epoch_report, cancelled))
+    if config.finetune and clock.train_fraction() < 1.0:  # stage 2: the whole network, to beat stage 1
+        finetune = run.finetune_stage(keep_above=outcomes[-1].best_map50 if outcomes else -1.0)
+        outcomes.append(run_stage(finetune, clock, run.epoch_report, cancelled))
     # The last stage decides: stage 1 handing over to stage 2 at its time share is not the budget running out.
     stop_reason = (
         StopReason.BUDGET_REACHED if outcomes[-1].ended_by == "budget" else StopReason.MODEL_CONVERGED
@@ -93,8 +103,19 @@ def train(
     with staged_directory(out_dir) as tmp:
         calibration = train_images[rng.permutation(len(train_images))[: config.calibration_images]]
         report(Progress(_PCT_TRAIN_END, "export", message=f"exporting {request.quantization} TF Lite"))
-        run.save(tmp / "model", calibration)
-        run.export_tflite(tmp / "package", request.quantization, calibration)
+        config_dict, post = config.to_dict(), run.post_config()
+        save_model_dir(tmp / "model", run.detector, spec, dataset.labels, config_dict, calibration)
+        write_tflite_package(
+            tmp / "package",
+            run.detector,
+            spec,
+            dataset.labels,
+            request.quantization,
+            calibration,
+            post,
+            run.anchors,
+            cancelled,
+        )
         if cancelled():
             raise TrainingCancelled("training cancelled during export")
         report(
@@ -102,7 +123,7 @@ def train(
                 _PCT_EXPORT_END, "evaluate", message=f"evaluating the TF Lite model on {len(test_ex)} images"
             )
         )
-        evaluation, latency_ms = run.evaluate_package(tmp / "package", test_ex, cancelled)
+        evaluation, latency_ms = evaluate_package(tmp / "package", test_ex, dataset.labels, cancelled)
         for name in ("package", "model"):
             (tmp / name / "evaluation.json").write_text(json.dumps(evaluation.to_dict(), indent=1))
     package_dir = out_dir / "package"

@@ -18,7 +18,7 @@ MIN_BOX_EDGE = 0.01  # AutoML's minimum normalized box edge
 
 def resize_square(image: Image.Image, size: int) -> np.ndarray:
     """PIL RGB image → uint8 [size, size, 3] (bilinear, aspect ratio not kept)."""
-    return np.asarray(image.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Augmenter:
             image, boxes = _pad(image, boxes, scale, rng)
         if image.shape[0] != size:
             image = np.asarray(
-                Image.fromarray(np.ascontiguousarray(image)).resize((size, size), Image.BILINEAR)
+                Image.fromarray(np.ascontiguousarray(image)).resize((size, size), Image.Resampling.BILINEAR)
             )
         if self.color > 0:
             image = _jitter(image, self.color, rng)

@@ -5,6 +5,7 @@ result = detector.detect(pil_or_uint8_image)      # boxes yxyx normalized [D, 4]
 # D = count x classesPerDetection: a box in doubt comes once per top class, best first
 detector.latency_ms([detector.prepare(image)])   # median invoke time on real images
 found, ms = detector.detect_and_time(images)      # detections of each image, latency on the first few
+evaluation, ms = evaluate_package(package_dir, examples, labels, cancel)  # AutoML-shaped, on TEST rows
 """
 
 from __future__ import annotations
@@ -12,13 +13,19 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
+
+from ..data.dataset import Example
+from ..data.images import load_rgb
+from ..errors import TrainingCancelled
+from ..evaluation import Evaluation, evaluate
+from ..types import CancelCheck
 
 # Output names of the serving signature, in the TFLite_Detection_PostProcess order.
 OUTPUT_KEYS = ("output_0", "output_1", "output_2", "output_3")  # boxes, classes, scores, count
@@ -48,10 +55,11 @@ class TFLiteDetector:
     def prepare(self, image: Image.Image | np.ndarray) -> np.ndarray:
         """PIL RGB image or uint8 [h, w, 3] of any size → uint8 [H, W, 3] at the model's input (stretched)."""
         _, height, width, _ = self.input_shape
+        bilinear = Image.Resampling.BILINEAR
         if isinstance(image, Image.Image):
-            return np.asarray(image.convert("RGB").resize((width, height), Image.BILINEAR), dtype=np.uint8)
+            return np.asarray(image.convert("RGB").resize((width, height), bilinear), dtype=np.uint8)
         if image.shape[:2] != (height, width):
-            return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR), dtype=np.uint8)
+            return np.asarray(Image.fromarray(image).resize((width, height), bilinear), dtype=np.uint8)
         return image
 
     def detect(self, image: Image.Image | np.ndarray) -> TFLiteDetections:
@@ -82,7 +90,8 @@ class TFLiteDetector:
         self, images: Iterable[Image.Image | np.ndarray], runs: int = 30
     ) -> tuple[list[TFLiteDetections], float]:
         """Detections of every image, then latency_ms on the first LATENCY_IMAGES of them."""
-        found, timed = [], []
+        found: list[TFLiteDetections] = []
+        timed: list[np.ndarray] = []
         for image in images:
             ready = self.prepare(image)
             found.append(self.detect(ready))
@@ -96,3 +105,20 @@ def _classes_per_box(metadata_path: Path) -> int:
     if not metadata_path.exists():
         return 1
     return int(json.loads(metadata_path.read_text()).get("classesPerDetection", 1))
+
+
+def evaluate_package(
+    package_dir: Path, examples: list[Example], labels: list[str], cancel: CancelCheck
+) -> tuple[Evaluation, float]:
+    """Evaluate the package's TF Lite model on `examples` (original images) and time it at 2 threads on the
+    first of them. Raises TrainingCancelled when cancel() turns True between images."""
+
+    def images() -> Iterator[Image.Image]:
+        for example in examples:
+            if cancel():
+                raise TrainingCancelled("training cancelled during evaluation")
+            yield load_rgb(example.image_path)
+
+    found, latency = TFLiteDetector(package_dir, num_threads=2).detect_and_time(images())
+    predictions = [(det.boxes, det.classes, det.scores) for det in found]
+    return evaluate(examples, labels, predictions), latency

@@ -52,7 +52,8 @@ def generate_anchors(input_size: int, config: AnchorConfig = DEFAULT_ANCHORS) ->
         raise ValueError(
             f"input_size {input_size} is not divisible by the largest stride {config.strides[-1]}"
         )
-    shapes = []  # (height, width) in pixels per anchor of one location, scale-major then ratio
+    # (height, width) in pixels per anchor of one location, scale-major then ratio
+    shapes: list[tuple[float, float]] = []
     per_level = []
     for stride in config.strides:
         shapes = []

@@ -7,7 +7,7 @@ Box formats: `yxyx` = (ymin, xmin, ymax, xmax) normalized 0..1; anchors are cent
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -85,6 +85,7 @@ class AnchorMatcher:
     coder: BoxCoder = DEFAULT_CODER
     positive_iou: float = 0.5
     negative_iou: float = 0.4
+    _anchors_yxyx: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_anchors_yxyx", center_size_to_yxyx(self.anchors))

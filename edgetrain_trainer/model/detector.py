@@ -127,4 +127,8 @@ def build_detector(backbone: keras.Model, head: keras.Model, input_size: int) ->
 
 
 def backbone_feature_shapes(backbone: keras.Model) -> list[tuple[int, int, int]]:
-    return [tuple(int(d) for d in out.shape[1:]) for out in backbone.outputs]
+    shapes = []
+    for out in backbone.outputs:
+        _, height, width, channels = (int(d) for d in out.shape)
+        shapes.append((height, width, channels))
+    return shapes

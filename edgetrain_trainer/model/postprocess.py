@@ -25,8 +25,8 @@ class PostProcessConfig:
     `count` counts boxes, not entries. nms_score_threshold: lowest best-class score kept: low, since boxes
     below it are lost to mAP, but every anchor above it costs NMS time (TrainerConfig.score_threshold's
     comment); a box's later classes may score below it. use_regular_nms:
-    per-class NMS instead of fast NMS. Unused: under ai-edge-litert 2.3 it lost confident detections of an
-    int8 cards model (a king that fast NMS scores 0.98 was not output at all; TEST mAP@0.5 0.80 vs 0.93).
+    per-class NMS instead of fast NMS. Unused: under ai-edge-litert 2.3 it drops confident detections of
+    int8 models that fast NMS keeps.
     """
 
     max_detections: int = 100

@@ -67,8 +67,8 @@ class EarlyStopping:
     with the best counts as best for the weights to keep (the later, longer-trained weights win) but does
     not reset the patience.
 
-    The time floor is there because epochs differ 20-fold in length between datasets and model types:
-    15 epochs of 20 s gave a cards run 5 minutes on a plateau; with 11 minutes it climbed on after 8."""
+    The time floor is there because epochs differ 20-fold in length between datasets and model types: a
+    patience in epochs alone gives a run of short epochs only minutes on a plateau it would climb off."""
 
     patience: int
     min_delta: float = 0.0

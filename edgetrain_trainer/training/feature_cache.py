@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..data.augment import Augmenter
+from ..data.image_store import Images
 from ..errors import TrainingCancelled
 from ..model.box_coding import AnchorMatcher
 
@@ -55,7 +56,7 @@ def plan_cache(images: int, views: int, view_bytes: int, max_bytes: int) -> tupl
 
 def build_feature_cache(
     backbone: keras.Model,
-    images: np.ndarray,
+    images: Images,
     boxes: list[np.ndarray],
     classes: list[np.ndarray],
     views: int,
@@ -87,7 +88,7 @@ def build_feature_cache(
         for i in range(len(images)):
             if cancel():
                 raise TrainingCancelled("training cancelled while caching features")
-            if view == 0:
+            if view == 0 or augmenter is None:
                 img, b, c = images[i], boxes[i], classes[i]
             else:
                 img, b, c = augmenter(images[i], boxes[i], classes[i], rng)

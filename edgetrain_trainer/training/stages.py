@@ -1,11 +1,15 @@
-"""TrainingRun: the model, its two training stages, saving, export and evaluation of one training.
+"""DetectorTraining: the detector of one training and its two `Stage` values.
 
-train.py drives it; this module holds everything that touches TensorFlow.
+train.py runs the stages through loop.run_stage:
+1. head_stage(): the backbone is frozen; its C3–C5 features for a few augmented views of every training
+   image are computed once (feature_cache.py) and the detection head trains on them (many cheap epochs).
+2. finetune_stage(): the whole network trains on freshly augmented images while budget remains; it must
+   beat the head stage's validation score to replace its weights.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -15,37 +19,28 @@ from ..config import TrainerConfig
 from ..data.augment import Augmenter
 from ..data.dataset import Example
 from ..data.image_store import Images, take
-from ..data.images import load_rgb
 from ..errors import TrainingCancelled
-from ..evaluation import Evaluation, evaluate
-from ..export.package import save_model_dir, write_tflite_package
-from ..export.tflite_detector import TFLiteDetector
+from ..evaluation import evaluate
 from ..model.anchors import DEFAULT_ANCHORS, generate_anchors
 from ..model.backbones import build_backbone, freeze_early_layers
 from ..model.box_coding import AnchorMatcher
 from ..model.catalog import ModelTypeSpec
 from ..model.detector import backbone_feature_shapes, build_detector, build_head
 from ..model.losses import DetectionLoss
-from ..model.postprocess import PostProcessConfig
-from ..types import Progress
-from .budget import BudgetClock, EarlyStopping
-from .feature_cache import build_feature_cache, bytes_per_view, plan_cache
-from .loop import (
-    StageOutcome,
-    StageSettings,
-    feature_batches,
-    finetune_epoch_fn,
-    head_epoch_fn,
-    image_batches,
-    make_optimizer,
-    make_train_step,
-    pass_size,
-    predict_map,
-    run_stage,
-)
+from ..model.postprocess import PostProcessConfig, decode_detections
+from ..types import CancelCheck, Progress, ProgressCallback
+from .budget import BudgetClock
+from .feature_cache import FeatureCache, build_feature_cache, bytes_per_view, plan_cache
+from .loop import Batch, EpochReport, RateSchedule, Stage, Stopping, epoch_order, pass_size
+
+PREDICT_BATCH = 8
+# Input megapixels per forward/backward pass; larger batches run as micro-batches (loop.make_train_step).
+# Same speed, less memory: at 448 px a head batch of 16 holds 1.4 GB of activations in one pass.
+HEAD_PASS_MEGAPIXELS = 1.7
+FINETUNE_PASS_MEGAPIXELS = 0.85
 
 
-class TrainingRun:
+class DetectorTraining:
     def __init__(
         self,
         spec: ModelTypeSpec,
@@ -53,8 +48,8 @@ class TrainingRun:
         config: TrainerConfig,
         clock: BudgetClock,
         rng: np.random.Generator,
-        report,
-        cancel,
+        report: ProgressCallback,
+        cancel: CancelCheck,
         pct_range: tuple[float, float],
     ):
         self.spec, self.labels, self.config, self.clock = spec, labels, config, clock
@@ -68,67 +63,141 @@ class TrainingRun:
         self.augmenter = Augmenter(
             config.augment_flip, config.augment_rotate, config.augment_scale, config.augment_color
         )
-        self._work_done, self._work_total = 0, 1
+        head_epochs = config.epochs(config.head_max_epochs) if config.cache_features else 0
+        finetune_epochs = config.epochs(config.finetune_max_epochs) if config.finetune else 0
+        self._work_done, self._work_total = 0, max(head_epochs + finetune_epochs, 1)
 
     def set_data(
         self, train_ex: list[Example], train_images: Images, val_ex: list[Example], val_images: Images
     ) -> None:
-        self.train_ex, self.train_images, self.val_ex, self.val_images = (
-            train_ex,
-            train_images,
-            val_ex,
-            val_images,
-        )
+        self.train_ex, self.train_images = train_ex, train_images
+        self.val_ex, self.val_images = val_ex, val_images
         self.train_boxes = [e.boxes_yxyx() for e in train_ex]
         self.train_classes = [e.class_ids() for e in train_ex]
 
-    # ---------------------------------------------------------------- training
-    def fit(self) -> list[StageOutcome]:
+    # ---------------------------------------------------------------- the two stages
+    def head_stage(self, last: bool) -> Stage:
+        """Stage 1 on a freshly built feature cache. `last`: no stage follows (it then cools down and
+        averages its tail, and may use the whole training time)."""
         cfg = self.config
-        head_epochs = cfg.epochs(cfg.head_max_epochs) if cfg.cache_features else 0
-        ft_epochs = cfg.epochs(cfg.finetune_max_epochs) if cfg.finetune else 0
-        self._work_total = head_epochs + ft_epochs
-        outcomes = []
-        self._head_best = None
-        if cfg.cache_features:
-            share = cfg.head_time_share if cfg.finetune else 1.0
-            last = not cfg.finetune  # only the last stage cools down and averages its tail
-            outcomes.append(
-                self._head_stage(
-                    StageSettings(
-                        "head",
-                        head_epochs,
-                        cfg.head_batch_size,
-                        cfg.head_learning_rate,
-                        share,
-                        cfg.cooldown_epochs if last else 0,
-                        cfg.tail_average_lr_fraction if last else 0.0,
-                    )
-                )
-            )
-            self._head_best = outcomes[-1].best_map50
-        if cfg.finetune and self.clock.train_fraction() < 1.0:
-            outcomes.append(
-                self._finetune_stage(
-                    StageSettings(
-                        "finetune",
-                        ft_epochs,
-                        cfg.finetune_batch_size,
-                        cfg.finetune_learning_rate,
-                        1.0,
-                        cfg.cooldown_epochs,
-                        cfg.tail_average_lr_fraction,
-                        warmup_epochs=cfg.finetune_warmup_epochs,
-                    )
-                )
-            )
-        return outcomes
-
-    def _head_stage(self, settings: StageSettings) -> StageOutcome:
         self.backbone.trainable = False
-        self._progress("features", {}, None, "caching backbone features")
+        cache = self._feature_cache()
+        val_features = self._features(self.val_images)
+        predict = tf.function(lambda x: self.head(x, training=False))
+        batch_size = min(cfg.head_batch_size, len(cache))
+
+        def batches() -> Iterator[Batch]:
+            for idx in epoch_order(len(cache), cfg.head_batch_size, self.rng):
+                idx = np.sort(idx)  # sorted fancy indexing reads the cache faster
+                yield (
+                    [tf.constant(f[idx].astype(np.float32)) for f in cache.features],
+                    tf.constant(cache.class_targets[idx].astype(np.int32)),
+                    tf.constant(cache.box_targets[idx].astype(np.float32)),
+                )
+
+        def validation_inputs() -> Iterator[list[tf.Tensor]]:
+            for i in range(0, len(val_features[0]), PREDICT_BATCH):
+                yield [tf.constant(f[i : i + PREDICT_BATCH].astype(np.float32)) for f in val_features]
+
+        self._progress("head", "training the detection head on the cached features")
+        deadline = cfg.head_time_share if cfg.finetune else 1.0
+        return Stage(
+            name="head",
+            model=self.head,
+            loss=self.loss,
+            batches=batches,
+            evaluate=lambda: self._validate(predict, validation_inputs()),
+            steps_per_epoch=max(len(cache) // batch_size, 1),
+            micro_batch=pass_size(cfg.head_batch_size, self.spec.input_size, HEAD_PASS_MEGAPIXELS),
+            max_epochs=cfg.epochs(cfg.head_max_epochs),
+            rates=self._rates(cfg.head_learning_rate, warmup_epochs=1.0),
+            stopping=self._stopping(deadline, cfg.cooldown_epochs if last else 0),
+            deadline_fraction=deadline,
+            tail_average_lr_fraction=cfg.tail_average_lr_fraction if last else 0.0,
+        )
+
+    def finetune_stage(self, keep_above: float) -> Stage:
+        """Stage 2: every layer but the backbone's batch-norm statistics (frozen: batches are small) and, with
+        finetune_frozen_stride, its early layers. keep_above: the head stage's best validation score."""
+        cfg = self.config
+        self.backbone.trainable = True
+        for layer in _all_layers(self.backbone):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # Keras runs non-trainable batch norm in inference mode
+        frozen = freeze_early_layers(self.backbone, cfg.finetune_frozen_stride)
+        predict = tf.function(lambda x: self.detector(x, training=False))
+        images, boxes, classes = self.train_images, self.train_boxes, self.train_classes
+
+        def batches() -> Iterator[Batch]:
+            for idx in epoch_order(len(images), cfg.finetune_batch_size, self.rng):
+                views = [self.augmenter(images[i], boxes[i], classes[i], self.rng) for i in idx]
+                pairs = [self.matcher.match(v[1], v[2]) for v in views]
+                x = tf.constant(np.stack([v[0] for v in views]).astype(np.float32))
+                yield x, np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+        def validation_inputs() -> Iterator[tf.Tensor]:
+            for i in range(0, len(self.val_images), PREDICT_BATCH):
+                yield tf.constant(self.val_images[i : i + PREDICT_BATCH].astype(np.float32))
+
+        stride = cfg.finetune_frozen_stride
+        what = f"all but the backbone's {frozen} layers at stride ≤ {stride}" if frozen else "every layer"
+        self._progress("finetune", f"fine-tuning {what}")
+        return Stage(
+            name="finetune",
+            model=self.detector,
+            loss=self.loss,
+            batches=batches,
+            evaluate=lambda: self._validate(predict, validation_inputs()),
+            steps_per_epoch=max(len(images) // min(cfg.finetune_batch_size, len(images)), 1),
+            micro_batch=pass_size(cfg.finetune_batch_size, self.spec.input_size, FINETUNE_PASS_MEGAPIXELS),
+            max_epochs=cfg.epochs(cfg.finetune_max_epochs),
+            rates=self._rates(cfg.finetune_learning_rate, warmup_epochs=cfg.finetune_warmup_epochs),
+            stopping=self._stopping(1.0, cfg.cooldown_epochs),
+            tail_average_lr_fraction=cfg.tail_average_lr_fraction,
+            keep_above=keep_above,
+        )
+
+    def _rates(self, learning_rate: float, warmup_epochs: float) -> RateSchedule:
+        cfg = self.config
+        return RateSchedule(
+            learning_rate=learning_rate,
+            warmup_epochs=warmup_epochs,
+            weight_decay=cfg.weight_decay,
+            grad_clip_norm=cfg.grad_clip_norm,
+            ema_epochs=cfg.ema_epochs,
+        )
+
+    def _stopping(self, deadline_fraction: float, cooldown_epochs: int) -> Stopping:
+        cfg = self.config
+        stage_seconds = self.clock.seconds_at(deadline_fraction)
+        return Stopping(
+            patience=cfg.patience,
+            min_delta=cfg.min_delta,
+            patience_seconds=cfg.patience_share * stage_seconds,
+            cooldown_epochs=cooldown_epochs,
+        )
+
+    def _feature_cache(self) -> FeatureCache:
+        """The cache of the training images' views within cache_max_mib: fewer views, then a random subset
+        of the images when the dataset is large."""
+        cfg = self.config
+        self._progress("features", "caching backbone features")
         started = self.clock.elapsed()
-        images, boxes, classes, views, capped = self._cache_inputs()
+        shapes = backbone_feature_shapes(self.backbone)
+        count = len(self.train_images)
+        views, kept = plan_cache(
+            count, cfg.cache_views, bytes_per_view(shapes, len(self.anchors)), cfg.cache_max_mib * 2**20
+        )
+        images, boxes, classes = self.train_images, self.train_boxes, self.train_classes
+        if kept < count:
+            subset = np.sort(self.rng.permutation(count)[:kept])
+            images = take(images, subset)
+            boxes, classes = [boxes[i] for i in subset], [classes[i] for i in subset]
+
+        def on_batch(done: int, total: int) -> None:
+            if done % 64 < 8 or done == total:  # about every 64 views
+                self._progress("features", f"cached features of {done}/{total} views")
+
         cache = build_feature_cache(
             self.backbone,
             images,
@@ -139,198 +208,68 @@ class TrainingRun:
             self.matcher,
             self.rng,
             self.cancel,
-            self._on_cache_batch,
+            on_batch,
         )
-        val_features = self._features(self.val_images)
+        capped = (
+            f" (cache_max_mib {cfg.cache_max_mib}: {views} views of {kept} images)"
+            if (views, kept) != (cfg.cache_views, count)
+            else ""
+        )
         self._progress(
             "features",
-            {},
-            None,
             f"cached {len(cache)} views ({cache.nbytes / 2**20:.0f} MiB) "
             f"in {self.clock.elapsed() - started:.0f} s{capped}",
         )
-        steps = max(len(cache) // min(settings.batch_size, len(cache)), 1)
-        optimizer, schedule = make_optimizer(
-            settings, steps, self.config.weight_decay, self.config.grad_clip_norm, self.config.ema_epochs
-        )
-        micro = pass_size(settings.batch_size, self.spec.input_size, self.config.head_pass_megapixels)
-        step = make_train_step(self.head, optimizer, self.loss, micro)
-        predict = tf.function(lambda x: self.head(x, training=False))
-        self._progress("head", {}, None, "training the detection head on the cached features")
-        epoch_fn = head_epoch_fn(self.head, step, cache, settings, self.clock, self.cancel, self.rng)
-        return run_stage(
-            settings,
-            epoch_fn,
-            lambda: predict_map(
-                predict,
-                feature_batches(val_features),
-                self.val_ex,
-                self.labels,
-                self.anchors,
-                self.post_config(),
-                self.cancel,
-            ),
-            self.head,
-            self.clock,
-            self._stopper(settings),
-            self._epoch_report,
-            optimizer,
-            schedule,
-            steps,
-        )
-
-    def _cache_inputs(self):
-        """(images, boxes, classes, views, note) for the feature cache within cache_max_mib: fewer views,
-        then a random subset of the images when the dataset is large."""
-        shapes = [tuple(int(d) for d in out.shape[1:]) for out in self.backbone.outputs]
-        views, count = plan_cache(
-            len(self.train_images),
-            self.config.cache_views,
-            bytes_per_view(shapes, len(self.anchors)),
-            self.config.cache_max_mib * 2**20,
-        )
-        note = ""
-        if (views, count) != (self.config.cache_views, len(self.train_images)):
-            note = f" (cache_max_mib {self.config.cache_max_mib}: {views} views of {count} images)"
-        if count == len(self.train_images):
-            return self.train_images, self.train_boxes, self.train_classes, views, note
-        subset = np.sort(self.rng.permutation(len(self.train_images))[:count])
-        return (
-            take(self.train_images, subset),
-            [self.train_boxes[i] for i in subset],
-            [self.train_classes[i] for i in subset],
-            views,
-            note,
-        )
+        return cache
 
     def _features(self, images: Images) -> list[np.ndarray]:
         extract = tf.function(lambda x: self.backbone(x, training=False))
-        chunks = [extract(b) for b in image_batches(images)]
+        chunks = [
+            extract(tf.constant(images[i : i + PREDICT_BATCH].astype(np.float32)))
+            for i in range(0, len(images), PREDICT_BATCH)
+        ]
         return [np.concatenate([c[level].numpy() for c in chunks]).astype(np.float16) for level in range(3)]
 
-    def _finetune_stage(self, settings: StageSettings) -> StageOutcome:
-        self.backbone.trainable = True
-        if not self.config.finetune_backbone_bn:
-            for layer in _all_layers(self.backbone):
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.trainable = False  # Keras runs non-trainable batch norm in inference mode
-        frozen = freeze_early_layers(self.backbone, self.config.finetune_frozen_stride)
-        steps = max(len(self.train_images) // min(settings.batch_size, len(self.train_images)), 1)
-        optimizer, schedule = make_optimizer(
-            settings, steps, self.config.weight_decay, self.config.grad_clip_norm, self.config.ema_epochs
-        )
-        micro = pass_size(settings.batch_size, self.spec.input_size, self.config.finetune_pass_megapixels)
-        step = make_train_step(self.detector, optimizer, self.loss, micro)
-        predict = tf.function(lambda x: self.detector(x, training=False))
-        stride = self.config.finetune_frozen_stride
-        what = f"all but the backbone's {frozen} layers at stride ≤ {stride}" if frozen else "every layer"
-        self._progress("finetune", {}, None, f"fine-tuning {what}")
-        epoch_fn = finetune_epoch_fn(
-            self.detector,
-            step,
-            self.train_images,
-            self.train_boxes,
-            self.train_classes,
-            self.augmenter,
-            self.matcher,
-            settings,
-            self.clock,
-            self.cancel,
-            self.rng,
-        )
-        stopper = self._stopper(settings)
-        return run_stage(
-            settings,
-            epoch_fn,
-            lambda: predict_map(
-                predict,
-                image_batches(self.val_images),
-                self.val_ex,
-                self.labels,
-                self.anchors,
-                self.post_config(),
-                self.cancel,
-            ),
-            self.detector,
-            self.clock,
-            stopper,
-            self._epoch_report,
-            optimizer,
-            schedule,
-            steps,
-            # fine-tuning must beat the head stage to replace its weights
-            keep_above=self._head_best if self._head_best is not None else -1.0,
-        )
-
-    def _stopper(self, settings: StageSettings) -> EarlyStopping:
-        stage_seconds = self.clock.seconds_at(settings.deadline_fraction)
-        return EarlyStopping(
-            self.config.patience, self.config.min_delta, self.config.patience_share * stage_seconds
-        )
-
-    def _on_cache_batch(self, done: int, total: int) -> None:
-        if done % 64 < 8 or done == total:  # about every 64 views
-            self._progress("features", {}, None, f"cached features of {done}/{total} views")
-
-    def _epoch_report(
-        self, phase: str, epoch: int, losses: dict[str, float], val_map: float | None, note: str = ""
-    ) -> None:
-        self._work_done += 1
-        message = f"{phase} epoch {epoch}" + (f"; {note}" if note else "")
-        self._progress(phase, losses, val_map, message, epoch)
-
-    def _progress(self, phase, losses, val_map, message, epoch=None) -> None:
-        lo, hi = self.pct_range
-        fraction = max(self.clock.train_fraction(), self._work_done / max(self._work_total, 1))
-        self.report(
-            Progress(
-                lo + (hi - lo) * min(fraction, 1.0),
-                phase,
-                epoch,
-                {k: round(float(v), 5) for k, v in losses.items()},
-                val_map,
-                message,
+    def _validate(self, predict, batches: Iterator) -> tuple[float, float]:
+        """Validation (mAP@0.5, mAP@[.5:.95]) of `predict` (inputs → [box_encodings, class_logits]) over
+        batches aligned with the validation examples, decoded with the export's post-processing."""
+        detections = []
+        for inputs in batches:
+            if self.cancel():
+                raise TrainingCancelled("training cancelled during validation")
+            box_pred, class_logits = predict(inputs)
+            detections += decode_detections(
+                np.asarray(box_pred), np.asarray(class_logits), self.anchors, self.post_config()
             )
-        )
+        result = evaluate(self.val_ex, self.labels, [(d.boxes, d.classes, d.scores) for d in detections])
+        return result.map50, result.map50_95
+
+    # ---------------------------------------------------------------- progress
+    def epoch_report(self, r: EpochReport) -> None:
+        """loop.run_stage's report: one more unit of work done, as a Progress."""
+        self._work_done += 1
+        message = f"{r.phase} epoch {r.epoch}" + (f"; {r.note}" if r.note else "")
+        self._progress(r.phase, message, r.losses, r.val_map, r.epoch)
+
+    def _progress(
+        self,
+        phase: str,
+        message: str,
+        losses: dict[str, float] | None = None,
+        val_map: float | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        lo, hi = self.pct_range
+        fraction = max(self.clock.train_fraction(), self._work_done / self._work_total)
+        rounded = {k: round(float(v), 5) for k, v in (losses or {}).items()}
+        self.report(Progress(lo + (hi - lo) * min(fraction, 1.0), phase, epoch, rounded, val_map, message))
 
     # ---------------------------------------------------------------- outputs
     def post_config(self) -> PostProcessConfig:
         return PostProcessConfig.from_trainer_config(self.config.to_dict())
 
-    def save(self, model_dir: Path, calibration: np.ndarray) -> None:
-        save_model_dir(model_dir, self.detector, self.spec, self.labels, self.config.to_dict(), calibration)
 
-    def export_tflite(self, dest: Path, quantization: str, calibration: np.ndarray) -> None:
-        write_tflite_package(
-            dest,
-            self.detector,
-            self.spec,
-            self.labels,
-            quantization,
-            calibration,
-            self.post_config(),
-            self.anchors,
-            self.cancel,
-        )
-
-    def evaluate_package(
-        self, package_dir: Path, examples: list[Example], cancel
-    ) -> tuple[Evaluation, float]:
-        """Evaluate the exported TF Lite model on `examples` (original images) and time it at 2 threads on the
-        first of them."""
-
-        def images():
-            for example in examples:
-                if cancel():
-                    raise TrainingCancelled("training cancelled during evaluation")
-                yield load_rgb(example.image_path)
-
-        found, latency = TFLiteDetector(package_dir, num_threads=2).detect_and_time(images())
-        predictions = [(det.boxes, det.classes, det.scores) for det in found]
-        return evaluate(examples, self.labels, predictions), latency
-
-
-def _all_layers(model):
+def _all_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):

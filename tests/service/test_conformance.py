@@ -9,7 +9,7 @@ from google.api_core import exceptions
 from google.cloud import automl_v1
 from google.longrunning import operations_pb2
 
-from edgetrain_trainer.tflite_runner import TFLiteDetector
+from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 
 from .conftest import CARDS, PARENT, start_training
 

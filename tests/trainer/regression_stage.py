@@ -1,68 +1,89 @@
-"""A one-layer regression model fitting y = 3x, driven through fit.run_stage: the stage loop's tests
+"""A one-layer regression model fitting y = 3x, driven through loop.run_stage: the stage loop's tests
 (moving average, cool-down, tail average) run on it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from edgetrain_trainer.training.budget import BudgetClock, EarlyStopping
-from edgetrain_trainer.training.loop import StageOutcome, StageSettings, make_optimizer, run_stage
+from edgetrain_trainer.training.budget import BudgetClock
+from edgetrain_trainer.training.loop import (
+    EpochReport,
+    RateSchedule,
+    Stage,
+    StageOutcome,
+    Stopping,
+    make_optimizer,
+    run_stage,
+)
 from edgetrain_trainer.training.schedule import BudgetCosine
+
+_X = np.linspace(-1, 1, 4, dtype=np.float32)[:, None]
+
+
+def _squared_error(class_targets, box_targets, box_pred, class_logits, num_positive):
+    return {"total": tf.reduce_mean((box_pred - box_targets) ** 2)}
 
 
 @dataclass
 class RegressionStage:
     model: keras.Model
-    optimizer: keras.optimizers.Optimizer
+    optimizer: keras.optimizers.Optimizer  # for driving epochs by hand (train_epoch)
     schedule: BudgetCosine
-    settings: StageSettings
+    stage: Stage
     steps_per_epoch: int
     raw_after_epoch: list[list[np.ndarray]] = field(default_factory=list)  # weights after each epoch
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
-        x = tf.constant(np.linspace(-1, 1, 4, dtype=np.float32)[:, None])
+    def batches(self) -> Iterator[tuple[tf.Tensor, np.ndarray, tf.Tensor]]:
+        """One epoch of the same batch; records the raw weights once the epoch's last step is done."""
         for _ in range(self.steps_per_epoch):
+            yield tf.constant(_X), np.zeros((4, 1), np.int32), tf.constant(3.0 * _X)
+        self.raw_after_epoch.append(self.model.get_weights())
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One epoch with self.optimizer, outside the loop."""
+        for x, _, y in self.batches():
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean((self.model(x) - 3.0 * x) ** 2)
+                loss = tf.reduce_mean((self.model(x)[0] - y) ** 2)
             grads = tape.gradient(loss, self.model.trainable_variables)
             self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
-        self.raw_after_epoch.append(self.model.get_weights())
         return {"total": float(loss)}
 
     def run(
         self,
         evaluate: Callable[[], tuple[float, float]],
-        stopper: EarlyStopping,
-        report: Callable = lambda *args: None,
-        settings: StageSettings | None = None,
+        report: Callable[[EpochReport], None] = lambda r: None,
         clock: BudgetClock | None = None,
-        keep_above: float = -1.0,
+        **changes,
     ) -> StageOutcome:
-        """run_stage with this model's epochs; settings default to the ones the optimizer was made for."""
-        return run_stage(
-            settings or self.settings,
-            self.train_epoch,
-            evaluate,
-            self.model,
-            clock or BudgetClock(1000),
-            stopper,
-            report,
-            self.optimizer,
-            self.schedule,
-            self.steps_per_epoch,
-            keep_above=keep_above,
-        )
+        """run_stage on this model's epochs; `changes` replace fields of the stage (stopping=..., ...)."""
+        stage = dataclasses.replace(self.stage, evaluate=evaluate, **changes)
+        return run_stage(stage, clock or BudgetClock(1000), report, lambda: False)
 
 
 def regression_stage(ema_epochs: float, max_epochs: int = 3, steps_per_epoch: int = 4) -> RegressionStage:
-    """The model, a head-stage optimizer over `max_epochs` epochs and its schedule, seeded."""
+    """The model, a stage over `max_epochs` epochs, and an optimizer made as run_stage makes it; seeded."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    settings = StageSettings("head", max_epochs, 4, 0.1, 1.0)
-    optimizer, schedule = make_optimizer(settings, steps_per_epoch, 0.0, 10.0, ema_epochs)
-    return RegressionStage(model, optimizer, schedule, settings, steps_per_epoch)
+    inputs = keras.Input((1,))
+    prediction = keras.layers.Dense(1)(inputs)
+    model = keras.Model(inputs, [prediction, prediction])  # (box_pred, class_logits), as a detector's
+    rates = RateSchedule(learning_rate=0.1, weight_decay=0.0, grad_clip_norm=10.0, ema_epochs=ema_epochs)
+    optimizer, schedule = make_optimizer(rates, steps_per_epoch, max_epochs)
+    holder = RegressionStage(model, optimizer, schedule, None, steps_per_epoch)  # type: ignore[arg-type]
+    holder.stage = Stage(
+        name="head",
+        model=model,
+        loss=_squared_error,
+        batches=holder.batches,
+        evaluate=lambda: (0.0, 0.0),
+        steps_per_epoch=steps_per_epoch,
+        max_epochs=max_epochs,
+        rates=rates,
+        stopping=Stopping(patience=5),
+    )
+    return holder

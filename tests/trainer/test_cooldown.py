@@ -2,8 +2,8 @@
 
 import pytest
 
-from edgetrain_trainer.training.budget import BudgetClock, EarlyStopping
-from edgetrain_trainer.training.loop import StageSettings
+from edgetrain_trainer.training.budget import BudgetClock
+from edgetrain_trainer.training.loop import Stopping
 from tests.trainer.regression_stage import regression_stage
 
 
@@ -19,7 +19,6 @@ class _Clock:
 
 def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20, patience_seconds: float = 0.0):
     stage = regression_stage(0.0, max_epochs=max_epochs)
-    settings = StageSettings("finetune", max_epochs, 4, 0.1, 1.0, cooldown_epochs)
     scores, rates, notes = iter(metrics), [], []
     time = _Clock()
 
@@ -27,12 +26,12 @@ def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20, patie
         time.now += 10
         return next(scores), 0.0
 
-    def report(phase, epoch, losses, val_map, note):
-        rates.append(float(stage.schedule(stage.optimizer.iterations)))
-        notes.append(note)
+    def report(r):
+        rates.append(r.learning_rate)
+        notes.append(r.note)
 
-    stopper = EarlyStopping(patience=2, patience_seconds=patience_seconds)
-    outcome = stage.run(evaluate, stopper, report, settings, BudgetClock(1000, clock=time))
+    stopping = Stopping(patience=2, patience_seconds=patience_seconds, cooldown_epochs=cooldown_epochs)
+    outcome = stage.run(evaluate, report, BudgetClock(1000, clock=time), name="finetune", stopping=stopping)
     return outcome, rates, notes
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgetrain_trainer.training.loop import StageSettings, make_optimizer
+from edgetrain_trainer.training.loop import RateSchedule, make_optimizer
 from edgetrain_trainer.training.schedule import BudgetCosine, planned_epochs
 
 
@@ -49,11 +49,10 @@ def test_replanning_cannot_extend_a_cool_down_only_shorten_it():
 
 
 def test_a_stage_warms_up_over_its_warmup_epochs_but_at_most_half_the_stage():
-    long = StageSettings("finetune", 100, 8, 1e-3, 1.0, warmup_epochs=3)
-    _, schedule = make_optimizer(long, 20, 0.0, 10.0, 0.0)
+    rates = RateSchedule(learning_rate=1e-3, warmup_epochs=3)
+    _, schedule = make_optimizer(rates, 20, max_epochs=100)
     assert float(schedule(29)) == pytest.approx(0.5e-3)
     assert float(schedule(59)) == pytest.approx(1e-3)
 
-    short = StageSettings("finetune", 4, 8, 1e-3, 1.0, warmup_epochs=3)
-    _, schedule = make_optimizer(short, 20, 0.0, 10.0, 0.0)
+    _, schedule = make_optimizer(rates, 20, max_epochs=4)
     assert float(schedule(39)) == pytest.approx(1e-3)

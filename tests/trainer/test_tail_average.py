@@ -6,8 +6,7 @@ import pytest
 from edgetrain_trainer.config import TrainerConfig
 from edgetrain_trainer.errors import InvalidArgumentError
 from edgetrain_trainer.training.averaging import TailAverage
-from edgetrain_trainer.training.budget import EarlyStopping
-from edgetrain_trainer.training.loop import StageSettings
+from edgetrain_trainer.training.loop import Stopping
 from tests.trainer.regression_stage import regression_stage
 
 
@@ -45,17 +44,23 @@ def _run(metrics, fraction, keep_above=-1.0, max_epochs=6):
     the weights validated at each call, the weights the stage left in the model and its report notes."""
     stage = regression_stage(1.0, max_epochs=max_epochs)
     seen = [stage.model.get_weights()]  # seen[0]: the weights the stage starts from
-    settings = StageSettings("finetune", max_epochs, 4, 0.1, 1.0, 0, fraction)
     scores, notes = iter(metrics), []
 
     def evaluate():
         seen.append(stage.model.get_weights())
         return next(scores), 0.0
 
-    def report(phase, epoch, losses, val_map, note):
-        notes.append(note)
+    def report(r):
+        notes.append(r.note)
 
-    outcome = stage.run(evaluate, EarlyStopping(patience=100), report, settings, keep_above=keep_above)
+    outcome = stage.run(
+        evaluate,
+        report,
+        name="finetune",
+        stopping=Stopping(patience=100),
+        tail_average_lr_fraction=fraction,
+        keep_above=keep_above,
+    )
     return outcome, seen, stage.model.get_weights(), notes
 
 

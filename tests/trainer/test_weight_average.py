@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from edgetrain_trainer.training.budget import EarlyStopping
-from edgetrain_trainer.training.loop import AveragedWeights, ema_momentum
+from edgetrain_trainer.training.averaging import AveragedWeights, ema_momentum
+from edgetrain_trainer.training.loop import Stopping
 from tests.trainer.regression_stage import regression_stage
 
 
@@ -43,7 +43,7 @@ def test_stage_evaluates_and_keeps_the_averaged_weights_of_its_best_epoch():
         seen.append(stage.model.get_weights())
         return next(metrics), 0.0
 
-    outcome = stage.run(evaluate, EarlyStopping(patience=5))
+    outcome = stage.run(evaluate, stopping=Stopping(patience=5))
     assert outcome.best_map50 == 0.9 and outcome.epochs == 3
     kept = stage.model.get_weights()
     raw = stage.raw_after_epoch

@@ -123,7 +123,7 @@ def freeze_early_layers(backbone: keras.Model, max_stride: int) -> int:
     input_size = backbone.input_shape[1]
     frozen = 0
     for layer in backbone.layers:
-        shape = layer.output.shape if isinstance(layer.output, keras.KerasTensor) else ()
+        shape: tuple = layer.output.shape if isinstance(layer.output, keras.KerasTensor) else ()
         if len(shape) != 4 or isinstance(layer, keras.layers.InputLayer):
             continue
         if input_size / shape[1] <= max_stride:  # a float: padding layers sit a little above their stride
