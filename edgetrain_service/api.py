@@ -12,6 +12,7 @@ from . import datasets, models, operations
 from .config import ServiceConfig
 from .protos import Empty, lro, t
 from .store import Store
+from .vertex import api as vertex
 
 AUTOML = "google.cloud.automl.v1.AutoMl"
 PREDICTION = "google.cloud.automl.v1.PredictionService"
@@ -71,6 +72,7 @@ def _table() -> list[Method]:
             Method(OPERATIONS, name, getattr(lro, f"{name}Request"), response, run)
             for name, response, run in longrunning
         ),
+        *(Method(*row) for row in vertex.methods()),
     ]
 
 
@@ -84,6 +86,7 @@ class ServiceApi:
         self.config = config
         self.predictor = Predictor(store, config)
         self.methods = {f"{m.service}/{m.name}": m for m in _table()}
+        vertex.route_operations(self.methods, OPERATIONS)  # Vertex operation names go to the Vertex views
         self.on_enqueue: Callable[[], None] = lambda: None  # the scheduler's wake-up, set by the server
 
     def call(self, full_name: str, request):

@@ -3,8 +3,9 @@
     edgetrain serve --data-dir var/service --storage-root var/gcs
     edgetrain serve --host 0.0.0.0 --token "$TOKEN"          # other interfaces need a bearer token
 
-Prints one line "edgetrain serve ready grpc=HOST:PORT rest=http://HOST:PORT" on stdout once it accepts
-requests (ports 0 pick free ones), then one log line per request on stderr.
+Prints one line "edgetrain serve ready grpc=HOST:PORT rest=http://HOST:PORT vertex_rest=http://HOST:PORT" on
+stdout once it accepts requests (ports 0 pick free ones), then one log line per request on stderr. The Vertex
+AI surface shares the gRPC port and has a REST port of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--grpc-port", type=int, default=8600, help="gRPC port (0 = any free port)")
     parser.add_argument("--rest-port", type=int, default=8601, help="REST port (0 = any free port)")
+    parser.add_argument(
+        "--vertex-rest-port", type=int, default=8602, help="Vertex AI surface REST port (0 = any free port)"
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("var/service"), help="database and files")
     parser.add_argument(
         "--storage-root",
@@ -144,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
             hosts=frozenset(host.lower() for host in args.allow_host),
             origins=frozenset(args.allow_origin),
         )
-        service = Service(config, args.host, args.grpc_port, args.rest_port, args.token, guard)
+        service = Service(
+            config, args.host, args.grpc_port, args.rest_port, args.token, guard, args.vertex_rest_port
+        )
     except (OSError, RuntimeError) as error:  # a port in use, an unwritable data dir
         print(f"edgetrain serve: cannot start: {error}", file=sys.stderr)
         return 1
@@ -152,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     service.start()
-    print(f"{READY_PREFIX} grpc={service.grpc_target} rest={service.rest_url}", flush=True)
+    ready = f"grpc={service.grpc_target} rest={service.rest_url} vertex_rest={service.vertex_rest_url}"
+    print(f"{READY_PREFIX} {ready}", flush=True)
     stopping.wait()
     service.stop()
     return 0

@@ -55,7 +55,8 @@ def _validate_metadata(model: Model) -> tuple[str, int]:
     return model_type, budget
 
 
-def create_model(store: Store, request) -> lro.Operation:
+def create_model(store: Store, request, trainer_overrides: dict | None = None) -> lro.Operation:
+    """`trainer_overrides`: this training's settings over the server's (Vertex's disableEarlyStopping)."""
     parent = names.parse_location(request.parent)
     model = request.model
     names.validate_display_name(model.display_name, "model.display_name")
@@ -77,6 +78,7 @@ def create_model(store: Store, request) -> lro.Operation:
         "labels": dict(
             model.labels
         ),  # the caller's labels, kept on the trained model (the pipeline uses them)
+        "overrides": dict(trainer_overrides or {}),
     }
     with store.tx() as db:
         op = operations.start(db, parent, model_name, "create_model_details")

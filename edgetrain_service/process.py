@@ -42,6 +42,7 @@ class ServiceProcess:
         env: dict[str, str] | None = None,
         allow_local_dirs: list[str | Path] = (),
         extra_args: list[str] = (),
+        vertex_rest_port: int = 0,
     ):
         self.data_dir = Path(data_dir).resolve()
         self.storage_root = Path(storage_root).resolve() if storage_root else self.data_dir / "storage"
@@ -50,7 +51,7 @@ class ServiceProcess:
         self.cancel_grace_s = cancel_grace_s
         self.token = token
         self.host = host
-        self.ports = (grpc_port, rest_port)
+        self.ports = (grpc_port, rest_port, vertex_rest_port)
         self.startup_timeout = startup_timeout
         self.env = env
         self.allow_local_dirs = [Path(folder) for folder in allow_local_dirs]
@@ -59,6 +60,7 @@ class ServiceProcess:
         self.process: subprocess.Popen | None = None
         self.grpc_target = ""
         self.rest_url = ""
+        self.vertex_rest_url = ""  # the Vertex AI surface's REST port (its gRPC shares grpc_target)
 
     def _command(self) -> list[str]:
         command = [
@@ -71,6 +73,8 @@ class ServiceProcess:
             str(self.ports[0]),
             "--rest-port",
             str(self.ports[1]),
+            "--vertex-rest-port",
+            str(self.ports[2]),
             "--data-dir",
             str(self.data_dir),
             "--storage-root",
@@ -114,6 +118,7 @@ class ServiceProcess:
                 if line.startswith(READY_PREFIX):
                     fields = dict(part.split("=", 1) for part in line.split()[3:])
                     self.grpc_target, self.rest_url = fields["grpc"], fields["rest"]
+                    self.vertex_rest_url = fields.get("vertex_rest", "")
                     ready.set()
 
         threading.Thread(target=read_stdout, name="service-stdout", daemon=True).start()

@@ -72,14 +72,17 @@ def error_body(error: ServiceError) -> dict:
 class RestApp:
     """A WSGI application serving the REST surface of `api`."""
 
-    def __init__(self, api: ServiceApi, token: str | None = None, guard: HttpGuard | None = None):
+    def __init__(
+        self, api: ServiceApi, token: str | None = None, guard: HttpGuard | None = None, routes=None
+    ):
         self.api = api
         self.token = token
         self.guard = guard or HttpGuard(check_host=not token)
+        self.routes = routes or _COMPILED  # another surface's table (the Vertex one) on a port of its own
 
     def _route(self, request: Request):
         known_path = False
-        for verb, pattern, rpc, field, body in _COMPILED:
+        for verb, pattern, rpc, field, body in self.routes:
             match = pattern.match(request.path)
             if match:
                 known_path = True

@@ -14,6 +14,7 @@ from .jobs import Scheduler
 from .rest_app import RestApp
 from .rest_server import BoundedWSGIServer
 from .store import Store
+from .vertex.rest import ROUTES as VERTEX_ROUTES
 
 _LOGGER = logging.getLogger("edgetrain.service")
 
@@ -27,6 +28,7 @@ class Service:
         rest_port: int = 8601,
         token: str | None = None,
         guard: HttpGuard | None = None,
+        vertex_rest_port: int = 8602,
     ):
         config.data_dir.mkdir(parents=True, exist_ok=True)
         config.storage_root.mkdir(parents=True, exist_ok=True)
@@ -40,6 +42,13 @@ class Service:
         self.rest_server = BoundedWSGIServer(host, rest_port, RestApp(self.api, token, guard))
         self.rest_port = self.rest_server.server_port
         self._rest_thread = threading.Thread(target=self.rest_server.serve_forever, name="rest", daemon=True)
+        # Vertex's REST paths have AutoML's shape (Google tells them apart by host): a port of their own
+        self.vertex_rest_server = BoundedWSGIServer(
+            host, vertex_rest_port, RestApp(self.api, token, guard, routes=VERTEX_ROUTES)
+        )
+        self._vertex_thread = threading.Thread(
+            target=self.vertex_rest_server.serve_forever, name="vertex-rest", daemon=True
+        )
 
     @property
     def grpc_target(self) -> str:
@@ -49,10 +58,15 @@ class Service:
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.rest_port}"
 
+    @property
+    def vertex_rest_url(self) -> str:
+        return f"http://{self.host}:{self.vertex_rest_server.server_port}"
+
     def start(self) -> None:
         self.scheduler.start()
         self.grpc_server.start()
         self._rest_thread.start()
+        self._vertex_thread.start()
         _LOGGER.info(
             "serving gRPC on %s and REST on %s (data dir %s)",
             self.grpc_target,
@@ -63,6 +77,7 @@ class Service:
     def stop(self) -> None:
         """Stop taking requests, then stop workers (their jobs stay queued for the next start)."""
         self.rest_server.shutdown()
+        self.vertex_rest_server.shutdown()
         self.grpc_server.stop(grace=5).wait()
         self.scheduler.stop()
         _LOGGER.info("stopped")

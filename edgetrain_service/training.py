@@ -80,7 +80,7 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dic
             out_dir=artifacts.train_dir(config, model_id),
             model_type=payload["model_type"],
             budget_milli_node_hours=payload["budget"],
-            overrides=dict(config.trainer_overrides),
+            overrides={**config.trainer_overrides, **payload.get("overrides", {})},
         )
         result = train(request, progress=hooks.progress, cancel=hooks.cancelled)
     except TrainingCancelled:

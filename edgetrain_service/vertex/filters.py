@@ -1,0 +1,56 @@
+"""The subset of Vertex's list filter syntax (AIP-160) this service evaluates.
+
+Terms joined by AND, each `KEY = VALUE` or `KEY != VALUE`, optionally preceded by NOT; values may be quoted.
+Keys: the ones a list names (e.g. `display_name`, `state`) and `labels.KEY`. Anything else (OR, `:`, `<`,
+functions) is INVALID_ARGUMENT naming `filter`, never a silently ignored condition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from ..errors import invalid_field
+
+_AND = re.compile(r"\s+AND\s+")
+_TERM = re.compile(r'^(NOT\s+)?([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(!=|=)\s*("[^"]*"|\'[^\']*\'|[^\s"\']+)$')
+
+Attributes = Callable[[str], "str | None"]  # key -> the resource's value (None: no such label)
+
+
+def compile_filter(text: str, keys: set[str]) -> Callable[[Attributes], bool]:
+    """A predicate over a resource's attributes; `keys` are the filterable keys besides labels.KEY."""
+    text = (text or "").strip()
+    if not text:
+        return lambda attributes: True
+    if re.search(r"\s+OR\s+", text):
+        raise invalid_field("filter", f"{text!r}: OR is not supported; join terms with AND")
+    terms = []
+    for term in _AND.split(text):
+        match = _TERM.match(term.strip())
+        if not match:
+            raise invalid_field(
+                "filter", f'cannot parse {term!r}; use KEY="VALUE" or KEY!="VALUE" joined by AND'
+            )
+        negate, key, op, value = bool(match.group(1)), match.group(2), match.group(3), match.group(4)
+        if key not in keys and not key.startswith("labels."):
+            raise invalid_field("filter", f"unknown key {key!r}; use {', '.join(sorted(keys))} or labels.KEY")
+        if value[0] in "\"'":
+            value = value[1:-1]
+        terms.append((key, (op == "=") != negate, value))
+
+    def matches(attributes: Attributes) -> bool:
+        return all((attributes(key) == value) == equal for key, equal, value in terms)
+
+    return matches
+
+
+def attributes_of(values: Mapping[str, str], labels: Mapping[str, str]) -> Attributes:
+    return lambda key: labels.get(key[len("labels.") :]) if key.startswith("labels.") else values.get(key)
+
+
+def refuse_unserved(request, fields: tuple[str, ...]) -> None:
+    """List options this service does not apply (order_by, read_mask) are refused, not ignored."""
+    for name in fields:
+        if request.HasField(name) if name == "read_mask" else getattr(request, name):
+            raise invalid_field(name, "is not supported by this service; leave it empty")

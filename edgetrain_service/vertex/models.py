@@ -1,0 +1,125 @@
+"""ModelService: GetModel, ListModels, DeleteModel, ExportModel, ListModelEvaluations and GetModelEvaluation.
+
+Models are the AutoML models the trainer produced (same ids); ExportModel runs the AutoML export job, so
+`tflite` writes the very package that was trained and evaluated.
+"""
+
+from __future__ import annotations
+
+from .. import models as automl
+from .. import names as automl_names
+from ..config import ServiceConfig
+from ..errors import InvalidArgument, NotFound, invalid_field
+from ..protos import Model as AutoMlModel
+from ..protos import ModelEvaluation as AutoMlEvaluation
+from ..protos import t as automl_t
+from ..resources import load, page
+from ..store import Store
+from . import names, operations
+from .filters import attributes_of, compile_filter, refuse_unserved
+from .pipelines import KIND as PIPELINE_KIND
+from .views import evaluation_view, model_view
+
+
+def _view(store: Store, model: AutoMlModel):
+    row = store.query_one("SELECT proto FROM resources WHERE kind=? AND label=?", (PIPELINE_KIND, model.name))
+    pipeline = names.t("TrainingPipeline").FromString(row["proto"]) if row else None
+    return model_view(model, pipeline)
+
+
+def get_model(store: Store, request):
+    names.resource(request.name, "models")
+    return _view(store, automl.get_model(store, request.name))
+
+
+def list_models(store: Store, request):
+    parent = automl_names.parse_location(request.parent)
+    refuse_unserved(request, ("order_by", "read_mask"))
+    keep = compile_filter(request.filter, {"display_name"})
+    items, token = page(
+        store,
+        automl.KIND,
+        parent,
+        AutoMlModel,
+        request.page_size,
+        request.page_token,
+        lambda row, m: keep(attributes_of({"display_name": m.display_name}, m.labels)),
+    )
+    response = names.t("ListModelsResponse")(next_page_token=token)
+    response.models.extend(_view(store, model) for model in items)
+    return response
+
+
+def delete_model(store: Store, config: ServiceConfig, request):
+    names.resource(request.name, "models")
+    inner = automl.delete_model(store, config, automl_t("DeleteModelRequest")(name=request.name))
+    with store.tx() as db:
+        name = operations.record(db, request.name, inner.name, "delete")
+    return operations.view(store, operations.find(store, name))
+
+
+def export_model(store: Store, config: ServiceConfig, request):
+    names.resource(request.name, "models")
+    out = request.output_config
+    format_id = out.export_format_id
+    if format_id not in names.EXPORT_FORMATS:
+        served = ", ".join(names.EXPORT_FORMATS)
+        why = "is not served by this service" if format_id in names.UNSERVED_EXPORT_FORMATS else "is unknown"
+        raise invalid_field("output_config.export_format_id", f"{format_id!r} {why}; use one of {served}")
+    if out.HasField("image_destination"):
+        raise invalid_field("output_config.image_destination", "is not supported: models export as artifacts")
+    prefix = out.artifact_destination.output_uri_prefix
+    if not prefix.startswith("gs://"):
+        raise invalid_field(
+            "output_config.artifact_destination.output_uri_prefix", f"{prefix!r} must be gs://BUCKET/…"
+        )
+    automl_request = automl_t("ExportModelRequest")(name=request.name)
+    automl_request.output_config.model_format = names.EXPORT_FORMATS[format_id]
+    automl_request.output_config.gcs_destination.output_uri_prefix = prefix
+    automl_field, field = (
+        "output_config.gcs_destination.output_uri_prefix",
+        "output_config.artifact_destination",
+    )
+    try:
+        inner = automl.export_model(store, config, automl_request)
+    except InvalidArgument as error:  # name Vertex's field, not AutoML's
+        if error.field != automl_field:
+            raise
+        raise InvalidArgument(
+            error.message.replace(automl_field, field + ".output_uri_prefix"), field
+        ) from error
+    with store.tx() as db:
+        name = operations.record(db, request.name, inner.name, "export")
+    return operations.view(store, operations.find(store, name))
+
+
+def list_model_evaluations(store: Store, request):
+    names.resource(request.parent, "models", "parent")
+    model = automl.get_model(store, request.parent, "parent")
+    refuse_unserved(request, ("filter", "read_mask"))
+    items, token = page(
+        store,
+        automl.EVALUATION_KIND,
+        model.name,
+        AutoMlEvaluation,
+        request.page_size,
+        request.page_token,
+        lambda row, evaluation: not evaluation.annotation_spec_id,  # per-label ones are Vertex slices
+    )
+    response = names.t("ListModelEvaluationsResponse")(next_page_token=token)
+    response.model_evaluations.extend(evaluation_view(e) for e in items)
+    return response
+
+
+def get_model_evaluation(store: Store, request):
+    model_name = names.evaluation(request.name)
+    evaluation = load(
+        store,
+        f"{model_name}/modelEvaluations/{request.name.rsplit('/', 1)[1]}",
+        automl.EVALUATION_KIND,
+        AutoMlEvaluation,
+        "Model evaluation",
+    )
+    if evaluation.annotation_spec_id:
+        raise NotFound(f"Model evaluation {request.name} not found.")
+    return evaluation_view(evaluation)
