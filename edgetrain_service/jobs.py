@@ -1,9 +1,11 @@
 """The durable work queue: runs queued jobs (imports in threads; trainings and exports in spawned worker
 processes, at most --workers trainings at once), and recovers after a crash.
 
-Recovery: a job found 'running' at start-up was interrupted (SIGKILL, power loss). Imports and exports are
-idempotent and simply run again; a training is restarted once (its operation says so in the log), and a
-second interruption ends its operation FAILED with a clear message, so nothing stays RUNNING forever.
+Recovery: a job found 'running' at start-up was interrupted (SIGKILL, power loss, a crash it caused). Every
+job is idempotent and runs again, up to MAX_ATTEMPTS starts: one interrupted that often ends its operation
+FAILED with a clear message, so a job that crashes the server cannot loop forever and nothing stays RUNNING.
+A job whose outcome could not be written when its worker ended (the database failed) is retried by the loop
+and, if the server stops first, by the next start's recovery.
 
 Cancel: a running job checks for it itself and stops cleanly. One whose worker is still alive
 `cancel_grace_s` after the scheduler first saw the request (stuck in I/O or in a long native call) is
@@ -26,7 +28,12 @@ from .config import ServiceConfig
 from .store import Store
 
 _LOGGER = logging.getLogger("edgetrain.service.jobs")
-MAX_TRAIN_ATTEMPTS = 2
+MAX_ATTEMPTS = 2  # starts of one job, any kind
+_AGAIN = {
+    "train": "Create the model again.",
+    "import": "Check the files it imports (one may crash the importer), then import again.",
+    "export": "Export the model again.",
+}
 EXPORT_SLOTS = 1
 
 
@@ -36,7 +43,7 @@ class Scheduler:
         self.config = config
         self._spawn = multiprocessing.get_context("spawn")
         self._processes: dict[str, tuple[str, multiprocessing.process.BaseProcess]] = {}
-        self._threads: dict[str, threading.Thread] = {}
+        self._threads: dict[str, tuple[str, threading.Thread]] = {}
         self._cancel_seen: dict[str, float] = {}  # op name -> monotonic time the scheduler saw its cancel
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -59,19 +66,14 @@ class Scheduler:
                         "not resuming %s job %s: its operation was deleted", job["kind"], job["op_name"]
                     )
                     db.execute("UPDATE jobs SET state='finished' WHERE op_name=?", (job["op_name"],))
-                elif job["kind"] == "train" and job["attempts"] >= MAX_TRAIN_ATTEMPTS:
-                    operations.finish(
-                        db,
-                        job["op_name"],
-                        error=(
-                            code_pb2.ABORTED,
-                            (
-                                f"Training was interrupted {job['attempts']} times because the "
-                                "service stopped while it "
-                                "ran; it will not be retried. Create the model again."
-                            ),
-                        ),
+                elif job["attempts"] >= MAX_ATTEMPTS:
+                    kind = job["kind"]
+                    message = (
+                        f"{'Training' if kind == 'train' else kind.capitalize()} was interrupted "
+                        f"{job['attempts']} times because the service stopped while it ran; it will not be "
+                        f"retried. {_AGAIN.get(kind, '')}"
                     )
+                    operations.finish(db, job["op_name"], error=(code_pb2.ABORTED, message.strip()))
                 else:
                     _LOGGER.warning("resuming interrupted %s job %s", job["kind"], job["op_name"])
                     db.execute("UPDATE jobs SET state='queued' WHERE op_name=?", (job["op_name"],))
@@ -93,7 +95,7 @@ class Scheduler:
                     "WHERE op_name=? AND state='running'",
                     (op_name,),
                 )
-        for thread in self._threads.values():
+        for _, thread in self._threads.values():
             thread.join(timeout=30)
 
     # ---- the loop
@@ -109,29 +111,27 @@ class Scheduler:
             self._wake.clear()
 
     def _reap(self) -> None:
+        """End the operation of a job whose worker is gone without recording an outcome. A job is forgotten
+        only once that is written: if the database write fails, the next iteration tries again."""
         for op_name, (kind, process) in list(self._processes.items()):
             if process.is_alive():
                 continue
             process.join()
+            self._end_unrecorded(
+                op_name, f"The {kind} worker process exited with code {process.exitcode} before finishing."
+            )
             del self._processes[op_name]
             self._cancel_seen.pop(op_name, None)
-            with self.store.tx() as db:
-                job = db.execute("SELECT state FROM jobs WHERE op_name=?", (op_name,)).fetchone()
-                if job is not None and job["state"] == "running":  # it died without recording an outcome
-                    operations.finish(
-                        db,
-                        op_name,
-                        error=(
-                            code_pb2.INTERNAL,
-                            (
-                                f"The {kind} worker process exited with code {process.exitcode} "
-                                "before finishing."
-                            ),
-                        ),
-                    )
-        for op_name, thread in list(self._threads.items()):
+        for op_name, (kind, thread) in list(self._threads.items()):
             if not thread.is_alive():
+                self._end_unrecorded(op_name, f"The {kind} ended without recording an outcome (see the log).")
                 del self._threads[op_name]
+
+    def _end_unrecorded(self, op_name: str, message: str) -> None:
+        with self.store.tx() as db:
+            job = db.execute("SELECT state FROM jobs WHERE op_name=?", (op_name,)).fetchone()
+            if job is not None and job["state"] == "running":
+                operations.finish(db, op_name, error=(code_pb2.INTERNAL, message))
 
     def _kill_overdue_cancels(self) -> None:
         running = list(self._processes)
@@ -185,7 +185,7 @@ class Scheduler:
                     name=f"import-{job['op_name'][-6:]}",
                     args=(self.store, self.config, job["op_name"], kind, payload),
                 )
-                self._threads[job["op_name"]] = thread
+                self._threads[job["op_name"]] = (kind, thread)
                 thread.start()
             else:
                 process = self._spawn.Process(

@@ -8,6 +8,7 @@ import threading
 
 from .api import ServiceApi
 from .config import ServiceConfig
+from .data_dir_lock import lock_data_dir
 from .grpc_server import create_server
 from .http_guard import HttpGuard
 from .jobs import Scheduler
@@ -32,6 +33,7 @@ class Service:
     ):
         config.data_dir.mkdir(parents=True, exist_ok=True)
         config.storage_root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = lock_data_dir(config.data_dir)  # DataDirInUse if another server has it
         self.config = config
         self.host = host
         self.store = Store(config.db_path)

@@ -5,6 +5,9 @@ A queue-only service (--workers 0) keeps trainings queued for the next start wit
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,7 +17,7 @@ from google.longrunning import operations_pb2
 
 from edgetrain_service import operations
 from edgetrain_service.config import ServiceConfig
-from edgetrain_service.jobs import MAX_TRAIN_ATTEMPTS, Scheduler
+from edgetrain_service.jobs import MAX_ATTEMPTS, Scheduler
 from edgetrain_service.process import ServiceProcess
 from edgetrain_service.store import Store
 
@@ -52,9 +55,7 @@ def test_training_interrupted_too_often_ends_failed_with_a_clear_message(tmp_pat
     with store.tx() as db:
         op = operations.start(db, PARENT, f"{PARENT}/models/IOD1", "create_model_details")
         Store.insert_job(db, op.name, "train", json.dumps({}))
-        db.execute(
-            "UPDATE jobs SET state='running', attempts=? WHERE op_name=?", (MAX_TRAIN_ATTEMPTS, op.name)
-        )
+        db.execute("UPDATE jobs SET state='running', attempts=? WHERE op_name=?", (MAX_ATTEMPTS, op.name))
     Scheduler(store, config).recover()
     failed = operations.get_operation(store, operations_pb2.GetOperationRequest(name=op.name))
     assert failed.done and failed.error.code == 10
@@ -97,3 +98,57 @@ def test_a_job_whose_operation_was_deleted_is_not_run_again(tmp_path):
         db.execute("DELETE FROM operations WHERE name=?", (op.name,))
     Scheduler(store, config).recover()
     assert store.query_one("SELECT state FROM jobs WHERE op_name=?", (op.name,))["state"] == "finished"
+
+
+@pytest.mark.parametrize("kind, again", [("import", "import again"), ("export", "Export the model again")])
+def test_every_job_kind_has_an_attempt_limit(tmp_path, kind, again):
+    """An import or export that crashes the server must not be re-run at every start (a systemd loop)."""
+    config = ServiceConfig(data_dir=tmp_path, storage_root=tmp_path / "gcs")
+    store = Store(config.db_path)
+    with store.tx() as db:
+        op = operations.start(db, PARENT, f"{PARENT}/datasets/IOD1", "import_data_details")
+        Store.insert_job(db, op.name, kind, json.dumps({}))
+        db.execute("UPDATE jobs SET state='running', attempts=? WHERE op_name=?", (MAX_ATTEMPTS, op.name))
+    Scheduler(store, config).recover()
+    failed = operations.get_operation(store, operations_pb2.GetOperationRequest(name=op.name))
+    assert failed.done and failed.error.code == 10
+    assert f"interrupted {MAX_ATTEMPTS} times" in failed.error.message and again in failed.error.message
+    assert store.query_one("SELECT state FROM jobs WHERE op_name=?", (op.name,))["state"] == "finished"
+
+
+def test_a_second_server_on_the_same_data_dir_exits_at_once(tmp_path):
+    with ServiceProcess(tmp_path / "data", storage_root=tmp_path / "gcs", workers=0):
+        second = subprocess.run(
+            [sys.executable, "-m", "edgetrain_service.cli", "--data-dir", str(tmp_path / "data")]
+            + ["--grpc-port", "0", "--rest-port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert "another edgetrain serve" in second.stderr and str(tmp_path / "data") in second.stderr
+
+
+def test_an_outcome_the_database_refused_is_written_once_it_accepts_again(tmp_path):
+    """The import's own writes and the scheduler's first attempt to end its operation fail (a real SQLite
+    error, from a trigger); the operation must not stay RUNNING: it ends once writes succeed again."""
+    data, storage = tmp_path / "data", tmp_path / "gcs"
+    with ServiceProcess(data, storage_root=storage, workers=0) as running:
+        client = grpc_clients(running.grpc_target)[0]
+        uri = write_cards_subset(storage, "refused", {"TRAIN": 2, "TEST": 1})
+        dataset = client.create_dataset(
+            parent=PARENT, dataset={"display_name": "refused", "image_object_detection_dataset_metadata": {}}
+        ).result()
+        fault = sqlite3.connect(data / "service.sqlite3", isolation_level=None)
+        fault.executescript(
+            "CREATE TABLE fault(on_ INTEGER); INSERT INTO fault VALUES (1);"
+            "CREATE TRIGGER refuse BEFORE UPDATE ON operations WHEN EXISTS (SELECT 1 FROM fault) "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END;"
+        )
+        op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+        time.sleep(3)  # the import ran and failed to record anything; the scheduler retried and failed
+        assert not client.transport.operations_client.get_operation(op.operation.name).done
+        fault.execute("DELETE FROM fault")
+        ended = finished(client, op.operation.name, timeout_s=30)
+        assert ended.error.code == 13 and "without recording an outcome" in ended.error.message
+        fault.close()
