@@ -201,3 +201,19 @@ def test_transient_import_failure_is_redelivered_and_retried_by_the_poller(deps)
 
     assert deps.automl.count("import_data") == 2
     assert deps.store.get("imports", pending["importId"])["state"] == "RUNNING"
+
+
+@pytest.mark.emulators
+def test_a_huge_bad_field_is_recorded_as_a_bounded_excerpt(deps):
+    """The reason quotes the bad URI; 1 MiB of it must not make the Firestore record fail (and the message be
+    retried until it dead-letters)."""
+    huge = "gs://bucket/" + "x" * (1 << 20)
+    event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": [huge]})
+
+    response = post(cloudevent_client("import_dataset"), event)
+
+    assert response.status_code == 200
+    recorded = deps.store.get("rejected_messages", f"import_dataset:{event['id']}")
+    assert "not a CSV" in recorded["reason"] and "characters left out" in recorded["reason"]
+    assert len(recorded["reason"]) < 3_000 and len(recorded["payload"]) <= 2_000
+    assert deps.automl.count("import_data") == 0

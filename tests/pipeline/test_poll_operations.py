@@ -12,6 +12,7 @@ from edgetrain_pipeline.envelope import PubSubEvent
 from edgetrain_pipeline.schemas import TrainingRequest
 from edgetrain_pipeline.usecases.poll_operations import poll_operations
 from edgetrain_pipeline.usecases.start_training import start_training
+from google.api_core import exceptions as gexc
 
 
 def start(deps, dataset: str) -> dict:
@@ -144,3 +145,33 @@ def test_training_whose_operation_vanished_fails_instead_of_blocking_the_tick(de
     assert [m["trainingId"] for m in deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)] == [
         gone["trainingId"]
     ]
+
+
+@pytest.mark.emulators
+def test_a_lasting_error_on_one_operation_does_not_stop_the_tick_for_the_others(deps, monkeypatch):
+    broken, healthy = start(deps, "broken"), start(deps, "healthy")
+    deps.automl.succeed(broken["operation"])
+    deps.automl.succeed(healthy["operation"])
+    real_get = deps.automl.get_operation
+
+    def get_operation(name: str):
+        if name == broken["operation"]:
+            raise gexc.PermissionDenied(f"caller cannot read {name}")  # every tick, not once
+        return real_get(name)
+
+    monkeypatch.setattr(deps.automl, "get_operation", get_operation)
+
+    for _ in range(2):
+        outcome = poll_operations(deps)
+        assert outcome.status == "polled"
+        (skipped,) = outcome.data["skipped"]
+        assert broken["trainingId"] in skipped and "PermissionDenied" in skipped
+
+    assert deps.store.get("trainings", healthy["trainingId"])["state"] == "SUCCEEDED"
+    assert deps.store.get("trainings", broken["trainingId"])["state"] == "RUNNING"
+    assert [m["trainingId"] for m in deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)] == [
+        healthy["trainingId"]
+    ]
+    monkeypatch.setattr(deps.automl, "get_operation", real_get)  # the error clears: the next tick records it
+    assert poll_operations(deps).data["skipped"] == []
+    assert deps.store.get("trainings", broken["trainingId"])["state"] == "SUCCEEDED"

@@ -160,3 +160,29 @@ def test_fragment_holds_only_the_trainings_table(deps):
     html = http_client().get("/?fragment=trainings").get_data(as_text=True)
 
     assert 'id="training-tr-007"' in html and "<form" not in html
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize("budget", ["inf", "-inf", "nan", "1e400"])
+def test_a_budget_that_is_not_a_finite_number_is_shown_again_with_the_form(deps, budget):
+    client = http_client()
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    form = {"csrf": token, "dataset": "cards", "optimizeFor": "best-tradeoff", "budgetNodeHours": budget}
+
+    response = client.post("/train", data=form)
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert "node hour budget" in html and 'name="csrf"' in html
+    assert deps.publisher.messages == []
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize(("proto", "secure"), [("https", True), ("http", False), (None, False)])
+def test_the_csrf_cookie_is_secure_behind_the_https_proxy(deps, proto, secure):
+    headers = {"X-Forwarded-Proto": proto} if proto else {}
+
+    cookie = http_client().get("/", headers=headers).headers["Set-Cookie"]
+
+    assert cookie.startswith("edgetrain_csrf=") and ("; Secure" in cookie) == secure
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie

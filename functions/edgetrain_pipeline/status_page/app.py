@@ -4,6 +4,7 @@ POST /train (the "Train new model" form, published as a training request to star
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -48,6 +49,13 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload, default=str), status=status, mimetype="application/json")
 
 
+def _is_https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS. Cloud Run ends TLS at its proxy and forwards plain HTTP with
+    X-Forwarded-Proto; trusting the header can only add the Secure flag, never remove it."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.is_secure or forwarded == "https"
+
+
 def _page(
     deps: Deps,
     request: Request,
@@ -82,7 +90,7 @@ def _page(
     response = Response(
         _TEMPLATES.get_template(template).render(**context), status=status, mimetype="text/html"
     )
-    response.set_cookie(csrf.COOKIE_NAME, nonce, httponly=True, samesite="Strict", secure=request.is_secure)
+    response.set_cookie(csrf.COOKIE_NAME, nonce, httponly=True, samesite="Strict", secure=_is_https(request))
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'nonce-{script_nonce}'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
@@ -101,6 +109,8 @@ def _training_request(deps: Deps, form: dict[str, str]) -> TrainingRequest:
         hours = float(form.get("budgetNodeHours") or DEFAULT_BUDGET_NODE_HOURS)
     except ValueError:
         raise InvalidMessageException("node hour budget: not a number") from None
+    if not math.isfinite(hours):
+        raise InvalidMessageException(f"node hour budget: {hours} is not a finite number of node hours")
     payload = {
         "schemaVersion": 1,
         "dataset": form.get("dataset", "").strip(),

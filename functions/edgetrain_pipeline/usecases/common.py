@@ -10,7 +10,7 @@ from google.api_core import exceptions as gexc
 from pydantic import BaseModel
 
 from ..deps import Deps
-from ..envelope import PubSubEvent, parse
+from ..envelope import MAX_RECORDED_CHARS, PubSubEvent, parse
 from ..errors import InvalidMessageException, TransientFailureException
 from ..retrying import is_retry_exhausted
 
@@ -25,10 +25,21 @@ class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def bounded(text: str, limit: int = MAX_RECORDED_CHARS) -> str:
+    """About `limit` characters of `text`: its start and its end (where a reason quoting a huge field usually
+    says what is wrong with it), and how much was left out. A reason must not make its record too big for
+    Firestore (1 MiB a document), or the message would be retried until it dead-letters."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} …[{len(text) - 2 * half:,} of {len(text):,} characters left out]… {text[-half:]}"
+
+
 def reject(deps: Deps, function: str, event: PubSubEvent, reason: str) -> Outcome:
     """Record a message that can never succeed, then acknowledge it (return normally)."""
-    _LOGGER.warning("%s: rejected event %s: %s", function, event.event_id, reason)
-    deps.store.record_rejected(function, event.event_id, reason, event.excerpt)
+    reason = bounded(reason)
+    _LOGGER.warning("%s: rejected event %s: %s", function, bounded(event.event_id, 200), reason)
+    deps.store.record_rejected(function, bounded(event.event_id, 200), reason, event.excerpt)
     return Outcome("rejected", reason)
 
 

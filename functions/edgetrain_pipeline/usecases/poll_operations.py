@@ -3,11 +3,15 @@ training, export and import in Firestore up to date — writing only documents w
 moves finished ones on (training-finished event, notification, dataset-imported event).
 
 Two overlapping ticks are safe: every state change is a transaction that happens once (records modules).
+One training, export or import whose operation or record keeps failing is logged and skipped, and the
+others are still brought up to date: the tick is not aborted for every document by one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -19,7 +23,7 @@ from ..deps import Deps
 from ..envelope import PubSubEvent
 from ..errors import TransientFailureException
 from ..firestore_store import now
-from .common import Outcome, flush_outbox
+from .common import Outcome, bounded, flush_outbox
 from .exports import start_missing_exports
 from .import_dataset import launch_import
 from .reconcile import reconcile_unrecorded
@@ -27,6 +31,18 @@ from .reconcile import reconcile_unrecorded
 NOT_FOUND = 5  # google.rpc.Code
 _LOGGER = logging.getLogger("edgetrain_pipeline")
 OUTBOX_GRACE_S = 30.0  # outbox entries younger than this are probably being published by their writer
+
+
+class _Skipped(list):
+    """The items of one tick that failed; each is logged with its traceback and tried again next tick."""
+
+    @contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:  # one bad operation or document must not stop the tick for the others
+            _LOGGER.exception("poll: %s skipped this tick", what)
+            self.append(bounded(f"{what}: {type(exc).__name__}: {exc}", 300))
 
 
 def _changed(doc: dict[str, Any], fields: dict[str, Any]) -> bool:
@@ -74,68 +90,78 @@ def _terminal_fields(deps: Deps, op: OperationView) -> tuple[str, dict[str, Any]
     return state, {"error": op.error_message or f"operation ended with code {op.error_code}"}
 
 
-def _poll_trainings(deps: Deps, ops: _Operations) -> tuple[int, list[str], list[dict]]:
+def _poll_trainings(deps: Deps, ops: _Operations, skipped: _Skipped) -> tuple[int, list[str], list[dict]]:
     trainings = deps.store.query("trainings", "state", "in", list(records.policy.ACTIVE_STATES))
     changes, outbox, stale = [], [], []
     for training in trainings:
         if training["state"] == "CREATING" or not training.get("operation"):
             stale.append(training)
             continue
-        op = ops.get(training["operation"])
-        if not op.done:
-            fields = {"progressPercent": op.progress_percent, "partialFailures": op.partial_failures}
-            if _changed(training, fields):
-                changes.append((training["_id"], fields))
-            continue
-        state, fields = _terminal_fields(deps, op)
-        outbox += records.finish_training(deps.store, training["_id"], state, fields)
+        with skipped.guard(f"training {training['_id']}"):
+            op = ops.get(training["operation"])
+            if not op.done:
+                fields = {"progressPercent": op.progress_percent, "partialFailures": op.partial_failures}
+                if _changed(training, fields):
+                    changes.append((training["_id"], fields))
+                continue
+            state, fields = _terminal_fields(deps, op)
+            outbox += records.finish_training(deps.store, training["_id"], state, fields)
     return deps.store.write_many("trainings", changes), outbox, stale
 
 
-def _poll_exports(deps: Deps, ops: _Operations) -> tuple[int, list[str]]:
+def _poll_exports(deps: Deps, ops: _Operations, skipped: _Skipped) -> tuple[int, list[str]]:
     writes, outbox = 0, []
     for training in deps.store.query("trainings", "exportState", "==", "EXPORTING"):
-        exports = dict(training.get("exports") or {})
-        if set(exports) != set(deps.settings.export_formats):
-            start_missing_exports(deps, training["_id"])
-            continue
-        updated = {}
-        for fmt, export in exports.items():
-            if export.get("state") != "RUNNING":
-                updated[fmt] = export
-                continue
-            op = ops.get(export["operation"])
-            if not op.done:
-                updated[fmt] = export | {"progressPercent": op.progress_percent}
-            elif op.succeeded:
-                updated[fmt] = export | {
-                    "state": "SUCCEEDED",
-                    "location": op.export_directory,
-                    "progressPercent": 100,
-                }
-            else:
-                updated[fmt] = export | {
-                    "state": "FAILED",
-                    "error": op.error_message or f"code {op.error_code}",
-                }
-        if all(e.get("state") != "RUNNING" for e in updated.values()):
-            outbox += export_records.complete_export(deps.store, training["_id"], updated)
-        elif updated != exports:
-            writes += deps.store.write_many("trainings", [(training["_id"], {"exports": updated})])
+        with skipped.guard(f"exports of training {training['_id']}"):
+            written, more = _poll_export(deps, ops, training)
+            writes, outbox = writes + written, outbox + more
     return writes, outbox
 
 
-def _poll_imports(deps: Deps, ops: _Operations) -> tuple[int, list[str]]:
+def _poll_export(deps: Deps, ops: _Operations, training: dict[str, Any]) -> tuple[int, list[str]]:
+    """One training's exports: (documents written, outbox ids)."""
+    exports = dict(training.get("exports") or {})
+    if set(exports) != set(deps.settings.export_formats):
+        start_missing_exports(deps, training["_id"])
+        return 0, []
+    updated = {}
+    for fmt, export in exports.items():
+        if export.get("state") != "RUNNING":
+            updated[fmt] = export
+            continue
+        op = ops.get(export["operation"])
+        if not op.done:
+            updated[fmt] = export | {"progressPercent": op.progress_percent}
+        elif op.succeeded:
+            updated[fmt] = export | {
+                "state": "SUCCEEDED",
+                "location": op.export_directory,
+                "progressPercent": 100,
+            }
+        else:
+            updated[fmt] = export | {
+                "state": "FAILED",
+                "error": op.error_message or f"code {op.error_code}",
+            }
+    if all(e.get("state") != "RUNNING" for e in updated.values()):
+        return 0, export_records.complete_export(deps.store, training["_id"], updated)
+    if updated != exports:
+        return deps.store.write_many("trainings", [(training["_id"], {"exports": updated})]), []
+    return 0, []
+
+
+def _poll_imports(deps: Deps, ops: _Operations, skipped: _Skipped) -> tuple[int, list[str]]:
     changes, outbox = [], []
     for imp in deps.store.query("imports", "state", "in", ["CREATING", "RUNNING"]):
-        if imp["state"] == "CREATING":
-            _retry_unrecorded_import(deps, imp["_id"])
-            continue
-        op = ops.get(imp["operation"])
-        if op.done:
-            outbox += import_records.complete_import(deps.store, imp["_id"], op)
-        elif _changed(imp, {"progressPercent": op.progress_percent}):
-            changes.append((imp["_id"], {"progressPercent": op.progress_percent}))
+        with skipped.guard(f"import {imp['_id']}"):
+            if imp["state"] == "CREATING":
+                _retry_unrecorded_import(deps, imp["_id"])
+                continue
+            op = ops.get(imp["operation"])
+            if op.done:
+                outbox += import_records.complete_import(deps.store, imp["_id"], op)
+            elif _changed(imp, {"progressPercent": op.progress_percent}):
+                changes.append((imp["_id"], {"progressPercent": op.progress_percent}))
     return deps.store.write_many("imports", changes), outbox
 
 
@@ -164,10 +190,10 @@ def poll_operations(deps: Deps, tick: PubSubEvent | None = None) -> Outcome:
         age = (started - tick.published_at).total_seconds()
         if age > deps.settings.poll_max_age_s:
             return Outcome("stale", f"tick {tick.event_id} is {age:.0f} s old")
-    ops = _Operations(deps)
-    training_writes, outbox, stale = _poll_trainings(deps, ops)
-    export_writes, export_outbox = _poll_exports(deps, ops)
-    import_writes, import_outbox = _poll_imports(deps, ops)
+    ops, skipped = _Operations(deps), _Skipped()
+    training_writes, outbox, stale = _poll_trainings(deps, ops, skipped)
+    export_writes, export_outbox = _poll_exports(deps, ops, skipped)
+    import_writes, import_outbox = _poll_imports(deps, ops, skipped)
     reconciled = reconcile_unrecorded(deps, stale, ops.running, _recorded(deps)) if stale else 0
     published = flush_outbox(deps, outbox + export_outbox + import_outbox)
     published += flush_outbox(deps, deps.store.stale_outbox(OUTBOX_GRACE_S))
@@ -176,6 +202,7 @@ def poll_operations(deps: Deps, tick: PubSubEvent | None = None) -> Outcome:
         "progressWrites": training_writes + export_writes + import_writes,
         "published": published,
         "reconciled": reconciled,
+        "skipped": list(skipped),
         "seconds": (now() - started).total_seconds(),
     }
     return Outcome("polled", f"{data}", data)
