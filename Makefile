@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: setup browser run run-keep test lint bench clean
+.PHONY: setup setup-gpu browser run run-keep test lint bench clean
 
 $(STAMP): pyproject.toml Makefile functions/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -23,6 +23,14 @@ $(STAMP): pyproject.toml Makefile functions/requirements.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# CUDA TensorFlow on a machine with an NVIDIA GPU and its driver: the gpu extra (tensorflow[and-cuda], the same
+# version as tensorflow-cpu) replaces the CPU build; the trainer then trains on the GPU TensorFlow sees. Nothing
+# needs it. After a dependency change run it again, not `make setup`, which would put tensorflow-cpu back.
+setup-gpu: setup
+	$(BIN)/pip uninstall --quiet --yes tensorflow-cpu
+	$(BIN)/pip install --quiet -e '.[gpu,dev]'
+	$(BIN)/python -c "import tensorflow as tf; print('GPUs TensorFlow sees:', tf.config.list_physical_devices('GPU'))"
 
 # ARGS passes options through, e.g. make run ARGS="--data my/annotations.csv --full-training"
 run: setup

@@ -164,12 +164,8 @@ def _imports(functions_dir: Path, dotted: str) -> tuple[set[str], set[str]]:
     return modules, topic_names
 
 
-def topics_reachable(functions_dir: Path, entry_point: str) -> set[str]:
-    """TOPIC_ names referenced by any package module the entry point's body reaches through imports.
-
-    Module granularity over-approximates (a module imported for one helper counts whole), which errs on
-    the side of granting a publish right the code might use rather than missing one it does use.
-    """
+def _reachable(functions_dir: Path, entry_point: str) -> tuple[set[str], set[str]]:
+    """(package modules the entry point's body reaches through imports, TOPIC_ names main.py itself uses)."""
     tree = _parse(functions_dir / "main.py")
     imported = {}
     for node in tree.body:
@@ -205,10 +201,43 @@ def topics_reachable(functions_dir: Path, entry_point: str) -> set[str]:
         if module in seen or module == topics_module:
             continue
         seen.add(module)
-        modules, names = _imports(functions_dir, module)
-        topic_names |= names
+        modules, _ = _imports(functions_dir, module)
         stack.extend(sorted(modules - seen))
+    return seen, topic_names
+
+
+def topics_reachable(functions_dir: Path, entry_point: str) -> set[str]:
+    """TOPIC_ names referenced by any package module the entry point's body reaches through imports.
+
+    Module granularity over-approximates (a module imported for one helper counts whole), which errs on
+    the side of granting a publish right the code might use rather than missing one it does use.
+    """
+    modules, topic_names = _reachable(functions_dir, entry_point)
+    for module in modules:
+        topic_names |= _imports(functions_dir, module)[1]
     return topic_names
+
+
+def calls_training_backend(functions_dir: Path, entry_point: str) -> bool:
+    """Whether a module the entry point reaches uses the training backend (`deps.automl`, the gateway the
+    backend setting picks): such a function needs the backend's network path, token or IAM role."""
+    modules, _ = _reachable(functions_dir, entry_point)
+    for module in modules:
+        for node in ast.walk(_parse(_module_path(functions_dir, module))):
+            if isinstance(node, ast.Attribute) and node.attr == "automl" and isinstance(node.value, ast.Name):
+                if node.value.id == "deps":
+                    return True
+    return False
+
+
+def training_backends(config_py: Path) -> tuple[str, ...]:
+    """config.py's TRAINING_BACKENDS: the values TRAINING_BACKEND accepts."""
+    for node in _parse(config_py).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
+            "TRAINING_BACKENDS"
+        ]:
+            return tuple(ast.literal_eval(node.value))
+    raise ValueError(f"{config_py}: no TRAINING_BACKENDS = (...) at module level")
 
 
 # -- Firestore composite indexes -----------------------------------------------------------------------

@@ -25,20 +25,25 @@ def _templatefile_keys(modules) -> list[str]:
     return re.findall(r"(\w+) = ", call[call.index("{", call.index(",")) :])
 
 
-@pytest.fixture(scope="module")
-def rendered(modules, tmp_path_factory) -> str:
+def render_boot_script(modules, workdir, **overrides) -> str:
     """The boot script as Terraform renders it (terraform console needs no provider for templatefile)."""
     if shutil.which("terraform") is None:
         pytest.skip("terraform is not installed")
     values = {key: f"test-{key}" for key in _templatefile_keys(modules)}
-    values.update(grpc_port=8600, rest_port=8601, workers=1)
+    values.update(
+        {"grpc_port": 8600, "rest_port": 8601, "workers": 1, "extra": "ml", "gpu": False} | overrides
+    )
     expr = f"jsonencode(templatefile({json.dumps(str(TEMPLATE))}, {json.dumps(values)}))"
-    workdir = tmp_path_factory.mktemp("console")
     result = subprocess.run(
         ["terraform", "console"], input=expr, capture_output=True, text=True, cwd=workdir, timeout=60
     )
     assert result.returncode == 0, result.stderr
     return json.loads(json.loads(result.stdout))
+
+
+@pytest.fixture(scope="module")
+def rendered(modules, tmp_path_factory) -> str:
+    return render_boot_script(modules, tmp_path_factory.mktemp("console"))
 
 
 def test_boot_script_is_valid_bash(rendered):

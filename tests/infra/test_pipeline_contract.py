@@ -14,9 +14,16 @@ import pytest
 from . import contract, pipeline_code
 from .conftest import FUNCTIONS, INFRA
 
+BACKENDS = pipeline_code.training_backends(FUNCTIONS / "edgetrain_pipeline" / "config.py")
 
-def test_infra_matches_the_functions_code():
-    assert contract.violations(FUNCTIONS, INFRA) == []
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_infra_matches_the_functions_code(backend):
+    assert contract.violations(FUNCTIONS, INFRA, backend=backend) == []
+
+
+def test_both_backends_are_checked():
+    assert set(BACKENDS) == {"automl-v1", "vertex-ai"}
 
 
 def test_every_entry_point_is_deployed_exactly_once_with_its_trigger(dev):
@@ -170,3 +177,78 @@ def test_publishing_from_a_main_py_helper_is_caught(tree_copy):
 
     new = set(contract.violations(functions, infra)) - before
     assert any(v.startswith("import_dataset: may publish to") and "notifications" in v for v in new), new
+
+
+def test_a_backend_only_the_code_accepts_is_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    config = functions / "edgetrain_pipeline" / "config.py"
+    _replace(
+        config,
+        'TRAINING_BACKENDS = ("automl-v1", "vertex-ai")',
+        'TRAINING_BACKENDS = ("automl-v1", "vertex-ai", "sagemaker")',
+    )
+
+    new = set(contract.violations(functions, infra)) - before
+    assert "variable training_backend does not accept 'sagemaker', which config.py does" in new, new
+    assert any("local.backend_env has no entry for 'sagemaker'" in v for v in new), new
+
+
+def test_functions_without_the_vertex_role_are_caught(tree_copy):
+    functions, infra = tree_copy
+    before = _baseline(functions, infra)
+    _replace(
+        infra / "envs" / "dev" / "main.tf", '"vertex-ai" = ["roles/aiplatform.user"]', '"vertex-ai" = []'
+    )
+
+    new = set(contract.violations(functions, infra, backend="vertex-ai")) - before
+    assert "vertex-ai: poll_operations lacks roles/aiplatform.user" in new, new
+    assert contract.violations(functions, infra, backend="automl-v1") == []
+
+
+def test_a_local_vertex_endpoint_in_the_cloud_is_caught(tree_copy):
+    functions, infra = tree_copy
+    _replace(
+        infra / "envs" / "dev" / "main.tf",
+        '"vertex-ai" = { TRAINING_BACKEND = "vertex-ai" }',
+        '"vertex-ai" = { TRAINING_BACKEND = "vertex-ai", VERTEX_ENDPOINT = "10.0.0.5:8600" }',
+    )
+
+    problems = contract.violations(functions, infra, backend="vertex-ai")
+    assert "vertex-ai: start_training sets VERTEX_ENDPOINT" in problems, problems
+
+
+def test_automl_v1_without_its_endpoint_is_caught(tree_copy):
+    functions, infra = tree_copy
+    _replace(
+        infra / "envs" / "dev" / "main.tf",
+        '"automl-v1" = { TRAINING_BACKEND = "automl-v1", AUTOML_ENDPOINT = local.automl_endpoint }',
+        '"automl-v1" = { TRAINING_BACKEND = "automl-v1" }',
+    )
+
+    problems = contract.violations(functions, infra, backend="automl-v1")
+    assert any(v.startswith("automl-v1: import_dataset lacks AUTOML_ENDPOINT") for v in problems), problems
+
+
+def test_a_vertex_deployment_that_keeps_the_vm_is_caught(tree_copy):
+    functions, infra = tree_copy
+    _replace(
+        infra / "envs" / "dev" / "main.tf",
+        "self_hosted_automl  = !local.vertex && var.automl_endpoint == null",
+        "self_hosted_automl  = var.automl_endpoint == null",
+    )
+
+    problems = contract.violations(functions, infra, backend="vertex-ai")
+    assert any("self_hosted_automl does not exclude vertex-ai" in v for v in problems), problems
+
+
+def test_a_function_that_starts_calling_the_backend_is_caught(tree_copy):
+    functions, infra = tree_copy
+    app = functions / "edgetrain_pipeline" / "status_page" / "app.py"
+    app.write_text(
+        app.read_text() + "\n\ndef _count(deps, dataset):\n    return deps.automl.example_count(dataset)\n"
+    )
+
+    for backend in BACKENDS:
+        problems = contract.violations(functions, infra, backend=backend)
+        assert "status_page: automl = False, its code calls the backend: True" in problems, problems

@@ -19,7 +19,8 @@ locals {
 
   # One entry per entry point of functions/main.py. trigger: the topic (by its variable) whose messages
   # call it, null for HTTP. publishes: the topics its code may publish to (tests/infra derives both from
-  # the code). automl: it calls the AutoML service (VPC connector, token). secrets: env var => secret ID.
+  # the code). automl: it calls the training backend (automl-v1: VPC connector and token; vertex-ai: the
+  # Vertex role below). secrets: env var => secret ID.
   functions = {
     import_dataset = {
       trigger = "TOPIC_IMPORT_REQUESTS", publishes = ["TOPIC_DATASET_IMPORTED"], automl = true, secrets = {}
@@ -59,16 +60,34 @@ locals {
     }
   }
 
-  self_hosted_automl  = var.automl_endpoint == null
-  automl_endpoint     = local.self_hosted_automl ? module.automl_service[0].grpc_endpoint : var.automl_endpoint
-  vpc_connector       = local.self_hosted_automl ? module.automl_service[0].vpc_connector : var.vpc_connector
-  automl_token_secret = local.self_hosted_automl ? module.automl_token[0].secret_id : var.automl_token_secret_id
+  # training_backend: automl-v1 calls an AutoML Vision v1 service (the VM below unless automl_endpoint names
+  # one) through the VPC connector; vertex-ai calls Google's Vertex AI API: no VM, no connector, no token.
+  vertex              = var.training_backend == "vertex-ai"
+  self_hosted_automl  = !local.vertex && var.automl_endpoint == null
+  automl_endpoint     = local.vertex ? null : (local.self_hosted_automl ? module.automl_service[0].grpc_endpoint : var.automl_endpoint)
+  vpc_connector       = local.vertex ? null : (local.self_hosted_automl ? module.automl_service[0].vpc_connector : var.vpc_connector)
+  automl_token_secret = local.vertex ? null : (local.self_hosted_automl ? module.automl_token[0].secret_id : var.automl_token_secret_id)
 
-  # Settings read by functions/edgetrain_pipeline/config.py. Every function also gets local.topics, and
-  # var.pipeline_settings underneath (merged first, so it cannot override the topics or these).
+  # The settings each backend needs on the functions that call it (config.py reads them), by backend.
+  backend_env = {
+    "automl-v1" = { TRAINING_BACKEND = "automl-v1", AUTOML_ENDPOINT = local.automl_endpoint }
+    "vertex-ai" = { TRAINING_BACKEND = "vertex-ai" }
+  }
+
+  # Project roles of the functions that call the backend, by backend. Vertex AI User is the narrowest
+  # predefined role that covers every call the Vertex gateway makes (datasets get/import, trainingPipelines
+  # create/get/list, models get/list/export/delete, modelEvaluations list, operations get); Vertex AI Viewer
+  # cannot create or import anything. automl-v1 needs none: its service authenticates with the token.
+  backend_roles = {
+    "automl-v1" = []
+    "vertex-ai" = ["roles/aiplatform.user"]
+  }
+
+  # Settings read by functions/edgetrain_pipeline/config.py. Every function also gets local.topics and its
+  # backend's local.backend_env, and var.pipeline_settings underneath (merged first, so it cannot override
+  # the topics or these).
   function_env = {
     GOOGLE_CLOUD_PROJECT            = var.project_id
-    AUTOML_ENDPOINT                 = local.automl_endpoint
     AUTOML_LOCATION                 = var.automl_location
     DEFAULT_MODEL_TYPE              = var.default_model_type
     DEFAULT_BUDGET_MILLI_NODE_HOURS = tostring(var.default_budget_milli_node_hours)
@@ -86,7 +105,7 @@ locals {
 module "project_services" {
   source     = "../../modules/project_services"
   project_id = var.project_id
-  services = [
+  services = concat([
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -102,7 +121,7 @@ module "project_services" {
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
     "vpcaccess.googleapis.com",
-  ]
+  ], local.vertex ? ["aiplatform.googleapis.com"] : [])
 }
 
 module "storage" {
@@ -157,6 +176,7 @@ module "automl_service" {
   zone              = coalesce(var.zone, "${var.region}-b")
   name_prefix       = var.name_prefix
   machine_type      = var.automl_machine_type
+  gpu               = var.automl_vm_gpu
   workers           = var.automl_workers
   running           = var.automl_running
   wheel_path        = var.edgetrain_wheel
@@ -165,6 +185,15 @@ module "automl_service" {
   exports_bucket    = module.storage.exports_bucket
   access_log_bucket = module.storage.access_logs_bucket
   depends_on        = [module.project_services]
+}
+
+module "vertex_ai" {
+  source         = "../../modules/vertex_ai"
+  count          = local.vertex ? 1 : 0
+  project_id     = var.project_id
+  imports_bucket = module.storage.imports_bucket
+  exports_bucket = module.storage.exports_bucket
+  depends_on     = [module.project_services]
 }
 
 module "function_source" {
@@ -189,9 +218,9 @@ module "functions" {
   source_object            = module.function_source.object
   build_service_account_id = module.function_source.build_service_account_id
   service_account_id       = "${var.name_prefix}-${each.value.sa}"
-  project_roles            = each.value.roles
+  project_roles            = concat(each.value.roles, each.value.automl ? local.backend_roles[var.training_backend] : [])
   publishes_to             = { for t in each.value.publishes : local.topics[t] => module.pubsub.topic_ids[local.topics[t]] }
-  environment_variables    = merge(var.pipeline_settings, local.topics, local.function_env)
+  environment_variables    = merge(var.pipeline_settings, local.topics, local.function_env, local.backend_env[var.training_backend])
   secret_environment_variables = merge(
     each.value.secrets,
     each.value.automl && local.automl_token_secret != null ? { AUTOML_TOKEN = local.automl_token_secret } : {},
@@ -227,7 +256,8 @@ module "scheduler" {
   name_prefix = var.name_prefix
   schedule    = var.poll_schedule
   topic_id    = module.pubsub.topic_ids[local.topics.TOPIC_POLL_TICK]
-  # With the service VM stopped every tick would fail and end as a dead letter: stop ticking too.
+  # With the service VM stopped every tick would fail and end as a dead letter: stop ticking too (a
+  # vertex-ai deployment has no VM, so it always ticks).
   paused     = local.self_hosted_automl && !var.automl_running
   depends_on = [module.project_services]
 }

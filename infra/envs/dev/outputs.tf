@@ -33,8 +33,18 @@ output "exports_bucket" {
   value       = module.storage.exports_bucket
 }
 
+output "training_backend" {
+  description = "The backend the functions train with: automl-v1 or vertex-ai."
+  value       = var.training_backend
+}
+
+output "vertex_service_agent" {
+  description = "With vertex-ai: Vertex AI's service agent, which reads the imports bucket and writes the exports bucket (null with automl-v1)."
+  value       = local.vertex ? module.vertex_ai[0].service_agent_email : null
+}
+
 output "automl_endpoint" {
-  description = "host:port of the AutoML service the functions call."
+  description = "With automl-v1: host:port of the AutoML service the functions call (null with vertex-ai)."
   value       = local.automl_endpoint
 }
 

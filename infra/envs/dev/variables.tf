@@ -38,8 +38,19 @@ variable "poll_schedule" {
   default     = "* * * * *"
 }
 
+variable "training_backend" {
+  description = "Who trains the models: \"automl-v1\" (the self-hosted AutoML Vision v1 service on a VM, or automl_endpoint) or \"vertex-ai\" (Google's managed Vertex AI AutoML, billed per node hour: no VM, no VPC connector). See docs/backends.md."
+  type        = string
+  default     = "automl-v1"
+
+  validation {
+    condition     = contains(["automl-v1", "vertex-ai"], var.training_backend)
+    error_message = "One of automl-v1, vertex-ai."
+  }
+}
+
 variable "automl_endpoint" {
-  description = "host:port of an existing AutoML v1 service (insecure gRPC). null deploys the self-hosted service on a VM."
+  description = "With automl-v1: host:port of an existing AutoML v1 service (insecure gRPC). null deploys the self-hosted service on a VM."
   type        = string
   default     = null
 }
@@ -57,7 +68,7 @@ variable "vpc_connector" {
 }
 
 variable "automl_location" {
-  description = "Location in the AutoML resource names (projects/P/locations/L/...)."
+  description = "Location in the training resource names (projects/P/locations/L/...); with vertex-ai, the Vertex AI region (e.g. us-central1)."
   type        = string
   default     = "us-central1"
 }
@@ -66,6 +77,17 @@ variable "automl_machine_type" {
   description = "Machine type of the self-hosted service VM; its vCPUs are what trains the models."
   type        = string
   default     = "e2-standard-4"
+}
+
+variable "automl_vm_gpu" {
+  description = "GPU of the self-hosted service VM: null (CPUs only, automl_machine_type) or \"nvidia-l4\" (one L4 on a g2-standard-8; the VM installs the NVIDIA driver and CUDA TensorFlow)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.automl_vm_gpu == null ? true : contains(["nvidia-l4"], var.automl_vm_gpu)
+    error_message = "null or nvidia-l4."
+  }
 }
 
 variable "automl_workers" {

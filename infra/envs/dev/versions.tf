@@ -6,6 +6,10 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 6.40"
     }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 6.40"
+    }
     archive = {
       source  = "hashicorp/archive"
       version = "~> 2.7"
@@ -15,6 +19,12 @@ terraform {
       version = "~> 3.7"
     }
   }
+}
+
+# Only for Vertex AI's service agent (modules/vertex_ai), which the GA provider cannot create.
+provider "google-beta" {
+  project = var.project_id
+  region  = var.region
 }
 
 provider "google" {

@@ -5,6 +5,14 @@
 # mounts every bucket the service account can read.
 
 locals {
+  # A GPU VM: the accelerator, the machine family that carries it, and the edgetrain extra with CUDA
+  # TensorFlow (pyproject.toml's gpu extra; ml is the CPU build).
+  gpus = {
+    nvidia-l4 = { accelerator = "nvidia-l4", machine_type = "g2-standard-8" }
+  }
+  gpu          = var.gpu == null ? null : local.gpus[var.gpu]
+  machine_type = local.gpu == null ? var.machine_type : local.gpu.machine_type
+  extra        = local.gpu == null ? "ml" : "gpu"
   network_tag  = "${var.name_prefix}-automl"
   data_device  = "edgetrain-data"
   data_dir     = "/var/lib/edgetrain"
@@ -95,7 +103,7 @@ resource "google_compute_instance" "service" {
   project                   = var.project_id
   name                      = "${var.name_prefix}-automl"
   zone                      = var.zone
-  machine_type              = var.machine_type
+  machine_type              = local.machine_type
   desired_status            = var.running ? "RUNNING" : "TERMINATED"
   allow_stopping_for_update = true
   tags                      = [local.network_tag]
@@ -112,6 +120,20 @@ resource "google_compute_instance" "service" {
   attached_disk {
     source      = google_compute_disk.data.self_link
     device_name = local.data_device
+  }
+
+  dynamic "guest_accelerator" {
+    for_each = local.gpu == null ? [] : [local.gpu]
+    content {
+      type  = guest_accelerator.value.accelerator
+      count = 1
+    }
+  }
+
+  # A VM with a GPU cannot live-migrate: it stops for host maintenance and starts again on its own.
+  scheduling {
+    on_host_maintenance = local.gpu == null ? "MIGRATE" : "TERMINATE"
+    automatic_restart   = true
   }
 
   network_interface {
@@ -145,6 +167,8 @@ resource "google_compute_instance" "service" {
     storage_root = local.storage_root
     wheel_uri    = "gs://${google_storage_bucket.service.name}/${google_storage_bucket_object.wheel.name}"
     wheel_name   = local.wheel_name
+    extra        = local.extra
+    gpu          = local.gpu != null
     token_secret = var.token_secret_id
     grpc_port    = var.grpc_port
     rest_port    = var.rest_port

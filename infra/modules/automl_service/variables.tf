@@ -24,6 +24,17 @@ variable "machine_type" {
   default     = "e2-standard-4"
 }
 
+variable "gpu" {
+  description = "null: train on the CPUs of machine_type. \"nvidia-l4\": one L4 GPU on a g2-standard-8 (machine_type is then ignored), the NVIDIA driver and CUDA TensorFlow installed at boot."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.gpu == null ? true : contains(["nvidia-l4"], var.gpu)
+    error_message = "null or nvidia-l4."
+  }
+}
+
 variable "image" {
   description = "Boot image; the startup script expects Debian 12 (Python 3.11, gcloud preinstalled)."
   type        = string
