@@ -1,7 +1,8 @@
 """BENCHMARKS.md from every benchmarks/results/<name>.jsonl (records are appended; the file is regenerated).
 
-Each results file gets a section. If `benchmarks/<name>_bench.py` defines `render_markdown(records) -> str`,
-that renders it; otherwise a generic table of the latest 20 records' scalar fields is written.
+Each results file gets a section. If `benchmarks/<name>_bench.py` (or, for a one-off study,
+`benchmarks/studies/<name>_bench.py`) defines `render_markdown(records) -> str`, that renders it; otherwise
+a generic table of the latest 20 records' scalar fields is written.
 """
 
 from __future__ import annotations
@@ -79,10 +80,13 @@ def write_benchmarks_md(results_dir: Path = RESULTS_DIR, out_path: Path = BENCHM
 
 
 def _render(name: str, records: list[dict[str, Any]]) -> str:
-    try:
-        module = importlib.import_module(f"benchmarks.{name}_bench")
-    except ImportError:
-        module = None
+    module = None
+    for package in ("benchmarks", "benchmarks.studies"):
+        try:
+            module = importlib.import_module(f"{package}.{name}_bench")
+            break
+        except ImportError:
+            continue
     render = getattr(module, "render_markdown", None)
     if render is not None:
         return render(records)

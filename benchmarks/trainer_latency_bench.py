@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             "trained": run["started"],
             "commit": (run["git"].get("commit") or "")[:7],
         }
-        if "reexport" in run:  # an earlier training exported again (benchmarks/trainer_reexport.py)
+        if "reexport" in run:  # an earlier training exported again (benchmarks/studies/trainer_reexport.py)
             entry["exported_commit"] = (run["reexport"]["git"].get("commit") or "")[:7]
         package = Path(run["package_dir"])
         if not (package / "model.tflite").is_file():

@@ -181,8 +181,9 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "NMS at today's, which costs less time (docs/trainer_design.md).",
             "",
             "re-export: a training of an earlier commit exported and evaluated again with the commit "
-            "after the arrow (`benchmarks/trainer_reexport.py`), for changes to export or post-processing "
-            "only; training figures are the original run's, mAP, latency and size the new export's.",
+            "after the arrow (`benchmarks/studies/trainer_reexport.py`), for changes to export or "
+            "post-processing only; training figures are the original run's, mAP, latency and size the new "
+            "export's.",
             "",
             "speed probe (All runs): one MobileNetV2 training step at 224 px, batch 8, 2 threads, timed "
             "just before and just after the run (`benchmarks/speed_probe.py`; lower is faster). The "

@@ -2,7 +2,6 @@
 
     evaluation = evaluate(examples, labels, predictions)
     evaluation.map50, evaluation.map50_95, evaluation.to_dict()
-    map50_of_draws(examples, labels, predictions, draws)  # mAP@0.5 on resamples of the images (bootstrap)
 
 What is computed (one COCOeval run, bbox, all areas, at most 100 detections per image and class,
 IoU thresholds 0.05, 0.10, …, 0.95, 0.96, 0.97, 0.98, 0.99):
@@ -126,30 +125,6 @@ def evaluate(
         map50=float(overall_ap[IOU_THRESHOLDS.index(0.5)]),
         map50_95=float(overall_ap[coco_index].mean()),
     )
-
-
-def map50_of_draws(
-    examples: Sequence[Example],
-    labels: Sequence[str],
-    predictions: Sequence[PredictionTriple] | Mapping[str, PredictionTriple],
-    draws: np.ndarray,
-) -> np.ndarray:
-    """mAP@0.5, as evaluate() computes it, on each draw of the images: `draws` holds one row of indices
-    into `examples` per draw (repeats allowed: a bootstrap resample). Detections are matched to ground truth
-    once per image; a draw only re-accumulates those per-image matches, so a thousand draws take seconds."""
-    coco_eval = _matched(examples, labels, _align(examples, predictions), (0.5,))
-    per_image, pe = coco_eval.evalImgs, coco_eval._paramsEval  # [class][image] order; the ids it indexes
-    images = len(pe.imgIds)
-    out = np.zeros(len(draws))
-    with contextlib.redirect_stdout(io.StringIO()):
-        for d, draw in enumerate(np.asarray(draws, np.int64)):
-            # accumulate() reads evalImgs by position in params.imgIds: give the draw's images new positions
-            coco_eval.evalImgs = [per_image[k * images + i] for k in range(len(pe.catIds)) for i in draw]
-            coco_eval.params.imgIds = pe.imgIds = list(range(len(draw)))
-            coco_eval.accumulate()
-            ap, has_gt = _accumulated_ap(coco_eval)
-            out[d] = ap[0, has_gt].mean() if has_gt.any() else 0.0
-    return out
 
 
 def _matched(examples, labels, per_image, iou_thresholds) -> Any:

@@ -129,6 +129,6 @@ def build_detector(backbone: keras.Model, head: keras.Model, input_size: int) ->
 def backbone_feature_shapes(backbone: keras.Model) -> list[tuple[int, int, int]]:
     shapes = []
     for out in backbone.outputs:
-        _, height, width, channels = (int(d) for d in out.shape)
-        shapes.append((height, width, channels))
+        _, height, width, channels = out.shape  # [batch, h, w, c]; the batch is None
+        shapes.append((int(height), int(width), int(channels)))
     return shapes

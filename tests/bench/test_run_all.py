@@ -32,9 +32,10 @@ def test_a_module_that_exits_is_a_failure_of_its_area_only(monkeypatch, tmp_path
     assert ran == ["a", "b"]
 
 
-def test_the_weight_selection_study_does_nothing_when_run_all_calls_it():
-    # run_all calls main([]); the study needs a run to study, so it says so and returns instead of exiting
-    from benchmarks import weight_selection_bench
+def test_studies_are_not_run_by_run_all_and_do_nothing_without_arguments():
+    # a study needs a run to study: called as run_all would call it, it says so and returns
+    from benchmarks.studies import weight_selection_bench
 
-    assert "weight_selection_bench" in run_all.discover()
+    assert "weight_selection_bench" not in run_all.discover()
+    assert "trainer_bench" in run_all.discover()
     assert weight_selection_bench.main([]) == 0

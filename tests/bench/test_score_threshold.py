@@ -1,6 +1,6 @@
 """The score-threshold benchmark's report."""
 
-from benchmarks.score_threshold_bench import render_markdown
+from benchmarks.studies.score_threshold_bench import render_markdown
 
 
 def test_report_lists_each_threshold_with_its_map_and_latency_newest_first():

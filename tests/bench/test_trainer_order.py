@@ -5,9 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.trainer_order_bench import compare, compare_seed_means, mean_label_ap, render_markdown
+from benchmarks.studies.bootstrap import map50_of_draws
+from benchmarks.studies.trainer_order_bench import compare, compare_seed_means, mean_label_ap, render_markdown
 from edgetrain_trainer.data.dataset import Example
 from edgetrain_trainer.data.rows import Box
+from edgetrain_trainer.evaluation import evaluate
+from tests.trainer.test_evaluation import LABELS, noisy_case
 
 LOW, VERSATILE, HIGH = "mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1"
 
@@ -163,3 +166,17 @@ def test_a_dataset_whose_packages_are_gone_keeps_its_last_complete_comparison():
     assert f"| {VERSATILE} | 0.910 |" in kept
     assert "Measured 2026-12-03T10:00 at commit abcdef0" in kept
     assert "0.700" not in text  # a partial comparison is never shown as the last complete one
+
+
+def test_map50_of_draws_equals_evaluating_each_resample_from_scratch():
+    examples, predictions = noisy_case(1, 15, false_positives=3)
+    rng = np.random.default_rng(2)
+    n = len(examples)
+    # the images as they are, six resamples, and one image (one class only) fifteen times
+    draws = np.vstack([np.arange(n), rng.integers(0, n, (6, n)), np.full(n, 3)])
+
+    expected = [
+        evaluate([examples[i] for i in draw], LABELS, [predictions[i] for i in draw]).map50 for draw in draws
+    ]
+    assert len(set(np.round(expected, 6))) > 4  # the draws score differently: the comparison means something
+    assert map50_of_draws(examples, LABELS, predictions, draws) == pytest.approx(expected, abs=1e-12)

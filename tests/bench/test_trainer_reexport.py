@@ -1,5 +1,5 @@
-"""benchmarks.trainer_reexport: a trained run exported again with today's export code and evaluated on TEST,
-its training figures kept, the original package left as it was."""
+"""benchmarks.studies.trainer_reexport: a trained run exported again with today's export code and evaluated
+on TEST, its training figures kept, the original package left as it was."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.trainer_reexport import reexport, select_runs
+from benchmarks.studies.trainer_reexport import reexport, select_runs
 from edgetrain_trainer.config import TrainerConfig
 from edgetrain_trainer.data.images import load_rgb
 from edgetrain_trainer.export.tflite_detector import TFLiteDetector

@@ -1,6 +1,6 @@
 """The weight selection study's section of BENCHMARKS.md."""
 
-from benchmarks.weight_selection_bench import render_markdown
+from benchmarks.studies.weight_selection_bench import render_markdown
 
 
 def study(tail_average: dict | None) -> dict:

@@ -17,7 +17,6 @@ from edgetrain_trainer.evaluation import (
     IOU_THRESHOLDS,
     Evaluation,
     evaluate,
-    map50_of_draws,
 )
 
 LABELS = ["cat", "dog"]
@@ -228,20 +227,6 @@ def test_map50_95_equals_stock_cocoeval_on_noisy_predictions():
     assert 0.2 < ours.map50_95 < 0.95  # a real, non-trivial case
     assert ours.map50_95 == pytest.approx(stock.stats[0], abs=1e-9)
     assert ours.map50 == pytest.approx(stock.stats[1], abs=1e-9)
-
-
-def test_map50_of_draws_equals_evaluating_each_resample_from_scratch():
-    examples, predictions = noisy_case(1, 15, false_positives=3)
-    rng = np.random.default_rng(2)
-    n = len(examples)
-    # the images as they are, six resamples, and one image (one class only) fifteen times
-    draws = np.vstack([np.arange(n), rng.integers(0, n, (6, n)), np.full(n, 3)])
-
-    expected = [
-        evaluate([examples[i] for i in draw], LABELS, [predictions[i] for i in draw]).map50 for draw in draws
-    ]
-    assert len(set(np.round(expected, 6))) > 4  # the draws score differently: the comparison means something
-    assert map50_of_draws(examples, LABELS, predictions, draws) == pytest.approx(expected, abs=1e-12)
 
 
 def test_predictions_keyed_by_image_and_json_round_trip():

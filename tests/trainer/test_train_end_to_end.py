@@ -279,7 +279,7 @@ def test_a_higher_score_threshold_keeps_exactly_the_boxes_scoring_above_it(train
     """The export at another NMS score threshold (trainer_reexport.export_package) changes that attribute
     only: boxes enter NMS in score order, so the boxes at or above the higher threshold are the default
     export's."""
-    from benchmarks.trainer_reexport import export_package
+    from benchmarks.studies.trainer_reexport import export_package
 
     result, _, _ = trained
     default = TFLiteDetector(result.package_dir)

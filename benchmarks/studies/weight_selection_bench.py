@@ -2,9 +2,10 @@
 validates after each epoch (their moving average); then every epoch's weights, and averages of the last
 ones, are scored on TEST.
 
-    python -m benchmarks.weight_selection_bench train --dataset cards --model-type mobile-high-accuracy-1 \\
-        --overrides '{"tail_average_lr_fraction": 0.5}' --work-dir /tmp/study --compare-float
-    python -m benchmarks.weight_selection_bench score /tmp/study/snapshots-20261202-173000
+    python -m benchmarks.studies.weight_selection_bench train --dataset cards \\
+        --model-type mobile-high-accuracy-1 --overrides '{"tail_average_lr_fraction": 0.5}' \\
+        --work-dir /tmp/study --compare-float
+    python -m benchmarks.studies.weight_selection_bench score /tmp/study/snapshots-20261202-173000
 
 `train` appends the run's record to benchmarks/results/trainer.jsonl as trainer_bench does (saving the
 snapshots changes nothing in the training) and names the snapshot folder in it. `score` evaluates with the
@@ -17,6 +18,7 @@ validation score, the uniform averages of the last n epochs, the run's own tail 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -36,11 +38,12 @@ def save_finetune_snapshots(out: Path) -> None:
     """Make the fine-tuning stage save the weights of each of its validations with the scores, numbered in
     order, and list them in out/index.json: every epoch's averaged weights, then the tail average if the
     stage evaluated one ("epoch": null)."""
-    from edgetrain_trainer import fit, runner
+    from edgetrain_trainer.training import loop
+    from edgetrain_trainer.training.averaging import AveragedWeights
 
-    run_stage, enter, exit_ = fit.run_stage, fit.AveragedWeights.__enter__, fit.AveragedWeights.__exit__
+    run_stage, enter, exit_ = loop.run_stage, AveragedWeights.__enter__, AveragedWeights.__exit__
     index: list[dict] = []
-    inside_epoch = [False]
+    inside_epoch = [False]  # validations inside AveragedWeights are epochs; the one after is the tail average
 
     def entering(self):
         inside_epoch[0] = True
@@ -50,14 +53,14 @@ def save_finetune_snapshots(out: Path) -> None:
         inside_epoch[0] = False
         return exit_(self, *exc)
 
-    def recording_run_stage(settings, train_epoch, evaluate, model, *rest, **kwargs):
-        if settings.name != "finetune":
-            return run_stage(settings, train_epoch, evaluate, model, *rest, **kwargs)
+    def recording_run_stage(stage, *args, **kwargs):
+        if stage.name != "finetune":
+            return run_stage(stage, *args, **kwargs)
 
         def recording_evaluate():
-            map50, map50_95 = evaluate()
+            map50, map50_95 = stage.evaluate()
             name = f"{len(index) + 1:03d}.npz"
-            np.savez(out / name, *model.get_weights())
+            np.savez(out / name, *stage.model.get_weights())
             epochs = sum(1 for entry in index if entry["epoch"] is not None)
             index.append(
                 {
@@ -70,10 +73,10 @@ def save_finetune_snapshots(out: Path) -> None:
             (out / "index.json").write_text(json.dumps(index, indent=1))
             return map50, map50_95
 
-        return run_stage(settings, train_epoch, recording_evaluate, model, *rest, **kwargs)
+        return run_stage(dataclasses.replace(stage, evaluate=recording_evaluate), *args, **kwargs)
 
-    fit.AveragedWeights.__enter__, fit.AveragedWeights.__exit__ = entering, leaving
-    runner.run_stage = recording_run_stage
+    AveragedWeights.__enter__, AveragedWeights.__exit__ = entering, leaving  # type: ignore[method-assign]
+    loop.run_stage = recording_run_stage  # train() imports it from the module when it runs
 
 
 def train(argv: list[str]) -> int:
@@ -85,7 +88,9 @@ def train(argv: list[str]) -> int:
     snapshots = args.work_dir / f"snapshots-{trainer_bench.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     snapshots.mkdir(parents=True)
     os.environ[SNAPSHOT_DIR_ENV] = str(snapshots)
-    record = trainer_bench.run_child(dataset, model_type, args, module="benchmarks.weight_selection_bench")
+    record = trainer_bench.run_child(
+        dataset, model_type, args, module="benchmarks.studies.weight_selection_bench"
+    )
     record["snapshot_dir"] = str(snapshots)
     save_record(args.results, record)
     status, map50 = record["status"], record.get("map50")
@@ -156,8 +161,9 @@ def render_markdown(records: list[dict]) -> str:
     lines = [
         "## Weight selection study (Keras float model on TEST rows)",
         "",
-        "`python -m benchmarks.weight_selection_bench`: a trainer benchmark run that saves the weights of",
-        "every fine-tuning epoch, each scored on TEST afterwards. Plateau: the last half of those epochs.",
+        "`python -m benchmarks.studies.weight_selection_bench`: a trainer benchmark run that saves the",
+        "weights of every fine-tuning epoch, each scored on TEST afterwards. Plateau: the last half of those",
+        "epochs.",
         "Averages: uniform means of the weights of the last 5 / 10 / 20 epochs.",
         "",
         "| run started | dataset | model type | overrides | commit | epochs | kept: TEST (int8) "
@@ -236,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return train(argv[1:])
     if "--one" in argv:  # the training child that train() starts
         return train(argv)
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.weight_selection_bench score")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.studies.weight_selection_bench score")
     parser.add_argument("snapshot_dir", type=Path)
     parser.add_argument("--data-root", type=Path, default=trainer_bench.default_data_root())
     parser.add_argument("--results", type=Path, default=RESULTS)

@@ -1,8 +1,8 @@
 """What the NMS score threshold costs and buys: one trained model exported at several thresholds, each
 export's TEST mAP and its int8 latency at 2 threads, timed in alternation.
 
-    python -m benchmarks.score_threshold_bench      # the trainer table's models still on this machine
-    python -m benchmarks.score_threshold_bench --model-dir var/bench/RUN/out/model --dataset bccd
+    python -m benchmarks.studies.score_threshold_bench      # the trainer table's models still on this machine
+    python -m benchmarks.studies.score_threshold_bench --model-dir var/bench/RUN/out/model --dataset bccd
 
 `TFLite_Detection_PostProcess` suppresses in O(kept boxes x candidates), and the candidates are the anchors
 whose best class scores at least the threshold: thousands on a BCCD image at 0.01. A box below the threshold
@@ -23,9 +23,9 @@ from typing import Any
 
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, read_records, save_record
+from benchmarks.studies.trainer_reexport import export_package
 from benchmarks.trainer_bench import default_data_root, evaluate_package
 from benchmarks.trainer_latency_bench import IMAGES, RUNS, THREADS, test_image_paths
-from benchmarks.trainer_reexport import export_package
 from benchmarks.trainer_report import latest_packages
 
 RESULTS = RESULTS_DIR / "score_threshold.jsonl"
@@ -69,7 +69,7 @@ def compare_thresholds(model_dir: Path, dataset: str, data_root: Path, threshold
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.score_threshold_bench", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.studies.score_threshold_bench", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--model-dir", type=Path, help="a trained model directory (out/model of a bench run)")
     parser.add_argument(

@@ -1,23 +1,21 @@
 """Order in mAP, with its uncertainty: a paired bootstrap over the TEST images of the packages the trainer
 table shows.
 
-    python -m benchmarks.trainer_order_bench      # run_all runs it after trainer_bench (name order)
+    python -m benchmarks.studies.trainer_order_bench      # after trainer_bench has trained the packages
 
-The TEST sets are small (BCCD 72 images, cards 67), so a model's TEST mAP@0.5 moves with the choice of
-images. Per dataset, each type's package (the trainer table's headline run) detects the TEST images once;
-then DRAWS resamples of those images (with replacement, seeded) are scored with
-evaluation.map50_of_draws. The three types are scored on the same resamples, so their differences are
-paired. The record keeps per type the TEST figure and its 95 % range over the resamples, and per
-neighbouring pair the share of resamples where the larger type scores higher and the 95 % range of the
-difference; also the share where all three are strictly ordered. That measures the spread from the choice
-of test images only; training with another seed moves the figures as well. So the same comparison is made
-of each type's mean over the trainings of its headline group (trainer_report.seed_groups: the default
-recipe at the same budget and time cap, any seed), on the same resamples. Last, each label's AP@0.5 per
-type, averaged over those trainings, with the label's TEST boxes: where the types differ, and which labels
-cap every type alike.
-Packages whose folder is gone are listed as skipped; a dataset that lacks one of its three headline
-packages is not compared, and the report shows its last complete comparison instead.
-"""
+The TEST sets are small (BCCD 72 images, cards 67), so a model's TEST mAP@0.5 moves with the choice of images.
+Per dataset, each type's package (the trainer table's headline run) detects the TEST images once; then DRAWS
+resamples of those images (with replacement, seeded) are scored with bootstrap.map50_of_draws. The three types
+are scored on the same resamples, so their differences are paired. The record keeps per type the TEST figure
+and its 95 % range over the resamples, and per neighbouring pair the share of resamples where the larger type
+scores higher and the 95 % range of the difference; also the share where all three are strictly ordered. That
+measures the spread from the choice of test images only; training with another seed moves the figures as well.
+So the same comparison is made of each type's mean over the trainings of its headline group
+(trainer_report.seed_groups: the default recipe at the same budget and time cap, any seed), on the same
+resamples. Last, each label's AP@0.5 per type, averaged over those trainings, with the label's TEST boxes:
+where the types differ, and which labels cap every type alike. Packages whose folder is gone are listed as
+skipped; a dataset that lacks one of its three headline packages is not compared, and the report shows its
+last complete comparison instead."""
 
 from __future__ import annotations
 
@@ -158,7 +156,7 @@ def _per_label_table(per_label: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.trainer_order_bench", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.studies.trainer_order_bench", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--data-root", type=Path, default=default_data_root())
     parser.add_argument("--trainer-results", type=Path, default=TRAINER_RESULTS)
@@ -166,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=DRAWS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
+    from benchmarks.studies.bootstrap import map50_of_draws
     from edgetrain_trainer.data.dataset import load_dataset
     from edgetrain_trainer.data.rows import TEST
-    from edgetrain_trainer.evaluation import evaluate, map50_of_draws
+    from edgetrain_trainer.evaluation import evaluate
 
     record: dict[str, Any] = {
         "bench": "trainer_order",

@@ -2,9 +2,9 @@
 again: for a change that only touches export or post-processing, an hour-long training per row would measure
 the same weights.
 
-    python -m benchmarks.trainer_reexport            # the latest default-recipe run of each dataset x type
-    python -m benchmarks.trainer_reexport --started 2026-11-29T06:10   # runs started so (repeatable)
-    python -m benchmarks.trainer_reexport --score-threshold 0.05       # at another NMS score threshold
+    python -m benchmarks.studies.trainer_reexport     # the latest default-recipe run of each dataset x type
+    python -m benchmarks.studies.trainer_reexport --started 2026-11-29T06:10  # runs started so (repeatable)
+    python -m benchmarks.studies.trainer_reexport --score-threshold 0.05      # at another NMS score threshold
 
 Each re-export appends a record to benchmarks/results/trainer.jsonl: the training's fields (start, wall time,
 stop reason, cost, validation curve, peak RSS, speed probe) are the original run's; mAP, latency, size and
@@ -33,7 +33,7 @@ from benchmarks.trainer_report import latest_packages
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.trainer_reexport", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.studies.trainer_reexport", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--started", action="append", default=[], help="start-time prefix of a run")
     parser.add_argument(
