@@ -7,6 +7,10 @@ BIN=.venv/bin
 echo "== lint"
 $BIN/ruff check . && $BIN/ruff format --check . || exit 1
 
+echo "== mypy"
+# The packages it checks are [tool.mypy] files in pyproject.toml.
+$BIN/mypy || exit 1
+
 echo "== terraform fmt"
 # Some machines point TF_CLI_CONFIG_FILE at a file that does not exist; terraform then warns on every call.
 [ -f "${TF_CLI_CONFIG_FILE:-}" ] || unset TF_CLI_CONFIG_FILE
