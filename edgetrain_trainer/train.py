@@ -7,10 +7,11 @@
     result = train(request, progress=print, cancel=lambda: False)
     result.package_dir  # model.tflite, dict.txt, tflite_metadata.json, evaluation.json
 
-Steps: load and validate the data → stage 1, head on cached frozen-backbone features (config.py explains
-the stages) → stage 2, whole-network fine-tuning while budget remains → export int8 / float32 TF Lite →
-evaluate the exported model on TEST rows (VALIDATION if there are none). Output is written to a temporary
-sibling of out_dir and renamed into place at the end: out_dir never holds a half-written package.
+Steps: load and validate the data → stage 1, head on cached frozen-backbone features → stage 2, whole-network
+fine-tuning while budget remains (training/stages.py builds the two `Stage` values, training/loop.py runs
+each) → export int8 / float32 TF Lite → evaluate the exported model on TEST rows (VALIDATION if there are
+none). Output is written to a temporary sibling of out_dir and renamed into place at the end: out_dir never
+holds a half-written package.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def train(
     from .training.loop import StageOutcome, run_stage
     from .training.stages import DetectorTraining
 
+    # ---------------------------------------------------------------- data
     spec = spec_for(request.model_type)
     if config.input_size is not None:
         spec = dataclasses.replace(spec, input_size=config.input_size)
@@ -84,6 +86,7 @@ def train(
         )
     )
 
+    # ---------------------------------------------------------------- the two training stages
     run = DetectorTraining(
         spec, dataset.labels, config, clock, rng, report, cancelled, pct_range=(_PCT_DATA, _PCT_TRAIN_END)
     )
@@ -100,6 +103,7 @@ def train(
         StopReason.BUDGET_REACHED if outcomes[-1].ended_by == "budget" else StopReason.MODEL_CONVERGED
     )
 
+    # ---------------------------------------------------------------- export and evaluate
     with staged_directory(out_dir) as tmp:
         calibration = train_images[rng.permutation(len(train_images))[: config.calibration_images]]
         report(Progress(_PCT_TRAIN_END, "export", message=f"exporting {request.quantization} TF Lite"))
