@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 from . import names, operations
 from .config import ServiceConfig
 from .errors import invalid_field
+from .job_payloads import ImportJob
 from .protos import AnnotationSpec, Dataset, Empty, lro, now, t
 from .resources import load, mask_paths, page
 from .store import Store
@@ -95,7 +95,7 @@ def import_data(store: Store, config: ServiceConfig, request) -> lro.Operation:
     parent = names.location_of(dataset.name)
     with store.tx() as db:
         op = operations.start(db, parent, dataset.name, "import_data_details")
-        Store.insert_job(db, op.name, "import", json.dumps({"dataset": dataset.name, "uris": uris}))
+        Store.insert_job(db, op.name, ImportJob(dataset=dataset.name, uris=uris))
     return op
 
 

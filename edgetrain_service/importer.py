@@ -21,6 +21,7 @@ from .config import ServiceConfig
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
 from .errors import InvalidArgument, ServiceError
 from .image_limits import file_pixel_problem
+from .job_payloads import ImportJob
 from .protos import AnnotationSpec, Dataset, Empty, Status
 from .store import Store
 
@@ -88,13 +89,13 @@ def _validate(config: ServiceConfig, csv_paths: list[Path]):
     return examples, errors, row_count
 
 
-def run_import(store: Store, config: ServiceConfig, op_name: str, payload: dict) -> None:
+def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob) -> None:
     from edgetrain_trainer.errors import DatasetError
 
-    dataset_name = payload["dataset"]
+    dataset_name = job.dataset
     get_dataset(store, dataset_name)  # NOT_FOUND if it was deleted while queued
     field = "input_config.gcs_source.input_uris"
-    by_path = {config.readable_file(uri, field): uri for uri in payload["uris"]}
+    by_path = {config.readable_file(uri, field): uri for uri in job.uris}
     try:
         examples, errors, row_count = _validate(config, list(by_path))
     except DatasetError as error:

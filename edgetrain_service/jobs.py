@@ -14,16 +14,14 @@ killed, and the scheduler cleans up and ends its operation CANCELLED.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import threading
 import time
-from dataclasses import asdict
 
 from google.rpc import code_pb2
 
-from . import operations, worker
+from . import job_payloads, operations, worker
 from .config import ServiceConfig
 from .store import Store
 
@@ -160,7 +158,8 @@ class Scheduler:
             process.kill()
             process.join()
             del self._processes[op_name], self._cancel_seen[op_name]
-            worker.end_killed_after_cancel(self.store, self.config, op_name, kind, json.loads(row["payload"]))
+            job = job_payloads.decode(kind, row["payload"])
+            worker.end_killed_after_cancel(self.store, self.config, op_name, job)
 
     def _dispatch(self) -> None:
         queued = self.store.query("SELECT * FROM jobs WHERE state='queued' ORDER BY seq")
@@ -171,6 +170,14 @@ class Scheduler:
                 continue
             if kind == "export" and running.count("export") >= EXPORT_SLOTS:
                 continue
+            try:
+                payload = job_payloads.decode(kind, job["payload"])
+            except ValueError as error:  # a row this version cannot run: end it rather than retry forever
+                with self.store.tx() as db:
+                    operations.finish(
+                        db, job["op_name"], error=(code_pb2.INTERNAL, f"Cannot run the job: {error}")
+                    )
+                continue
             with self.store.tx() as db:
                 claimed = db.execute(
                     "UPDATE jobs SET state='running', attempts=attempts+1 WHERE op_name=? AND state='queued'",
@@ -178,12 +185,11 @@ class Scheduler:
                 ).rowcount
             if not claimed:
                 continue
-            payload = json.loads(job["payload"])
             if kind == "import":
                 thread = threading.Thread(
                     target=worker.run_job,
                     name=f"import-{job['op_name'][-6:]}",
-                    args=(self.store, self.config, job["op_name"], kind, payload),
+                    args=(self.store, self.config, job["op_name"], payload),
                 )
                 self._threads[job["op_name"]] = (kind, thread)
                 thread.start()
@@ -191,7 +197,7 @@ class Scheduler:
                 process = self._spawn.Process(
                     target=worker.process_main,
                     name=f"{kind}-worker",
-                    args=(asdict(self.config), job["op_name"], kind, payload),
+                    args=(self.config, job["op_name"], payload),
                     daemon=False,
                 )
                 process.start()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 
 from edgetrain_trainer import EXPORT_FORMATS, MODEL_TYPES
@@ -14,6 +13,7 @@ from edgetrain_trainer.types import DEFAULT_BUDGET_MILLI_NODE_HOURS, DEFAULT_MOD
 from . import datasets, names, operations
 from .config import ServiceConfig
 from .errors import FailedPrecondition, InvalidArgument, invalid_field
+from .job_payloads import ExportJob, TrainJob
 from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
 from .resources import load, mask_paths, page
 from .store import Store
@@ -68,21 +68,19 @@ def create_model(store: Store, request, trainer_overrides: dict | None = None) -
     if dataset.example_count == 0:
         raise FailedPrecondition(f"Dataset {dataset_name} has no examples; import data before training.")
     model_name = f"{parent}/models/{names.new_id()}"
-    payload = {
-        "model": model_name,
-        "dataset": dataset_name,
-        "display_name": model.display_name,
-        "model_type": model_type,
-        "budget": budget,
-        "create_time": now().ToJsonString(),
-        "labels": dict(
-            model.labels
-        ),  # the caller's labels, kept on the trained model (the pipeline uses them)
-        "overrides": dict(trainer_overrides or {}),
-    }
+    job = TrainJob(
+        model=model_name,
+        dataset=dataset_name,
+        display_name=model.display_name,
+        model_type=model_type,
+        budget=budget,
+        create_time=now().ToJsonString(),
+        labels=dict(model.labels),
+        overrides=dict(trainer_overrides or {}),
+    )
     with store.tx() as db:
         op = operations.start(db, parent, model_name, "create_model_details")
-        Store.insert_job(db, op.name, "train", json.dumps(payload))
+        Store.insert_job(db, op.name, job)
     return op
 
 
@@ -172,10 +170,10 @@ def export_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
     dest = base / export_dir_name(model_format, model.display_name, dt.datetime.now(dt.UTC))
     details = t("ExportModelOperationMetadata")()
     details.output_info.gcs_output_directory = config.to_gcs_uri(dest) + "/"
-    payload = {"model": model.name, "format": model_format, "dest": str(dest)}
+    job = ExportJob(model=model.name, format=model_format, dest=str(dest))
     with store.tx() as db:
         op = operations.start(db, names.location_of(model.name), model.name, "export_model_details", details)
-        Store.insert_job(db, op.name, "export", json.dumps(payload))
+        Store.insert_job(db, op.name, job)
     return op
 
 

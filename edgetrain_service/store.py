@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .job_payloads import JobPayload, encode
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -126,8 +128,8 @@ class Store:
 
     # ---- jobs
     @staticmethod
-    def insert_job(db: sqlite3.Connection, op_name: str, kind: str, payload: str) -> None:
-        db.execute("INSERT INTO jobs(op_name, kind, payload) VALUES(?,?,?)", (op_name, kind, payload))
+    def insert_job(db: sqlite3.Connection, op_name: str, job: JobPayload) -> None:
+        db.execute("INSERT INTO jobs(op_name, kind, payload) VALUES(?,?,?)", (op_name, job.kind, encode(job)))
 
     @staticmethod
     def set_job_state(db: sqlite3.Connection, op_name: str, state: str) -> None:

@@ -14,6 +14,7 @@ from google.rpc import code_pb2
 from . import artifacts, names, operations
 from .config import ServiceConfig
 from .datasets import annotation_specs
+from .job_payloads import TrainJob
 from .models import EDGE_NODE_QPS, EVALUATION_KIND, KIND
 from .protos import DeploymentState, Model, ModelEvaluation, Timestamp, now
 from .store import Store
@@ -55,7 +56,7 @@ class _Throttled:
         return self._cancelled
 
 
-def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dict) -> None:
+def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJob) -> None:
     from edgetrain_trainer.errors import DatasetError, InvalidArgumentError, TrainingCancelled
     from edgetrain_trainer.train import train
     from edgetrain_trainer.types import TrainRequest
@@ -63,14 +64,14 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dic
     row = store.get_operation(op_name)
     if row is None or row["done"]:
         return  # cancelled while queued, or finished already (only a finished operation can be deleted)
-    model_id = names.parse_name(payload["model"], "models").id
-    dataset_id = names.parse_name(payload["dataset"], "datasets").id
+    model_id = names.parse_name(job.model, "models").id
+    dataset_id = names.parse_name(job.dataset, "datasets").id
     model_dir = config.model_dir(model_id)
     shutil.rmtree(model_dir, ignore_errors=True)  # a restarted training starts again from a clean folder
     model_dir.mkdir(parents=True)
     source = config.dataset_dir(dataset_id) / "annotations.csv"
     if not source.is_file():
-        _fail(store, op_name, FAILED_PRECONDITION, f"Dataset {payload['dataset']} has no imported data.")
+        _fail(store, op_name, FAILED_PRECONDITION, f"Dataset {job.dataset} has no imported data.")
         return
     shutil.copyfile(source, model_dir / "data.csv")  # later imports do not change this training's data
     hooks = _Throttled(store, op_name)
@@ -78,9 +79,9 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dic
         request = TrainRequest(
             data=model_dir / "data.csv",
             out_dir=artifacts.train_dir(config, model_id),
-            model_type=payload["model_type"],
-            budget_milli_node_hours=payload["budget"],
-            overrides={**config.trainer_overrides, **payload.get("overrides", {})},
+            model_type=job.model_type,
+            budget_milli_node_hours=job.budget,
+            overrides={**config.trainer_overrides, **job.overrides},
         )
         result = train(request, progress=hooks.progress, cancel=hooks.cancelled)
     except TrainingCancelled:
@@ -96,7 +97,7 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, payload: dic
         _fail(store, op_name, FAILED_PRECONDITION, f"Dataset cannot be trained on: {error}")
         return
     artifacts.write_result(config, model_id, result)
-    _record(store, op_name, payload, result)
+    _record(store, op_name, job, result)
 
 
 def _fail(store: Store, op_name: str, code: int, message: str) -> None:
@@ -104,26 +105,26 @@ def _fail(store: Store, op_name: str, code: int, message: str) -> None:
         operations.finish(db, op_name, error=(code, message))
 
 
-def _record(store: Store, op_name: str, payload: dict, result) -> None:
+def _record(store: Store, op_name: str, job: TrainJob, result) -> None:
     created = Timestamp()
-    created.FromJsonString(payload["create_time"])
+    created.FromJsonString(job.create_time)
     model = Model(
-        name=payload["model"],
-        display_name=payload["display_name"],
+        name=job.model,
+        display_name=job.display_name,
         create_time=created,
         update_time=now(),
         deployment_state=DeploymentState.DEPLOYED,
         etag="1",
-        dataset_id=names.parse_name(payload["dataset"], "datasets").id,
+        dataset_id=names.parse_name(job.dataset, "datasets").id,
     )
-    model.labels.update(payload.get("labels", {}))
+    model.labels.update(job.labels)
     meta = model.image_object_detection_model_metadata
     meta.model_type = result.model_type
     meta.node_qps = EDGE_NODE_QPS
     meta.stop_reason = result.stop_reason.value
-    meta.train_budget_milli_node_hours = payload["budget"]
-    meta.train_cost_milli_node_hours = min(result.train_cost_milli_node_hours, payload["budget"])
-    specs = annotation_specs(store, payload["dataset"])
+    meta.train_budget_milli_node_hours = job.budget
+    meta.train_cost_milli_node_hours = min(result.train_cost_milli_node_hours, job.budget)
+    specs = annotation_specs(store, job.dataset)
     evaluation = result.evaluation
     entries = [
         ("", "", evaluation["evaluatedExampleCount"], evaluation["imageObjectDetectionEvaluationMetrics"])

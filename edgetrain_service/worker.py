@@ -17,12 +17,13 @@ from google.rpc import code_pb2
 from . import names, operations
 from .config import ServiceConfig
 from .errors import ServiceError
+from .job_payloads import ExportJob, JobPayload, TrainJob
 from .store import Store
 
 _LOGGER = logging.getLogger("edgetrain.service.worker")
 
 
-def process_main(config: dict, op_name: str, kind: str, payload: dict) -> None:
+def process_main(config: ServiceConfig, op_name: str, job: JobPayload) -> None:
     """Entry point of a spawned worker process."""
     # The machine is shared: keep each worker's math libraries to at most two threads.
     for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MKL_NUM_THREADS"):
@@ -30,8 +31,7 @@ def process_main(config: dict, op_name: str, kind: str, payload: dict) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _exit_with_parent()
-    service_config = ServiceConfig(**config)
-    run_job(Store(service_config.db_path), service_config, op_name, kind, payload)
+    run_job(Store(config.db_path), config, op_name, job)
 
 
 def _exit_with_parent() -> None:
@@ -46,22 +46,21 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def run_job(store: Store, config: ServiceConfig, op_name: str, kind: str, payload: dict) -> None:
+def run_job(store: Store, config: ServiceConfig, op_name: str, job: JobPayload) -> None:
+    kind = job.kind
     try:
-        if kind == "train":
+        if isinstance(job, TrainJob):
             from .training import run_training
 
-            run_training(store, config, op_name, payload)
-        elif kind == "export":
+            run_training(store, config, op_name, job)
+        elif isinstance(job, ExportJob):
             from .exporting import run_export
 
-            run_export(store, config, op_name, payload)
-        elif kind == "import":
+            run_export(store, config, op_name, job)
+        else:
             from .importer import run_import
 
-            run_import(store, config, op_name, payload)
-        else:
-            raise ValueError(f"unknown job kind {kind!r}")
+            run_import(store, config, op_name, job)
     except ServiceError as error:
         code = error.grpc_code.value[0]
         fail(store, op_name, code, error.message)
@@ -75,26 +74,26 @@ def fail(store: Store, op_name: str, code: int, message: str, partial_failures=(
         operations.finish(db, op_name, error=(code, message), partial_failures=list(partial_failures))
 
 
-def end_killed_after_cancel(
-    store: Store, config: ServiceConfig, op_name: str, kind: str, payload: dict
-) -> None:
+def end_killed_after_cancel(store: Store, config: ServiceConfig, op_name: str, job: JobPayload) -> None:
     """The scheduler killed a cancelled job's worker that outlived the grace period: remove what the job had
     written, as its own cancel path does, and end the operation CANCELLED."""
     row = store.get_operation(op_name)
     if row is None or row["done"]:
         return  # it finished just before the kill (the worker is gone now, so this cannot change)
-    if kind == "train":  # the training's staging folders are inside the model's folder
-        shutil.rmtree(config.model_dir(names.parse_name(payload["model"], "models").id), ignore_errors=True)
+    if isinstance(job, TrainJob):  # the training's staging folders are inside the model's folder
+        shutil.rmtree(config.model_dir(names.parse_name(job.model, "models").id), ignore_errors=True)
         outcome = "no model was created"
-    else:
+    elif isinstance(job, ExportJob):
         from edgetrain_trainer.export.staging import remove_with_partials
 
-        remove_with_partials(Path(payload["dest"]))
+        remove_with_partials(Path(job.dest))
         outcome = "nothing was exported"
+    else:
+        outcome = "the dataset was not changed"
     fail(
         store,
         op_name,
         operations.CANCELLED,
-        f"Operation cancelled by the caller; the {kind} did not stop within {config.cancel_grace_s:g} s, "
+        f"Operation cancelled by the caller; the {job.kind} did not stop within {config.cancel_grace_s:g} s, "
         f"so its worker process was killed and {outcome}.",
     )

@@ -4,7 +4,6 @@ A queue-only service (--workers 0) keeps trainings queued for the next start wit
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from google.longrunning import operations_pb2
 
 from edgetrain_service import operations
 from edgetrain_service.config import ServiceConfig
+from edgetrain_service.job_payloads import ExportJob, ImportJob, TrainJob
 from edgetrain_service.jobs import MAX_ATTEMPTS, Scheduler
 from edgetrain_service.process import ServiceProcess
 from edgetrain_service.store import Store
@@ -31,6 +31,15 @@ from .conftest import (
     start_training,
     wait_for_progress,
     write_cards_subset,
+)
+
+TRAIN_JOB = TrainJob(
+    model=f"{PARENT}/models/IOD1",
+    dataset=f"{PARENT}/datasets/IOD1",
+    display_name="m",
+    model_type="mobile-low-latency-1",
+    budget=1000,
+    create_time="2026-12-06T00:00:00Z",
 )
 
 
@@ -54,7 +63,7 @@ def test_training_interrupted_too_often_ends_failed_with_a_clear_message(tmp_pat
     store = Store(config.db_path)
     with store.tx() as db:
         op = operations.start(db, PARENT, f"{PARENT}/models/IOD1", "create_model_details")
-        Store.insert_job(db, op.name, "train", json.dumps({}))
+        Store.insert_job(db, op.name, TRAIN_JOB)
         db.execute("UPDATE jobs SET state='running', attempts=? WHERE op_name=?", (MAX_ATTEMPTS, op.name))
     Scheduler(store, config).recover()
     failed = operations.get_operation(store, operations_pb2.GetOperationRequest(name=op.name))
@@ -93,21 +102,27 @@ def test_a_job_whose_operation_was_deleted_is_not_run_again(tmp_path):
     store = Store(config.db_path)
     with store.tx() as db:
         op = operations.start(db, PARENT, f"{PARENT}/models/IOD1", "create_model_details")
-        Store.insert_job(db, op.name, "train", json.dumps({}))
+        Store.insert_job(db, op.name, TRAIN_JOB)
         db.execute("UPDATE jobs SET state='running', attempts=1 WHERE op_name=?", (op.name,))
         db.execute("DELETE FROM operations WHERE name=?", (op.name,))
     Scheduler(store, config).recover()
     assert store.query_one("SELECT state FROM jobs WHERE op_name=?", (op.name,))["state"] == "finished"
 
 
-@pytest.mark.parametrize("kind, again", [("import", "import again"), ("export", "Export the model again")])
-def test_every_job_kind_has_an_attempt_limit(tmp_path, kind, again):
+@pytest.mark.parametrize(
+    "job, again",
+    [
+        (ImportJob(dataset=f"{PARENT}/datasets/IOD1", uris=["gs://b/x.csv"]), "import again"),
+        (ExportJob(model=f"{PARENT}/models/IOD1", format="tflite", dest="/tmp/x"), "Export the model again"),
+    ],
+)
+def test_every_job_kind_has_an_attempt_limit(tmp_path, job, again):
     """An import or export that crashes the server must not be re-run at every start (a systemd loop)."""
     config = ServiceConfig(data_dir=tmp_path, storage_root=tmp_path / "gcs")
     store = Store(config.db_path)
     with store.tx() as db:
         op = operations.start(db, PARENT, f"{PARENT}/datasets/IOD1", "import_data_details")
-        Store.insert_job(db, op.name, kind, json.dumps({}))
+        Store.insert_job(db, op.name, job)
         db.execute("UPDATE jobs SET state='running', attempts=? WHERE op_name=?", (MAX_ATTEMPTS, op.name))
     Scheduler(store, config).recover()
     failed = operations.get_operation(store, operations_pb2.GetOperationRequest(name=op.name))
