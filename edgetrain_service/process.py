@@ -5,24 +5,26 @@
         client = AutoMlClient(transport=AutoMlGrpcTransport(channel=channel))
         ...  # or REST at service.rest_url
 
-Used by the service tests, the pipeline tests and the local stack. The server's log goes to
-<data dir>/service.log.
+Used by the service tests, the pipeline tests, the benchmarks and the local stack. The process itself is a
+local-stack ManagedProcess (one subprocess lifecycle for every child process): its own process group, stdout
+and stderr appended to <data dir>/service.log, where the ready line is read from.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from edgetrain.localstack.errors import ProcessStartError
+from edgetrain.localstack.processes import ManagedProcess
 
 from .cli import READY_PREFIX
 
 
-class ServiceStartError(RuntimeError):
+class ServiceStartError(ProcessStartError, RuntimeError):
     """The server exited or did not become ready in time; the message ends with its log."""
 
 
@@ -57,7 +59,7 @@ class ServiceProcess:
         self.allow_local_dirs = [Path(folder) for folder in allow_local_dirs]
         self.extra_args = list(extra_args)  # more `edgetrain serve` flags, e.g. ["--allow-origin", ORIGIN]
         self.log_path = self.data_dir / "service.log"
-        self.process: subprocess.Popen | None = None
+        self.managed: ManagedProcess | None = None
         self.grpc_target = ""
         self.rest_url = ""
         self.vertex_rest_url = ""  # the Vertex AI surface's REST port (its gRPC shares grpc_target)
@@ -98,65 +100,50 @@ class ServiceProcess:
             command += ["--trainer-overrides", str(overrides)]
         return command
 
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.managed.popen if self.managed is not None else None
+
     def start(self) -> ServiceProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0  # a restart appends
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(self.env or {})}
-        with open(self.log_path, "ab") as log:
-            # A session of its own, so kill() can take the server and its workers down together.
-            self.process = subprocess.Popen(
-                self._command(),
-                stdout=subprocess.PIPE,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-                text=True,
-            )
-        ready = threading.Event()
-
-        def read_stdout() -> None:
-            for line in self.process.stdout:
-                if line.startswith(READY_PREFIX):
-                    fields = dict(part.split("=", 1) for part in line.split()[3:])
-                    self.grpc_target, self.rest_url = fields["grpc"], fields["rest"]
-                    self.vertex_rest_url = fields.get("vertex_rest", "")
-                    ready.set()
-
-        threading.Thread(target=read_stdout, name="service-stdout", daemon=True).start()
-        deadline_hit = not ready.wait(self.startup_timeout)
-        if deadline_hit or self.process.poll() is not None:
-            self.kill()
-            raise ServiceStartError(
-                f"edgetrain serve did not become ready (exit code {self.process.returncode}); "
-                f"log {self.log_path}:\n{self.log_tail()}"
-            )
+        # The server stops its own workers on SIGTERM (their jobs go back in the queue), so SIGTERM goes to it
+        # alone; kill() takes the server and its workers down together.
+        self.managed = ManagedProcess(
+            "edgetrain serve", self._command(), self.log_path, env, term_group=False
+        )
+        self.managed.start()
+        try:
+            self.managed.wait_ready(lambda: self._read_ready_line(log_start), self.startup_timeout)
+        except ProcessStartError as error:
+            raise ServiceStartError(str(error)) from None
         return self
 
+    def _read_ready_line(self, log_start: int) -> bool:
+        with open(self.log_path, "rb") as log:
+            log.seek(log_start)
+            text = log.read().decode(errors="replace")
+        for line in text.splitlines():
+            if line.startswith(READY_PREFIX):
+                fields = dict(part.split("=", 1) for part in line.split()[3:])
+                self.grpc_target, self.rest_url = fields["grpc"], fields["rest"]
+                self.vertex_rest_url = fields.get("vertex_rest", "")
+                return True
+        return False
+
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return self.managed.log_tail(lines) if self.managed is not None else ""
 
     def stop(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM (clean stop: queued work stays queued), then SIGKILL if it does not exit in time."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return self.process.returncode
+        """SIGTERM (clean stop: queued work stays queued), then SIGKILL if it does not exit in time; returns
+        the exit code (None if it never started)."""
+        return self.managed.stop(grace=timeout) if self.managed is not None else None
 
     def kill(self) -> None:
         """SIGKILL the server and its worker processes at once, like a crash or power loss."""
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
+        if self.managed is not None:
+            self.managed.kill()
 
     def __enter__(self) -> ServiceProcess:
         return self.start()

@@ -1,4 +1,6 @@
-"""Child processes the local stack owns: started in their own process group, logged to a file, stopped whole.
+"""Child processes the local stack and the tests own: started in their own process group, logged to a file,
+stopped whole. One lifecycle for all of them: the emulators, the functions and `edgetrain serve`
+(edgetrain_service.process.ServiceProcess builds on ManagedProcess).
 
 The emulators are shell scripts that start Java, and functions-framework may fork workers: signalling only the
 direct child would leave those running. Each process therefore gets its own session (process group), and
@@ -91,12 +93,16 @@ class ManagedProcess:
         log_path: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        term_group: bool = True,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = Path(log_path)
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
+        # False: stop() sends SIGTERM to the leader alone, for a process that stops its own children in order
+        # (edgetrain serve puts its workers' jobs back in the queue); SIGKILL still takes the whole group.
+        self.term_group = term_group
         self.popen: subprocess.Popen | None = None
 
     @property
@@ -159,11 +165,15 @@ class ManagedProcess:
             return True
         return True
 
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the whole group, SIGKILL what is left after `grace` seconds; returns when none is left."""
+    def stop(self, grace: float = 10.0) -> int | None:
+        """SIGTERM the whole group (or its leader), SIGKILL what is left after `grace` seconds; returns the
+        leader's exit code when none of the group is left."""
         if self.popen is None:
-            return
-        self._signal_group(signal.SIGTERM)
+            return None
+        if self.term_group:
+            self._signal_group(signal.SIGTERM)
+        elif self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
         while self.group_alive() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -176,6 +186,14 @@ class ManagedProcess:
             self.popen.wait(timeout=1)
         except subprocess.TimeoutExpired:
             pass
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once, like a crash or power loss; returns once the leader is reaped."""
+        if self.popen is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self.popen.wait()
 
     def _signal_group(self, sig: signal.Signals) -> None:
         try:

@@ -18,7 +18,7 @@ from edgetrain_service import operations
 from edgetrain_service.config import ServiceConfig
 from edgetrain_service.job_payloads import ExportJob, ImportJob, TrainJob
 from edgetrain_service.jobs import MAX_ATTEMPTS, Scheduler
-from edgetrain_service.process import ServiceProcess
+from edgetrain_service.process import ServiceProcess, ServiceStartError
 from edgetrain_service.store import Store
 
 from .conftest import (
@@ -167,3 +167,12 @@ def test_an_outcome_the_database_refused_is_written_once_it_accepts_again(tmp_pa
         ended = finished(client, op.operation.name, timeout_s=30)
         assert ended.error.code == 13 and "without recording an outcome" in ended.error.message
         fault.close()
+
+
+def test_service_process_reports_a_server_that_exits_at_start_with_its_log(tmp_path):
+    with ServiceProcess(tmp_path / "data", storage_root=tmp_path / "gcs", workers=0):
+        second = ServiceProcess(tmp_path / "data", storage_root=tmp_path / "gcs", startup_timeout=60)
+        with pytest.raises(ServiceStartError, match="another edgetrain serve") as raised:
+            second.start()
+        assert "exited with code 1" in str(raised.value)
+        assert second.process.poll() == 1
