@@ -49,7 +49,11 @@ class HttpGuard:
                 f"Request body of {request.content_length} bytes is over the limit of {self.max_body_bytes}."
             )
         request.max_content_length = self.max_body_bytes  # a chunked body is cut off at the limit too
-        if request.method in WRITE_METHODS and request.mimetype != "application/json":
+        # A write with no body and no Content-Type (`curl -X POST …:cancel`) has nothing to misread; an empty
+        # form still sends its Content-Type, and a browser's fetch sends an Origin header (refused above).
+        empty = not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", "")
+        bodiless = empty and "Content-Type" not in request.headers
+        if request.method in WRITE_METHODS and request.mimetype != "application/json" and not bodiless:
             raise UnsupportedMediaType(
                 f"{request.method} needs Content-Type: application/json, not "
                 f"{request.headers.get('Content-Type') or 'none'!r}."

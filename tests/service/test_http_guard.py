@@ -95,6 +95,17 @@ def test_writes_without_json_content_type_are_415(guarded, content_type):
     assert requests.get(_datasets(guarded), timeout=30).json().get("datasets", []) == before
 
 
+def test_an_empty_form_post_is_415_but_a_bodiless_curl_post_is_served(guarded):
+    form = requests.post(
+        f"{_datasets(guarded)}/IOD1:importData",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert form.status_code == 415
+    bodiless = requests.post(f"{_datasets(guarded)}/IOD1:importData", timeout=30)  # curl -X POST URL
+    assert bodiless.status_code == 404 and bodiless.json()["error"]["status"] == "NOT_FOUND"
+
+
 def test_json_with_charset_and_the_official_rest_client_work(guarded):
     response = requests.post(
         _datasets(guarded),
