@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
+
 from . import datasets, models, operations
 from .config import ServiceConfig
 from .protos import Empty, lro, t
@@ -23,8 +25,8 @@ OPERATIONS = "google.longrunning.Operations"
 class Method:
     service: str
     name: str
-    request: type
-    response: type
+    request: type[Message]
+    response: type[Message]
     run: Callable  # (ServiceApi, request) -> response
 
 

@@ -32,7 +32,8 @@ def compile_operation_filter(text: str) -> tuple[str, list]:
     text = _unquote((text or "").strip())
     if not text:
         return "1", []
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[int | str] = []
     for term in _AND.split(text):
         match = _TERM.match(term)
         if not match:

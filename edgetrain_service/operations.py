@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 
 from google.protobuf.message import Message
 from google.rpc import code_pb2
@@ -79,7 +80,7 @@ def finish(
     name: str,
     response: Message | None = None,
     error: tuple[int, str] | None = None,
-    partial_failures: list[Status] = (),
+    partial_failures: Sequence[Status] = (),
     details_msg: Message | None = None,
 ) -> lro.Operation | None:
     """Mark an operation done with a response or an error (code, message), and its job finished. The

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+from typing import Any
 
 from . import names
 from .artifacts import read_result
@@ -58,7 +59,7 @@ class Predictor:
     def __init__(self, store: Store, config: ServiceConfig):
         self.store = store
         self.config = config
-        self._detectors: dict[str, object] = {}
+        self._detectors: dict[str, tuple[Any, threading.Lock]] = {}  # TFLiteDetector, its lock
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(PREDICT_SLOTS)
 

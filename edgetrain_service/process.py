@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from edgetrain.localstack.errors import ProcessStartError
@@ -42,8 +43,8 @@ class ServiceProcess:
         rest_port: int = 0,
         startup_timeout: float = 120.0,
         env: dict[str, str] | None = None,
-        allow_local_dirs: list[str | Path] = (),
-        extra_args: list[str] = (),
+        allow_local_dirs: Sequence[str | Path] = (),
+        extra_args: Sequence[str] = (),
         vertex_rest_port: int = 0,
     ):
         self.data_dir = Path(data_dir).resolve()

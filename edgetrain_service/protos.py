@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from google.cloud.automl_v1 import types as _t
 from google.longrunning import operations_pb2 as lro  # noqa: F401  (re-exported)
-from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
+from google.protobuf import any_pb2, empty_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import status_pb2
 
 Any = any_pb2.Any
 Empty = empty_pb2.Empty
 Status = status_pb2.Status
-Timestamp = timestamp_pb2.Timestamp
 
 Dataset = _t.Dataset.pb()
 Model = _t.Model.pb()

@@ -137,7 +137,7 @@ class ManagedProcess:
         """Poll `is_ready` until true; on exit or timeout stop the process and raise ProcessStartError."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.exited():
+            if self.popen is not None and self.popen.poll() is not None:
                 code = self.popen.returncode
                 self.stop()
                 raise ProcessStartError(
@@ -196,6 +196,8 @@ class ManagedProcess:
         self.popen.wait()
 
     def _signal_group(self, sig: signal.Signals) -> None:
+        if self.popen is None:
+            return
         try:
             os.killpg(self.popen.pid, sig)
         except ProcessLookupError:
