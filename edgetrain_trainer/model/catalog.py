@@ -1,4 +1,8 @@
-"""The three AutoML edge model types: which backbone, input size and head size each one uses.
+"""The catalog of the three AutoML edge model types: which backbone, input size and head size each one uses.
+
+Named "catalog" (it was model_types.py) so it is not confused with the top-level types.py, which holds the
+public request / progress / result types and the model-type *names* the API accepts; this module holds the
+architecture behind each name.
 
 EfficientDet-Lite0/1/2 are the reference points (320/384/448 px, BiFPN 64/88/112 channels). The
 choices below trade accuracy for latency on a 2-thread CPU; they are strictly ordered in input size,
