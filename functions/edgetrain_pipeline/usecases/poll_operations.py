@@ -110,7 +110,7 @@ def _poll_trainings(deps: Deps, ops: _Operations, skipped: _Skipped) -> tuple[in
 
 
 def _poll_exports(deps: Deps, ops: _Operations, skipped: _Skipped) -> tuple[int, list[str]]:
-    writes, outbox = 0, []
+    writes, outbox = 0, list[str]()
     for training in deps.store.query("trainings", "exportState", "==", "EXPORTING"):
         with skipped.guard(f"exports of training {training['_id']}"):
             written, more = _poll_export(deps, ops, training)
