@@ -44,6 +44,11 @@ BASE_MODEL_KEYS = ("uptrainBaseModelId", "baseModelId")
 NO_EARLY_STOPPING = {"patience": 1_000_000}
 
 
+def _shown(value) -> str:
+    """A Struct number as the caller wrote it (Struct holds every number as a double)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else repr(value)
+
+
 def _task_inputs(struct, field: str) -> tuple[str, int, bool]:
     inputs = json_format.MessageToDict(struct)
     for key in BASE_MODEL_KEYS:
@@ -77,7 +82,7 @@ def _task_inputs(struct, field: str) -> tuple[str, int, bool]:
     ):
         raise invalid_field(
             f"{field}.budgetMilliNodeHours",
-            f"{budget!r} is outside {MIN_BUDGET_MILLI_NODE_HOURS:,}–{MAX_BUDGET_MILLI_NODE_HOURS:,} "
+            f"{_shown(budget)} is outside {MIN_BUDGET_MILLI_NODE_HOURS:,}–{MAX_BUDGET_MILLI_NODE_HOURS:,} "
             "milli node hours (the range for MOBILE_TF_* model types)",
         )
     no_early_stop = inputs.get("disableEarlyStopping", False)

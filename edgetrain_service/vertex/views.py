@@ -61,7 +61,9 @@ def model_view(model: AutoMlModel, pipeline=None):
 def evaluation_view(evaluation: AutoMlEvaluation):
     """The overall AutoML evaluation as a Vertex ModelEvaluation (per-label ones are Vertex slices)."""
     model_name = evaluation.name.split("/modelEvaluations/")[0]
-    metrics = json_format.MessageToDict(evaluation.image_object_detection_evaluation_metrics)
+    metrics = json_format.MessageToDict(
+        evaluation.image_object_detection_evaluation_metrics, always_print_fields_with_no_presence=True
+    )
     out = names.t("ModelEvaluation")(
         name=f"{model_name}/evaluations/{evaluation.name.rsplit('/', 1)[1]}",
         metrics_schema_uri=names.OBJECT_DETECTION_METRICS,

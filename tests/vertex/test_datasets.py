@@ -1,0 +1,141 @@
+"""DatasetService through the official client over gRPC: create, get, list, import (Vertex CSV and JSON
+Lines, bad rows as partial failures naming the caller's file and line), refusals, delete."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import aiplatform_v1 as v1
+
+from edgetrain_service.vertex import names
+
+from .conftest import PARENT, create_dataset, import_config, write_vertex_csv, write_vertex_jsonl
+
+
+def test_dataset_is_created_imported_and_listed(clients, dataset):
+    assert dataset.name.startswith(f"{PARENT}/datasets/")
+    assert dataset.metadata_schema_uri == names.IMAGE_DATASET_SCHEMA
+    assert dataset.data_item_count == 24  # 20 TRAIN + 4 TEST images of the cards subset
+    assert dataset.display_name == "cards vertex"
+    listed = clients.datasets.list_datasets(
+        request={"parent": PARENT, "filter": 'display_name="cards vertex"'}
+    )
+    assert [d.name for d in listed] == [dataset.name]
+    assert dataset.name not in {
+        d.name
+        for d in clients.datasets.list_datasets(
+            request={"parent": PARENT, "filter": 'display_name!="cards vertex"'}
+        )
+    }
+
+
+def test_a_dataset_of_another_kind_is_refused_naming_the_field(clients):
+    tabular = "gs://google-cloud-aiplatform/schema/dataset/metadata/tabular_1.0.0.yaml"
+    with pytest.raises(exceptions.InvalidArgument, match="dataset.metadata_schema_uri"):
+        clients.datasets.create_dataset(
+            parent=PARENT, dataset={"display_name": "t", "metadata_schema_uri": tabular}
+        )
+
+
+def test_list_options_the_service_cannot_apply_are_refused(clients):
+    with pytest.raises(exceptions.InvalidArgument, match="order_by"):
+        list(clients.datasets.list_datasets(request={"parent": PARENT, "order_by": "display_name"}))
+    with pytest.raises(exceptions.InvalidArgument, match="filter"):
+        list(
+            clients.datasets.list_datasets(
+                request={"parent": PARENT, "filter": 'display_name="a" OR display_name="b"'}
+            )
+        )
+
+
+def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_line(clients, service):
+    dataset = create_dataset(clients, "mixed import")
+    csv_uri = write_vertex_csv(
+        service.storage_root,
+        "mixed_csv",
+        [
+            "nonsense,gs://test-bucket/mixed_csv/images/x.jpg",  # line 25: unknown ML_USE
+            "training,gs://test-bucket/mixed_csv/missing.jpg,ace,0.1,0.1,,,0.5,0.5,,",  # line 26: no image
+            "training,images/relative.jpg,ace,0.1,0.1,,,0.5,0.5,,",  # line 27: not gs://
+        ],
+    )
+    jsonl_uri = write_vertex_jsonl(
+        service.storage_root,
+        "mixed_jsonl",
+        [
+            "{not json",  # line 9
+            json.dumps(
+                {"imageGcsUri": "gs://test-bucket/mixed_jsonl/images/a.jpg", "colour": "red"}
+            ),  # line 10
+        ],
+    )
+    op = clients.datasets.import_data(name=dataset.name, import_configs=[import_config(csv_uri, jsonl_uri)])
+    op.result(timeout=300)
+    failures = [status.message for status in op.metadata.generic_metadata.partial_failures]
+    assert failures[0] == (
+        f"Error in {csv_uri} line 25: ML_USE 'nonsense' must be training, validation or test "
+        "(or leave the column out)"
+    )
+    assert failures[1].startswith(f"Error in {csv_uri} line 27: the image must be a gs:// URI")
+    assert failures[2].startswith(f"Error in {jsonl_uri} line 9: not JSON")
+    assert failures[3].startswith(f"Error in {jsonl_uri} line 10: 'colour' is not stored")
+    assert failures[4].startswith(
+        f"Error in {csv_uri} line 26: cannot fetch image gs://test-bucket/mixed_csv/missing"
+    )
+    assert len(failures) == 5
+    # the 8 JSONL images are among the 24 CSV ones (the first of each split): stored once
+    assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 24
+    jsonl_only = create_dataset(clients, "jsonl import")
+    clients.datasets.import_data(name=jsonl_only.name, import_configs=[import_config(jsonl_uri)]).result(
+        timeout=300
+    )
+    assert clients.datasets.get_dataset(name=jsonl_only.name).data_item_count == 8
+
+
+def test_an_import_with_no_good_row_fails_with_the_reasons(clients, service):
+    dataset = create_dataset(clients, "bad import")
+    folder = service.storage_root / "test-bucket" / "bad_only"
+    folder.mkdir(parents=True)
+    (folder / "bad.csv").write_text("sometimes,gs://test-bucket/bad_only/a.jpg\n")
+    op = clients.datasets.import_data(
+        name=dataset.name, import_configs=[import_config("gs://test-bucket/bad_only/bad.csv")]
+    )
+    with pytest.raises(exceptions.GoogleAPICallError, match="No valid rows"):
+        op.result(timeout=60)
+    [failure] = op.metadata.generic_metadata.partial_failures
+    assert "line 1: ML_USE 'sometimes'" in failure.message
+    assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 0
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        (
+            {
+                "import_schema_uri": "gs://google-cloud-aiplatform/schema/dataset/ioformat/image_classification_single_label_io_format_1.0.0.yaml"
+            },
+            "import_configs[0].import_schema_uri",
+        ),
+        ({"data_item_labels": {"team": "a"}}, "import_configs[0].data_item_labels"),
+        (
+            {"gcs_source": {"uris": ["gs://test-bucket/vcards/import.txt"]}},
+            "import_configs[0].gcs_source.uris",
+        ),
+    ],
+)
+def test_unserved_import_fields_are_refused_naming_the_field(clients, dataset, config, field):
+    request = {**import_config("gs://test-bucket/vcards/vertex.csv"), **config}
+    with pytest.raises(exceptions.InvalidArgument, match=field.replace("[", r"\[").replace("]", r"\]")):
+        clients.datasets.import_data(name=dataset.name, import_configs=[request])
+
+
+def test_delete_dataset(clients):
+    dataset = create_dataset(clients, "to delete")
+    op = clients.datasets.delete_dataset(name=dataset.name)
+    op.result(timeout=30)
+    assert op.operation.name.startswith(f"{dataset.name}/operations/")
+    assert isinstance(op.metadata, v1.DeleteOperationMetadata)
+    with pytest.raises(exceptions.NotFound):
+        clients.datasets.get_dataset(name=dataset.name)
