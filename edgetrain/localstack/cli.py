@@ -3,6 +3,7 @@
     edgetrain local-stack run                      # the bundled BCCD sample (what `make run` does)
     edgetrain local-stack run --keep               # keep the stack up afterwards, until Ctrl-C
     edgetrain local-stack run --data my/annotations.csv --model-type mobile-versatile-1 --budget 2000
+    edgetrain local-stack run --backend vertex-ai   # the functions speak Vertex AI to the local service
 
 Starts the Pub/Sub and Firestore emulators, `edgetrain serve` and every function under functions-framework,
 wires them with push subscriptions and a scheduler loop, creates a dataset, publishes an import request and
@@ -21,7 +22,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from edgetrain.localstack import DEFAULT_FUNCTIONS_SOURCE, upstream
+from edgetrain.localstack import BACKENDS, DEFAULT_FUNCTIONS_SOURCE, EXPORT_BUCKET, upstream
 from edgetrain.localstack.console import make_console, say
 from edgetrain.localstack.errors import LocalStackError
 from edgetrain.sample_data import BCCD_SAMPLE_CSV, DEMO_TRAINER_OVERRIDES
@@ -58,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BUDGET,
         metavar="N",
         help=f"train budget in milli node hours, 1,000-100,000 (default {DEFAULT_BUDGET:,})",
+    )
+    run_parser.add_argument(
+        "--backend",
+        default=BACKENDS[0],
+        choices=BACKENDS,
+        help="the API the functions train through: automl-v1 (AutoML Vision v1) or vertex-ai (the Vertex AI "
+        f"subset, as against Google's managed AutoML); `edgetrain serve` speaks both (default {BACKENDS[0]})",
     )
     run_parser.add_argument(
         "--trainer-overrides",
@@ -153,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         trainer_overrides=overrides,
         poll_interval_s=args.poll_interval,
         allow_local_dirs=(csv_path.parent,),
+        backend=args.backend,
         function_env={
             "DEFAULT_MODEL_TYPE": args.model_type,
             "DEFAULT_BUDGET_MILLI_NODE_HOURS": str(args.budget),
@@ -207,9 +216,15 @@ def _train_once(console, stack, listener, csv_path: Path, run_id: str, args: arg
         stack.config.project,
         stack.config.location,
         upstream.display_name_for(csv_path),
+        stack.config.backend,
     )
-    say(console, f"dataset {dataset}")
-    request = upstream.import_request(dataset, str(csv_path), f"localstack-{run_id}")
+    say(console, f"dataset {dataset} ({stack.config.backend})")
+    source = str(csv_path)
+    if stack.config.backend == "vertex-ai":
+        prefix = f"gs://{EXPORT_BUCKET}/imports/{run_id}"
+        source = upstream.vertex_import_file(csv_path, stack.service.storage_root, prefix)
+        say(console, f"wrote Vertex's JSON Lines import file {source}")
+    request = upstream.import_request(dataset, source, f"localstack-{run_id}")
     stack.publish(stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="localstack")
     say(console, f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})")
     follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
@@ -220,6 +235,8 @@ def _print_urls(console, stack) -> None:
     urls = stack.urls()
     say(console, f"status page: {urls['status_page']}/", "bold")
     say(console, f"AutoML service: REST {urls.get('automl_rest')}  gRPC {urls.get('automl_grpc')}")
+    if stack.config.backend == "vertex-ai":
+        say(console, f"Vertex AI subset (what the functions use): REST {urls.get('vertex_rest')}  same gRPC")
     say(console, f"emulators: Pub/Sub {stack.pubsub.host}  Firestore {stack.firestore.host}")
 
 
@@ -232,7 +249,9 @@ def _keep_after_failure(console, stack) -> None:
     say(console, "stack kept up; Ctrl-C stops it. Point clients at it with:")
     for name, value in stack.client_env().items():
         console.print(f"  export {name}={value}", markup=False)
-    console.print(f"  export AUTOML_ENDPOINT={stack.service.grpc_target}", markup=False)
+    endpoint = "VERTEX_ENDPOINT" if stack.config.backend == "vertex-ai" else "AUTOML_ENDPOINT"
+    console.print(f"  export TRAINING_BACKEND={stack.config.backend}", markup=False)
+    console.print(f"  export {endpoint}={stack.service.grpc_target}", markup=False)
     for name, url in stack.urls().items():
         console.print(f"  {name:<20} {url}", markup=False)
     try:

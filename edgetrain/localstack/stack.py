@@ -23,13 +23,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edgetrain.localstack import DEFAULT_FUNCTIONS_SOURCE, emulators, wiring
+from edgetrain.localstack import BACKENDS, DEFAULT_FUNCTIONS_SOURCE, EXPORT_BUCKET, emulators, wiring
 from edgetrain.localstack.errors import LocalStackError
 from edgetrain.localstack.functions import FunctionProcess, start_function
 from edgetrain.localstack.processes import free_port
 from edgetrain.localstack.scheduler import SchedulerLoop
-
-EXPORT_BUCKET = "edgetrain-local"  # gs://edgetrain-local/… lives under the service's storage root
 
 
 @dataclass
@@ -41,6 +39,12 @@ class StackConfig:
     trainer_overrides: dict[str, Any] | None = None  # passed to `edgetrain serve --trainer-overrides`
     poll_interval_s: float = 10.0  # Cloud Scheduler's tick (every minute in the cloud)
     function_env: dict[str, str] = field(default_factory=dict)  # extra settings for the functions (config.py)
+    backend: str = "automl-v1"  # which API the functions speak to `edgetrain serve` (BACKENDS)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise LocalStackError(f"backend {self.backend!r}: must be one of {', '.join(BACKENDS)}")
+
     allow_local_dirs: tuple[Path, ...] = ()  # folders `edgetrain serve` may import from (the --data CSV's)
 
 
@@ -159,14 +163,17 @@ class LocalStack:
         return env
 
     def function_env(self, pubsub_port: int, firestore_port: int, automl_port: int) -> dict[str, str]:
-        """The environment each function process runs with (Terraform sets the same names in the cloud)."""
+        """The environment each function process runs with (Terraform sets the same names in the cloud).
+        automl_port: the service's gRPC port, which serves AutoML v1 and the Vertex AI subset alike."""
+        endpoint = "VERTEX_ENDPOINT" if self.config.backend == "vertex-ai" else "AUTOML_ENDPOINT"
         return {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "GOOGLE_CLOUD_PROJECT": self.config.project,
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}",
-            "AUTOML_ENDPOINT": f"127.0.0.1:{automl_port}",
+            "TRAINING_BACKEND": self.config.backend,
+            endpoint: f"127.0.0.1:{automl_port}",
             "AUTOML_LOCATION": self.config.location,
             "EXPORT_URI_PREFIX": f"gs://{EXPORT_BUCKET}/model-export/",
             **self.config.function_env,
@@ -179,6 +186,8 @@ class LocalStack:
         urls = {name: f.url for name, f in self.functions.items()}
         if self.service is not None and self.service.rest_url:
             urls |= {"automl_rest": self.service.rest_url, "automl_grpc": self.service.grpc_target}
+            if self.service.vertex_rest_url:
+                urls["vertex_rest"] = self.service.vertex_rest_url
         for emulator in (self.pubsub, self.firestore):
             if emulator is not None:
                 urls[emulator.name] = emulator.host
