@@ -18,11 +18,11 @@ from google.api_core import exceptions as gexc
 
 from .. import export_records, import_records
 from .. import training_records as records
-from ..automl_gateway import OperationView
 from ..deps import Deps
 from ..envelope import PubSubEvent
 from ..errors import TransientFailureException
 from ..firestore_store import now
+from ..training_backend import OperationView
 from .common import Outcome, bounded, flush_outbox
 from .exports import start_missing_exports
 from .import_dataset import launch_import
