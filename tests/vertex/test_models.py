@@ -110,6 +110,14 @@ def test_export_tflite_is_the_automl_package_and_passes_its_contract(clients, se
     assert isinstance(automl.get_model(name=model_name), automl_v1.Model)  # one model, both surfaces
 
 
+def test_export_tf_saved_model(clients, service, model_name):
+    op = _export(clients, model_name, "tf-saved-model")
+    op.result(timeout=300)
+    uri = op.metadata.output_info.artifact_output_uri
+    assert "/model-export/iod/tf_saved_model-cards_low_latency-" in uri
+    assert (service.storage_root / uri[len("gs://") :] / "saved_model.pb").is_file()
+
+
 @pytest.mark.parametrize(
     ("format_id", "prefix", "field"),
     [
