@@ -1,4 +1,5 @@
-"""The insecure gRPC channel to the self-hosted AutoML service, with its bearer token on every call.
+"""The insecure gRPC channel to the self-hosted service (`edgetrain serve`, whether the gateway speaks AutoML
+v1 or the Vertex AI subset to it), with its bearer token on every call.
 
 Only UNAVAILABLE is retried at the channel level (gRPC service config); the gateway's Retry handles the rest.
 """

@@ -21,9 +21,7 @@ from .automl_channel import insecure_channel
 from .config import Settings
 from .evaluation import summarize_evaluation
 from .retrying import transient_retry
-from .training_backend import CANCELLED_CODE, EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView
-
-__all__ = ["CANCELLED_CODE", "AutoMlGateway", "ModelView", "OperationView"]
+from .training_backend import EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView
 
 _NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
 _KINDS = {

@@ -26,7 +26,7 @@ class Settings:
     training_backend: str  # TRAINING_BACKEND: automl-v1 or vertex-ai (training_backend.py)
     automl_endpoint: str | None  # AUTOML_ENDPOINT: host:port of the AutoML v1 service (insecure gRPC)
     vertex_endpoint: str | None  # VERTEX_ENDPOINT: host:port of a local Vertex service; None = Google
-    automl_token: str | None  # AUTOML_TOKEN: bearer token the self-hosted service requires (a secret)
+    automl_token: str | None  # AUTOML_TOKEN: bearer token the self-hosted service requires (either API)
     default_model_type: str  # DEFAULT_MODEL_TYPE
     default_budget_milli_node_hours: int  # DEFAULT_BUDGET_MILLI_NODE_HOURS
     min_new_examples: int  # MIN_NEW_EXAMPLES since the last training, for import-triggered trainings
