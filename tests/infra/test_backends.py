@@ -72,6 +72,7 @@ def test_boot_script_installs_the_driver_and_cuda_tensorflow_only_on_a_gpu_vm(mo
 
     assert "cuda_installer.pyz install_driver" in gpu and "cuda_installer" not in cpu
     assert "cuda-installer-v" in gpu  # a pinned release of Google's installer, not "latest"
+    assert "TF_FORCE_GPU_ALLOW_GROWTH=true" in gpu and "TF_FORCE_GPU_ALLOW_GROWTH" not in cpu
     assert 'test-wheel_name[gpu]"' in gpu and 'test-wheel_name[ml]"' in cpu
     for script in (cpu, gpu):
         assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
