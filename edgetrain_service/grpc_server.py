@@ -23,7 +23,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # AutoML accepts images up to 30 MB
 GRPC_THREADS = 16
 # RPCs held at once (running or waiting for a thread); more get RESOURCE_EXHAUSTED instead of queueing
 # without bound, each with a message of up to MAX_MESSAGE_BYTES.
-MAX_CONCURRENT_RPCS = 32
+MAX_CONCURRENT_RPCS = 64
 
 
 def _status_of(error: ServiceError) -> grpc.Status:
