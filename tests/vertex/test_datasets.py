@@ -139,3 +139,10 @@ def test_delete_dataset(clients):
     assert isinstance(op.metadata, v1.DeleteOperationMetadata)
     with pytest.raises(exceptions.NotFound):
         clients.datasets.get_dataset(name=dataset.name)
+
+
+def test_methods_not_served_answer_unimplemented(clients, dataset):
+    with pytest.raises(exceptions.MethodNotImplemented):
+        list(clients.datasets.list_data_items(parent=dataset.name))
+    with pytest.raises(exceptions.MethodNotImplemented):
+        clients.models.upload_model(parent=PARENT, model={"display_name": "x"}).result(timeout=10)
