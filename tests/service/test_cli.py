@@ -34,3 +34,22 @@ def test_unknown_trainer_setting_is_rejected_at_start(tmp_path):
         "-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), "--trainer-overrides", str(overrides)
     )
     assert result.returncode != 0 and "epochz" in result.stderr
+
+
+def test_an_allowed_local_dir_that_does_not_exist_is_refused_at_start(tmp_path):
+    result = run(
+        "-m",
+        "edgetrain_service.cli",
+        "--data-dir",
+        str(tmp_path),
+        "--allow-local-dir",
+        str(tmp_path / "nope"),
+    )
+    assert (
+        result.returncode == 2 and "--allow-local-dir" in result.stderr and "no such folder" in result.stderr
+    )
+
+
+def test_serve_help_lists_the_hardening_flags():
+    result = run("-m", "edgetrain.cli", "serve", "--help")
+    assert all(flag in result.stdout for flag in ("--allow-local-dir", "--allow-host", "--allow-origin"))
