@@ -33,6 +33,7 @@ _AGAIN = {
     "export": "Export the model again.",
 }
 EXPORT_SLOTS = 1
+IMPORT_SLOTS = 2  # import threads at once: each decodes images (up to 40 MP) inside the server
 
 
 class Scheduler:
@@ -169,6 +170,8 @@ class Scheduler:
             if kind == "train" and running.count("train") >= self.config.workers:
                 continue
             if kind == "export" and running.count("export") >= EXPORT_SLOTS:
+                continue
+            if kind == "import" and len(self._threads) >= IMPORT_SLOTS:
                 continue
             try:
                 payload = job_payloads.decode(kind, job["payload"])

@@ -5,6 +5,7 @@ take every request thread."""
 from __future__ import annotations
 
 import io
+import sqlite3
 import time
 
 import grpc
@@ -15,6 +16,7 @@ from google.protobuf import duration_pb2
 from PIL import Image
 
 from edgetrain_service.image_limits import MAX_IMAGE_PIXELS
+from edgetrain_service.jobs import IMPORT_SLOTS
 from edgetrain_service.operations import MAX_CONCURRENT_WAITS
 from edgetrain_service.process import ServiceProcess
 
@@ -109,3 +111,33 @@ def test_concurrent_wait_operations_leave_threads_for_other_calls(tmp_path):
             except grpc.RpcError as error:  # a burst past the concurrent-RPC limit is refused, not queued
                 assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         channel.close()
+
+
+def test_at_most_two_imports_decode_at_once(tmp_path):
+    with ServiceProcess(tmp_path / "svc", workers=0) as running:
+        client, _ = grpc_clients(running.grpc_target)
+        uri = write_cards_subset(running.storage_root, "many", {"TRAIN": 40, "TEST": 10})
+        names = [
+            client.create_dataset(
+                parent=PARENT,
+                dataset={"display_name": f"many_{i}", "image_object_detection_dataset_metadata": {}},
+            )
+            .result()
+            .name
+            for i in range(5)
+        ]
+        ops = [
+            client.import_data(name=name, input_config={"gcs_source": {"input_uris": [uri]}})
+            for name in names
+        ]
+        db = sqlite3.connect(running.data_dir / "service.sqlite3")
+        most = 0
+        while any(not op.done() for op in ops):
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE kind='import' AND state='running'"
+            ).fetchone()
+            most = max(most, count)
+            time.sleep(0.05)
+        db.close()
+        assert 1 <= most <= IMPORT_SLOTS
+        assert all(client.get_dataset(name=name).example_count == 50 for name in names)
