@@ -99,10 +99,10 @@ def _partial_failures(rec: Record, job_failures) -> list[Status]:
     messages = list(rec.failures)
     for status in job_failures:
         match = _FAILURE.match(status.message)
-        source = rec.sources.get(match.group(1)) if match else None
-        if source is None:
+        if match is None or match.group(1) not in rec.sources:
             messages.append(status.message)
             continue
+        source = rec.sources[match.group(1)]
         line = source["lines"][int(match.group(2)) - 1]
         messages.append(f"Error in {source['uri']} line {line}: {match.group(3)}")
     statuses = [Status(code=code_pb2.INVALID_ARGUMENT, message=m) for m in messages]

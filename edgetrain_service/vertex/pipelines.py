@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from google.cloud.aiplatform_v1.types import PipelineState
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from google.rpc import code_pb2
 
 from edgetrain_trainer.types import (
@@ -22,7 +23,7 @@ from .. import datasets as automl_datasets
 from .. import models as automl_models
 from .. import names as automl_names
 from .. import operations as automl_ops
-from ..errors import FailedPrecondition, NotFound, invalid_field
+from ..errors import FailedPrecondition, Internal, NotFound, invalid_field
 from ..protos import Empty, lro, now
 from ..protos import Model as AutoMlModel
 from ..protos import t as automl_t
@@ -131,7 +132,10 @@ def create_training_pipeline(store: Store, request):
         automl_t("CreateModelRequest")(parent=parent, model=model),
         trainer_overrides=NO_EARLY_STOPPING if no_early_stop else None,
     )
-    model_name = store.get_operation(op.name)["works_on"]
+    row = store.get_operation(op.name)
+    if row is None:  # cannot happen: only a finished operation can be deleted
+        raise Internal(f"Operation {op.name} vanished right after it was queued.")
+    model_name = row["works_on"]
     stored = names.t("TrainingPipeline")()
     stored.CopyFrom(pipeline)
     for output_only in PIPELINE_OUTPUT_ONLY:
@@ -212,26 +216,22 @@ def list_training_pipelines(store: Store, request):
     parent = automl_names.parse_location(request.parent)
     refuse_unserved(request, ("read_mask",))
     keep = compile_filter(request.filter, {"display_name", "state", "training_task_definition"})
+    current: dict[str, Message] = {}  # each pipeline's view, as the filter saw it
 
     def matches(row, stored) -> bool:
-        current = view(store, stored, row["label"])
+        pipeline = current[stored.name] = view(store, stored, row["label"])
         values = {
-            "display_name": current.display_name,
-            "state": PipelineState(current.state).name,
-            "training_task_definition": current.training_task_definition,
+            "display_name": pipeline.display_name,
+            "state": PipelineState(pipeline.state).name,
+            "training_task_definition": pipeline.training_task_definition,
         }
-        return keep(attributes_of(values, current.labels))
+        return keep(attributes_of(values, pipeline.labels))
 
     PipelineProto = names.t("TrainingPipeline")
     items, token = page(store, KIND, parent, PipelineProto, request.page_size, request.page_token, matches)
     response = names.t("ListTrainingPipelinesResponse")(next_page_token=token)
-    for stored in items:
-        response.training_pipelines.append(view(store, stored, _model_of(store, stored.name)))
+    response.training_pipelines.extend(current[stored.name] for stored in items)
     return response
-
-
-def _model_of(store: Store, name: str) -> str:
-    return store.query_one("SELECT label FROM resources WHERE name=? AND kind=?", (name, KIND))["label"]
 
 
 def cancel_training_pipeline(store: Store, request):
