@@ -163,9 +163,7 @@ def _notification(scenario, role: str) -> dict:
 def test_hundred_duplicate_deliveries_make_one_create_model_call(scenario):
     assert scenario.delivery_statuses == [200] * 100
     assert len(scenario.deps.store.query("trainings", "dataset", "==", scenario.datasets["ok"])) == 1
-    create_ops = {
-        op.name for op in scenario.deps.automl.list_operations() if op.kind == TRAINING
-    }
+    create_ops = {op.name for op in scenario.deps.automl.list_operations() if op.kind == TRAINING}
     recorded = [t["operation"] for t in scenario.deps.store.query("trainings", "operation", "!=", None)]
     assert sorted(create_ops) == sorted(recorded)  # every CreateModel call is one recorded training
 
