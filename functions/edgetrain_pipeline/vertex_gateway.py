@@ -10,7 +10,7 @@ OperationView as import and export operations, so the poller follows both alike.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -150,7 +150,7 @@ class VertexGateway:
                 labels=dict(model.labels),
                 create_time=model.create_time.isoformat() if model.create_time else None,
             )
-        return view
+        return replace(view, name=model.name)  # as GetModel names it (a pipeline may use the project number)
 
     def list_models(self, dataset: str) -> list[ModelView]:
         """Models that pipelines trained on the dataset and that still exist (ListModels has no dataset
