@@ -125,7 +125,10 @@ def _raw_request(service, head: bytes) -> bytes:
     address = urlsplit(service.rest_url)
     with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
         sock.sendall(head)
-        return sock.recv(65536)
+        answer = b""
+        while chunk := sock.recv(65536):  # the server closes the connection after its answer
+            answer += chunk
+        return answer
 
 
 def test_body_over_the_limit_is_413_before_it_is_sent(guarded):
