@@ -202,6 +202,10 @@ def test_gateway_finds_the_model_and_its_pipeline_as_reconciliation_does(scenari
     assert model.name == training["model"]
     assert model.labels.get("edgetrain-training") == training["trainingId"]  # what reconciliation matches on
     assert scenario.deps.automl.list_models(scenario.datasets["cancel"]) == []
+    adopted = scenario.deps.automl.get_model(training["model"])  # what adoption records
+    assert (adopted.name, adopted.model_type) == (training["model"], "mobile-versatile-1")
+    assert adopted.cost_milli_node_hours == training["trainCostMilliNodeHours"]
+    assert adopted.stop_reason == training["stopReason"] and adopted.dataset_id == training["datasetId"]
     (op,) = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
     assert op.kind == TRAINING and op.name == training["operation"] and op.model.name == training["model"]
     assert scenario.deps.automl.list_operations("done=false") == []
