@@ -73,3 +73,29 @@ def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_
     train(deps)  # another type cannot start from it
 
     assert deps.automl.base_models == [None, first["model"], None]
+
+
+def test_without_an_endpoint_vertex_is_googles_regional_endpoint(pipeline_env, monkeypatch):
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+
+    # No Google account here: default credentials are the only thing stood in for; the clients are real.
+    monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), "edgetrain-test"))
+    settings = _settings(
+        pipeline_env, TRAINING_BACKEND="vertex-ai", AUTOML_LOCATION="europe-west4", VERTEX_ENDPOINT=None
+    )
+
+    clients = VertexGateway(settings).clients
+
+    for client in (clients.datasets, clients.pipelines, clients.models):
+        assert client.api_endpoint == "europe-west4-aiplatform.googleapis.com"
+    assert VertexGateway(settings).location_path == "projects/edgetrain-test/locations/europe-west4"
+
+
+def test_with_an_endpoint_vertex_calls_go_to_it_in_plain_grpc(pipeline_env):
+    settings = _settings(pipeline_env, TRAINING_BACKEND="vertex-ai", VERTEX_ENDPOINT="127.0.0.1:9")
+    pipelines = VertexGateway(settings).clients.pipelines
+
+    with pytest.raises(gexc.ServiceUnavailable, match="127.0.0.1:9"):  # nothing listens on the discard port
+        name = "projects/p/locations/l/trainingPipelines/1"
+        pipelines.get_training_pipeline(name=name, retry=None, timeout=5)
