@@ -109,6 +109,22 @@ def test_an_import_with_no_good_row_fails_with_the_reasons(clients, service):
     assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 0
 
 
+def test_partial_failures_stop_at_twenty_and_count_the_rest(clients, service):
+    dataset = create_dataset(clients, "many bad rows")
+    folder = service.storage_root / "test-bucket" / "many_bad"
+    folder.mkdir(parents=True)
+    (folder / "bad.csv").write_text("".join(f"often,gs://test-bucket/many_bad/{n}.jpg\n" for n in range(25)))
+    op = clients.datasets.import_data(
+        name=dataset.name, import_configs=[import_config("gs://test-bucket/many_bad/bad.csv")]
+    )
+    with pytest.raises(exceptions.GoogleAPICallError):
+        op.result(timeout=60)
+    failures = [status.message for status in op.metadata.generic_metadata.partial_failures]
+    assert len(failures) == 20
+    assert "line 19: ML_USE 'often'" in failures[18]
+    assert failures[19].startswith("... and 6 more rows were rejected")
+
+
 @pytest.mark.parametrize(
     ("config", "field"),
     [
