@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
+from collections.abc import Callable
 
 from edgetrain_trainer import EXPORT_FORMATS, MODEL_TYPES
 from edgetrain_trainer.errors import InvalidArgumentError
@@ -55,8 +57,14 @@ def _validate_metadata(model: Model) -> tuple[str, int]:
     return model_type, budget
 
 
-def create_model(store: Store, request, trainer_overrides: dict | None = None) -> lro.Operation:
-    """`trainer_overrides`: this training's settings over the server's (Vertex's disableEarlyStopping)."""
+def create_model(
+    store: Store,
+    request,
+    trainer_overrides: dict | None = None,
+    record: Callable[[sqlite3.Connection, lro.Operation, str], None] | None = None,
+) -> lro.Operation:
+    """`trainer_overrides`: this training's settings over the server's (Vertex's disableEarlyStopping).
+    `record(db, operation, model name)` writes more in the same transaction (Vertex's training pipeline)."""
     parent = names.parse_location(request.parent)
     model = request.model
     names.validate_display_name(model.display_name, "model.display_name")
@@ -81,6 +89,8 @@ def create_model(store: Store, request, trainer_overrides: dict | None = None) -
     with store.tx() as db:
         op = operations.start(db, parent, model_name, "create_model_details")
         Store.insert_job(db, op.name, job)
+        if record is not None:
+            record(db, op, model_name)
     return op
 
 

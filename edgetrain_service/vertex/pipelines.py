@@ -23,7 +23,7 @@ from .. import datasets as automl_datasets
 from .. import models as automl_models
 from .. import names as automl_names
 from .. import operations as automl_ops
-from ..errors import FailedPrecondition, Internal, NotFound, invalid_field
+from ..errors import FailedPrecondition, NotFound, invalid_field
 from ..protos import Empty, lro, now
 from ..protos import Model as AutoMlModel
 from ..protos import t as automl_t
@@ -127,25 +127,26 @@ def create_training_pipeline(store: Store, request):
     model.labels.update(upload.labels)
     model.image_object_detection_model_metadata.model_type = model_type
     model.image_object_detection_model_metadata.train_budget_milli_node_hours = budget
-    op = automl_models.create_model(
-        store,
-        automl_t("CreateModelRequest")(parent=parent, model=model),
-        trainer_overrides=NO_EARLY_STOPPING if no_early_stop else None,
-    )
-    row = store.get_operation(op.name)
-    if row is None:  # cannot happen: only a finished operation can be deleted
-        raise Internal(f"Operation {op.name} vanished right after it was queued.")
-    model_name = row["works_on"]
     stored = names.t("TrainingPipeline")()
     stored.CopyFrom(pipeline)
     for output_only in PIPELINE_OUTPUT_ONLY:
         stored.ClearField(output_only)
     stored.model_to_upload.ClearField("name")
-    stored.name = f"{parent}/trainingPipelines/{op.name.rsplit('/', 1)[1]}"
     stored.create_time.CopyFrom(now())
-    with store.tx() as db:
+    model_names: list[str] = []
+
+    def record(db, op, model_name: str) -> None:  # in the transaction that queues the training
+        stored.name = f"{parent}/trainingPipelines/{op.name.rsplit('/', 1)[1]}"
         Store.put_resource(db, stored.name, KIND, parent, stored.SerializeToString(), label=model_name)
-    return view(store, stored, model_name)
+        model_names.append(model_name)
+
+    automl_models.create_model(
+        store,
+        automl_t("CreateModelRequest")(parent=parent, model=model),
+        trainer_overrides=NO_EARLY_STOPPING if no_early_stop else None,
+        record=record,
+    )
+    return view(store, stored, model_names[0])
 
 
 def view(store: Store, stored, model_name: str):
