@@ -18,6 +18,8 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 
+BOX_LOSSES = ("huber", "giou", "huber+giou")  # model.losses.DetectionLoss.box_loss
+
 
 @dataclass
 class TrainerConfig:
@@ -56,6 +58,9 @@ class TrainerConfig:
     weight_decay: float = 1e-4  # decoupled (AdamW)
     ema_epochs: float = 1.0  # validate and keep a moving average of the weights over ~this many epochs; 0 off
     grad_clip_norm: float = 10.0
+    # box loss (model/losses.py): "huber" on the encodings, "giou" on the boxes they decode to, or both
+    box_loss: str = "huber"
+    giou_weight: float = 2.0  # weight of the GIoU term (mmdetection's RetinaNet-GIoU uses 2)
     # --- data
     input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
     validation_fraction: float = 0.1  # of TRAIN images held out when the dataset has no VALIDATION rows
@@ -142,6 +147,12 @@ class TrainerConfig:
             raise InvalidArgumentError(
                 f"overrides: tail_average_lr_fraction must be in [0, 1), got {self.tail_average_lr_fraction}"
             )
+        if self.box_loss not in BOX_LOSSES:
+            raise InvalidArgumentError(
+                f"overrides: box_loss must be one of {BOX_LOSSES}, got {self.box_loss!r}"
+            )
+        if self.giou_weight <= 0:
+            raise InvalidArgumentError(f"overrides: giou_weight must be > 0, got {self.giou_weight}")
         if self.cooldown_epochs < 0:
             raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
         if not self.cache_features and not self.finetune:
@@ -163,6 +174,9 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
     kind = type(default) if default is not None else (int if "int" in str(annotation) else float)
     if kind is bool:
         if isinstance(value, bool):
+            return value
+    elif kind is str:
+        if isinstance(value, str):
             return value
     elif kind is int:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -59,7 +59,12 @@ class DetectorTraining:
         self.detector = build_detector(self.backbone, self.head, spec.input_size)
         self.anchors = generate_anchors(spec.input_size, DEFAULT_ANCHORS)
         self.matcher = AnchorMatcher(self.anchors)
-        self.loss = DetectionLoss(num_classes=len(labels))
+        self.loss = DetectionLoss(
+            num_classes=len(labels),
+            box_loss=config.box_loss,
+            giou_weight=config.giou_weight,
+            anchors=self.anchors,
+        )
         self.augmenter = Augmenter(
             config.augment_flip, config.augment_rotate, config.augment_scale, config.augment_color
         )

@@ -33,6 +33,9 @@ def test_unknown_key_is_named():
         ({"classes_per_detection": 0}, "classes_per_detection must be ≥ 1"),
         ({"patience_share": 1.0}, r"patience_share must be in \[0, 1\), got 1.0"),
         ({"finetune_warmup_epochs": 0}, "finetune_warmup_epochs must be > 0, got 0"),
+        ({"box_loss": "iou"}, "box_loss must be one of .*'giou'.*, got 'iou'"),
+        ({"box_loss": 1}, "box_loss must be str"),
+        ({"giou_weight": 0}, "giou_weight must be > 0, got 0.0"),
     ],
 )
 def test_bad_values_are_rejected(overrides, message):
