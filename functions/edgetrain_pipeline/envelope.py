@@ -70,6 +70,8 @@ def parse(event: PubSubEvent, schema: type[M]) -> M:
         payload = json.loads(event.text)
     except json.JSONDecodeError as exc:
         raise InvalidMessageException(f"payload: not JSON ({exc.msg} at position {exc.pos})") from None
+    except RecursionError:  # e.g. 100,000 "[": the parser gives up; retrying would fail the same way
+        raise InvalidMessageException("payload: JSON nested too deeply to parse") from None
     if not isinstance(payload, dict):
         raise InvalidMessageException(f"payload: expected a JSON object, got {type(payload).__name__}")
     try:
