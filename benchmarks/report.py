@@ -79,11 +79,15 @@ def write_benchmarks_md(results_dir: Path = RESULTS_DIR, out_path: Path = BENCHM
     return out_path
 
 
+# results file stem -> its benchmark module, where the two names differ
+BENCH_MODULE_OF = {"faults": "fault_bench"}
+
+
 def _render(name: str, records: list[dict[str, Any]]) -> str:
     module = None
     for package in ("benchmarks", "benchmarks.studies"):
         try:
-            module = importlib.import_module(f"{package}.{name}_bench")
+            module = importlib.import_module(f"{package}.{BENCH_MODULE_OF.get(name, name + '_bench')}")
             break
         except ImportError:
             continue
