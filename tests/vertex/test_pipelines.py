@@ -7,6 +7,11 @@ from __future__ import annotations
 import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1 as v1
+from google.cloud.aiplatform.v1.schema.trainingjob.definition_v1.types.automl_image_object_detection import (
+    AutoMlImageObjectDetectionInputs,
+    AutoMlImageObjectDetectionMetadata,
+)
+from google.protobuf import json_format
 
 from tests.service.conftest import write_cards_subset
 
@@ -36,6 +41,17 @@ def test_budget_outside_1000_to_100000_is_refused_naming_the_field(clients, data
         training_task_inputs__budgetMilliNodeHours=budget,
     )
     assert "1,000–100,000" in message
+
+
+def test_inputs_built_with_the_official_schema_class_are_read(clients, dataset):
+    """The schema class writes budgetMilliNodeHours (int64) as a string; it is read as the number it is."""
+    inputs = AutoMlImageObjectDetectionInputs(model_type="MOBILE_TF_VERSATILE_1", budget_milli_node_hours=999)
+    struct = json_format.MessageToDict(AutoMlImageObjectDetectionInputs.pb(inputs))
+    assert struct["budgetMilliNodeHours"] == "999"
+    message = _refused(
+        clients, dataset, "training_task_inputs.budgetMilliNodeHours", training_task_inputs=struct
+    )
+    assert "'999' is outside" in message
 
 
 def test_cloud_and_unknown_model_types_are_refused(clients, dataset):
@@ -101,6 +117,10 @@ def test_one_pipeline_per_model_type_succeeds_or_is_cancelled(clients, pipelines
     assert succeeded.training_task_inputs["modelType"] == "MOBILE_TF_LOW_LATENCY_1"
     assert succeeded.training_task_inputs["disableEarlyStopping"] is True
     metadata = succeeded.training_task_metadata
+    parsed = json_format.ParseDict(
+        dict(metadata), AutoMlImageObjectDetectionMetadata.pb()()
+    )  # the schema's keys
+    assert parsed.cost_milli_node_hours == int(metadata["costMilliNodeHours"])
     assert metadata["successfulStopReason"] in ("BUDGET_REACHED", "MODEL_CONVERGED")
     assert 0 < int(metadata["costMilliNodeHours"]) <= 1000
     assert succeeded.end_time >= succeeded.create_time
