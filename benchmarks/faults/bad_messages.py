@@ -33,7 +33,11 @@ CONFINEMENT_URIS = [
     "gs:///etc/passwd.csv",
     "gs://edgetrain-local/faults/%2e%2e/%2e%2e/x.csv",
 ]
-BUDGETS = [0, -1, 999, 100_001, 10**30, 1.5, "1000", True, None, [], {}, "NaN"]
+BUDGETS = [0, -1, 999, 100_001, 10**30, 1.5, True, [], {}, "NaN", "1e400"]  # none valid, None aside
+REQUIRED = {
+    "import_dataset": ("schemaVersion", "dataset", "inputUris"),
+    "export_and_notify": ("schemaVersion", "trainingId", "dataset", "state"),
+}
 KINDS = ("utf8", "json", "not_object", "schema", "huge", "unknown_ids", "budget", "injection", "envelope")
 
 
@@ -113,13 +117,14 @@ class MessageGenerator:
         return _j(self.rng.choice([[self._valid(function)], 1, "text", None, True, 1e308, []]))
 
     def _schema(self, function: str) -> bytes:
+        """A required field missing or of the wrong type, an unknown field or an unknown schema version."""
         message = dict(self._valid(function))
         change = self.rng.randrange(4)
-        key = self.rng.choice(list(message))
+        key = self.rng.choice(REQUIRED.get(function, ("schemaVersion", "dataset")))
         if change == 0:
             del message[key]
         elif change == 1:
-            message[key] = self.rng.choice([None, 12, [], {}, True, -1])
+            message[key] = self.rng.choice([None, 12.5, [], {}, ""])
         elif change == 2:
             message["unexpectedField"] = "x"
         else:
@@ -143,6 +148,8 @@ class MessageGenerator:
             message["state"] = self.rng.choice(["SUCCEEDED", "FAILED", "CANCELLED"])
         else:
             message["dataset"] = self.rng.choice([unknown, unknown.rsplit("/", 1)[1], "ICN42"])
+            if function == "start_training":  # a valid request but for the unknown dataset
+                message["trainBudgetMilliNodeHours"] = 1000
         return _j(message)
 
     def _budget(self, function: str) -> bytes:

@@ -42,22 +42,22 @@ class Tracker:
 
     def observe(self) -> list[service_view.Op]:
         ops = service_view.operations(self.stack)
+        imported: dict[str, str] | None = None  # import operation -> dataset, from the pipeline's records
         for op in ops:
             if not op.done or op.name in self.outcomes:
                 continue
-            self.outcomes[op.name], self.done_at[op.name] = (op.error_code, op.model), time.time()
             if op.kind == "import" and op.error_code == 0:
-                dataset = self._works_on(op.name)
-                if dataset:
-                    self.rows[dataset] = self.stack.automl.get_dataset(name=dataset).example_count
+                if imported is None:
+                    imported = {d.get("operation"): d.get("dataset") for d in self.stack.docs("imports")}
+                if op.name not in imported:
+                    continue  # not recorded by the pipeline (yet): looked at again next time
+                self.rows[imported[op.name]] = self.stack.automl.get_dataset(
+                    name=imported[op.name]
+                ).example_count
+            self.outcomes[op.name], self.done_at[op.name] = (op.error_code, op.model), time.time()
             if op.kind == "train" and op.error_code == 0 and op.model:
                 self.model_files[op.model] = _files(self._model_dir(op.model))
         return ops
-
-    def _works_on(self, op_name: str) -> str:
-        for dataset in self.stack.docs("imports", "operation", op_name):
-            return dataset.get("dataset") or ""
-        return ""
 
     def _model_dir(self, model: str) -> Path:
         return self.stack.service.data_dir / "models" / model.rsplit("/", 1)[-1]
