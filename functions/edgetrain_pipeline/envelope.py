@@ -41,6 +41,10 @@ def unwrap(cloud_event: Any) -> PubSubEvent:
     if not isinstance(message, dict):
         raise InvalidMessageException("envelope: CloudEvent data has no Pub/Sub 'message' object")
     attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
+        raise InvalidMessageException("envelope: message attributes are not a map of strings")
+    if not isinstance(message.get("data") or "", str):
+        raise InvalidMessageException("envelope: message data is not a base64 string")
     try:
         raw = base64.b64decode(message.get("data") or "", validate=True)
         text = raw.decode("utf-8")

@@ -102,7 +102,7 @@ class TrainingFinished(_Message):
     """Published by the poller once per training when its CreateModel operation ends."""
 
     schema_version: Literal[1] = Field(alias="schemaVersion")
-    training_id: str = Field(alias="trainingId", min_length=1, max_length=64)
+    training_id: str = Field(alias="trainingId", pattern=r"^[A-Za-z0-9_-]{1,64}$")  # a Firestore document ID
     dataset: str
     state: TerminalState
     model: str | None = None

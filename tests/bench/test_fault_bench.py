@@ -91,3 +91,44 @@ def test_a_payload_nested_too_deeply_is_an_invalid_message_not_a_crash(monkeypat
 
     with pytest.raises(InvalidMessageException, match="nested too deeply"):
         parse(PubSubEvent("1", "[" * 100_000, {}), ImportRequest)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"data": "eyJ9", "messageId": "1", "attributes": "text"},
+        {"data": "eyJ9", "messageId": "1", "attributes": ["a", "b"]},
+        {"data": {"a": 1}, "messageId": "1"},
+        {"data": 12, "messageId": "1"},
+    ],
+    ids=["attributes-text", "attributes-list", "data-object", "data-number"],
+)
+def test_a_malformed_push_envelope_is_an_invalid_message_not_a_crash(monkeypatch, message):
+    """Found by the fault suite: these push bodies raised TypeError/ValueError in unwrap (a 500)."""
+    monkeypatch.syspath_prepend(str(FUNCTIONS_DIR))
+    from cloudevents.http import CloudEvent
+    from edgetrain_pipeline.envelope import unwrap
+    from edgetrain_pipeline.errors import InvalidMessageException
+
+    event = CloudEvent(
+        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//x", "id": "1"},
+        {"message": message},
+    )
+    with pytest.raises(InvalidMessageException, match="envelope"):
+        unwrap(event)
+
+
+def test_a_training_id_that_is_no_firestore_document_id_is_refused(monkeypatch):
+    """Found by the fault suite: trainingId "<script>alert(1)</script>" was used as a Firestore path (500)."""
+    monkeypatch.syspath_prepend(str(FUNCTIONS_DIR))
+    from edgetrain_pipeline.schemas import TrainingFinished
+    from pydantic import ValidationError
+
+    for training_id in ("<script>alert(1)</script>", "a/b", "", "x" * 65):
+        with pytest.raises(ValidationError):
+            TrainingFinished.model_validate(
+                {"schemaVersion": 1, "trainingId": training_id, "dataset": "d", "state": "FAILED"}
+            )
+    assert TrainingFinished.model_validate(
+        {"schemaVersion": 1, "trainingId": "tr-0a1b", "dataset": "d", "state": "FAILED"}
+    )
