@@ -57,8 +57,9 @@ class BadMessage:
 
     @property
     def reads_payload(self) -> bool:
-        """Whether the function reads this message's payload (poll ticks ignore theirs), so must record it."""
-        return self.function != "poll_operations" or self.kind == "envelope"
+        """Whether the function reads this message's payload, so must record it when it refuses it (a poll
+        tick's payload is ignored: a well-formed envelope around bad data is simply a tick)."""
+        return self.function != "poll_operations"
 
 
 def _j(value) -> bytes:

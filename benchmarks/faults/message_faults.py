@@ -62,7 +62,11 @@ def run(stack: FaultStack, count: int, seed: int, dataset: str) -> dict[str, Any
         ),
         "functions_died": len(stack.dead_processes()),
         "seconds": round(time.monotonic() - started, 1),
-        "examples": [_example(d) for d in {id(d): d for d in crashed + unanswered + unrecorded}.values()][:5],
+        "examples": {
+            "crashed": [_example(d) for d in crashed[:3]],
+            "unanswered": [_example(d) for d in unanswered[:3]],
+            "unrecorded": [_example(d) | {"imports": _imports(stack, d)} for d in unrecorded[:3]],
+        },
     }
 
 
@@ -109,6 +113,12 @@ def _unrecorded(stack: FaultStack, deliveries: list[Delivery]) -> list[Delivery]
         if missing:
             time.sleep(2)
     return missing
+
+
+def _imports(stack: FaultStack, delivery: Delivery) -> list[dict[str, Any]]:
+    """What the pipeline recorded for an import request (why it is not a record with a reason)."""
+    docs = stack.docs("imports", "eventId", delivery.message_id)
+    return [{k: str(doc.get(k))[:200] for k in ("state", "error", "operation")} for doc in docs]
 
 
 def _by_kind(deliveries: list[Delivery]) -> dict[str, int]:
