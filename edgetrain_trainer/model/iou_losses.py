@@ -18,7 +18,8 @@ MAX_LOG_SCALE = 4.0
 
 
 def decode_tf(encodings, anchors, coder: BoxCoder = DEFAULT_CODER) -> tf.Tensor:
-    """encodings [..., N, 4] (ty, tx, th, tw), anchors [N, 4] centre-size → boxes [..., N, 4] yxyx."""
+    """encodings [..., N, 4] (ty, tx, th, tw), anchors [N, 4] centre-size → boxes [..., N, 4] yxyx.
+    anchors may also be one per encoding ([P, 4] for encodings [P, 4])."""
     enc = tf.cast(encodings, tf.float32)
     anchors = tf.constant(np.asarray(anchors, np.float32)) if not tf.is_tensor(anchors) else anchors
     ya, xa, ha, wa = tf.unstack(anchors, axis=-1)

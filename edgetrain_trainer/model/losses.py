@@ -71,8 +71,14 @@ class DetectionLoss:
             )
             box_loss += self.box_weight * tf.reduce_sum(huber * positive[..., None]) / num_positive
         if self.box_loss in ("giou", "huber+giou"):
-            _, giou = iou_and_giou(decode_tf(box_pred, self.anchors), decode_tf(box_targets, self.anchors))
-            box_loss += self.giou_weight * tf.reduce_sum((1.0 - giou) * positive) / num_positive
+            # only the positive anchors (a few per thousand): decoding all of them costs more than the rest
+            where = tf.where(positive > 0)  # [P, 2] (sample, anchor)
+            anchors = tf.gather(tf.constant(self.anchors, tf.float32), where[:, 1])
+            _, giou = iou_and_giou(
+                decode_tf(tf.gather_nd(box_pred, where), anchors),
+                decode_tf(tf.gather_nd(box_targets, where), anchors),
+            )
+            box_loss += self.giou_weight * tf.reduce_sum(1.0 - giou) / num_positive
         total = class_loss + box_loss
         return {"total": total, "class": class_loss, "box": box_loss}
 
