@@ -8,11 +8,8 @@ resource destructively: deletes and cancels name resources that do not exist.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import random
-import struct
-import zlib
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -21,10 +18,9 @@ from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2
 
 from benchmarks.faults.bad_messages import INJECTIONS
+from benchmarks.faults.bad_payloads import AUTOML, OPERATIONS, bad_image, grpc_body, jpeg, rest_body
 
-AUTOML = "google.cloud.automl.v1.AutoMl"
 PREDICTION = "google.cloud.automl.v1.PredictionService"
-OPERATIONS = "google.longrunning.Operations"
 VERTEX_DATASETS = "google.cloud.aiplatform.v1.DatasetService"
 VERTEX_PIPELINES = "google.cloud.aiplatform.v1.PipelineService"
 KINDS = ("name", "filter", "page", "mask", "body", "image", "raw")
@@ -42,32 +38,13 @@ class BadRequest:
     declared_length: int | None = None  # REST: a Content-Length larger than the body sent (never read)
 
 
-def _png(width: int, height: int, rows: int = 1) -> bytes:
-    """A PNG whose header declares width x height (a decompression bomb's shape) with only `rows` rows."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\0" + b"\0" * 3 * width for _ in range(rows)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
-def _jpeg(size: int = 64) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (size, size), (120, 30, 200)).save(out, "JPEG")
-    return out.getvalue()
-
-
 class RequestGenerator:
     def __init__(self, seed: int, parent: str, dataset: str, model: str | None):
         self.rng = random.Random(seed)
         self.parent = parent
         self.dataset = dataset  # real: updates and imports on it are refused or harmless
         self.model = model or f"{parent}/models/IOD0"  # real when a model was trained: Predict decodes images
-        self.jpeg = _jpeg()
+        self.jpeg = jpeg()
 
     def generate(self, count: int) -> list[BadRequest]:
         return [self._one(i) for i in range(count)]
@@ -250,134 +227,15 @@ class RequestGenerator:
         return self._rest(number, "mask", transport, "PATCH", path, body)
 
     def _body(self, number: int, transport: str) -> BadRequest:
-        rng = self.rng
         if transport == "grpc":
-            model_type = rng.choice(["cloud-high-accuracy-1", "mobile-nope", "", "mobile-low-latency-1"])
-            budget = rng.choice([0, -1, 999, 100_001, 2**62])
-            metadata = automl_v1.ImageObjectDetectionModelMetadata(
-                model_type=model_type, train_budget_milli_node_hours=budget
-            )
-            choices = [
-                (
-                    f"/{AUTOML}/CreateModel",
-                    automl_v1.CreateModelRequest(
-                        parent=self.parent,
-                        model=automl_v1.Model(
-                            display_name=rng.choice(INJECTIONS),
-                            dataset_id=f"IOD{rng.randrange(10**9)}",
-                            image_object_detection_model_metadata=metadata,
-                        ),
-                    ),
-                ),
-                (
-                    f"/{AUTOML}/CreateDataset",
-                    automl_v1.CreateDatasetRequest(
-                        parent=rng.choice([self.parent, self._bad_name()]),
-                        dataset=automl_v1.Dataset(display_name=rng.choice(["", "x" * 10_000, *INJECTIONS])),
-                    ),
-                ),
-                (
-                    f"/{AUTOML}/ImportData",
-                    automl_v1.ImportDataRequest(
-                        name=self.dataset,
-                        input_config=automl_v1.InputConfig(
-                            gcs_source=automl_v1.GcsSource(
-                                input_uris=[
-                                    rng.choice(
-                                        [
-                                            "/etc/passwd",
-                                            "file:///etc/hosts",
-                                            "gs://b/../../../etc/passwd",
-                                            "",
-                                            "gs://",
-                                            "http://127.0.0.1:1/x.csv",
-                                        ]
-                                    )
-                                ]
-                            )
-                        ),
-                    ),
-                ),
-                (
-                    f"/{AUTOML}/ExportModel",
-                    automl_v1.ExportModelRequest(
-                        name=self.model,
-                        output_config=automl_v1.ModelExportOutputConfig(
-                            model_format=rng.choice(["tflite", "core_ml", "", "docker"]),
-                            gcs_destination=automl_v1.GcsDestination(
-                                output_uri_prefix=rng.choice(
-                                    ["", "gs://", "/tmp/x", "gs://b/../../../etc/", "file:///etc/"]
-                                )
-                            ),
-                        ),
-                    ),
-                ),
-                (
-                    f"/{OPERATIONS}/WaitOperation",
-                    operations_pb2.WaitOperationRequest(name=f"{self.parent}/operations/IOD1"),
-                ),
-            ]
-            method, request = rng.choice(choices)
+            method, request = grpc_body(self.rng, self.parent, self.dataset, self.model, self._bad_name())
             return self._grpc(number, "body", method, request)
-        path, verb = rng.choice(
-            [
-                (f"/v1/{self.parent}/datasets", "POST"),
-                (f"/v1/{self.parent}/models", "POST"),
-                (f"/v1/{self.dataset}:importData", "POST"),
-                (f"/v1/{self.model}:export", "POST"),
-                (f"/v1/{self.model}:predict", "POST"),
-                (f"/v1/{self.parent}/trainingPipelines", "POST"),
-            ]
-        )
-        variant = rng.randrange(8)
-        headers = {}
-        if variant == 0:
-            body = b"[" * 100_000
-        elif variant == 1:
-            body = b'{"displayName": "\xff\xfe"}'
-        elif variant == 2:
-            body = json.dumps({"inputConfig": {"gcsSource": {"inputUris": ["/etc/passwd"]}}, "x": 1}).encode()
-        elif variant == 3:
-            body, headers = b"displayName=x", {"Content-Type": "application/x-www-form-urlencoded"}
-        elif variant == 4:
-            body, headers = b"{}", {"Host": "evil.example:80"}
-        elif variant == 5:
-            body, headers = b"{}", {"Origin": "https://evil.example"}
-        elif variant == 6:
-            body = json.dumps(
-                {
-                    "imageObjectDetectionModelMetadata": {
-                        "trainBudgetMilliNodeHours": rng.choice(["NaN", "1e400", -1, "x"])
-                    },
-                    "datasetId": "IOD1",
-                }
-            ).encode()
-        else:
-            return self._rest(
-                number,
-                "body",
-                transport,
-                "POST",
-                path,
-                b"{}",
-                declared_length=rng.choice([43 * 2**20, 2**40]),
-            )
-        return self._rest(number, "body", transport, verb, path, body, headers)
+        path, body, headers, declared = rest_body(self.rng, self.parent, self.dataset, self.model)
+        return self._rest(number, "body", transport, "POST", path, body, headers, declared)
 
     def _image(self, number: int, transport: str) -> BadRequest:
         rng = self.rng
-        image = rng.choice(
-            [
-                b"",
-                bytes(rng.randrange(256) for _ in range(512)),
-                self.jpeg[: len(self.jpeg) // 2],
-                _png(20_000, 20_000),
-                _png(100_000, 1),
-                _png(1, 1),
-                b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\0" * 20,
-                self.jpeg,
-            ]
-        )
+        image = bad_image(rng, self.jpeg)
         params = {
             "score_threshold": rng.choice(["0.5", "NaN", "-1", "2", "x"]),
             "max_bounding_box_count": rng.choice(["5", "inf", "-3", "1e9", "x"]),

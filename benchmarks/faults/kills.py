@@ -33,6 +33,7 @@ MAX_DELAY_S = {
     "export": 3.0,
 }  # a kill falls in [0, this] after the work started
 WORK_TIMEOUT_S = 600.0
+WORK_TRIES = 3
 SETTLE_TIMEOUT_S = 900.0
 
 
@@ -116,15 +117,25 @@ class KillScenario:
         self.stack.automl.export_model(name=model, output_config=config)
 
     def _work(self, kind: str, target: str) -> service_view.Op | None:
-        """Work of `kind` under way (started if there is none), and for a worker kill its worker up."""
-        op = self._running(kind)
-        if op is None:
-            {"import": lambda: self._import(self.big_csv), "train": self._train, "export": self._export}[
-                kind
-            ]()
-            op = wait_until(lambda: self._running(kind), WORK_TIMEOUT_S, 0.5)
-        if op is not None and target == "worker":
-            wait_until(lambda: worker_pids(self.stack.service.process.pid), WORK_TIMEOUT_S, 0.3)
+        """Work of `kind` under way (started if there is none), and for a worker kill its worker up. Work
+        that ends before its worker is seen (a quick export) is started again, a few times at most."""
+        starters = {
+            "import": lambda: self._import(self.big_csv),
+            "train": self._train,
+            "export": self._export,
+        }
+        op = None
+        for _ in range(WORK_TRIES):
+            op = self._running(kind)
+            if op is None:
+                starters[kind]()
+                op = wait_until(lambda: self._running(kind), WORK_TIMEOUT_S, 0.5)
+            if op is None or target == "service":
+                return op
+            pid = self.stack.service.process.pid
+            wait_until(lambda p=pid: worker_pids(p) or self._running(kind) is None, WORK_TIMEOUT_S, 0.2)
+            if worker_pids(pid):
+                return op
         return op
 
     # ---- kills

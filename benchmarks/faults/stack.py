@@ -5,7 +5,6 @@ push subscription routed through a PushRelay so that each answer a function give
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import time
 from pathlib import Path
@@ -183,7 +182,3 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.5):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval_s)
-
-
-def client_env_ready() -> bool:
-    return bool(os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("FIRESTORE_EMULATOR_HOST"))
