@@ -15,10 +15,12 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgetrain.localstack.errors import ProcessStartError
@@ -83,6 +85,27 @@ def port_open(port: int, host: str = LOCALHOST, timeout: float = 0.5) -> bool:
         return False
 
 
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then deliver the first one. A Ctrl-C raised inside
+    subprocess.Popen after the fork, before `self.popen` is set, would leave a child nobody knows to stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers run in the main thread only; nothing to hold here
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        signum: signal.signal(signum, lambda signum, _frame: caught.append(signum)) for signum in held
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 class ManagedProcess:
     """One command run as the leader of a new process group, with stdout+stderr going to `log_path`."""
 
@@ -111,7 +134,7 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "ab") as log, _interrupts_held():
             self.popen = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
