@@ -130,12 +130,13 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
         "## faults",
         "",
         "The fault suite (`python -m benchmarks.fault_bench`, issue 27) against the real local stack. "
-        "Each cell is a count that must be 0 (duplicates: 1), ✗ where it is not; – where the scenario did "
-        "not run. messages: bad Pub/Sub messages (crashes, unanswered, unrecorded, function processes that "
-        "died); requests: bad gRPC/REST requests (INTERNAL/500, no answer, server restarts); kills: SIGKILLs "
-        "then restarts (stuck RUNNING, trainings run twice, rows lost, models lost, finished outcomes "
-        "changed, Firestore disagreeing with the service); duplicates: extra deliveries of every event "
-        "(imports, trainings, notifications per training; crashes).",
+        "Each cell is a count that must be 0 (duplicates' imports, trainings, notifications: 1), ✗ where it "
+        "is not; – where the scenario did not run. messages: bad Pub/Sub messages (crashes, unanswered, "
+        "unrecorded, function processes that died); requests: bad gRPC/REST requests (INTERNAL/500, no "
+        "answer, server restarts); kills: SIGKILLs then restarts (stuck RUNNING, trainings run twice, rows "
+        "lost, models lost, finished outcomes changed, Firestore disagreeing with the service); duplicates: "
+        "extra deliveries of every event (imports, trainings, notifications per training; deliveries left "
+        "without an answer). Off figures of the latest run are listed under the table.",
         "",
         "| time | commit | seed | messages / requests / kills / copies | "
         + " | ".join(f"{s}: {f.replace('_', ' ')}" for s, f in _COLUMNS)

@@ -107,7 +107,8 @@ def run(stack: FaultStack, copies: int) -> dict[str, Any]:
             {m.get("type") for _, m in notified.seen if m.get("trainingId") == training_id}
         ),
         "firestore_trainings": len(stack.docs("trainings", "datasetId", dataset_id)),
-        "crashes": sum(s >= 500 or s == 0 for s in statuses),
+        "nacked": sum(s >= 500 for s in statuses),  # "another delivery is being handled": deliver again
+        "unanswered": sum(s == 0 for s in statuses),
         "deliveries": len(statuses),
         "seconds": round(time.monotonic() - started, 1),
         "model": model,  # for the requests scenario's Predict calls; not a figure

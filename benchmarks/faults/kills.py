@@ -60,7 +60,7 @@ class KillScenario:
         self.rng = random.Random(seed)
         self.tracker = Tracker(stack)
         self.small_csv = stack.sample_csv("kills-small", {"TRAIN": 8, "VALIDATION": 4, "TEST": 4})
-        self.big_csv = stack.sample_csv("kills-big", {"TRAIN": 80, "VALIDATION": 10, "TEST": 10})
+        self.big_csv = stack.sample_csv("kills-big", {"TRAIN": 1000, "VALIDATION": 1000, "TEST": 1000})  # all
         self.datasets: list[str] = []
         self.requests = 0
         self.log: list[dict[str, Any]] = []
@@ -118,7 +118,8 @@ class KillScenario:
 
     def _work(self, kind: str, target: str) -> service_view.Op | None:
         """Work of `kind` under way (started if there is none), and for a worker kill its worker up. Work
-        that ends before its worker is seen (a quick export) is started again, a few times at most."""
+        that ends before it is seen under way (a small import, a quick export) is started again, a few
+        times at most; then the kill falls after it (counted as not mid-work)."""
         starters = {
             "import": lambda: self._import(self.big_csv),
             "train": self._train,
@@ -128,15 +129,22 @@ class KillScenario:
         for _ in range(WORK_TRIES):
             op = self._running(kind)
             if op is None:
+                known = {o.name for o in self.tracker.observe() if o.kind == kind}
                 starters[kind]()
-                op = wait_until(lambda: self._running(kind), WORK_TIMEOUT_S, 0.5)
-            if op is None or target == "service":
+                wait_until(lambda k=known: self._new(kind, k) or self._running(kind), WORK_TIMEOUT_S, 0.2)
+                op = self._running(kind)
+                if op is None:
+                    continue  # it ran to its end between two looks
+            if target == "service":
                 return op
             pid = self.stack.service.process.pid
             wait_until(lambda p=pid: worker_pids(p) or self._running(kind) is None, WORK_TIMEOUT_S, 0.2)
             if worker_pids(pid):
                 return op
         return op
+
+    def _new(self, kind: str, known: set[str]) -> list[service_view.Op]:
+        return [o for o in self.tracker.observe() if o.kind == kind and o.name not in known]
 
     # ---- kills
     def _kill(self, target: str) -> bool:

@@ -61,7 +61,7 @@ def test_answers_are_classified():
 def test_every_expected_figure_is_checked():
     record = {
         "messages": {"crashes": 0, "unanswered": 1, "unrecorded": 0, "functions_died": 0},
-        "duplicates": {"imports_made": 1, "trainings_started": 2, "notifications_sent": 1, "crashes": 0,
+        "duplicates": {"imports_made": 1, "trainings_started": 2, "notifications_sent": 1, "unanswered": 0,
                        "exports_made": 1, "export_formats": 1},
         "kills": {"error": "TimeoutError: no training"},
     }  # fmt: skip
