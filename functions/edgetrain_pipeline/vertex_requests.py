@@ -47,9 +47,9 @@ EXPORT_FORMATS = {  # AutoML v1 spelling (config.EXPORT_FORMATS) -> Vertex expor
 }
 _AUTOML_MODEL_TYPES = {vertex: automl for automl, vertex in MODEL_TYPES.items()}
 _S = aiplatform_v1.PipelineState
-_TERMINAL = {_S.PIPELINE_STATE_SUCCEEDED, _S.PIPELINE_STATE_FAILED, _S.PIPELINE_STATE_CANCELLED}
-TERMINAL_STATES = tuple(state.name for state in _TERMINAL)
-_METADATA_KINDS = {
+TERMINAL_STATES = ("PIPELINE_STATE_SUCCEEDED", "PIPELINE_STATE_FAILED", "PIPELINE_STATE_CANCELLED")
+_TERMINAL = tuple(getattr(_S, name) for name in TERMINAL_STATES)
+_METADATA_KINDS: dict[str, tuple[str, Any]] = {
     "ImportDataOperationMetadata": (IMPORT, aiplatform_v1.ImportDataOperationMetadata),
     "ExportModelOperationMetadata": (EXPORT, aiplatform_v1.ExportModelOperationMetadata),
 }
