@@ -169,7 +169,9 @@ def _cell(record: dict[str, Any], scenario: str, figure: str, expected: int) -> 
         return "–"
     if "error" in result:
         return "error"
-    value = result.get(figure)
+    if figure not in result:  # a record from before the figure existed
+        return "–"
+    value = result[figure]
     return f"{value}" if value == expected else f"{value} ✗"
 
 
