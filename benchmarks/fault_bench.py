@@ -111,10 +111,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     record["seconds"] = round((datetime.now(UTC) - started).total_seconds())
     record["off"] = off_figures(record)
     record["passed"] = not record["off"]
-    record["git"] = git_info()
-    record["git"]["source_changed_during_run"] = (
-        record["git"]["source_digest"] != source_before["source_digest"]
-    )
+    record["git"] = source_before  # the code that ran
+    record["git"]["source_changed_during_run"] = git_info()["source_digest"] != source_before["source_digest"]
     record["machine"] = machine_info()
     if args.run_dir is None:
         shutil.rmtree(run_dir, ignore_errors=True)
