@@ -11,12 +11,13 @@ import time
 from concurrent import futures
 
 import grpc
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from . import auth
 from .api import ServiceApi
-from .errors import Internal, ServiceError
+from .errors import Internal, InvalidArgument, ServiceError
 
 _LOGGER = logging.getLogger("edgetrain.service.grpc")
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # AutoML accepts images up to 30 MB
@@ -36,12 +37,14 @@ def _status_of(error: ServiceError) -> grpc.Status:
 
 
 def _handler(api: ServiceApi, full_name: str, token: str | None):
-    def handle(request, context: grpc.ServicerContext):
+    request_class = api.methods[full_name].request
+
+    def handle(body: bytes, context: grpc.ServicerContext):
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
             auth.check(token, dict(context.invocation_metadata()).get("authorization"))
-            return api.call(full_name, request)
+            return api.call(full_name, _parse(request_class, body))
         except ServiceError as error:
             code = error.grpc_code
             context.abort_with_status(_status_of(error))
@@ -53,6 +56,16 @@ def _handler(api: ServiceApi, full_name: str, token: str | None):
             _LOGGER.info("grpc %s %s %.1fms", full_name, code.name, (time.perf_counter() - started) * 1000)
 
     return handle
+
+
+def _parse(request_class, body: bytes):
+    """The request message; grpc's own deserializer would answer INTERNAL to bytes that do not parse."""
+    try:
+        return request_class.FromString(body)
+    except (DecodeError, RecursionError) as error:
+        raise InvalidArgument(
+            f"The request is not a valid {request_class.DESCRIPTOR.full_name} message."
+        ) from error
 
 
 def create_server(
@@ -68,7 +81,7 @@ def create_server(
     for full_name, method in api.methods.items():
         by_service.setdefault(method.service, {})[method.name] = grpc.unary_unary_rpc_method_handler(
             _handler(api, full_name, token),
-            request_deserializer=method.request.FromString,
+            request_deserializer=None,  # raw bytes: _parse answers INVALID_ARGUMENT to bad ones
             response_serializer=lambda message: message.SerializeToString(),
         )
     server.add_generic_rpc_handlers(

@@ -15,6 +15,7 @@ from . import names
 from .errors import FailedPrecondition, NotFound, invalid_field
 from .filters import compile_operation_filter
 from .protos import Any, Empty, OperationMetadata, Status, lro, now
+from .resources import parse_page_token
 from .store import Store
 
 CANCELLED = code_pb2.CANCELLED  # 1: what a cancelled AutoML operation reports
@@ -148,7 +149,7 @@ def list_operations(store: Store, request: lro.ListOperationsRequest) -> lro.Lis
     size = request.page_size or DEFAULT_PAGE_SIZE
     if size < 0 or size > MAX_PAGE_SIZE:
         raise invalid_field("page_size", f"{size} must be between 1 and {MAX_PAGE_SIZE}")
-    after = _page_token(request.page_token)
+    after = parse_page_token(request.page_token)
     rows = store.query(
         f"SELECT seq, proto FROM operations WHERE parent=? AND seq>? AND ({condition}) ORDER BY seq LIMIT ?",
         (parent, after, *params, size + 1),
@@ -159,14 +160,6 @@ def list_operations(store: Store, request: lro.ListOperationsRequest) -> lro.Lis
     if len(rows) > size:
         response.next_page_token = str(rows[size - 1]["seq"])
     return response
-
-
-def _page_token(token: str) -> int:
-    if not token:
-        return 0
-    if not token.isdigit():
-        raise invalid_field("page_token", f"{token!r} is not a token this service returned")
-    return int(token)
 
 
 def cancel_operation(store: Store, request: lro.CancelOperationRequest) -> Empty:

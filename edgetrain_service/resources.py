@@ -9,6 +9,7 @@ from .store import Store
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_SQLITE_INTEGER = 2**63 - 1
 
 
 def load(store: Store, name: str, kind: str, cls: type[Message], label: str) -> Message:
@@ -16,6 +17,15 @@ def load(store: Store, name: str, kind: str, cls: type[Message], label: str) -> 
     if blob is None:
         raise NotFound(f"{label} {name} not found.")
     return cls.FromString(blob)
+
+
+def parse_page_token(token: str) -> int:
+    """A page token this service returned (a row's sequence number, an SQLite integer); "" is page one."""
+    if not token:
+        return 0
+    if not (token.isascii() and token.isdigit()) or int(token) > MAX_SQLITE_INTEGER:
+        raise invalid_field("page_token", f"{token[:64]!r} is not a token this service returned")
+    return int(token)
 
 
 def page(
@@ -31,9 +41,7 @@ def page(
     size = page_size or DEFAULT_PAGE_SIZE
     if size < 0 or size > MAX_PAGE_SIZE:
         raise invalid_field("page_size", f"{size} must be between 1 and {MAX_PAGE_SIZE}")
-    if page_token and not page_token.isdigit():
-        raise invalid_field("page_token", f"{page_token!r} is not a token this service returned")
-    after = int(page_token or 0)
+    after = parse_page_token(page_token)
     items: list[Message] = []
     while True:
         rows = store.list_resources(kind, parent, after, 256)

@@ -102,6 +102,8 @@ class RestApp:
             query = {key: value for key, value in request.args.items() if key not in ("$alt", "alt")}
             if query:
                 json_format.ParseDict(query, message)
+        except RecursionError as error:
+            raise InvalidArgument("Invalid request body: JSON nested too deeply") from error
         except (ValueError, json_format.ParseError) as error:
             raise InvalidArgument(f"Invalid request body or query: {error}") from error
         target, _, leaf = field.rpartition(".")

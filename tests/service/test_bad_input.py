@@ -3,9 +3,11 @@ paths outside the storage root, and the bearer token."""
 
 from __future__ import annotations
 
+import grpc
 import pytest
 import requests
 from google.api_core import exceptions
+from google.longrunning import operations_pb2
 
 from edgetrain_service.process import ServiceProcess
 
@@ -140,3 +142,41 @@ def test_token_is_checked_as_bearer_token_on_both_transports(tmp_path):
         )
         assert ok.status_code == 200
     assert secured.stop() == 0  # SIGTERM: a clean stop
+
+
+@pytest.mark.parametrize("body", [b"\xff\xff\xff", b"\x0a\x05ab", b"\x0a\xff\xff\xff\xff\x0f"])
+def test_grpc_bytes_that_are_no_request_message_are_invalid_argument(service, body):
+    """grpc's own deserializer answers INTERNAL to such bytes; the service reads them itself."""
+    channel = grpc.insecure_channel(service.grpc_target)
+    call = channel.unary_unary("/google.cloud.automl.v1.AutoMl/ListDatasets")
+    with pytest.raises(grpc.RpcError) as raised:
+        call(body, timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "ListDatasetsRequest" in raised.value.details()
+
+
+@pytest.mark.parametrize("token", ["9" * 30, "²", "-1", "1e3"])
+def test_page_tokens_the_service_never_returned_are_invalid_argument(service, client, token):
+    with pytest.raises(exceptions.InvalidArgument, match="page_token"):
+        list(client.list_datasets(request={"parent": PARENT, "page_token": token}))
+    list_operations = grpc.insecure_channel(service.grpc_target).unary_unary(
+        "/google.longrunning.Operations/ListOperations",
+        request_serializer=operations_pb2.ListOperationsRequest.SerializeToString,
+        response_deserializer=operations_pb2.ListOperationsResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        list_operations(operations_pb2.ListOperationsRequest(name=PARENT, page_token=token), timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "page_token" in raised.value.details()
+
+
+def test_rest_json_nested_too_deeply_is_a_400(service):
+    body = "[" * 100_000 + "]" * 100_000
+    response = requests.post(
+        f"{service.rest_url}/v1/{PARENT}/datasets",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
