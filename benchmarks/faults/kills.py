@@ -147,11 +147,21 @@ class KillScenario:
         return [o for o in self.tracker.observe() if o.kind == kind and o.name not in known]
 
     # ---- kills
-    def _kill(self, target: str) -> bool:
+    def _worker_of(self, op: service_view.Op | None, pids: list[int]) -> list[int]:
+        """The worker running `op` (the service logs "<kind> job <op>: worker pid <pid>"), else any one."""
+        if op is not None:
+            marker = f"job {op.name}: worker pid "
+            lines = self.stack.service.log_path.read_text(errors="replace").splitlines()
+            started = [int(line.rsplit(" ", 1)[1]) for line in lines if marker in line]
+            if started and started[-1] in pids:
+                return started[-1:]
+        return pids[:1]
+
+    def _kill(self, target: str, op: service_view.Op | None) -> bool:
         service = self.stack.service
         if target == "worker":
-            pids = worker_pids(service.process.pid)
-            for pid in pids[:1]:
+            pids = self._worker_of(op, worker_pids(service.process.pid))
+            for pid in pids:
                 os.kill(pid, signal.SIGKILL)
             time.sleep(3)  # the scheduler reaps it
             service.stop()
@@ -168,7 +178,7 @@ class KillScenario:
             op = self._work(kind, target)
             time.sleep(self.rng.uniform(0, MAX_DELAY_S[kind]))
             mid_work = self._running(kind) is not None
-            killed = self._kill(target)
+            killed = self._kill(target, op)
             self.log.append(
                 {
                     "kill": number,
