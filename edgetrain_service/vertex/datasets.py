@@ -16,10 +16,9 @@ from ..errors import invalid_field
 from ..protos import Dataset as AutoMlDataset
 from ..protos import now
 from ..protos import t as automl_t
-from ..resources import page
 from ..store import Store
 from . import import_files, names, operations
-from .filters import attributes_of, compile_filter, refuse_unserved
+from .filters import listed_by_display_name
 from .views import dataset_view
 
 DATASET_FIELDS = {"display_name", "description", "metadata_schema_uri", "metadata", "labels"}
@@ -71,18 +70,7 @@ def get_dataset(store: Store, request):
 
 
 def list_datasets(store: Store, request):
-    parent = automl_names.parse_location(request.parent)
-    refuse_unserved(request, ("order_by", "read_mask"))
-    keep = compile_filter(request.filter, {"display_name"})
-    items, token = page(
-        store,
-        automl.KIND,
-        parent,
-        AutoMlDataset,
-        request.page_size,
-        request.page_token,
-        lambda row, d: keep(attributes_of({"display_name": d.display_name}, d.labels)),
-    )
+    items, token = listed_by_display_name(store, request, automl.KIND, AutoMlDataset)
     response = names.t("ListDatasetsResponse")(next_page_token=token)
     response.datasets.extend(dataset_view(d) for d in items)
     return response

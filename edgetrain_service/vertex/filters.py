@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from google.protobuf.message import Message
+
+from .. import names as automl_names
 from ..errors import invalid_field
+from ..resources import page
+from ..store import Store
 
 _AND = re.compile(r"\s+AND\s+")
 _TERM = re.compile(r'^(NOT\s+)?([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(!=|=)\s*("[^"]*"|\'[^\']*\'|[^\s"\']+)$')
@@ -54,3 +59,20 @@ def refuse_unserved(request, fields: tuple[str, ...]) -> None:
     for name in fields:
         if request.HasField(name) if name == "read_mask" else getattr(request, name):
             raise invalid_field(name, "is not supported by this service; leave it empty")
+
+
+def listed_by_display_name(store: Store, request, kind: str, cls: type[Message]) -> tuple[list, str]:
+    """One page of a ListDatasets / ListModels request: the AutoML resources of `kind` under its parent that
+    its filter (display_name, labels.KEY) keeps; returns (items, next page token)."""
+    parent = automl_names.parse_location(request.parent)
+    refuse_unserved(request, ("order_by", "read_mask"))
+    keep = compile_filter(request.filter, {"display_name"})
+    return page(
+        store,
+        kind,
+        parent,
+        cls,
+        request.page_size,
+        request.page_token,
+        lambda row, item: keep(attributes_of({"display_name": item.display_name}, item.labels)),
+    )

@@ -7,7 +7,6 @@ Models are the AutoML models the trainer produced (same ids); ExportModel runs t
 from __future__ import annotations
 
 from .. import models as automl
-from .. import names as automl_names
 from ..config import ServiceConfig
 from ..errors import InvalidArgument, NotFound, invalid_field
 from ..protos import Model as AutoMlModel
@@ -16,7 +15,7 @@ from ..protos import t as automl_t
 from ..resources import load, page
 from ..store import Store
 from . import names, operations
-from .filters import attributes_of, compile_filter, refuse_unserved
+from .filters import listed_by_display_name, refuse_unserved
 from .pipelines import KIND as PIPELINE_KIND
 from .views import evaluation_view, model_view
 
@@ -33,18 +32,7 @@ def get_model(store: Store, request):
 
 
 def list_models(store: Store, request):
-    parent = automl_names.parse_location(request.parent)
-    refuse_unserved(request, ("order_by", "read_mask"))
-    keep = compile_filter(request.filter, {"display_name"})
-    items, token = page(
-        store,
-        automl.KIND,
-        parent,
-        AutoMlModel,
-        request.page_size,
-        request.page_token,
-        lambda row, m: keep(attributes_of({"display_name": m.display_name}, m.labels)),
-    )
+    items, token = listed_by_display_name(store, request, automl.KIND, AutoMlModel)
     response = names.t("ListModelsResponse")(next_page_token=token)
     response.models.extend(_view(store, model) for model in items)
     return response
