@@ -9,7 +9,14 @@ from google.api_core import exceptions
 
 from edgetrain_service.process import ServiceProcess
 
-from .conftest import BUCKET, PARENT, create_imported_dataset, finished, grpc_clients, write_cards_subset
+from .conftest import (
+    BUCKET,
+    create_imported_dataset,
+    finished,
+    grpc_clients,
+    start_training,
+    write_cards_subset,
+)
 
 
 def test_dataset_with_a_pending_training_cannot_be_deleted_until_it_ends(tmp_path):
@@ -17,14 +24,7 @@ def test_dataset_with_a_pending_training_cannot_be_deleted_until_it_ends(tmp_pat
         client, _ = grpc_clients(queue_only.grpc_target)
         uri = write_cards_subset(queue_only.storage_root, "busy", {"TRAIN": 2, "TEST": 1})
         dataset = create_imported_dataset(client, "busy", uri)
-        training = client.create_model(
-            parent=PARENT,
-            model={
-                "display_name": "reads_busy",
-                "dataset_id": dataset.name.rsplit("/", 1)[1],
-                "image_object_detection_model_metadata": {},
-            },
-        ).operation.name
+        training = start_training(client, dataset, "reads_busy", "mobile-low-latency-1").operation.name
         with pytest.raises(exceptions.FailedPrecondition) as refused:
             client.delete_dataset(name=dataset.name)
         assert training in refused.value.message

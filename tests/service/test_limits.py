@@ -20,7 +20,15 @@ from edgetrain_service.jobs import IMPORT_SLOTS
 from edgetrain_service.operations import MAX_CONCURRENT_WAITS
 from edgetrain_service.process import ServiceProcess
 
-from .conftest import BUCKET, CARDS, PARENT, create_imported_dataset, grpc_clients, write_cards_subset
+from .conftest import (
+    BUCKET,
+    CARDS,
+    PARENT,
+    create_imported_dataset,
+    grpc_clients,
+    start_training,
+    write_cards_subset,
+)
 
 
 def _png(width: int, height: int, mode: str = "L") -> bytes:
@@ -84,14 +92,7 @@ def test_concurrent_wait_operations_leave_threads_for_other_calls(tmp_path):
         client, _ = grpc_clients(queue_only.grpc_target)
         uri = write_cards_subset(queue_only.storage_root, "waits", {"TRAIN": 2, "TEST": 1})
         dataset = create_imported_dataset(client, "waits", uri)
-        name = client.create_model(
-            parent=PARENT,
-            model={
-                "display_name": "waited_on",
-                "dataset_id": dataset.name.rsplit("/", 1)[1],
-                "image_object_detection_model_metadata": {},
-            },
-        ).operation.name
+        name = start_training(client, dataset, "waited_on", "mobile-low-latency-1").operation.name
         channel = grpc.insecure_channel(queue_only.grpc_target)
         wait = channel.unary_unary(
             "/google.longrunning.Operations/WaitOperation",
