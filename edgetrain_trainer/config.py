@@ -38,9 +38,6 @@ class TrainerConfig:
     # the pretrained backbone takes a lower rate than the fresh head (docs/lab-notes.md has the comparison)
     finetune_learning_rate: float = 8e-4
     finetune_warmup_epochs: float = 1.0  # linear warm-up of the fine-tuning rate, in epochs
-    # backbone layers at stride ≤ this stay frozen while fine-tuning (torchvision's and Detectron2's detection
-    # default freezes stride ≤ 4); 0 trains them all
-    finetune_frozen_stride: int = 0
     # --- both stages
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
     patience: int = 15  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
@@ -51,10 +48,6 @@ class TrainerConfig:
     # then the last stage decays its learning rate to the floor over this many more epochs before it stops
     # (training/loop.py); 0 stops at once
     cooldown_epochs: int = 10
-    # the last stage also averages the validated weights of every epoch that ends with the learning rate at
-    # or below this fraction of its peak (stochastic weight averaging, training/averaging.py), and keeps the
-    # average when it validates at least as well as those epochs do on average. 0 off
-    tail_average_lr_fraction: float = 0.0
     weight_decay: float = 1e-4  # decoupled (AdamW)
     ema_epochs: float = 1.0  # validate and keep a moving average of the weights over ~this many epochs; 0 off
     grad_clip_norm: float = 10.0
@@ -136,18 +129,9 @@ class TrainerConfig:
             raise InvalidArgumentError("overrides: head_time_share must be in (0, 1]")
         if not 0 < self.validation_fraction < 1:
             raise InvalidArgumentError("overrides: validation_fraction must be between 0 and 1")
-        if self.finetune_frozen_stride not in (0, 2, 4, 8, 16, 32):
-            raise InvalidArgumentError(
-                "overrides: finetune_frozen_stride must be 0 (train every layer) or 2, 4, 8, 16, 32; "
-                f"got {self.finetune_frozen_stride}"
-            )
         if not 0 <= self.patience_share < 1:
             share = self.patience_share
             raise InvalidArgumentError(f"overrides: patience_share must be in [0, 1), got {share}")
-        if not 0 <= self.tail_average_lr_fraction < 1:
-            raise InvalidArgumentError(
-                f"overrides: tail_average_lr_fraction must be in [0, 1), got {self.tail_average_lr_fraction}"
-            )
         if self.box_loss not in BOX_LOSSES:
             raise InvalidArgumentError(
                 f"overrides: box_loss must be one of {BOX_LOSSES}, got {self.box_loss!r}"

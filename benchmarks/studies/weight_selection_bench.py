@@ -3,7 +3,7 @@ validates after each epoch (their moving average); then every epoch's weights, a
 ones, are scored on TEST.
 
     python -m benchmarks.studies.weight_selection_bench train --dataset cards \\
-        --model-type mobile-high-accuracy-1 --overrides '{"tail_average_lr_fraction": 0.5}' \\
+        --model-type mobile-high-accuracy-1 \\
         --work-dir /tmp/study --compare-float
     python -m benchmarks.studies.weight_selection_bench score /tmp/study/snapshots-20261202-173000
 
@@ -12,7 +12,7 @@ snapshots changes nothing in the training) and names the snapshot folder in it. 
 float Keras model on the TEST rows (images stretched as in training, the export's post-processing) and
 appends one record to benchmarks/results/weight_selection.jsonl: each epoch's TEST mAP@0.5 beside its
 validation score, the uniform averages of the last n epochs, the run's own tail average if it evaluated one
-(tail_average_lr_fraction), and the weights the run kept.
+(the trainer's tail_average_lr_fraction setting of 2026-12-02, since removed), and the weights the run kept.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 Per epoch: train on the stage's batches (checking cancel and the stage's deadline between them) → validate
 the optimizer's moving average of the weights → keep them when they are the best so far → re-plan the
 learning-rate decay from the time left → on a plateau, cool the rate down, then stop. At the end the stage
-may keep the average of its low-rate epochs instead (averaging.TailAverage); otherwise the best weights.
+keeps its best weights.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tensorflow as tf
 from ..errors import TrainingCancelled
 from ..model.losses import count_positives
 from ..types import CancelCheck
-from .averaging import AveragedWeights, TailAverage, ema_momentum
+from .averaging import AveragedWeights, ema_momentum
 from .budget import BudgetClock, EarlyStopping
 from .schedule import BudgetCosine, planned_epochs
 
@@ -68,9 +68,7 @@ class Stage:
     `evaluate()` is validation (mAP@0.5, mAP@[.5:.95]) of the model's current weights.
     How long: at most `max_epochs` of `steps_per_epoch` steps, until the clock's train fraction reaches
     `deadline_fraction`. `keep_above`: a score the stage must beat to replace the weights it starts with
-    (the previous stage's best). tail_average_lr_fraction > 0: also average the validated weights of the
-    epochs that end at or below that fraction of the peak rate, and keep the average when it validates as
-    well as they do on average."""
+    (the previous stage's best)."""
 
     name: str  # "head" or "finetune": the progress phase
     model: keras.Model
@@ -83,7 +81,6 @@ class Stage:
     stopping: Stopping
     micro_batch: int = 0
     deadline_fraction: float = 1.0
-    tail_average_lr_fraction: float = 0.0
     keep_above: float = -1.0
 
 
@@ -118,7 +115,6 @@ def run_stage(
     s = stage.stopping
     stopper = EarlyStopping(s.patience, s.min_delta, s.patience_seconds)
     stage_end = clock.seconds_at(stage.deadline_fraction)
-    tail = TailAverage()
     best_weights, best50_95, keep_above = stage.model.get_weights(), 0.0, stage.keep_above
     ended_by, epoch, cooling_until = "epochs", 0, None
 
@@ -140,14 +136,11 @@ def run_stage(
             break
         losses = {name: total / max(steps, 1) for name, total in sums.items()}
 
-        # -- validate the moving average of the weights; keep the best, collect the low-rate tail
-        rate = float(schedule(optimizer.iterations))
+        # -- validate the moving average of the weights; keep the best
         with AveragedWeights(stage.model, optimizer):
             map50, map50_95 = stage.evaluate()
             if stopper.update(map50, epoch, clock.elapsed()) and map50 >= keep_above:
                 best_weights, best50_95, keep_above = stage.model.get_weights(), map50_95, map50
-            if rate <= stage.tail_average_lr_fraction * stage.rates.learning_rate:
-                tail.add(stage.model.get_weights(), map50)
 
         # -- re-plan the decay from the time left; on a plateau, cool down before stopping
         took = clock.elapsed() - epoch_start
@@ -174,32 +167,8 @@ def run_stage(
             break
 
     best_map50 = max(stopper.best, keep_above, 0.0)
-    if tail.count >= 2:
-        kept = _try_tail_average(stage, tail, report, epoch, best_map50)
-        if kept is not None:
-            return StageOutcome(ended_by, epoch, *kept)
     stage.model.set_weights(best_weights)
     return StageOutcome(ended_by, epoch, best_map50, best50_95)
-
-
-def _try_tail_average(
-    stage: Stage, tail: TailAverage, report: Callable[[EpochReport], None], epoch: int, best_map50: float
-) -> tuple[float, float] | None:
-    """Validate the tail average in stage.model; its (mAP@0.5, mAP@[.5:.95]) when it is kept, else None.
-
-    It is compared with the epochs it averages, not with their best: on a plateau the best single score is
-    the luckiest draw of validation noise. It must also beat the previous stage, as any epoch must."""
-    stage.model.set_weights(tail.weights())
-    map50, map50_95 = stage.evaluate()
-    kept = map50 >= tail.mean_metric and map50 >= stage.keep_above
-    verdict = "kept" if kept else f"not kept, the best epoch's weights ({best_map50:.3f}) are"
-    note = (
-        f"average of the weights of {tail.count} epochs at a learning rate ≤ "
-        f"{stage.tail_average_lr_fraction:g} × peak: validation {map50:.3f} against their mean "
-        f"{tail.mean_metric:.3f}; {verdict}"
-    )
-    report(EpochReport(stage.name, epoch, {}, map50, note=note))
-    return (map50, map50_95) if kept else None
 
 
 def make_optimizer(

@@ -22,7 +22,7 @@ from ..data.image_store import Images, take
 from ..errors import TrainingCancelled
 from ..evaluation import evaluate
 from ..model.anchors import DEFAULT_ANCHORS, generate_anchors
-from ..model.backbones import build_backbone, freeze_early_layers
+from ..model.backbones import build_backbone
 from ..model.box_coding import AnchorMatcher
 from ..model.catalog import ModelTypeSpec
 from ..model.detector import backbone_feature_shapes, build_detector, build_head
@@ -118,18 +118,16 @@ class DetectorTraining:
             rates=self._rates(cfg.head_learning_rate, warmup_epochs=1.0),
             stopping=self._stopping(deadline, cfg.cooldown_epochs if last else 0),
             deadline_fraction=deadline,
-            tail_average_lr_fraction=cfg.tail_average_lr_fraction if last else 0.0,
         )
 
     def finetune_stage(self, keep_above: float) -> Stage:
-        """Stage 2: every layer but the backbone's batch-norm statistics (frozen: batches are small) and, with
-        finetune_frozen_stride, its early layers. keep_above: the head stage's best validation score."""
+        """Stage 2: every layer but the backbone's batch-norm statistics (frozen: batches are small).
+        keep_above: the head stage's best validation score."""
         cfg = self.config
         self.backbone.trainable = True
         for layer in _all_layers(self.backbone):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False  # Keras runs non-trainable batch norm in inference mode
-        frozen = freeze_early_layers(self.backbone, cfg.finetune_frozen_stride)
         predict = tf.function(lambda x: self.detector(x, training=False))
         images, boxes, classes = self.train_images, self.train_boxes, self.train_classes
 
@@ -144,9 +142,7 @@ class DetectorTraining:
             for i in range(0, len(self.val_images), PREDICT_BATCH):
                 yield tf.constant(self.val_images[i : i + PREDICT_BATCH].astype(np.float32))
 
-        stride = cfg.finetune_frozen_stride
-        what = f"all but the backbone's {frozen} layers at stride ≤ {stride}" if frozen else "every layer"
-        self._progress("finetune", f"fine-tuning {what}")
+        self._progress("finetune", "fine-tuning every layer")
         return Stage(
             name="finetune",
             model=self.detector,
@@ -158,7 +154,6 @@ class DetectorTraining:
             max_epochs=cfg.epochs(cfg.finetune_max_epochs),
             rates=self._rates(cfg.finetune_learning_rate, warmup_epochs=cfg.finetune_warmup_epochs),
             stopping=self._stopping(1.0, cfg.cooldown_epochs),
-            tail_average_lr_fraction=cfg.tail_average_lr_fraction,
             keep_above=keep_above,
         )
 

@@ -50,7 +50,6 @@ __all__ = [
     "BackboneSpec",
     "build_backbone",
     "build_classifier",
-    "freeze_early_layers",
     "load_state_dict",
     "weights_path",
 ]
@@ -106,27 +105,3 @@ def build_backbone(name: str, input_size: int, *, weights: bool = True) -> keras
 def build_classifier(name: str, input_size: int, *, weights: bool = True) -> keras.Model:
     """The whole ImageNet classifier of a backbone: images as in build_backbone -> logits [B, 1000]."""
     return _build(name, input_size, weights, classifier=True)
-
-
-def freeze_early_layers(backbone: keras.Model, max_stride: int) -> int:
-    """Set trainable=False on every backbone layer whose output runs at stride ≤ max_stride (the stem and
-    the blocks at 1/2 and 1/4 of the input resolution for max_stride 4, as Detectron2's freeze_at=2 does for
-    ResNets); returns how many weighted layers it froze. max_stride 0 or 1 freezes nothing.
-
-    Those layers hold the largest activations, so their backward pass is the most expensive, and their
-    ImageNet filters (edges, colour blobs) are the ones a small detection dataset has least to add to.
-    """
-    import keras
-
-    if max_stride < 2:
-        return 0
-    input_size = backbone.input_shape[1]
-    frozen = 0
-    for layer in backbone.layers:
-        shape: tuple = layer.output.shape if isinstance(layer.output, keras.KerasTensor) else ()
-        if len(shape) != 4 or isinstance(layer, keras.layers.InputLayer):
-            continue
-        if input_size / shape[1] <= max_stride:  # a float: padding layers sit a little above their stride
-            frozen += bool(layer.weights) and layer.trainable
-            layer.trainable = False
-    return frozen
