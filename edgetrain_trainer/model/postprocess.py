@@ -38,7 +38,10 @@ class PostProcessConfig:
 
     def classes_per_box(self, num_classes: int) -> int:
         """Entries per kept box for a model of `num_classes` classes (the op fills at most that many; the
-        export asks for no more, so no entry is left unwritten)."""
+        export asks for no more, so no entry is left unwritten). Regular NMS outputs one entry per kept
+        (box, class) pair and counts entries."""
+        if self.use_regular_nms:
+            return 1
         return max(1, min(self.max_classes_per_detection, num_classes))
 
     @classmethod
