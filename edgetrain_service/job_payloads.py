@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
+COMPARE_TO_LABEL = "edgetrain-compare-to"  # the CreateModel label that sets TrainJob.compare_to
+
 
 @dataclass(frozen=True)
 class ImportJob:
@@ -33,6 +35,7 @@ class TrainJob:
     create_time: str  # RFC 3339, the Model's create_time
     labels: dict[str, str] = field(default_factory=dict)  # the caller's, kept on the trained model
     overrides: dict = field(default_factory=dict)  # this training's trainer settings over the server's
+    compare_to: str = ""  # a model to evaluate on this training's TEST images too (comparison.py)
 
 
 @dataclass(frozen=True)

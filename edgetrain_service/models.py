@@ -15,7 +15,7 @@ from edgetrain_trainer.types import DEFAULT_BUDGET_MILLI_NODE_HOURS, DEFAULT_MOD
 from . import datasets, names, operations
 from .config import ServiceConfig
 from .errors import FailedPrecondition, InvalidArgument, invalid_field
-from .job_payloads import ExportJob, TrainJob
+from .job_payloads import COMPARE_TO_LABEL, ExportJob, TrainJob
 from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
 from .resources import load, mask_paths, page
 from .store import Store
@@ -85,6 +85,7 @@ def create_model(
         create_time=now().ToJsonString(),
         labels=dict(model.labels),
         overrides=dict(trainer_overrides or {}),
+        compare_to=model.labels.get(COMPARE_TO_LABEL, ""),
     )
     with store.tx() as db:
         op = operations.start(db, parent, model_name, "create_model_details")

@@ -11,7 +11,7 @@ import time
 from google.protobuf import json_format
 from google.rpc import code_pb2
 
-from . import artifacts, names, operations
+from . import artifacts, comparison, names, operations
 from .config import ServiceConfig
 from .datasets import annotation_specs
 from .job_payloads import TrainJob
@@ -97,7 +97,10 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
         _fail(store, op_name, FAILED_PRECONDITION, f"Dataset cannot be trained on: {error}")
         return
     artifacts.write_result(config, model_id, result)
-    _record(store, op_name, job, result)
+    images = comparison.evaluated_images(request, result)
+    champion = comparison.compared_model(job)
+    compared = comparison.compare(store, config, champion, images) if champion and images else None
+    _record(store, op_name, job, result, compared, comparison.model_labels(result, images, compared))
 
 
 def _fail(store: Store, op_name: str, code: int, message: str) -> None:
@@ -105,7 +108,7 @@ def _fail(store: Store, op_name: str, code: int, message: str) -> None:
         operations.finish(db, op_name, error=(code, message))
 
 
-def _record(store: Store, op_name: str, job: TrainJob, result) -> None:
+def _record(store: Store, op_name: str, job: TrainJob, result, compared, labels: dict[str, str]) -> None:
     created = Timestamp()
     created.FromJsonString(job.create_time)
     model = Model(
@@ -117,7 +120,7 @@ def _record(store: Store, op_name: str, job: TrainJob, result) -> None:
         etag="1",
         dataset_id=names.parse_name(job.dataset, "datasets").id,
     )
-    model.labels.update(job.labels)
+    model.labels.update({**job.labels, **labels})
     meta = model.image_object_detection_model_metadata
     meta.model_type = result.model_type
     meta.node_qps = EDGE_NODE_QPS
@@ -125,21 +128,9 @@ def _record(store: Store, op_name: str, job: TrainJob, result) -> None:
     meta.train_budget_milli_node_hours = job.budget
     meta.train_cost_milli_node_hours = min(result.train_cost_milli_node_hours, job.budget)
     specs = annotation_specs(store, job.dataset)
-    evaluation = result.evaluation
-    entries = [
-        ("", "", evaluation["evaluatedExampleCount"], evaluation["imageObjectDetectionEvaluationMetrics"])
-    ]
-    for label in evaluation["perLabel"]:
-        spec = specs.get(label["displayName"])
-        spec_id = spec.name.rsplit("/", 1)[1] if spec else label["annotationSpecId"]
-        entries.append(
-            (
-                spec_id,
-                label["displayName"],
-                label["evaluatedExampleCount"],
-                label["imageObjectDetectionEvaluationMetrics"],
-            )
-        )
+    entries = comparison.evaluation_entries(result.evaluation, specs)
+    if compared is not None:
+        entries += comparison.evaluation_entries(compared.evaluation, specs, compared.model)
     with store.tx() as db:
         Store.put_resource(db, model.name, KIND, names.location_of(model.name), model.SerializeToString())
         for spec_id, display_name, count, metrics in entries:

@@ -24,6 +24,7 @@ from .. import models as automl_models
 from .. import names as automl_names
 from .. import operations as automl_ops
 from ..errors import FailedPrecondition, NotFound, invalid_field
+from ..job_payloads import COMPARE_TO_LABEL
 from ..protos import Empty, lro, now
 from ..protos import Model as AutoMlModel
 from ..protos import t as automl_t
@@ -125,6 +126,8 @@ def create_training_pipeline(store: Store, request):
     automl_names.validate_display_name(upload.display_name, f"{field}.model_to_upload.display_name")
     model = AutoMlModel(display_name=upload.display_name, dataset_id=data.dataset_id)
     model.labels.update(upload.labels)
+    if COMPARE_TO_LABEL in pipeline.labels:  # on the Vertex surface the pipeline's label names it
+        model.labels[COMPARE_TO_LABEL] = pipeline.labels[COMPARE_TO_LABEL]
     model.image_object_detection_model_metadata.model_type = model_type
     model.image_object_detection_model_metadata.train_budget_milli_node_hours = budget
     stored = names.t("TrainingPipeline")()

@@ -1,0 +1,181 @@
+"""After a training (in its worker): which TEST images it was evaluated on, and, when the CreateModel request
+named a model in the `edgetrain-compare-to` label, that model's exported int8 TF Lite evaluated on exactly
+those images with the trainer's evaluation code and timed the way the trainer times the new model.
+
+What the caller sees (docs/service.md, "Comparing with an earlier model"):
+- labels on the trained model: TEST_IMAGES_LABEL and LATENCY_LABEL always; COMPARED_TEST_IMAGES_LABEL and
+  COMPARED_LATENCY_LABEL when the comparison ran;
+- the compared model's evaluations beside the model's own: display_name `compared-to:<ID>` (all labels) and
+  `compared-to:<ID>:<label>` (one per label the compared model knows; a label it never saw has none).
+A compared model that is missing, deleted or unreadable leaves the comparison out, with the reason logged;
+the training itself still succeeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import artifacts, names
+from .config import ServiceConfig
+from .errors import FailedPrecondition
+from .job_payloads import TrainJob
+from .models import KIND
+from .store import Store
+
+_LOGGER = logging.getLogger("edgetrain.service.comparison")
+
+TEST_IMAGES_LABEL = "edgetrain-test-images"  # images_digest of the TEST images the model was evaluated on
+LATENCY_LABEL = "edgetrain-latency-us"  # int8 TF Lite median invoke time, 2 threads, microseconds
+COMPARED_TEST_IMAGES_LABEL = "edgetrain-compared-test-images"
+COMPARED_LATENCY_LABEL = "edgetrain-compared-latency-us"
+COMPARED_PREFIX = "compared-to:"  # display_name of the compared model's evaluations: compared-to:ID[:label]
+
+
+def image_id(path: Path | str) -> str:
+    """An image's id: the sha256 of its bytes (hex), whatever path or URI it was imported under."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def images_digest(ids: list[str]) -> str:
+    """sha256 of the sorted ids (one per line) in lower-case base32 without padding: 52 characters, a valid
+    label value (hex would need 64, one more than labels allow)."""
+    digest = hashlib.sha256("\n".join(sorted(ids)).encode()).digest()
+    return base64.b32encode(digest).decode().rstrip("=").lower()
+
+
+def micros(latency_ms: float) -> str:
+    return str(round(latency_ms * 1000))
+
+
+@dataclass(frozen=True)
+class Compared:
+    model: str  # the compared model's full name
+    evaluation: dict[str, Any]  # AutoML-shaped (edgetrain_trainer.evaluation), perLabel: labels it knows
+    latency_ms: float
+    images_digest: str
+
+
+@dataclass(frozen=True)
+class EvaluatedImages:
+    examples: list  # edgetrain_trainer Example, in the order the trainer evaluated them
+    labels: list[str]  # the training's labels (class ids of the examples)
+    digest: str
+
+
+def evaluated_images(request, result) -> EvaluatedImages | None:
+    """The examples the trainer evaluated `result` on, found again the way train() picked them (same data
+    snapshot, settings and seed); None, logged, if they do not add up to the evaluation's image count."""
+    from edgetrain_trainer.config import TrainerConfig
+    from edgetrain_trainer.data.dataset import load_dataset
+    from edgetrain_trainer.train import split_examples
+
+    dataset = load_dataset(request.data)
+    config = TrainerConfig.from_overrides(request.overrides)
+    _, _, examples = split_examples(dataset.examples, config, np.random.default_rng(request.seed))
+    expected = int(result.evaluation["evaluatedExampleCount"])
+    if len(examples) != expected:
+        _LOGGER.warning(
+            "the training's TEST images could not be found again (%d, its evaluation counts %d)",
+            len(examples),
+            expected,
+        )
+        return None
+    digest = images_digest([image_id(example.image_path) for example in examples])
+    return EvaluatedImages(examples, list(dataset.labels), digest)
+
+
+def compared_model(job: TrainJob) -> str | None:
+    """The full name of the model the job's COMPARE_TO_LABEL named: a model id (any case, as label values
+    are lower case) or a full model name."""
+    wanted = job.compare_to.strip()
+    if not wanted:
+        return None
+    model_id = wanted.rsplit("/", 1)[-1].upper()  # model ids are upper case (names.new_id)
+    return f"{names.location_of(job.model)}/models/{model_id}"
+
+
+def compare(store: Store, config: ServiceConfig, model: str, images: EvaluatedImages) -> Compared | None:
+    """Evaluate `model`'s exported TF Lite on `images`; None, with the reason logged, when it cannot be."""
+    from edgetrain_trainer.data.images import load_rgb
+    from edgetrain_trainer.evaluation import evaluate
+    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
+
+    if store.get_resource(model, KIND) is None:
+        _LOGGER.warning("no comparison: model %s does not exist (deleted, or never trained here)", model)
+        return None
+    try:
+        package = Path(artifacts.read_result(config, names.parse_name(model, "models").id)["package_dir"])
+        detector = TFLiteDetector(package, num_threads=2)
+        found, latency_ms = detector.detect_and_time(load_rgb(e.image_path) for e in images.examples)
+    except (FailedPrecondition, OSError, ValueError, RuntimeError) as error:
+        _LOGGER.warning("no comparison: %s's TF Lite package cannot be evaluated: %s", model, error)
+        return None
+    # its class ids are lines of its own dict.txt: map them to this training's labels by display name
+    index = {label: k for k, label in enumerate(images.labels)}
+    mapping = np.array([index.get(label, -1) for label in detector.labels], dtype=np.int64)
+    predictions = []
+    for det in found:
+        known = (det.classes >= 0) & (det.classes < len(mapping))
+        boxes, ours, scores = det.boxes[known], mapping[det.classes[known]], det.scores[known]
+        shared = ours >= 0  # a label this training does not have cannot be right
+        predictions.append((boxes[shared], ours[shared], scores[shared]))
+    evaluation = evaluate(images.examples, images.labels, predictions).to_dict()
+    seen = set(detector.labels)
+    evaluation["perLabel"] = [e for e in evaluation["perLabel"] if e["displayName"] in seen]
+    return Compared(model, evaluation, latency_ms, images.digest)
+
+
+def model_labels(result, images: EvaluatedImages | None, compared: Compared | None) -> dict[str, str]:
+    """What the trained model's labels say about its evaluation and the comparison."""
+    labels = {LATENCY_LABEL: micros(result.latency_ms)}
+    if images is not None:
+        labels[TEST_IMAGES_LABEL] = images.digest
+    if compared is not None:
+        labels[COMPARED_TEST_IMAGES_LABEL] = compared.images_digest
+        labels[COMPARED_LATENCY_LABEL] = micros(compared.latency_ms)
+    return labels
+
+
+def compared_name(model: str, label: str = "") -> str:
+    """The display_name of the compared model's evaluation (overall when label is empty)."""
+    model_id = names.parse_name(model, "models").id
+    return f"{COMPARED_PREFIX}{model_id}" + (f":{label}" if label else "")
+
+
+def evaluation_entries(
+    evaluation: dict[str, Any], specs: dict, compared: str = ""
+) -> list[tuple[str, str, int, dict[str, Any]]]:
+    """(annotation spec id, display name, evaluated example count, metrics) of the overall evaluation and
+    of each label, labels matched to the dataset's annotation specs by display name. `compared`: the
+    compared model's name, which the display names then carry."""
+
+    def shown(label: str) -> str:
+        return compared_name(compared, label) if compared else label
+
+    entries = [
+        (
+            "",
+            shown(""),
+            int(evaluation["evaluatedExampleCount"]),
+            evaluation["imageObjectDetectionEvaluationMetrics"],
+        )
+    ]
+    for label in evaluation["perLabel"]:
+        spec = specs.get(label["displayName"])
+        spec_id = spec.name.rsplit("/", 1)[1] if spec else label["annotationSpecId"]
+        entries.append(
+            (
+                spec_id,
+                shown(label["displayName"]),
+                int(label["evaluatedExampleCount"]),
+                label["imageObjectDetectionEvaluationMetrics"],
+            )
+        )
+    return entries
