@@ -23,6 +23,7 @@ from PIL import Image
 
 from ..data.dataset import Example
 from ..data.images import load_rgb
+from ..diagnostics import write_diagnostics
 from ..errors import TrainingCancelled
 from ..evaluation import Evaluation, evaluate
 from ..types import CancelCheck
@@ -111,7 +112,8 @@ def evaluate_package(
     package_dir: Path, examples: list[Example], labels: list[str], cancel: CancelCheck
 ) -> tuple[Evaluation, float]:
     """Evaluate the package's TF Lite model on `examples` (original images) and time it at 2 threads on the
-    first of them. Raises TrainingCancelled when cancel() turns True between images."""
+    first of them; write the package's diagnostics/ (confusion table and sample predictions, diagnostics.py)
+    from the same detections. Raises TrainingCancelled when cancel() turns True between images."""
 
     def images() -> Iterator[Image.Image]:
         for example in examples:
@@ -121,4 +123,6 @@ def evaluate_package(
 
     found, latency = TFLiteDetector(package_dir, num_threads=2).detect_and_time(images())
     predictions = [(det.boxes, det.classes, det.scores) for det in found]
-    return evaluate(examples, labels, predictions), latency
+    evaluation = evaluate(examples, labels, predictions)
+    write_diagnostics(Path(package_dir) / "diagnostics", examples, labels, predictions)
+    return evaluation, latency
