@@ -66,6 +66,7 @@ def evaluation_view(evaluation: AutoMlEvaluation):
     )
     out = names.t("ModelEvaluation")(
         name=f"{model_name}/evaluations/{evaluation.name.rsplit('/', 1)[1]}",
+        display_name=evaluation.display_name,  # compared-to:ID marks a compared model's (comparison.py)
         metrics_schema_uri=names.OBJECT_DETECTION_METRICS,
         create_time=evaluation.create_time,
         data_item_schema_uri=names.IMAGE_DATA_ITEM_SCHEMA,
