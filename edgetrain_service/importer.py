@@ -1,7 +1,12 @@
 """The ImportData job: validate AutoML CSVs row by row (the trainer's rules), copy the images into the data
-dir, and add them to the dataset. Bad rows become the operation's partial failures, as AutoML reports them.
+dir by content, and add them to the dataset by the rules of dataset_rows (an image is its content, keeps the
+split it first came with, and takes the box list of the latest import that carries it). Bad rows, and rows
+whose image keeps another split than they ask for, become the operation's partial failures, as AutoML
+reports them.
 
-Idempotent: a re-run after a crash rewrites the same files, and the dataset changes in one transaction.
+Each import's rows are kept in `imports/<sequence>-<operation>.csv`, the sequence being commit order, and
+`annotations.csv` (what a training copies) is rebuilt from all of them under the dataset lock. Idempotent: a
+re-run after a crash rewrites its own file in the place it had, and the dataset changes in one transaction.
 """
 
 from __future__ import annotations
@@ -9,14 +14,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import shutil
 import threading
-from collections import Counter
 from pathlib import Path
 
 from google.rpc import code_pb2
 
-from . import names, operations
+from . import dataset_rows, names, operations
 from .config import ServiceConfig
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
 from .errors import InvalidArgument, ServiceError
@@ -26,6 +31,7 @@ from .protos import AnnotationSpec, Dataset, Empty, Status
 from .store import Store
 
 INVALID_ARGUMENT = code_pb2.INVALID_ARGUMENT
+FAILED_PRECONDITION = code_pb2.FAILED_PRECONDITION
 
 MAX_PARTIAL_FAILURES = 1000
 _DATASET_LOCKS: dict[str, threading.Lock] = {}
@@ -38,13 +44,16 @@ def _dataset_lock(name: str) -> threading.Lock:
 
 
 def _copy_image(source: Path, images_dir: Path) -> Path:
-    """Content-addressed copy: the same image imported twice is stored once, and names cannot collide."""
+    """Content-addressed copy: the same picture imported again, under any name or extension, is the copy
+    made the first time, and names cannot collide."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:32]
+    for existing in images_dir.glob(f"{digest}.*"):
+        if existing.suffix != ".tmp":
+            return existing
     target = images_dir / f"{digest}{source.suffix.lower()}"
-    if not target.exists():
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+    tmp = images_dir / f"{digest}.{threading.get_ident()}.tmp"  # two imports may copy the same picture
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
     return target
 
 
@@ -63,16 +72,15 @@ def _write_atomic(path: Path, text: str) -> None:
 def _validate(config: ServiceConfig, csv_paths: list[Path]):
     """Validate the CSVs as the trainer does; every image a row names must pass `config.readable_file`
     (relative names against their CSV's folder), else the row fails with the same reason whether the image
-    is missing or forbidden. Returns (examples, row errors, row count)."""
-    from edgetrain_trainer.data.dataset import validate_import
+    is missing or forbidden. Returns (examples, where each example's accepted rows are, row errors, row
+    count); the places are (CSV path, line) lists keyed by the example's absolute image path."""
+    from edgetrain_trainer.data.csv_reader import read_csv
+    from edgetrain_trainer.data.dataset import assemble
 
-    by_folder: dict[Path, list[Path]] = {}
-    for path in csv_paths:
-        by_folder.setdefault(path.parent, []).append(path)
-    examples, errors, row_count = [], [], 0
-    for folder, paths in by_folder.items():
+    rows, errors, row_count = [], [], 0
+    for csv_path in csv_paths:
 
-        def resolve(ref: str, folder: Path = folder) -> Path:
+        def resolve(ref: str, folder: Path = csv_path.parent) -> Path:
             try:
                 path = config.readable_file(ref, "image", base_dir=folder)
             except ServiceError:
@@ -82,31 +90,32 @@ def _validate(config: ServiceConfig, csv_paths: list[Path]):
                 raise ValueError(problem)
             return path
 
-        report = validate_import(paths, resolve=resolve)
-        examples += report.dataset.examples
-        errors += report.errors
-        row_count += report.row_count
-    return examples, errors, row_count
+        found, refused, count = read_csv(csv_path, resolve)
+        rows += found
+        errors += refused
+        row_count += count
+    dataset = assemble(csv_paths, rows, errors)
+    rejected = {(error.source, error.line) for error in dataset.errors}
+    places: dict[str, list[tuple[str, int]]] = {}
+    for row in rows:
+        if (row.source, row.line) not in rejected:
+            places.setdefault(os.path.abspath(row.image_path), []).append((row.source, row.line))
+    return dataset.examples, places, dataset.errors, row_count
 
 
 def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob) -> None:
+    from edgetrain_trainer.data.dataset import UNASSIGNED, assign_split
     from edgetrain_trainer.errors import DatasetError
 
     dataset_name = job.dataset
     get_dataset(store, dataset_name)  # NOT_FOUND if it was deleted while queued
     field = "input_config.gcs_source.input_uris"
-    by_path = {config.readable_file(uri, field): uri for uri in job.uris}
+    by_path = {str(config.readable_file(uri, field)): uri for uri in job.uris}
     try:
-        examples, errors, row_count = _validate(config, list(by_path))
+        examples, places, errors, row_count = _validate(config, [Path(p) for p in by_path])
     except DatasetError as error:
         raise InvalidArgument(f"Cannot read the import file: {error}") from error
-    failures = [
-        Status(
-            code=INVALID_ARGUMENT,
-            message=f"Error in {by_path.get(Path(e.source), e.source)} line {e.line}: {e.reason}",
-        )
-        for e in errors[:MAX_PARTIAL_FAILURES]
-    ]
+    reports = [(by_path.get(e.source, e.source), e.line, INVALID_ARGUMENT, e.reason) for e in errors]
     if not examples:
         with store.tx() as db:
             operations.finish(
@@ -116,7 +125,7 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
                     INVALID_ARGUMENT,
                     (f"No valid rows to import: all {row_count} rows were rejected (see partial failures)."),
                 ),
-                partial_failures=failures,
+                partial_failures=_statuses(reports),
             )
         return
 
@@ -124,7 +133,8 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
     root = config.dataset_dir(dataset_id)
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "imports").mkdir(exist_ok=True)
-    rows: list[list[str]] = []
+    images: list[dataset_rows.Image] = []
+    asked: list[dataset_rows.RowSplit] = []
     for number, example in enumerate(examples):
         if number % 20 == 0:
             if operations.cancel_requested(store, op_name):
@@ -136,41 +146,93 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
             with store.tx() as db:
                 operations.progress(db, op_name, 100 * number // len(examples))
         local = str(_copy_image(example.image_path, root / "images"))
-        # The resolved split is written, so an UNASSIGNED image keeps its split after the copy is renamed.
-        rows += [
-            [
-                example.split,
-                local,
-                b.label,
-                f"{b.xmin:.6f}",
-                f"{b.ymin:.6f}",
-                "",
-                "",
-                f"{b.xmax:.6f}",
-                f"{b.ymax:.6f}",
-                "",
-                "",
-            ]
-            for b in example.boxes
-        ] or [[example.split, local] + [""] * 9]
+        key = dataset_rows.image_key(local)
+        # UNASSIGNED is resolved by content, so the same picture under any path gets the same split.
+        explicit = example.ml_use != UNASSIGNED
+        split = example.split if explicit else assign_split(UNASSIGNED, key)
+        images.append(dataset_rows.Image(key, local, split, tuple(_cells(box) for box in example.boxes)))
+        asked += [
+            dataset_rows.RowSplit(key, split, explicit, source, line)
+            for source, line in places.get(os.path.abspath(example.image_path), [])
+        ]
+    imported = dataset_rows.merge(images)
     op_id = names.parse_name(op_name, "operations").id
     with _dataset_lock(dataset_name):
-        _write_atomic(root / "imports" / f"{op_id}.csv", _rows_csv(rows))
-        _commit(store, config, op_name, dataset_name, root, failures)
+        own = _import_file(root / "imports", op_id)
+        _write_atomic(own, _rows_csv(dataset_rows.training_rows(imported)))
+        files = _import_files(root / "imports")
+        before = dataset_rows.rebuild(_read_imports(files[: files.index(own)]))
+        reports += [
+            (
+                by_path.get(row.source, row.source),
+                row.line,
+                FAILED_PRECONDITION,
+                f"image already in {kept}; kept there",
+            )
+            for row, kept in dataset_rows.kept_split_rows(before, imported, asked)
+        ]
+        dataset = dataset_rows.rebuild(_read_imports(files))
+        _write_atomic(root / "annotations.csv", _rows_csv(dataset_rows.training_rows(dataset)))
+        _commit(store, op_name, dataset_name, dataset, _statuses(reports))
+
+
+def _cells(box) -> dataset_rows.Cells:
+    return (
+        box.label,
+        f"{box.xmin:.6f}",
+        f"{box.ymin:.6f}",
+        "",
+        "",
+        f"{box.xmax:.6f}",
+        f"{box.ymax:.6f}",
+        "",
+        "",
+    )
+
+
+def _statuses(reports: list[tuple[str, int, int, str]]) -> list[Status]:
+    """Partial failures in file and line order, as AutoML words them."""
+    return [
+        Status(code=code, message=f"Error in {uri} line {line}: {reason}")
+        for uri, line, code, reason in sorted(reports, key=lambda r: (r[0], r[1]))[:MAX_PARTIAL_FAILURES]
+    ]
+
+
+def _import_files(imports: Path) -> list[Path]:
+    """The dataset's stored imports in commit order: `<sequence>-<operation>.csv`, after the files of
+    versions that named them `<operation>.csv` alone (their order was not recorded)."""
+    files = list(imports.glob("*.csv"))
+    return sorted(p for p in files if "-" not in p.stem) + sorted(p for p in files if "-" in p.stem)
+
+
+def _import_file(imports: Path, op_id: str) -> Path:
+    """Where this operation's rows go: where an interrupted run of it put them (the re-run keeps its place
+    in the order), else next in commit order. Called under the dataset lock."""
+    files = _import_files(imports)
+    for path in files:
+        if path.stem.rsplit("-", 1)[-1] == op_id:
+            return path
+    sequences = [int(p.stem.split("-", 1)[0]) for p in files if "-" in p.stem]
+    return imports / f"{max(sequences, default=0) + 1:08d}-{op_id}.csv"
+
+
+def _read_imports(files: list[Path]) -> list[dict[str, dataset_rows.Image]]:
+    """Each stored import's images; the older unordered files count as one import, so their boxes all stay."""
+    legacy = [row for p in files if "-" not in p.stem for row in csv.reader(io.StringIO(p.read_text()))]
+    ordered = [csv.reader(io.StringIO(p.read_text())) for p in files if "-" in p.stem]
+    return [dataset_rows.parse_import(rows) for rows in ([legacy] if legacy else []) + ordered]
 
 
 def _commit(
-    store: Store, config: ServiceConfig, op_name: str, dataset_name: str, root: Path, failures: list[Status]
+    store: Store,
+    op_name: str,
+    dataset_name: str,
+    images: dict[str, dataset_rows.Image],
+    failures: list[Status],
 ) -> None:
-    """Rebuild the dataset's training CSV from all imports and record counts and labels in one transaction.
-
-    A row already imported is kept once: a retried ImportData (its first reply lost) or the same CSV imported
-    again must not give the trainer every box twice."""
-    text = "".join(path.read_text() for path in sorted((root / "imports").glob("*.csv")))
-    rows = [list(row) for row in dict.fromkeys(tuple(row) for row in csv.reader(io.StringIO(text)))]
-    _write_atomic(root / "annotations.csv", _rows_csv(rows))
-    images = {row[1] for row in rows}
-    labelled_images = Counter(label for label, _ in {(row[2], row[1]) for row in rows if row[2]})
+    """Record the dataset's example count and each label's image count, and end the operation, in one
+    transaction. A label no image carries any more (a replacement removed its boxes) keeps its spec, at 0."""
+    counts = dataset_rows.label_image_counts(images)
     specs = annotation_specs(store, dataset_name)
     with store.tx() as db:
         blob = db.execute(
@@ -188,10 +250,10 @@ def _commit(
         Store.put_resource(
             db, dataset_name, KIND, names.location_of(dataset_name), dataset.SerializeToString()
         )
-        for label, count in labelled_images.items():
+        for label in sorted(set(counts) | set(specs)):
             spec = specs.get(label) or AnnotationSpec(
                 name=f"{dataset_name}/annotationSpecs/{names.new_numeric_id()}", display_name=label
             )
-            spec.example_count = count
+            spec.example_count = counts[label]
             Store.put_resource(db, spec.name, SPEC_KIND, dataset_name, spec.SerializeToString(), label=label)
         operations.finish(db, op_name, response=Empty(), partial_failures=failures)
