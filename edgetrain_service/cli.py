@@ -81,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "worker process is killed (default 30)",
     )
     parser.add_argument(
+        "--progress-uri-prefix",
+        default="",
+        metavar="gs://BUCKET/PATH/",
+        help="where each running training writes its learning curve as OPERATION_ID.json (under the storage "
+        "root), for the pipeline's poll to carry to the status page (default: none written)",
+    )
+    parser.add_argument(
         "--trainer-overrides",
         type=Path,
         default=None,
@@ -141,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         trainer_overrides=_load_overrides(args.trainer_overrides),
         cancel_grace_s=args.cancel_grace_seconds,
         allowed_dirs=args.allow_local_dir,
+        progress_uri_prefix=args.progress_uri_prefix,
     )
     try:
         guard = HttpGuard(

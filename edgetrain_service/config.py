@@ -21,6 +21,9 @@ class ServiceConfig:
     cancel_grace_s: float = 30.0
     # Local folders (besides the storage root) that ImportData may read: `edgetrain serve --allow-local-dir`.
     allowed_dirs: list[Path] = field(default_factory=list)
+    # gs://BUCKET/PATH/ (under the storage root) where each training writes its learning curve as
+    # OPERATION_ID.json while it runs (training_curve.py); "" writes none. `--progress-uri-prefix`.
+    progress_uri_prefix: str = ""
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

@@ -18,6 +18,7 @@ from .job_payloads import TrainJob
 from .models import EDGE_NODE_QPS, EVALUATION_KIND, KIND
 from .protos import DeploymentState, Model, ModelEvaluation, Timestamp, now
 from .store import Store
+from .training_curve import TrainingCurve
 
 _LOGGER = logging.getLogger("edgetrain.service.training")
 INVALID_ARGUMENT, FAILED_PRECONDITION = code_pb2.INVALID_ARGUMENT, code_pb2.FAILED_PRECONDITION
@@ -28,13 +29,18 @@ CANCEL_CHECK_INTERVAL_S = 1.0
 class _Throttled:
     """Progress writes and cancel checks at most once per interval."""
 
-    def __init__(self, store: Store, op_name: str):
-        self.store, self.op_name = store, op_name
+    def __init__(self, store: Store, op_name: str, curve: TrainingCurve | None = None):
+        self.store, self.op_name, self.curve = store, op_name, curve
         self._last_write = self._last_check = 0.0
         self._cancelled = False
         self._last_message = ""
 
     def progress(self, report) -> None:
+        if self.curve is not None:
+            try:
+                self.curve.record(report)
+            except OSError as error:  # the curve is for people watching; the training goes on without it
+                _LOGGER.warning("%s: could not write the training curve: %s", self.op_name, error)
         if report.message and report.message != self._last_message:
             self._last_message = report.message
             _LOGGER.info(
@@ -74,7 +80,7 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
         _fail(store, op_name, FAILED_PRECONDITION, f"Dataset {job.dataset} has no imported data.")
         return
     shutil.copyfile(source, model_dir / "data.csv")  # later imports do not change this training's data
-    hooks = _Throttled(store, op_name)
+    hooks = _Throttled(store, op_name, _curve(config, op_name, job))
     try:
         request = TrainRequest(
             data=model_dir / "data.csv",
@@ -101,6 +107,14 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
     champion = comparison.compared_model(job)
     compared = comparison.compare(store, config, champion, images) if champion and images else None
     _record(store, op_name, job, result, compared, comparison.model_labels(result, images, compared))
+
+
+def _curve(config: ServiceConfig, op_name: str, job: TrainJob) -> TrainingCurve | None:
+    if not config.progress_uri_prefix:
+        return None
+    prefix = config.progress_uri_prefix.rstrip("/")
+    path = config.resolve_uri(f"{prefix}/{op_name.rsplit('/', 1)[-1]}.json", "progress")
+    return TrainingCurve(path, op_name, job.budget)
 
 
 def _fail(store: Store, op_name: str, code: int, message: str) -> None:
