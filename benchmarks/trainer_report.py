@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import fields
@@ -19,40 +20,66 @@ TIME_CAPS = frozenset({"max_train_seconds"})
 # value trained the default recipe all the same; the headline table marks it (‡). score_threshold's default
 # rose from 0.01 to 0.05 on 2026-12-03, after the runs it shows.
 EXPORT_ONLY = frozenset({"score_threshold"})
-# The threshold of a record whose trainer_config predates the field: the default until 2026-12-03.
-SCORE_THRESHOLD_BEFORE_RECORDED = 0.01
+# Settings that came with a new default: a record whose trainer_config predates one ran at the value here
+# (the behaviour before the setting existed), not at today's default. Other settings a record lacks were
+# added with the behaviour of before as their default, so today's default is what it ran.
+BEFORE_RECORDED: dict[str, Any] = {"score_threshold": 0.01, "box_loss": "huber"}
+# The default recipe before its latest change (GIoU box loss, 2026-12-06): the comparison table's recipe.
+PREVIOUS_RECIPE: dict[str, Any] = {"box_loss": "huber"}
+PREVIOUS_RECIPE_NAME = "box_loss huber, the default until 2026-12-06"
+
+
+def recorded_setting(record: dict[str, Any], name: str) -> Any:
+    """The value of setting `name` a run used: its trainer_config's, else the value before the setting was
+    recorded (BEFORE_RECORDED), else today's default."""
+    config = record.get("trainer_config") or {}
+    if name in config:
+        return config[name]
+    return BEFORE_RECORDED.get(name, getattr(TrainerConfig(), name))
 
 
 def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Successful runs of today's default recipe, time caps aside, judged by `trainer_config`: every setting
     the run used (recorded since 2026-12-03; earlier records carry the config of their commit, backfilled
     from git, `trainer_config_source`). A run at an older default is an experiment; settings added or removed
-    since it ran are left out. A record without a config (trained from a tree with uncommitted changes before
-    configs were recorded) is not counted: what it trained is not known. The headline table, the means over
-    seeds and the latency and order benchmarks show these runs; the others are listed only among every
-    run."""
-    return [r for r in records if r.get("status") == "ok" and _is_default_recipe(r)]
+    since it ran are left out, except those that came with a new default (BEFORE_RECORDED: a run from
+    before GIoU trained with Huber). A record without a config (trained from a tree with uncommitted changes
+    before configs were recorded) is not counted: what it trained is not known. The headline table, the
+    means over seeds and the latency and order benchmarks show these runs; the others are listed only among
+    every run."""
+    return recipe_runs(records)
 
 
-def _is_default_recipe(record: dict[str, Any]) -> bool:
+def recipe_runs(records: list[dict[str, Any]], changes: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Successful runs of today's defaults with `changes` (time caps and export-only settings aside)."""
+    recipe = dataclasses.replace(TrainerConfig(), **(changes or {}))
+    return [r for r in records if r.get("status") == "ok" and _trained_config(r) == recipe]
+
+
+def _trained_config(record: dict[str, Any]) -> TrainerConfig | None:
+    """The config a run trained with, time caps and export-only settings at today's defaults; None when
+    not known (no recorded config, or a value this version no longer accepts)."""
     if "trainer_config" not in record:
-        return False
+        return None
     known = {f.name for f in fields(TrainerConfig)}
     ignored = TIME_CAPS | EXPORT_ONLY
-    settings = {k: v for k, v in record["trainer_config"].items() if k in known and k not in ignored}
+    recorded = {**BEFORE_RECORDED, **record["trainer_config"]}
+    settings = {k: v for k, v in recorded.items() if k in known and k not in ignored}
     # the config the trainer builds from them, so JSON spellings (a list for a tuple) compare as it reads them
     try:
-        config = TrainerConfig.from_overrides(settings)
-    except InvalidArgumentError:  # a value this version no longer accepts: not today's recipe
-        return False
-    return config == TrainerConfig()
+        return TrainerConfig.from_overrides(settings)
+    except InvalidArgumentError:
+        return None
 
 
-def latest_default_runs(records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
-    """The headline runs by (dataset, model type index, budget): the default-recipe training that started
-    last, in its latest export. Re-exporting an earlier training does not put it in front of a later one."""
+def latest_default_runs(
+    records: list[dict[str, Any]], changes: dict[str, Any] | None = None
+) -> dict[tuple, dict[str, Any]]:
+    """The headline runs by (dataset, model type index, budget): the default-recipe training (with
+    `changes`: that recipe's) that started last, in its latest export. Re-exporting an earlier training
+    does not put it in front of a later one."""
     return _latest_by(
-        default_recipe_runs(records),
+        recipe_runs(records, changes),
         lambda r: (r["dataset"], MODEL_TYPES.index(r["model_type"]), r.get("budget_milli_node_hours")),
     )
 
@@ -83,7 +110,7 @@ def _cpu(r: dict[str, Any]) -> str:
 
 def _export_mark(r: dict[str, Any]) -> str:
     """‡ and the run's own score threshold when it was exported with another than today's default."""
-    threshold = r["trainer_config"].get("score_threshold", SCORE_THRESHOLD_BEFORE_RECORDED)
+    threshold = recorded_setting(r, "score_threshold")
     return "" if threshold == TrainerConfig().score_threshold else f" ‡ {threshold:g}"
 
 
@@ -97,11 +124,13 @@ def seed_group_key(r: dict[str, Any]) -> tuple:
     return r["dataset"], MODEL_TYPES.index(r["model_type"]), r.get("budget_milli_node_hours"), cap
 
 
-def seed_groups(records: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
-    """Default-recipe trainings by seed_group_key, each training once (in its latest export), in the
-    order they started: what a mean over seeds averages."""
+def seed_groups(
+    records: list[dict[str, Any]], changes: dict[str, Any] | None = None
+) -> dict[tuple, list[dict[str, Any]]]:
+    """Default-recipe trainings (with `changes`: that recipe's) by seed_group_key, each training once (in
+    its latest export), in the order they started: what a mean over seeds averages."""
     trainings = _latest_by(
-        default_recipe_runs(records),
+        recipe_runs(records, changes),
         lambda r: (r["dataset"], r["model_type"], r.get("budget_milli_node_hours"), r["started"]),
     )
     groups: dict[tuple, list[dict[str, Any]]] = {}
@@ -121,33 +150,14 @@ def headline_groups(records: list[dict[str, Any]]) -> dict[str, dict[str, list[d
 
 
 def render_markdown(records: list[dict[str, Any]]) -> str:
-    """BENCHMARKS.md section: the latest default-recipe run of each dataset x model type x budget, every
-    run, then failures."""
+    """BENCHMARKS.md section: the latest default-recipe run of each dataset x model type x budget, the
+    same for the previous recipe, means over seeds, every run, then failures."""
     latest = latest_default_runs(records)
     lines = [
         "## Trainer (exported int8 TF Lite on TEST rows; trained on TRAIN+VALIDATION)",
         "",
-        "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall | threads "
-        "| time to target | latency 2 thr (target) | size (target) | peak RSS (≤ 4 GB), phase "
-        "| int8 loss | seed | commit | date | cpu |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *_run_table(latest),
     ]
-    for key in sorted(latest):
-        r = latest[key]
-        t, met = r["targets"], r["targets"]["met"]
-        lat_target = f" (≤ {t['latency_ms']:g} {_mark(met['latency'])})" if t["latency_ms"] else ""
-        loss = r.get("int8_map50_loss")
-        lines.append(
-            f"| {r['dataset']} | {r['model_type']} | {r['budget_milli_node_hours']:,} "
-            f"| {r['map50']:.3f} (≥ {t['map50']:.2f} {_mark(met['map50'])}) | {r['map50_95']:.3f} "
-            f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
-            f"| {_threads(r)} "
-            f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms"
-            f"{'' if r.get('latency_images') else '†'}{_export_mark(r)}{lat_target} "
-            f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
-            f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} | {r.get('seed', 0)} "
-            f"| {_commit(r)} | {r['started'][:10]} | {_cpu(r)} |"
-        )
     if latest:
         m = max(latest.values(), key=lambda r: r["started"])["machine"]
         lines += [
@@ -158,8 +168,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "",
             "Each row is the default-recipe training that started last (its recorded config is today's "
             "defaults, a time cap `max_train_seconds` aside), in its latest export, whatever its seed. Runs "
-            "that try other settings, and earlier runs of the default, are listed under All runs; the mean "
-            "over each group's seeds follows the table.",
+            "that try other settings, and earlier runs of the default, are listed under All runs; the "
+            "previous recipe's table and the mean over each group's seeds follow the notes.",
             "",
             "threads: TF intra-op threads the training ran with. * = not recorded; inferred from the "
             "1-minute load average at the start, which is how runs before 2026-11-28 22:00 sized the pool "
@@ -189,8 +199,9 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "just before and just after the run (`benchmarks/speed_probe.py`; lower is faster). The "
             "machine's speed moves by up to 50 % over hours; runs from before 2026-11-29 13:00 have none.",
         ]
-        lines += _seed_means(records)
-        lines += _all_runs(records)
+    lines += _previous_recipe(records)
+    lines += _seed_means(records)
+    lines += _all_runs(records)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
         lines += [
@@ -203,26 +214,78 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _seed_means(records: list[dict[str, Any]]) -> list[str]:
-    """Mean TEST figures over the seeds of each default-recipe group, and whether the headline groups'
-    means are strictly ordered by model type."""
+def _run_table(latest: dict[tuple, dict[str, Any]]) -> list[str]:
+    """The headline table's header and one row per run of `latest` (latest_default_runs' keys)."""
+    lines = [
+        "| dataset | model type | budget | mAP@0.5 (target) | mAP@[.5:.95] | stop | cost | wall | threads "
+        "| time to target | latency 2 thr (target) | size (target) | peak RSS (≤ 4 GB), phase "
+        "| int8 loss | seed | commit | date | cpu |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(latest):
+        r = latest[key]
+        t, met = r["targets"], r["targets"]["met"]
+        lat_target = f" (≤ {t['latency_ms']:g} {_mark(met['latency'])})" if t["latency_ms"] else ""
+        loss = r.get("int8_map50_loss")
+        lines.append(
+            f"| {r['dataset']} | {r['model_type']} | {r['budget_milli_node_hours']:,} "
+            f"| {r['map50']:.3f} (≥ {t['map50']:.2f} {_mark(met['map50'])}) | {r['map50_95']:.3f} "
+            f"| {r['stop_reason']} | {r['train_cost_milli_node_hours']:,} | {r['wall_s'] / 60:.1f} min "
+            f"| {_threads(r)} "
+            f"| {_minutes(r.get('time_to_target_s'))} | {r['latency_ms_median_2threads']:.1f} ms"
+            f"{'' if r.get('latency_images') else '†'}{_export_mark(r)}{lat_target} "
+            f"| {r['size_bytes'] / 1e6:.2f} MB (≤ {t['size_mb']:g} {_mark(met['size'])}) "
+            f"| {_peak(r)} | {'' if loss is None else f'{loss:+.3f}'} | {r.get('seed', 0)} "
+            f"| {_commit(r)} | {r['started'][:10]} | {_cpu(r)} |"
+        )
+    return lines
+
+
+def _previous_recipe(records: list[dict[str, Any]]) -> list[str]:
+    """The latest run of the previous default recipe per dataset x model type x budget: the "before" of
+    the table above, where the two share a machine kind (compare only rows of the same cpu)."""
+    latest = latest_default_runs(records, PREVIOUS_RECIPE)
+    if not latest:
+        return []
+    today = latest_default_runs(records)
+    missing = sorted(f"{d} {MODEL_TYPES[t]}" for d, t, _ in set(latest) - set(today))
     lines = [
         "",
-        "### Mean over seeds (default recipe)",
+        f"### Previous recipe ({PREVIOUS_RECIPE_NAME})",
+        "",
+        "The same table for the latest run of the recipe before today's: today's defaults but "
+        + ", ".join(f"`{k}` {v}" for k, v in PREVIOUS_RECIPE.items())
+        + ". A run recorded before a setting existed counts at the value it then had (`box_loss` huber).",
+    ]
+    if missing:
+        lines.append(f"Not yet trained with today's recipe: {', '.join(missing)}.")
+    return [*lines, "", *_run_table(latest)]
+
+
+def _seed_means(records: list[dict[str, Any]]) -> list[str]:
+    """Mean TEST figures over the seeds of each group of today's recipe and of the previous one, and
+    whether the headline groups' means are strictly ordered by model type."""
+    lines = [
+        "",
+        "### Mean over seeds (default recipe, then the previous one)",
         "",
         "| dataset | model type | budget | time cap | trainings (seeds) | mAP@0.5 mean (min–max) "
-        "| mAP@[.5:.95] mean | wall mean |",
-        "|---|---|---|---|---|---|---|---|",
+        "| mAP@[.5:.95] mean | wall mean | recipe |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for (dataset, type_index, budget, cap), runs in sorted(seed_groups(records).items(), key=_group_order):
-        map50 = [r["map50"] for r in runs]
-        cap_text = "none" if cap is None else f"{cap:g} s"
-        lines.append(
-            f"| {dataset} | {MODEL_TYPES[type_index]} | {budget:,} | {cap_text} "
-            f"| {len(runs)} ({', '.join(str(r.get('seed', 0)) for r in runs)}) "
-            f"| {mean(map50):.3f} ({min(map50):.3f}–{max(map50):.3f}) "
-            f"| {mean(r['map50_95'] for r in runs):.3f} | {mean(r['wall_s'] for r in runs) / 60:.1f} min |"
-        )
+    for changes, recipe in ((None, "today's"), (PREVIOUS_RECIPE, "previous")):
+        for (dataset, type_index, budget, cap), runs in sorted(
+            seed_groups(records, changes).items(), key=_group_order
+        ):
+            map50 = [r["map50"] for r in runs]
+            cap_text = "none" if cap is None else f"{cap:g} s"
+            lines.append(
+                f"| {dataset} | {MODEL_TYPES[type_index]} | {budget:,} | {cap_text} "
+                f"| {len(runs)} ({', '.join(str(r.get('seed', 0)) for r in runs)}) "
+                f"| {mean(map50):.3f} ({min(map50):.3f}–{max(map50):.3f}) "
+                f"| {mean(r['map50_95'] for r in runs):.3f} | {mean(r['wall_s'] for r in runs) / 60:.1f} min "
+                f"| {recipe} |"
+            )
     lines.append("")
     for dataset, by_type in headline_groups(records).items():
         means = [mean(r["map50"] for r in by_type[t]) for t in MODEL_TYPES if t in by_type]
@@ -234,9 +297,9 @@ def _seed_means(records: list[dict[str, Any]]) -> list[str]:
         lines.append(f"- {dataset}, the headline rows' groups by model type: {figures} ({verdict})")
     lines += [
         "",
-        "A group is every default-recipe training of one dataset, model type, budget and time cap; only "
-        "the seed differs. The verdict compares the mean mAP@0.5 of the groups the headline rows belong to, "
-        "low-latency, versatile, high-accuracy.",
+        "A group is every training of one recipe, dataset, model type, budget and time cap; only the seed "
+        f"differs (previous: {PREVIOUS_RECIPE_NAME}). The verdict compares the mean mAP@0.5 of the groups "
+        "the headline rows (today's recipe) belong to, low-latency, versatile, high-accuracy.",
     ]
     return lines
 
@@ -247,22 +310,23 @@ def _group_order(item: tuple[tuple, list]) -> tuple:
 
 
 def _all_runs(records: list[dict[str, Any]]) -> list[str]:
-    """Every successful run in order, with its overrides: the table above keeps only the latest of the
-    default recipe."""
+    """Every successful run in order, with its overrides and the box loss it trained with (a setting whose
+    default changed): the tables above keep only the latest of the default recipes."""
     lines = [
         "",
         "### All runs",
         "",
-        "| started | dataset | model type | overrides | seed | threads | speed probe | stop | wall | mAP@0.5 "
-        "| mAP@[.5:.95] | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| started | dataset | model type | overrides | box loss | seed | threads | speed probe | stop "
+        "| wall | mAP@0.5 | mAP@[.5:.95] | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         if r.get("status") != "ok":
             continue
         overrides = ", ".join(f"{k} {v}" for k, v in r["overrides"].items()) or "none"
         lines.append(
-            f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} | {r.get('seed', 0)} "
+            f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} "
+            f"| {recorded_setting(r, 'box_loss')} | {r.get('seed', 0)} "
             f"| {_threads(r)} "
             f"| {_probe(r)} | {r['stop_reason']} | {r['wall_s'] / 60:.1f} min | {r['map50']:.3f} "
             f"| {r['map50_95']:.3f} | {_commit(r)} |"

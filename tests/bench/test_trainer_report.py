@@ -1,6 +1,6 @@
 """The trainer section of BENCHMARKS.md: which run each headline row shows."""
 
-from benchmarks.trainer_report import default_recipe_runs, render_markdown
+from benchmarks.trainer_report import PREVIOUS_RECIPE, default_recipe_runs, recipe_runs, render_markdown
 from edgetrain_trainer.config import TrainerConfig
 
 HIGH = "mobile-high-accuracy-1"
@@ -155,3 +155,30 @@ def test_a_run_exported_at_another_score_threshold_trained_the_default_recipe_an
     headline, _ = sections([old_export, today])
     assert "| 18.6 ms ‡ 0.01 |" in headline  # cards: exported at 0.01
     assert f"| bccd | {HIGH} |" in headline and headline.count("‡ 0.01") == 1
+
+
+def test_a_run_recorded_before_the_box_loss_setting_trained_huber_not_the_default():
+    """GIoU became the default with the setting itself: a config without `box_loss` trained with Huber."""
+    before = run("2026-12-03T11:15", 0.903, {}, dataset="bccd")
+    del before["trainer_config"]["box_loss"], before["trainer_config"]["giou_weight"]
+    huber = run("2026-12-03T12:00", 0.910, {"box_loss": "huber"})  # the old recipe, recorded as such
+    giou = run("2026-12-06T02:51", 0.923, {}, dataset="raccoon")
+    records = [before, huber, giou]
+    assert default_recipe_runs(records) == [giou]
+    assert recipe_runs(records, PREVIOUS_RECIPE) == [before, huber]
+
+    text = render_markdown(records)
+    headline, previous = text.split("### Previous recipe")[0], text.split("### Previous recipe")[1]
+    previous, means = previous.split("### Mean over seeds")
+    assert "0.923" in headline and "0.903" not in headline and "0.910" not in headline
+    assert "| bccd | " in previous and "0.903 (≥" in previous and "0.910 (≥" in previous
+    assert (
+        "Not yet trained with today's recipe: bccd mobile-high-accuracy-1, cards mobile-high-accuracy-1"
+        in (previous)
+    )
+    assert f"| bccd | {HIGH} | 1,000 | none | 1 (0) | 0.903 (0.903–0.903) |" in means
+    assert "0.903 (0.903–0.903) | 0.700 | 50.0 min | previous |" in means
+    assert "0.923 (0.923–0.923) | 0.700 | 50.0 min | today's |" in means
+    every_run = text.split("### All runs")[1]
+    box_losses = [line.split(" | ")[4] for line in every_run.splitlines() if line.startswith("| 2026")]
+    assert box_losses == ["huber", "huber", "giou"]
