@@ -42,6 +42,13 @@ class Settings:
     status_page_size: int  # STATUS_PAGE_SIZE: trainings per page
     status_refresh_s: int  # STATUS_REFRESH_S: auto-refresh interval of the status page
     csrf_secret: str  # CSRF_SECRET: signs the form tokens; one random per process when unset
+    # TRAINING_PROGRESS_URI_PREFIX: where the service writes running trainings' learning curves (its
+    # --progress-uri-prefix), gs://BUCKET/PATH/; "" reads none
+    training_progress_uri_prefix: str
+    # STORAGE_LOCAL_ROOT: a local folder holding gs://BUCKET/PATH as BUCKET/PATH (the local stack: the
+    # service's storage root); unset reads Cloud Storage
+    storage_local_root: str | None
+    predict_max_bytes: int  # PREDICT_MAX_BYTES: the largest image the status page's "Try an image" takes
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -138,6 +145,9 @@ def get_env() -> Settings:
         status_page_size=_int("STATUS_PAGE_SIZE", 20, 1, 200),
         status_refresh_s=_int("STATUS_REFRESH_S", 10, 1, 3600),
         csrf_secret=os.environ.get("CSRF_SECRET") or _PROCESS_SECRET,
+        training_progress_uri_prefix=os.environ.get("TRAINING_PROGRESS_URI_PREFIX", ""),
+        storage_local_root=os.environ.get("STORAGE_LOCAL_ROOT") or None,
+        predict_max_bytes=_int("PREDICT_MAX_BYTES", 8 * 2**20, 1024, 30 * 2**20),
     )
 
 

@@ -175,3 +175,39 @@ def test_a_lasting_error_on_one_operation_does_not_stop_the_tick_for_the_others(
     monkeypatch.setattr(deps.automl, "get_operation", real_get)  # the error clears: the next tick records it
     assert poll_operations(deps).data["skipped"] == []
     assert deps.store.get("trainings", broken["trainingId"])["state"] == "SUCCEEDED"
+
+
+@pytest.mark.emulators
+def test_the_learning_curve_the_service_writes_is_carried_into_the_training(deps, tmp_path):
+    from dataclasses import replace
+
+    deps.settings = replace(
+        deps.settings,
+        storage_local_root=str(tmp_path),
+        training_progress_uri_prefix="gs://progress/curves/",
+    )
+    training = start(deps, "cards")
+    curves = tmp_path / "progress" / "curves"
+    curves.mkdir(parents=True)
+    curve_file = curves / f"{training['operation'].rsplit('/', 1)[-1]}.json"
+    point = {"stage": "head", "epoch": 1, "loss": 1.5, "valMap50": 0.2, "elapsedS": 30.0, "percent": 20.0}
+    curve = {"operation": training["operation"], "startedAt": "2026-12-06T00:00:00+00:00", "points": [point]}
+    curve_file.write_text(json.dumps(curve))
+
+    poll_operations(deps)
+    running = deps.store.get("trainings", training["trainingId"])
+
+    curve_file.write_text("{not json")  # a half-read object: the tick goes on without the curve
+    deps.automl.progress(training["operation"], 60)
+    poll_operations(deps)
+    assert deps.store.get("trainings", training["trainingId"])["progressPercent"] == 60
+
+    curve["points"].append(point | {"epoch": 2, "valMap50": 0.3})
+    curve_file.write_text(json.dumps(curve))
+    deps.automl.succeed(training["operation"])
+    poll_operations(deps)
+    finished = deps.store.get("trainings", training["trainingId"])
+
+    assert running["trainingCurve"] == {"startedAt": "2026-12-06T00:00:00+00:00", "points": [point]}
+    assert finished["state"] == "SUCCEEDED"
+    assert [p["valMap50"] for p in finished["trainingCurve"]["points"]] == [0.2, 0.3]

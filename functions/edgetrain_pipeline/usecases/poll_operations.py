@@ -9,6 +9,7 @@ others are still brought up to date: the tick is not aborted for every document 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from .. import export_records, import_records
+from .. import export_records, import_records, storage_reader
 from .. import training_records as records
 from ..deps import Deps
 from ..envelope import PubSubEvent
@@ -90,6 +91,25 @@ def _terminal_fields(deps: Deps, op: OperationView) -> tuple[str, dict[str, Any]
     return state, {"error": op.error_message or f"operation ended with code {op.error_code}"}
 
 
+def _training_curve(deps: Deps, operation: str) -> dict[str, Any] | None:
+    """The learning curve the service writes for a running training (its --progress-uri-prefix), if any.
+    A missing or unreadable one is no reason to hold back the training's other fields."""
+    prefix = deps.settings.training_progress_uri_prefix
+    if not prefix:
+        return None
+    uri = f"{prefix.rstrip('/')}/{operation.rsplit('/', 1)[-1]}.json"
+    try:
+        raw = storage_reader.reader_for(deps.settings).read(uri)
+        curve = json.loads(raw) if raw is not None else None
+    except (ValueError, gexc.GoogleAPIError) as exc:
+        _LOGGER.warning("poll: training curve %s unreadable: %s", uri, exc)
+        return None
+    if not isinstance(curve, dict):
+        return None
+    curve.pop("operation", None)
+    return curve
+
+
 def _poll_trainings(deps: Deps, ops: _Operations, skipped: _Skipped) -> tuple[int, list[str], list[dict]]:
     trainings = deps.store.query("trainings", "state", "in", list(records.policy.ACTIVE_STATES))
     changes, outbox, stale = [], [], []
@@ -101,10 +121,16 @@ def _poll_trainings(deps: Deps, ops: _Operations, skipped: _Skipped) -> tuple[in
             op = ops.get(training["operation"])
             if not op.done:
                 fields = {"progressPercent": op.progress_percent, "partialFailures": op.partial_failures}
+                curve = _training_curve(deps, training["operation"])
+                if curve is not None:
+                    fields["trainingCurve"] = curve
                 if _changed(training, fields):
                     changes.append((training["_id"], fields))
                 continue
             state, fields = _terminal_fields(deps, op)
+            curve = _training_curve(deps, training["operation"])
+            if curve is not None:
+                fields["trainingCurve"] = curve
             outbox += records.finish_training(deps.store, training["_id"], state, fields)
     return deps.store.write_many("trainings", changes), outbox, stale
 
