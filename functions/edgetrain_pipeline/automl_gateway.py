@@ -19,7 +19,7 @@ from google.cloud.automl_v1.services.auto_ml.transports import AutoMlGrpcTranspo
 
 from .automl_channel import insecure_channel
 from .config import Settings
-from .evaluation import summarize_evaluation
+from .evaluation import Evaluations, automl_evaluations
 from .retrying import transient_retry
 from .training_backend import EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView
 
@@ -141,12 +141,12 @@ class AutoMlGateway:
     def get_model(self, name: str) -> ModelView:
         return _model_view(self.client.get_model(name=name, retry=self._retry))
 
-    def overall_evaluation(self, model: str) -> dict[str, Any]:
-        """The evaluation over all labels (annotationSpecId empty), summarized; {} when there is none."""
-        for evaluation in self.client.list_model_evaluations(parent=model, filter="", retry=self._retry):
-            if not evaluation.annotation_spec_id:
-                return summarize_evaluation(evaluation)
-        return {}
+    def model_evaluations(self, model: str) -> Evaluations:
+        """The model's evaluations (overall and per label) and, when the service compared it with another
+        model on the same TEST images, that model's (evaluation.py)."""
+        found = self.client.list_model_evaluations(parent=model, filter="", retry=self._retry)
+        labels = self.client.get_model(name=model, retry=self._retry).labels
+        return automl_evaluations(list(found), dict(labels))
 
     def export_model(self, model: str, model_format: str, uri_prefix: str) -> str:
         config = automl_v1.ModelExportOutputConfig(

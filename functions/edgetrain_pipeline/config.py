@@ -32,6 +32,8 @@ class Settings:
     min_new_examples: int  # MIN_NEW_EXAMPLES since the last training, for import-triggered trainings
     champion_metric: str  # CHAMPION_METRIC
     champion_min_improvement: float  # CHAMPION_MIN_IMPROVEMENT: a challenger must beat the champion by more
+    max_label_ap_drop: float  # MAX_LABEL_AP_DROP: largest fall of one label's AP@0.5 a promotion allows
+    max_latency_increase_ms: float  # MAX_LATENCY_INCREASE_MS: largest int8 latency rise a promotion allows
     retrain_from_champion: bool  # RETRAIN_FROM_CHAMPION: start trainings from the champion (vertex-ai only)
     export_formats: tuple[str, ...]  # EXPORT_FORMATS, comma-separated; tflite always first
     export_uri_prefix: str  # EXPORT_URI_PREFIX, e.g. gs://bucket/model-export/
@@ -135,6 +137,8 @@ def get_env() -> Settings:
         min_new_examples=_int("MIN_NEW_EXAMPLES", 1, 0, 10_000_000),
         champion_metric=_choice("CHAMPION_METRIC", "boundingBoxMeanAveragePrecision", CHAMPION_METRICS),
         champion_min_improvement=_float("CHAMPION_MIN_IMPROVEMENT", 0.0, 0.0),
+        max_label_ap_drop=_float("MAX_LABEL_AP_DROP", 0.02, 0.0),
+        max_latency_increase_ms=_float("MAX_LATENCY_INCREASE_MS", 2.0, 0.0),
         retrain_from_champion=_retrain_from_champion(backend),
         export_formats=_export_formats(),
         export_uri_prefix=os.environ.get("EXPORT_URI_PREFIX", "gs://edgetrain-models/model-export/"),

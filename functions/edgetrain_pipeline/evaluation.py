@@ -1,13 +1,29 @@
 """Turn a model evaluation (AutoML v1 proto or Vertex metrics) into the summary the pipeline stores, compares
 and charts. Both backends produce the same summary, so champion decisions and the status page do not care
-which one trained the model."""
+which one trained the model.
+
+A backend that compared the model with the champion on the same TEST images (`edgetrain serve`, asked with
+COMPARE_TO_LABEL) also returns the champion's evaluation: ModelEvaluations whose display name starts with
+COMPARED_PREFIX, and model labels carrying the TEST images' digest and both int8 latencies
+(docs/service.md, "Comparing with an earlier model"). Evaluations gathers both for the promotion rule.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 MAX_CURVE_POINTS = 25  # per IoU threshold; enough for a chart, small enough for a Firestore document
+COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # AP@[.5:.95]
+
+# The service's comparison (edgetrain_service/comparison.py; tests/pipeline checks the two agree)
+COMPARE_TO_LABEL = "edgetrain-compare-to"
+COMPARED_PREFIX = "compared-to:"
+TEST_IMAGES_LABEL = "edgetrain-test-images"
+LATENCY_LABEL = "edgetrain-latency-us"
+COMPARED_TEST_IMAGES_LABEL = "edgetrain-compared-test-images"
+COMPARED_LATENCY_LABEL = "edgetrain-compared-latency-us"
 
 # (iouThreshold, meanAveragePrecision, [(confidenceThreshold, recall, precision), ...])
 IouEntry = tuple[float, float, list[tuple[float, float, float]]]
@@ -56,7 +72,15 @@ def summarize_evaluation(evaluation: Any) -> dict[str, Any]:
     by confidence threshold, thinned to MAX_CURVE_POINTS (parallel lists: Firestore has no nested arrays).
     """
     metrics = evaluation.image_object_detection_evaluation_metrics
-    entries = [
+    return _summarize(
+        metrics.bounding_box_mean_average_precision,
+        metrics.evaluated_bounding_box_count,
+        _automl_entries(metrics),
+    )
+
+
+def _automl_entries(metrics: Any) -> list[IouEntry]:
+    return [
         (
             entry.iou_threshold,
             entry.mean_average_precision,
@@ -64,9 +88,6 @@ def summarize_evaluation(evaluation: Any) -> dict[str, Any]:
         )
         for entry in metrics.bounding_box_metrics_entries
     ]
-    return _summarize(
-        metrics.bounding_box_mean_average_precision, metrics.evaluated_bounding_box_count, entries
-    )
 
 
 def summarize_vertex_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,6 +111,152 @@ def summarize_vertex_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def label_summary(
+    label: str, spec_id: str, boxes: int, mean_ap: float, entries: Iterable[IouEntry]
+) -> dict[str, Any]:
+    """One label's figures: {label, annotationSpecId, ap50, ap5095, boxes, curve50: {confidence[], recall[],
+    precision[]}}. ap50 is None when the evaluation has no IoU 0.5 entry; ap5095 is the mean over IoU .5:.95
+    (the label's boundingBoxMeanAveragePrecision when those entries are missing); curve50 is thinned to
+    MAX_CURVE_POINTS and ordered by confidence."""
+    by_iou = {round(float(iou), 2): (float(ap), points) for iou, ap, points in entries}
+    coco = [by_iou[t][0] for t in COCO_IOU_THRESHOLDS if t in by_iou]
+    ap50, points = by_iou.get(0.5, (None, []))
+    curve = _thin(sorted((round(float(c), 4), round(float(r), 4), round(float(p), 4)) for c, r, p in points))
+    return {
+        "label": label,
+        "annotationSpecId": spec_id,
+        "ap50": ap50,
+        "ap5095": sum(coco) / len(coco) if coco else float(mean_ap),
+        "boxes": int(boxes),
+        "curve50": {
+            "confidence": [c for c, _, _ in curve],
+            "recall": [r for _, r, _ in curve],
+            "precision": [p for _, _, p in curve],
+        },
+    }
+
+
+def automl_label_summary(evaluation: Any, label: str) -> dict[str, Any]:
+    """label_summary of an AutoML v1 per-label ModelEvaluation (`label`: its label's display name)."""
+    metrics = evaluation.image_object_detection_evaluation_metrics
+    return label_summary(
+        label,
+        evaluation.annotation_spec_id,
+        metrics.evaluated_bounding_box_count,
+        metrics.bounding_box_mean_average_precision,
+        _automl_entries(metrics),
+    )
+
+
 def headline_metrics(summary: dict[str, Any]) -> dict[str, float]:
-    """The scalar metrics of a summary (what notifications carry)."""
-    return {k: float(v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    """The scalar metrics of a summary (what notifications carry; not its image count)."""
+    return {
+        k: float(v)
+        for k, v in summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and k != "imageCount"
+    }
+
+
+def with_images(
+    summary: dict[str, Any], per_label: list[dict[str, Any]], image_count: int | None, digest: str | None
+) -> dict[str, Any]:
+    """A summary with its labels' figures (sorted by label), its image count and the TEST images' digest
+    (those two when known)."""
+    if not summary:
+        return {}
+    out = {**summary, "perLabel": sorted(per_label, key=lambda e: e["label"])}
+    if image_count is not None:
+        out["imageCount"] = int(image_count)
+    if digest:
+        out["testImagesDigest"] = digest
+    return out
+
+
+def latency_from_label(labels: Mapping[str, str], key: str) -> float | None:
+    """A latency label (integer microseconds) in milliseconds; None when absent or not a number."""
+    try:
+        return int(labels[key]) / 1000.0
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Evaluations:
+    """What a backend reports about a trained model. evaluation: with_images() of its own evaluation ({} when
+    there is none); champion: the same for the compared model on the same TEST images, None when the backend
+    made no comparison; champion_model: the compared model's id as its evaluations name it."""
+
+    evaluation: dict[str, Any]
+    latency_ms: float | None = None
+    champion: dict[str, Any] | None = None
+    champion_model: str | None = None
+    champion_latency_ms: float | None = None
+
+
+def _compared(display_name: str) -> tuple[str, str] | None:
+    """(model id, label) of a compared model's evaluation display name; None for the model's own."""
+    if not display_name.startswith(COMPARED_PREFIX):
+        return None
+    model_id, _, label = display_name[len(COMPARED_PREFIX) :].partition(":")
+    return model_id, label
+
+
+def automl_evaluations(evaluations: Iterable[Any], labels: Mapping[str, str]) -> Evaluations:
+    """Evaluations from an AutoML v1 model's ModelEvaluations and its labels."""
+    overall: dict[bool, Any] = {}
+    per_label: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    compared_model = None
+    for item in evaluations:
+        compared = _compared(item.display_name)
+        if compared:
+            compared_model = compared[0]
+        if item.annotation_spec_id:
+            label = compared[1] if compared else item.display_name
+            per_label[bool(compared)].append(automl_label_summary(item, label))
+        else:
+            overall.setdefault(bool(compared), item)
+
+    def summary(theirs: bool, digest_label: str) -> dict[str, Any]:
+        item = overall[theirs]
+        count = item.evaluated_example_count
+        return with_images(summarize_evaluation(item), per_label[theirs], count, labels.get(digest_label))
+
+    has_theirs = True in overall
+    return Evaluations(
+        evaluation=summary(False, TEST_IMAGES_LABEL) if False in overall else {},
+        latency_ms=latency_from_label(labels, LATENCY_LABEL),
+        champion=summary(True, COMPARED_TEST_IMAGES_LABEL) if has_theirs else None,
+        champion_model=compared_model if has_theirs else None,
+        champion_latency_ms=latency_from_label(labels, COMPARED_LATENCY_LABEL),
+    )
+
+
+def vertex_evaluations(evaluations: Iterable[Mapping[str, Any]], labels: Mapping[str, str]) -> Evaluations:
+    """Evaluations from a Vertex model's ModelEvaluations (as dicts) and its labels. Vertex keeps per-label
+    figures in evaluation slices, which are not read here: perLabel stays empty and the label rule has
+    nothing to compare."""
+    own: Mapping[str, Any] | None = None
+    theirs: Mapping[str, Any] | None = None
+    compared_model = None
+    for item in evaluations:
+        if not item.get("metrics"):
+            continue
+        compared = _compared(item.get("displayName") or item.get("display_name") or "")
+        if compared and theirs is None:
+            theirs, compared_model = item, compared[0]
+        elif not compared and own is None:
+            own = item
+
+    def summary(item: Mapping[str, Any] | None, digest_label: str) -> dict[str, Any]:
+        if item is None:
+            return {}
+        figures = summarize_vertex_metrics(item["metrics"])  # Vertex reports no image count
+        return with_images(figures, [], None, labels.get(digest_label))
+
+    return Evaluations(
+        evaluation=summary(own, TEST_IMAGES_LABEL),
+        latency_ms=latency_from_label(labels, LATENCY_LABEL),
+        champion=summary(theirs, COMPARED_TEST_IMAGES_LABEL) if theirs is not None else None,
+        champion_model=compared_model,
+        champion_latency_ms=latency_from_label(labels, COMPARED_LATENCY_LABEL),
+    )

@@ -8,9 +8,9 @@ from typing import Any
 
 from google.cloud import firestore
 
-from . import topics
+from . import promotion, topics
 from .config import Settings
-from .evaluation import headline_metrics
+from .evaluation import Evaluations, headline_metrics
 from .firestore_store import FirestoreStore, as_dict, now
 from .schemas import Notification
 
@@ -34,6 +34,8 @@ def build_notification(training: dict[str, Any], kind: str, reason: str | None =
             "stopReason": training.get("stopReason"),
             "promoted": bool(training.get("promoted")),
             "reason": reason if reason is not None else training.get("error"),
+            "decidedBy": training.get("decidedBy"),
+            "labels": (training.get("comparison") or {}).get("labels") or [],
         }
     ).to_wire()
 
@@ -68,13 +70,74 @@ class ChampionDecision:
     outbox: list[str] = field(default_factory=list)
 
 
+def promotion_rule(settings: Settings) -> promotion.Rule:
+    return promotion.Rule(
+        settings.champion_metric,
+        settings.champion_min_improvement,
+        settings.max_label_ap_drop,
+        settings.max_latency_increase_ms,
+    )
+
+
+def _model_id(name: str | None) -> str:
+    return (name or "").rsplit("/", 1)[-1].upper()
+
+
+def _decide(
+    rule: promotion.Rule, evaluations: Evaluations, dataset: dict[str, Any]
+) -> tuple[promotion.Decision, dict[str, Any] | None]:
+    """The decision, and the `comparison` field when the dataset had a champion (docs/pipeline.md)."""
+    evaluation, champion = evaluations.evaluation, evaluations.champion
+    value = evaluation.get(rule.metric)
+    champion_model = dataset.get("championModel")
+    if not champion_model:
+        if value is None:
+            return promotion.Decision(False, promotion.METRIC, f"the evaluation has no {rule.metric}"), None
+        return promotion.first_model(), None
+    compared = champion is not None and _model_id(evaluations.champion_model) == _model_id(champion_model)
+    digest = evaluation.get("testImagesDigest")
+    same_images = bool(compared and digest and champion and champion.get("testImagesDigest") == digest)
+    if same_images and champion is not None:
+        decision = promotion.decide(
+            rule, evaluation, champion, evaluations.latency_ms, evaluations.champion_latency_ms
+        )
+    else:
+        if champion is None:
+            why = "the backend made no comparison (champion deleted, or a backend that does not compare)"
+        elif not compared:
+            why = f"the backend compared it with {evaluations.champion_model}, no longer the champion"
+        else:
+            why = "the backend's two evaluations are not of the same TEST images"
+        stored = dataset.get("championValue") if dataset.get("championMetric") == rule.metric else None
+        if stored is None:
+            decision = promotion.Decision(
+                value is not None,
+                promotion.PROMOTED if value is not None else promotion.METRIC,
+                f"the champion has no stored {rule.metric} to compare with ({why})",
+            )
+        else:
+            decision = promotion.stored_value_rule(rule, value, stored, why)
+    comparison = {
+        "championModel": champion_model,
+        "championTrainingId": dataset.get("championTrainingId"),
+        "championEvaluation": champion if same_images else None,
+        "championLatencyMs": evaluations.champion_latency_ms if same_images else None,
+        "sameImages": same_images,
+        "rule": rule.to_dict(),
+        "decidedBy": decision.decided_by,
+        "labels": decision.labels,
+    }
+    return decision, comparison
+
+
 def decide_champion(
-    store: FirestoreStore, training_id: str, evaluation: dict[str, Any], settings: Settings
+    store: FirestoreStore, training_id: str, evaluations: Evaluations, settings: Settings
 ) -> ChampionDecision:
-    """Promote the training's model if its metric beats the dataset champion's by more than the margin.
-    A rejected challenger gets its MODEL_REJECTED notification here; a promoted one moves to EXPORTING."""
+    """Promote the training's model if it passes the promotion rule against the dataset champion
+    (promotion.py). A rejected challenger gets its MODEL_REJECTED notification here; a promoted one moves to
+    EXPORTING."""
     ref = store.collection("trainings").document(training_id)
-    metric = settings.champion_metric
+    rule = promotion_rule(settings)
 
     def body(txn: firestore.Transaction) -> ChampionDecision:
         doc = as_dict(ref.get(transaction=txn))
@@ -84,27 +147,21 @@ def decide_champion(
             return ChampionDecision(False, doc.get("exportState") != "REJECTED", "already decided")
         ds_ref = store.collection("datasets").document(doc["datasetId"])
         ds = as_dict(ds_ref.get(transaction=txn))
-        value = evaluation.get(metric)
-        champion = ds.get("championValue") if ds.get("championMetric") == metric else None
-        if value is None:
-            promoted, reason = False, f"the evaluation has no {metric}"
-        elif not ds.get("championModel") or champion is None:
-            promoted, reason = True, "first model of the dataset"
-        else:
-            promoted = value > champion + settings.champion_min_improvement
-            relation = "beats" if promoted else "does not beat"
-            reason = (
-                f"{metric} {value:.4f} {relation} the champion's {champion:.4f} "
-                f"(+{settings.champion_min_improvement} required)"
-            )
+        decision, comparison = _decide(rule, evaluations, ds)
+        promoted, reason = decision.promoted, decision.reason
         stamp = now()
-        fields = {
-            "evaluation": evaluation,
+        fields: dict[str, Any] = {
+            "evaluation": evaluations.evaluation,
             "promoted": promoted,
             "championReason": reason,
+            "decidedBy": decision.decided_by,
             "updatedAt": stamp,
             "exportState": "EXPORTING" if promoted else "REJECTED",
         }
+        if evaluations.latency_ms is not None:
+            fields["latencyMs"] = evaluations.latency_ms
+        if comparison is not None:
+            fields["comparison"] = comparison
         txn.update(ref, fields)
         outbox = []
         if promoted:
@@ -113,8 +170,8 @@ def decide_champion(
                 {
                     "championModel": doc["model"],
                     "championTrainingId": training_id,
-                    "championMetric": metric,
-                    "championValue": value,
+                    "championMetric": rule.metric,
+                    "championValue": evaluations.evaluation.get(rule.metric),
                     "updatedAt": stamp,
                 },
                 merge=True,

@@ -108,6 +108,15 @@ class TrainingFinished(_Message):
     model: str | None = None
 
 
+class LabelComparison(_Message):
+    """One label's AP@0.5 for the challenger and the champion on the same TEST images (promotion.py)."""
+
+    label: str
+    challenger_ap50: float | None = Field(default=None, alias="challengerAp50")
+    champion_ap50: float | None = Field(default=None, alias="championAp50")  # None: the champion never saw it
+    drop: float | None = None
+
+
 class Notification(_Message):
     """What subscribers of the notifications topic receive, once per training (notificationId dedupes)."""
 
@@ -127,3 +136,5 @@ class Notification(_Message):
     stop_reason: str | None = Field(default=None, alias="stopReason")
     promoted: bool = False
     reason: str | None = None
+    decided_by: str | None = Field(default=None, alias="decidedBy")  # promotion.py: the rule that decided
+    labels: list[LabelComparison] = Field(default_factory=list)

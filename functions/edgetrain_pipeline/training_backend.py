@@ -10,7 +10,9 @@ which backend they drive. Model types and export formats are AutoML v1's spellin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from .evaluation import Evaluations
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED: how both APIs end a cancelled operation or pipeline
 INTERNAL_CODE = 13  # google.rpc.Code.INTERNAL: a failed Vertex pipeline that reports no error code
@@ -89,8 +91,9 @@ class TrainingBackend(Protocol):
     def list_models(self, dataset: str) -> list[ModelView]:
         """The models trained on the dataset (what reconciliation searches by label and display name)."""
 
-    def overall_evaluation(self, model: str) -> dict[str, Any]:
-        """The evaluation over all labels as evaluation.summarize() returns it; {} when there is none."""
+    def model_evaluations(self, model: str) -> Evaluations:
+        """The model's evaluation (overall and per label) as evaluation.with_images() summarizes it, its int8
+        latency, and the compared champion's evaluation on the same TEST images where the backend made one."""
 
     def export_model(self, model: str, model_format: str, uri_prefix: str) -> str:
         """Start an export (model_format in config.EXPORT_FORMATS) under uri_prefix; the operation name."""

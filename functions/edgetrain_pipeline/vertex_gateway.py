@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
@@ -24,7 +23,7 @@ from google.cloud.aiplatform_v1.services.pipeline_service.transports import Pipe
 from . import vertex_requests as requests
 from .automl_channel import insecure_channel
 from .config import Settings
-from .evaluation import summarize_vertex_metrics
+from .evaluation import Evaluations, vertex_evaluations
 from .retrying import transient_retry
 from .training_backend import ModelView, OperationView
 
@@ -166,13 +165,12 @@ class VertexGateway:
         views = [requests.pipeline_model(p) for p in pipelines]
         return [v for v in views if v is not None and v.name in existing]
 
-    def overall_evaluation(self, model: str) -> dict[str, Any]:
-        """Vertex keeps per-label results as slices of the evaluation; the evaluation itself is overall."""
-        for evaluation in self.clients.models.list_model_evaluations(parent=model, retry=self._retry):
-            metrics = aiplatform_v1.ModelEvaluation.to_dict(evaluation).get("metrics") or {}
-            if metrics:
-                return summarize_vertex_metrics(metrics)
-        return {}
+    def model_evaluations(self, model: str) -> Evaluations:
+        """The model's overall evaluation and, when `edgetrain serve` compared it with another model on the
+        same TEST images, that model's (Vertex keeps per-label results as slices, not read here)."""
+        found = self.clients.models.list_model_evaluations(parent=model, retry=self._retry)
+        labels = self.clients.models.get_model(name=model, retry=self._retry).labels
+        return vertex_evaluations([aiplatform_v1.ModelEvaluation.to_dict(e) for e in found], dict(labels))
 
     def export_model(self, model: str, model_format: str, uri_prefix: str) -> str:
         try:

@@ -12,6 +12,7 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from edgetrain_pipeline.evaluation import Evaluations
 from edgetrain_pipeline.training_backend import (
     CANCELLED_CODE,
     EXPORT,
@@ -50,6 +51,7 @@ class FakeAutoMl:
         self.models: dict[str, ModelView] = {}
         self.operations: dict[str, OperationView] = {}
         self.evaluations: dict[str, dict] = {}  # model name -> summary
+        self.compared: dict[str, Evaluations] = {}  # model name -> its evaluations with a champion's
         self.calls: list[tuple] = []
         self.fail_next: dict[str, Exception] = {}  # method -> exception raised once
         self.base_models: list[str | None] = []  # create_model's base_model, call by call
@@ -113,9 +115,11 @@ class FakeAutoMl:
         dataset_id = dataset.rsplit("/", 1)[-1]
         return [m for m in self.models.values() if m.dataset_id == dataset_id]
 
-    def overall_evaluation(self, model: str) -> dict:
-        self._record("overall_evaluation", model)
-        return self.evaluations.get(model, {})
+    def model_evaluations(self, model: str) -> Evaluations:
+        """`compared[model]` when a test set one (the backend compared it with a champion), else the
+        model's own summary from `evaluations`, uncompared."""
+        self._record("model_evaluations", model)
+        return self.compared.get(model) or Evaluations(self.evaluations.get(model, {}))
 
     def export_model(self, model: str, model_format: str, uri_prefix: str) -> str:
         self._record("export_model", model, model_format, uri_prefix)

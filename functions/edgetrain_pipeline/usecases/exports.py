@@ -1,4 +1,5 @@
-"""export_and_notify: a training finished → notify failures; champion/challenger; ExportModel; retention.
+"""export_and_notify: a training finished → notify failures; champion/challenger (promotion.py, on the two
+evaluations of the same TEST images when the backend compared them); ExportModel; retention.
 
 The MODEL_EXPORTED notification goes out from the poller once every export operation is done.
 """
@@ -12,6 +13,7 @@ from google.api_core import exceptions as gexc
 from .. import export_records
 from ..deps import Deps
 from ..envelope import PubSubEvent
+from ..evaluation import Evaluations
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingFinished
 from .common import Outcome, flush_outbox, parse_or_none, reject, transient
@@ -50,14 +52,14 @@ def export_and_notify(deps: Deps, event: PubSubEvent) -> Outcome:
             deps, export_records.notify_once(deps.store, message.training_id, "TRAINING_FAILED", reason)
         )
         return Outcome("notified", reason)
-    try:
-        evaluation = deps.automl.overall_evaluation(training["model"])
+    try:  # its own evaluation and, when the backend compared it with the champion, the champion's
+        evaluations = deps.automl.model_evaluations(training["model"])
     except gexc.GoogleAPIError as exc:
         if is_retry_exhausted(exc):
             raise transient(FUNCTION, "ListModelEvaluations", exc) from exc
-        evaluation = {}
+        evaluations = Evaluations({})
         _LOGGER.warning("%s: no evaluation for %s: %s", FUNCTION, training["model"], exc)
-    decision = export_records.decide_champion(deps.store, message.training_id, evaluation, deps.settings)
+    decision = export_records.decide_champion(deps.store, message.training_id, evaluations, deps.settings)
     flush_outbox(deps, decision.outbox)
     started = start_missing_exports(deps, message.training_id) if decision.promoted else 0
     deleted = apply_retention(deps, training["datasetId"]) if decision.first_time else 0

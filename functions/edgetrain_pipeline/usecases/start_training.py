@@ -8,6 +8,7 @@ from .. import training_records as records
 from ..deps import Deps
 from ..envelope import PubSubEvent
 from ..errors import TransientFailureException
+from ..evaluation import COMPARE_TO_LABEL
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingRequest
 from .common import Outcome, flush_outbox, is_permanent_api_error, parse_or_none, reject, transient
@@ -55,6 +56,13 @@ def base_model_for(deps: Deps, training: dict) -> str | None:
     return dataset["championModel"] if same_type else None
 
 
+def compare_to_label(deps: Deps, training: dict) -> dict[str, str]:
+    """COMPARE_TO_LABEL naming the dataset's champion, if it has one: the backend then also evaluates the
+    champion on this training's TEST images, and the promotion rule compares the two (promotion.py)."""
+    champion = (deps.store.get("datasets", training["datasetId"]) or {}).get("championModel")
+    return {COMPARE_TO_LABEL: champion.rsplit("/", 1)[-1].lower()} if champion else {}
+
+
 def launch(deps: Deps, training: dict) -> Outcome:
     """Call CreateModel for a claimed training and record its operation (or why it could not start)."""
     training_id = training["trainingId"]
@@ -64,7 +72,7 @@ def launch(deps: Deps, training: dict) -> Outcome:
             training["displayName"],
             training["modelType"],
             training["trainBudgetMilliNodeHours"],
-            {records.TRAINING_LABEL: training_id},
+            {records.TRAINING_LABEL: training_id, **compare_to_label(deps, training)},
             base_model=base_model_for(deps, training),
         )
     except Exception as exc:
