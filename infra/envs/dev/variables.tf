@@ -130,6 +130,28 @@ variable "default_budget_milli_node_hours" {
   }
 }
 
+variable "max_label_ap_drop" {
+  description = "Promotion rule: the largest fall of one label's AP@0.5 (challenger vs champion on the same TEST images) a promotion allows."
+  type        = number
+  default     = 0.02
+
+  validation {
+    condition     = var.max_label_ap_drop >= 0 && var.max_label_ap_drop <= 1
+    error_message = "An AP difference, 0 to 1."
+  }
+}
+
+variable "max_latency_increase_ms" {
+  description = "Promotion rule: the largest rise of int8 TF Lite latency (ms, challenger vs champion timed by the service) a promotion allows."
+  type        = number
+  default     = 2.0
+
+  validation {
+    condition     = var.max_latency_increase_ms >= 0
+    error_message = "Milliseconds, 0 or more."
+  }
+}
+
 variable "pipeline_settings" {
   description = "More environment settings of the functions (see functions/edgetrain_pipeline/config.py), e.g. { MIN_NEW_EXAMPLES = \"50\" }."
   type        = map(string)
