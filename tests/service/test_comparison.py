@@ -1,0 +1,142 @@
+"""edgetrain-compare-to through the real service and the official clients (issue 29 item 1): the named model's
+exported TF Lite is evaluated on exactly the new training's TEST images, and both evaluations are readable
+with ListModelEvaluations on both API surfaces.
+
+The champion trains on the cards subset without its `ten` boxes, so the challenger has a label the champion
+never saw. Three tiny trainings (~2 min each on 2 shared cores; the second and third run at once).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+from pathlib import Path
+
+import pytest
+from google.cloud import automl_v1
+
+from tests.service.conftest import (
+    PARENT,
+    create_imported_dataset,
+    finished,
+    grpc_clients,
+    write_cards_subset,
+)
+from tests.vertex.conftest import grpc_clients as vertex_clients
+
+UNSEEN = "ten"  # the label the champion never saw
+COMPARED = "compared-to:"
+
+
+def _train(client, dataset, display_name: str, labels: dict[str, str]) -> str:
+    operation = client.create_model(
+        parent=PARENT,
+        model={
+            "display_name": display_name,
+            "dataset_id": dataset.name.rsplit("/", 1)[1],
+            "labels": labels,
+            "image_object_detection_model_metadata": {
+                "model_type": "mobile-low-latency-1",
+                "train_budget_milli_node_hours": 1000,
+            },
+        },
+    )
+    return operation.operation.name
+
+
+def _model(client, op_name: str) -> automl_v1.Model:
+    op = finished(client, op_name)
+    assert not op.HasField("error"), op.error
+    return automl_v1.Model.deserialize(op.response.value)
+
+
+def _digest_of_test_images(storage_root: Path, uri: str) -> tuple[str, int]:
+    """What the service should report: sha256 over the sorted sha256s of the TEST images' bytes."""
+    rows = csv.reader(open(storage_root / uri[len("gs://") :]))
+    paths = {row[1] for row in rows if row[0] == "TEST"}
+    ids = sorted(hashlib.sha256((storage_root / p[len("gs://") :]).read_bytes()).hexdigest() for p in paths)
+    digest = hashlib.sha256("\n".join(ids).encode()).digest()
+    return base64.b32encode(digest).decode().rstrip("=").lower(), len(ids)
+
+
+@pytest.fixture(scope="module")
+def compared(service):
+    client = grpc_clients(service.grpc_target)[0]
+    champion_uri = write_cards_subset(service.storage_root, "cmp_champion")
+    champion_csv = service.storage_root / champion_uri[len("gs://") :]
+    kept = [row for row in csv.reader(open(champion_csv)) if row[2] != UNSEEN]
+    with open(champion_csv, "w", newline="") as handle:
+        csv.writer(handle).writerows(kept)
+    challenger_uri = write_cards_subset(service.storage_root, "cmp_challenger")
+    champion_data = create_imported_dataset(client, "cmp_champion", champion_uri)
+    challenger_data = create_imported_dataset(client, "cmp_challenger", challenger_uri)
+
+    champion = _model(client, _train(client, champion_data, "cmp_champion", {}))
+    champion_id = champion.name.rsplit("/", 1)[1]
+    challenger_op = _train(
+        client, challenger_data, "cmp_challenger", {"edgetrain-compare-to": champion_id.lower()}
+    )
+    orphan_op = _train(
+        client, challenger_data, "cmp_orphan", {"edgetrain-compare-to": "iod1000000000000000001"}
+    )
+    return {
+        "client": client,
+        "champion": champion,
+        "challenger": _model(client, challenger_op),
+        "orphan": _model(client, orphan_op),
+        "test_images": _digest_of_test_images(service.storage_root, challenger_uri),
+    }
+
+
+def _evaluations(client, model: automl_v1.Model) -> list[automl_v1.ModelEvaluation]:
+    return list(client.list_model_evaluations(parent=model.name, filter=""))
+
+
+def test_the_compared_model_is_evaluated_on_the_same_test_images(compared):
+    client, champion, challenger = compared["client"], compared["champion"], compared["challenger"]
+    champion_id = champion.name.rsplit("/", 1)[1]
+    digest, count = compared["test_images"]
+    assert challenger.labels["edgetrain-test-images"] == digest
+    assert challenger.labels["edgetrain-compared-test-images"] == digest
+    assert int(challenger.labels["edgetrain-latency-us"]) > 0
+    assert int(challenger.labels["edgetrain-compared-latency-us"]) > 0
+    got = client.get_model(name=challenger.name)  # the labels stay on the model, as GetModel shows it
+    assert got.labels["edgetrain-compared-test-images"] == digest
+
+    evaluations = _evaluations(client, challenger)
+    own = [e for e in evaluations if not e.display_name.startswith(COMPARED)]
+    theirs = [e for e in evaluations if e.display_name.startswith(COMPARED)]
+    own_overall = next(e for e in own if not e.annotation_spec_id)
+    their_overall = next(e for e in theirs if not e.annotation_spec_id)
+    assert their_overall.display_name == f"{COMPARED}{champion_id}"
+    assert own_overall.evaluated_example_count == their_overall.evaluated_example_count == count
+    metrics = their_overall.image_object_detection_evaluation_metrics
+    assert metrics.evaluated_bounding_box_count == (
+        own_overall.image_object_detection_evaluation_metrics.evaluated_bounding_box_count
+    )
+    own_labels = {e.display_name: e.annotation_spec_id for e in own if e.annotation_spec_id}
+    their_labels = {
+        e.display_name.split(":", 2)[2]: e.annotation_spec_id for e in theirs if e.annotation_spec_id
+    }
+    assert UNSEEN in own_labels
+    assert set(their_labels) == set(own_labels) - {UNSEEN}  # a label the champion never saw has no AP
+    assert all(their_labels[label] == own_labels[label] for label in their_labels)  # same annotation specs
+
+
+def test_the_vertex_surface_lists_both_evaluations(service, compared):
+    champion_id = compared["champion"].name.rsplit("/", 1)[1]
+    models = vertex_clients(service.grpc_target).models
+    listed = list(models.list_model_evaluations(parent=compared["challenger"].name))
+    assert sorted(e.display_name for e in listed) == ["", f"{COMPARED}{champion_id}"]
+    model = models.get_model(name=compared["challenger"].name)
+    assert model.labels["edgetrain-compared-test-images"] == compared["test_images"][0]
+
+
+def test_a_missing_compared_model_leaves_the_comparison_out(compared):
+    orphan = compared["orphan"]
+    assert orphan.labels["edgetrain-test-images"] == compared["test_images"][0]
+    assert "edgetrain-compared-test-images" not in orphan.labels
+    assert "edgetrain-compared-latency-us" not in orphan.labels
+    evaluations = _evaluations(compared["client"], orphan)
+    assert evaluations and not [e for e in evaluations if e.display_name.startswith(COMPARED)]
