@@ -21,6 +21,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from edgetrain.localstack import BACKENDS, DEFAULT_FUNCTIONS_SOURCE, EXPORT_BUCKET, upstream
 from edgetrain.localstack.console import make_console, say
@@ -228,7 +229,15 @@ def _train_once(console, stack, listener, csv_path: Path, run_id: str, args: arg
     stack.publish(stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="localstack")
     say(console, f"published the import request for {csv_path} ({args.model_type}, budget {args.budget:,})")
     follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
-    return follower.wait_for_model(listener, args.timeout * 60, stop_asked=_STOP_ASKED.is_set)
+    model = follower.wait_for_model(listener, args.timeout * 60, stop_asked=_STOP_ASKED.is_set)
+    if follower.training_id:
+        say(console, f"evaluation view: {evaluation_url(stack, follower.training_id)}", "bold")
+    return model
+
+
+def evaluation_url(stack, training_id: str) -> str:
+    """The status page's view of one training's model (functions/edgetrain_pipeline/status_page)."""
+    return f"{stack.urls()['status_page']}/training/{quote(training_id, safe='')}"
 
 
 def _print_urls(console, stack) -> None:

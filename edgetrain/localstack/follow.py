@@ -76,6 +76,7 @@ class RunFollower:
         self.console = console
         self.db = firestore.Client(project=stack.config.project)
         self._seen: dict[str, Any] = {}
+        self.training_id: str | None = None  # the dataset's newest training, once one exists
 
     def _docs(self, collection: str) -> list[dict[str, Any]]:
         query = self.db.collection(collection).where(filter=_field_filter("datasetId", "==", self.dataset_id))
@@ -126,6 +127,7 @@ class RunFollower:
         training = _first(self._docs("trainings"))
         if not training:
             return
+        self.training_id = training.get("trainingId")
         state, export_state = training.get("state"), training.get("exportState")
         self._report("training", state, _training_line(training))
         if training.get("evaluation"):

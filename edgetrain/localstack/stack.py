@@ -23,7 +23,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edgetrain.localstack import BACKENDS, DEFAULT_FUNCTIONS_SOURCE, EXPORT_BUCKET, emulators, wiring
+from edgetrain.localstack import (
+    BACKENDS,
+    DEFAULT_FUNCTIONS_SOURCE,
+    EXPORT_BUCKET,
+    PROGRESS_URI_PREFIX,
+    emulators,
+    wiring,
+)
 from edgetrain.localstack.errors import LocalStackError
 from edgetrain.localstack.functions import FunctionProcess, start_function
 from edgetrain.localstack.processes import free_port
@@ -94,6 +101,7 @@ class LocalStack:
             grpc_port=free_port(),
             rest_port=free_port(),
             allow_local_dirs=self.config.allow_local_dirs,
+            extra_args=["--progress-uri-prefix", PROGRESS_URI_PREFIX],
         )
         # The functions read their settings once, lazily: every address is known before anything is up.
         env = self.function_env(pubsub_port, firestore_port, self.service.ports[0])
@@ -176,8 +184,15 @@ class LocalStack:
             endpoint: f"127.0.0.1:{automl_port}",
             "AUTOML_LOCATION": self.config.location,
             "EXPORT_URI_PREFIX": f"gs://{EXPORT_BUCKET}/model-export/",
+            # the functions read what the service writes to gs:// from its storage root
+            "STORAGE_LOCAL_ROOT": str(self._storage_root()),
+            "TRAINING_PROGRESS_URI_PREFIX": PROGRESS_URI_PREFIX,
             **self.config.function_env,
         }
+
+    def _storage_root(self) -> Path:
+        """The service's storage root (ServiceProcess's default under its data dir until it exists)."""
+        return self.service.storage_root if self.service is not None else self.run_dir / "service" / "storage"
 
     def topic_path(self, topic: str) -> str:
         return f"projects/{self.config.project}/topics/{topic}"
