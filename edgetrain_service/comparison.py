@@ -149,6 +149,17 @@ def compared_name(model: str, label: str = "") -> str:
     return f"{COMPARED_PREFIX}{model_id}" + (f":{label}" if label else "")
 
 
+def label_of(overall: str, evaluation) -> str | None:
+    """The label of a per-label ModelEvaluation that goes with the overall one whose display name is
+    `overall` ("" for the model's own, compared-to:ID for a compared model's); None for any other."""
+    name = evaluation.display_name
+    if not evaluation.annotation_spec_id:
+        return None
+    if overall:
+        return name[len(overall) + 1 :] if name.startswith(overall + ":") else None
+    return None if name.startswith(COMPARED_PREFIX) else name
+
+
 def evaluation_entries(
     evaluation: dict[str, Any], specs: dict, compared: str = ""
 ) -> list[tuple[str, str, int, dict[str, Any]]]:

@@ -38,6 +38,8 @@ def methods() -> list[tuple]:
         ("ListModelEvaluations", t("ListModelEvaluationsResponse"),
          lambda a, r: ms.list_model_evaluations(a.store, r)),
         ("GetModelEvaluation", t("ModelEvaluation"), lambda a, r: ms.get_model_evaluation(a.store, r)),
+        ("ListModelEvaluationSlices", t("ListModelEvaluationSlicesResponse"),
+         lambda a, r: ms.list_model_evaluation_slices(a.store, r)),
     ]
     # fmt: on
     services = ((DATASET_SERVICE, datasets), (PIPELINE_SERVICE, pipelines), (MODEL_SERVICE, models))

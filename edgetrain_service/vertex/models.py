@@ -1,4 +1,5 @@
-"""ModelService: GetModel, ListModels, DeleteModel, ExportModel, ListModelEvaluations and GetModelEvaluation.
+"""ModelService: GetModel, ListModels, DeleteModel, ExportModel, ListModelEvaluations, GetModelEvaluation and
+ListModelEvaluationSlices (an evaluation's per-label figures).
 
 Models are the AutoML models the trainer produced (same ids); ExportModel runs the AutoML export job, so
 `tflite` writes the very package that was trained and evaluated.
@@ -7,6 +8,7 @@ Models are the AutoML models the trainer produced (same ids); ExportModel runs t
 from __future__ import annotations
 
 from .. import models as automl
+from ..comparison import label_of
 from ..config import ServiceConfig
 from ..errors import InvalidArgument, NotFound, invalid_field
 from ..protos import Model as AutoMlModel
@@ -17,7 +19,7 @@ from ..store import Store
 from . import names, operations
 from .filters import listed_by_display_name, refuse_unserved
 from .pipelines import KIND as PIPELINE_KIND
-from .views import evaluation_view, model_view
+from .views import evaluation_view, model_view, slice_view
 
 
 def _view(store: Store, model: AutoMlModel):
@@ -99,15 +101,41 @@ def list_model_evaluations(store: Store, request):
     return response
 
 
-def get_model_evaluation(store: Store, request):
-    model_name = names.evaluation(request.name)
+def _overall_evaluation(store: Store, name: str, field: str = "name") -> tuple[str, AutoMlEvaluation]:
+    """(model name, the AutoML overall evaluation) of a Vertex evaluation name."""
+    model_name = names.evaluation(name, field)
     evaluation = load(
         store,
-        f"{model_name}/modelEvaluations/{request.name.rsplit('/', 1)[1]}",
+        f"{model_name}/modelEvaluations/{name.rsplit('/', 1)[1]}",
         automl.EVALUATION_KIND,
         AutoMlEvaluation,
         "Model evaluation",
     )
     if evaluation.annotation_spec_id:
-        raise NotFound(f"Model evaluation {request.name} not found.")
-    return evaluation_view(evaluation)
+        raise NotFound(f"Model evaluation {name} not found.")
+    return model_name, evaluation
+
+
+def get_model_evaluation(store: Store, request):
+    return evaluation_view(_overall_evaluation(store, request.name)[1])
+
+
+def list_model_evaluation_slices(store: Store, request):
+    """The per-label evaluations that go with an overall one (a compared model's with its own: comparison.py),
+    as slices."""
+    model_name, overall = _overall_evaluation(store, request.parent, "parent")
+    refuse_unserved(request, ("filter", "read_mask"))
+    items, token = page(
+        store,
+        automl.EVALUATION_KIND,
+        model_name,
+        AutoMlEvaluation,
+        request.page_size,
+        request.page_token,
+        lambda row, evaluation: label_of(overall.display_name, evaluation) is not None,
+    )
+    response = names.t("ListModelEvaluationSlicesResponse")(next_page_token=token)
+    response.model_evaluation_slices.extend(
+        slice_view(request.parent, e, label_of(overall.display_name, e) or "") for e in items
+    )
+    return response

@@ -36,6 +36,7 @@ _V1 = [
     ("POST", rf"({_MODEL}):export", f"{MS}/ExportModel", "name", "*"),
     ("GET", rf"({_MODEL})/evaluations", f"{MS}/ListModelEvaluations", "parent", None),
     ("GET", rf"({_MODEL}/evaluations/[^/:]+)", f"{MS}/GetModelEvaluation", "name", None),
+    ("GET", rf"({_MODEL}/evaluations/[^/:]+)/slices", f"{MS}/ListModelEvaluationSlices", "parent", None),
 ]
 _OPERATIONS = [
     ("GET", rf"({_WITH_OPS})/operations", f"{OPS}/ListOperations", "name", None),

@@ -77,6 +77,23 @@ def evaluation_view(evaluation: AutoMlEvaluation):
     return out
 
 
+def slice_view(evaluation_name: str, evaluation: AutoMlEvaluation, label: str):
+    """A per-label AutoML evaluation as a slice (dimension annotationSpec, value: the label's display name)
+    of the Vertex evaluation `evaluation_name`."""
+    metrics = json_format.MessageToDict(
+        evaluation.image_object_detection_evaluation_metrics, always_print_fields_with_no_presence=True
+    )
+    out = names.t("ModelEvaluationSlice")(
+        name=f"{evaluation_name}/slices/{evaluation.name.rsplit('/', 1)[1]}",
+        metrics_schema_uri=names.OBJECT_DETECTION_METRICS,
+        create_time=evaluation.create_time,
+    )
+    out.slice_.dimension = "annotationSpec"
+    out.slice_.value = label
+    out.metrics.struct_value.update(_rename(metrics))
+    return out
+
+
 def _rename(value):
     if isinstance(value, dict):
         return {_METRIC_KEYS.get(key, key): _rename(item) for key, item in value.items()}

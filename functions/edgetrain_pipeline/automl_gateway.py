@@ -19,7 +19,7 @@ from google.cloud.automl_v1.services.auto_ml.transports import AutoMlGrpcTranspo
 
 from .automl_channel import insecure_channel
 from .config import Settings
-from .evaluation import Evaluations, automl_evaluations
+from .model_evaluations import Evaluations, automl_evaluations
 from .retrying import transient_retry
 from .training_backend import EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView
 

@@ -1,29 +1,14 @@
 """Turn a model evaluation (AutoML v1 proto or Vertex metrics) into the summary the pipeline stores, compares
-and charts. Both backends produce the same summary, so champion decisions and the status page do not care
-which one trained the model.
-
-A backend that compared the model with the champion on the same TEST images (`edgetrain serve`, asked with
-COMPARE_TO_LABEL) also returns the champion's evaluation: ModelEvaluations whose display name starts with
-COMPARED_PREFIX, and model labels carrying the TEST images' digest and both int8 latencies
-(docs/service.md, "Comparing with an earlier model"). Evaluations gathers both for the promotion rule.
-"""
+and charts, overall and per label. Both backends produce the same summary, so champion decisions and the
+status page do not care which one trained the model (model_evaluations.py gathers a model's)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 MAX_CURVE_POINTS = 25  # per IoU threshold; enough for a chart, small enough for a Firestore document
 COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # AP@[.5:.95]
-
-# The service's comparison (edgetrain_service/comparison.py; tests/pipeline checks the two agree)
-COMPARE_TO_LABEL = "edgetrain-compare-to"
-COMPARED_PREFIX = "compared-to:"
-TEST_IMAGES_LABEL = "edgetrain-test-images"
-LATENCY_LABEL = "edgetrain-latency-us"
-COMPARED_TEST_IMAGES_LABEL = "edgetrain-compared-test-images"
-COMPARED_LATENCY_LABEL = "edgetrain-compared-latency-us"
 
 # (iouThreshold, meanAveragePrecision, [(confidenceThreshold, recall, precision), ...])
 IouEntry = tuple[float, float, list[tuple[float, float, float]]]
@@ -93,7 +78,15 @@ def _automl_entries(metrics: Any) -> list[IouEntry]:
 def summarize_vertex_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The same summary from a Vertex ModelEvaluation's `metrics` (image object-detection metrics schema:
     boundingBoxMeanAveragePrecision, evaluatedBoundingBoxCount, boundingBoxMetrics[].confidenceMetrics[])."""
-    entries = [
+    return _summarize(
+        metrics.get("boundingBoxMeanAveragePrecision", 0.0),
+        metrics.get("evaluatedBoundingBoxCount", 0),
+        _vertex_entries(metrics),
+    )
+
+
+def _vertex_entries(metrics: Mapping[str, Any]) -> list[IouEntry]:
+    return [
         (
             entry.get("iouThreshold", 0.0),
             entry.get("meanAveragePrecision", 0.0),
@@ -104,10 +97,18 @@ def summarize_vertex_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
         )
         for entry in metrics.get("boundingBoxMetrics", [])
     ]
-    return _summarize(
-        metrics.get("boundingBoxMeanAveragePrecision", 0.0),
+
+
+def vertex_label_summary(evaluation_slice: Mapping[str, Any]) -> dict[str, Any]:
+    """label_summary of a Vertex ModelEvaluationSlice (as a dict) of dimension annotationSpec; Vertex names
+    the label, not its annotation spec id."""
+    metrics = evaluation_slice.get("metrics") or {}
+    return label_summary(
+        (evaluation_slice.get("slice_") or {}).get("value", ""),
+        "",
         metrics.get("evaluatedBoundingBoxCount", 0),
-        entries,
+        metrics.get("boundingBoxMeanAveragePrecision", 0.0),
+        _vertex_entries(metrics),
     )
 
 
@@ -170,93 +171,3 @@ def with_images(
     if digest:
         out["testImagesDigest"] = digest
     return out
-
-
-def latency_from_label(labels: Mapping[str, str], key: str) -> float | None:
-    """A latency label (integer microseconds) in milliseconds; None when absent or not a number."""
-    try:
-        return int(labels[key]) / 1000.0
-    except (KeyError, ValueError):
-        return None
-
-
-@dataclass(frozen=True)
-class Evaluations:
-    """What a backend reports about a trained model. evaluation: with_images() of its own evaluation ({} when
-    there is none); champion: the same for the compared model on the same TEST images, None when the backend
-    made no comparison; champion_model: the compared model's id as its evaluations name it."""
-
-    evaluation: dict[str, Any]
-    latency_ms: float | None = None
-    champion: dict[str, Any] | None = None
-    champion_model: str | None = None
-    champion_latency_ms: float | None = None
-
-
-def _compared(display_name: str) -> tuple[str, str] | None:
-    """(model id, label) of a compared model's evaluation display name; None for the model's own."""
-    if not display_name.startswith(COMPARED_PREFIX):
-        return None
-    model_id, _, label = display_name[len(COMPARED_PREFIX) :].partition(":")
-    return model_id, label
-
-
-def automl_evaluations(evaluations: Iterable[Any], labels: Mapping[str, str]) -> Evaluations:
-    """Evaluations from an AutoML v1 model's ModelEvaluations and its labels."""
-    overall: dict[bool, Any] = {}
-    per_label: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
-    compared_model = None
-    for item in evaluations:
-        compared = _compared(item.display_name)
-        if compared:
-            compared_model = compared[0]
-        if item.annotation_spec_id:
-            label = compared[1] if compared else item.display_name
-            per_label[bool(compared)].append(automl_label_summary(item, label))
-        else:
-            overall.setdefault(bool(compared), item)
-
-    def summary(theirs: bool, digest_label: str) -> dict[str, Any]:
-        item = overall[theirs]
-        count = item.evaluated_example_count
-        return with_images(summarize_evaluation(item), per_label[theirs], count, labels.get(digest_label))
-
-    has_theirs = True in overall
-    return Evaluations(
-        evaluation=summary(False, TEST_IMAGES_LABEL) if False in overall else {},
-        latency_ms=latency_from_label(labels, LATENCY_LABEL),
-        champion=summary(True, COMPARED_TEST_IMAGES_LABEL) if has_theirs else None,
-        champion_model=compared_model if has_theirs else None,
-        champion_latency_ms=latency_from_label(labels, COMPARED_LATENCY_LABEL),
-    )
-
-
-def vertex_evaluations(evaluations: Iterable[Mapping[str, Any]], labels: Mapping[str, str]) -> Evaluations:
-    """Evaluations from a Vertex model's ModelEvaluations (as dicts) and its labels. Vertex keeps per-label
-    figures in evaluation slices, which are not read here: perLabel stays empty and the label rule has
-    nothing to compare."""
-    own: Mapping[str, Any] | None = None
-    theirs: Mapping[str, Any] | None = None
-    compared_model = None
-    for item in evaluations:
-        if not item.get("metrics"):
-            continue
-        compared = _compared(item.get("displayName") or item.get("display_name") or "")
-        if compared and theirs is None:
-            theirs, compared_model = item, compared[0]
-        elif not compared and own is None:
-            own = item
-
-    def summary(item: Mapping[str, Any] | None, digest_label: str) -> dict[str, Any]:
-        if item is None:
-            return {}
-        figures = summarize_vertex_metrics(item["metrics"])  # Vertex reports no image count
-        return with_images(figures, [], None, labels.get(digest_label))
-
-    return Evaluations(
-        evaluation=summary(own, TEST_IMAGES_LABEL),
-        latency_ms=latency_from_label(labels, LATENCY_LABEL),
-        champion=summary(theirs, COMPARED_TEST_IMAGES_LABEL) if theirs is not None else None,
-        champion_model=compared_model,
-        champion_latency_ms=latency_from_label(labels, COMPARED_LATENCY_LABEL),
-    )

@@ -10,8 +10,9 @@ from google.cloud import firestore
 
 from . import promotion, topics
 from .config import Settings
-from .evaluation import Evaluations, headline_metrics
+from .evaluation import headline_metrics
 from .firestore_store import FirestoreStore, as_dict, now
+from .model_evaluations import Evaluations
 from .schemas import Notification
 
 

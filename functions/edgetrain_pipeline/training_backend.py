@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .evaluation import Evaluations
+from .model_evaluations import Evaluations
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED: how both APIs end a cancelled operation or pipeline
 INTERNAL_CODE = 13  # google.rpc.Code.INTERNAL: a failed Vertex pipeline that reports no error code

@@ -23,7 +23,7 @@ from google.cloud.aiplatform_v1.services.pipeline_service.transports import Pipe
 from . import vertex_requests as requests
 from .automl_channel import insecure_channel
 from .config import Settings
-from .evaluation import Evaluations, vertex_evaluations
+from .model_evaluations import Evaluations, vertex_evaluations
 from .retrying import transient_retry
 from .training_backend import ModelView, OperationView
 
@@ -166,11 +166,21 @@ class VertexGateway:
         return [v for v in views if v is not None and v.name in existing]
 
     def model_evaluations(self, model: str) -> Evaluations:
-        """The model's overall evaluation and, when `edgetrain serve` compared it with another model on the
-        same TEST images, that model's (Vertex keeps per-label results as slices, not read here)."""
-        found = self.clients.models.list_model_evaluations(parent=model, retry=self._retry)
-        labels = self.clients.models.get_model(name=model, retry=self._retry).labels
-        return vertex_evaluations([aiplatform_v1.ModelEvaluation.to_dict(e) for e in found], dict(labels))
+        """The model's evaluation with its per-label slices and, when `edgetrain serve` compared it with
+        another model on the same TEST images, that model's."""
+        models = self.clients.models
+        found = [
+            (
+                aiplatform_v1.ModelEvaluation.to_dict(evaluation),
+                [
+                    aiplatform_v1.ModelEvaluationSlice.to_dict(item)
+                    for item in models.list_model_evaluation_slices(parent=evaluation.name, retry=self._retry)
+                ],
+            )
+            for evaluation in models.list_model_evaluations(parent=model, retry=self._retry)
+        ]
+        labels = models.get_model(name=model, retry=self._retry).labels
+        return vertex_evaluations(found, dict(labels))
 
     def export_model(self, model: str, model_format: str, uri_prefix: str) -> str:
         try:

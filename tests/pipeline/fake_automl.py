@@ -12,7 +12,7 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from edgetrain_pipeline.evaluation import Evaluations
+from edgetrain_pipeline.model_evaluations import Evaluations
 from edgetrain_pipeline.training_backend import (
     CANCELLED_CODE,
     EXPORT,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from edgetrain_pipeline import topics
 from edgetrain_pipeline.config import get_env
-from edgetrain_pipeline.evaluation import COMPARE_TO_LABEL, Evaluations
+from edgetrain_pipeline.model_evaluations import COMPARE_TO_LABEL, Evaluations
 from edgetrain_pipeline.usecases.exports import export_and_notify
 from edgetrain_pipeline.usecases.poll_operations import poll_operations
 from edgetrain_pipeline.usecases.start_training import start_training

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from edgetrain_pipeline import evaluation as ev
+from edgetrain_pipeline import model_evaluations as ev
 from edgetrain_pipeline import promotion
 from edgetrain_pipeline.promotion import Rule, decide, stored_value_rule
 from google.cloud import automl_v1
@@ -154,3 +154,38 @@ def test_the_pipeline_reads_the_labels_the_service_writes():
         comparison.COMPARED_TEST_IMAGES_LABEL,
         comparison.COMPARED_LATENCY_LABEL,
     )
+
+
+def _vertex_metrics(ap50: float) -> dict:
+    return {
+        "boundingBoxMeanAveragePrecision": ap50 / 2,
+        "evaluatedBoundingBoxCount": 30,
+        "boundingBoxMetrics": [
+            {
+                "iouThreshold": 0.5,
+                "meanAveragePrecision": ap50,
+                "confidenceMetrics": [{"confidenceThreshold": 0.5, "recall": 0.7, "precision": 0.8}],
+            }
+        ],
+    }
+
+
+def test_a_vertex_report_reads_the_per_label_slices_of_each_evaluation():
+    def label_slice(label: str, ap50: float) -> dict:
+        return {"slice_": {"dimension": "annotationSpec", "value": label}, "metrics": _vertex_metrics(ap50)}
+
+    found = [
+        (
+            {"display_name": "", "metrics": _vertex_metrics(0.8)},
+            [label_slice("ace", 0.9), label_slice("ten", 0.7)],
+        ),
+        ({"display_name": "compared-to:IOD42", "metrics": _vertex_metrics(0.6)}, [label_slice("ace", 0.85)]),
+    ]
+    got = ev.vertex_evaluations(found, {ev.TEST_IMAGES_LABEL: "abc", ev.COMPARED_TEST_IMAGES_LABEL: "abc"})
+    assert got.champion_model == "IOD42"
+    assert [(e["label"], e["ap50"]) for e in got.evaluation["perLabel"]] == [("ace", 0.9), ("ten", 0.7)]
+    assert [(e["label"], e["ap50"]) for e in got.champion["perLabel"]] == [("ace", 0.85)]
+    assert got.evaluation["testImagesDigest"] == got.champion["testImagesDigest"] == "abc"
+    assert "imageCount" not in got.evaluation  # Vertex metrics carry no image count
+    decision = decide(RULE, got.evaluation, got.champion, None, None)
+    assert decision.promoted and "latency rule skipped" in decision.reason

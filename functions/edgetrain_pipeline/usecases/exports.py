@@ -13,7 +13,7 @@ from google.api_core import exceptions as gexc
 from .. import export_records
 from ..deps import Deps
 from ..envelope import PubSubEvent
-from ..evaluation import Evaluations
+from ..model_evaluations import Evaluations
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingFinished
 from .common import Outcome, flush_outbox, parse_or_none, reject, transient

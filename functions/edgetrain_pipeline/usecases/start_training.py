@@ -8,7 +8,7 @@ from .. import training_records as records
 from ..deps import Deps
 from ..envelope import PubSubEvent
 from ..errors import TransientFailureException
-from ..evaluation import COMPARE_TO_LABEL
+from ..model_evaluations import COMPARE_TO_LABEL
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingRequest
 from .common import Outcome, flush_outbox, is_permanent_api_error, parse_or_none, reject, transient
