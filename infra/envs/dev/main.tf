@@ -76,7 +76,7 @@ locals {
 
   # Project roles of the functions that call the backend, by backend. Vertex AI User is the narrowest
   # predefined role that covers every call the Vertex gateway makes (datasets get/import, trainingPipelines
-  # create/get/list, models get/list/export/delete, modelEvaluations list, operations get); Vertex AI Viewer
+  # create/get/list, models get/list/export/delete, modelEvaluations and their slices list, operations get); Vertex AI Viewer
   # cannot create or import anything. automl-v1 needs none: its service authenticates with the token.
   backend_roles = {
     "automl-v1" = []
