@@ -65,7 +65,9 @@ def test_trained_models_record_what_automl_records(client, trainings, dataset):
         assert 0 < meta.train_cost_milli_node_hours <= meta.train_budget_milli_node_hours == 1000
         assert meta.node_qps == -1
         assert fetched.dataset_id == dataset.name.rsplit("/", 1)[1]
-        assert dict(fetched.labels) == {"suite": "service-tests"}  # CreateModel's labels are kept
+        assert fetched.labels["suite"] == "service-tests"  # CreateModel's labels are kept
+        # and the service adds its evaluation's TEST images and int8 latency (docs/service.md)
+        assert set(fetched.labels) == {"suite", "edgetrain-test-images", "edgetrain-latency-us"}
         assert fetched.deployment_state == automl_v1.Model.DeploymentState.DEPLOYED
         assert fetched.create_time and fetched.update_time >= fetched.create_time
 

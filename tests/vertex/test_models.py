@@ -28,7 +28,8 @@ def test_the_trained_model_says_what_vertex_says(clients, pipelines, model_name)
     model = clients.models.get_model(name=model_name)
     assert model.display_name == "cards_low_latency"
     assert model.training_pipeline == pipelines.succeeded.name
-    assert dict(model.labels) == {"suite": "vertex"}
+    assert set(model.labels) == {"suite", "edgetrain-test-images", "edgetrain-latency-us"}
+    assert model.labels["suite"] == "vertex"
     assert {f.id for f in model.supported_export_formats} == {"tflite", "tf-saved-model"}
     assert model.predict_schemata.instance_schema_uri.endswith("image_object_detection_1.0.0.yaml")
     assert model.version_id == "1"
