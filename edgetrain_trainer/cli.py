@@ -2,6 +2,7 @@
 
     edgetrain train --csv data.csv --model-type mobile-low-latency-1 \
         --budget-milli-node-hours 1000 --out runs/x
+    edgetrain train --csv more.csv --model-type mobile-low-latency-1 --init-from runs/x --out runs/y
 
 Exit codes: 0 trained; 2 invalid arguments or unusable data; 1 training failed; 130 cancelled (Ctrl-C).
 The first Ctrl-C asks the trainer to stop (it cleans up; nothing is left in --out); a second one aborts.
@@ -68,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=EXPORT_FORMATS,
         metavar="FORMAT",
         help=f"one or more of {', '.join(EXPORT_FORMATS)} (default tflite)",
+    )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="DIR",
+        help="warm start: begin from an earlier model of the same model type (the --out of its training, "
+        "or that folder's model/) instead of ImageNet weights; the labels may differ",
     )
     parser.add_argument(
         "--overrides",
@@ -201,7 +209,12 @@ def _request(args: argparse.Namespace) -> TrainRequest:
         quantization=args.quantization,
         export_formats=tuple(dict.fromkeys(args.export_formats or ["tflite"])),
         overrides=overrides,
+        init_from=args.init_from,
     )
+    if args.init_from is not None:  # fail now on a folder without a model or of another model type
+        from .training.warm_start import find_warm_start
+
+        find_warm_start(args.init_from, args.model_type)
     if args.csv is not None and not args.csv.is_file():
         raise InvalidArgumentError(f"--csv: {args.csv} is not a file")
     if args.voc is not None and not args.voc.is_dir():

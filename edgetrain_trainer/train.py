@@ -9,9 +9,10 @@
 
 Steps: load and validate the data → stage 1, head on cached frozen-backbone features → stage 2, whole-network
 fine-tuning while budget remains (training/stages.py builds the two `Stage` values, training/loop.py runs
-each) → export int8 / float32 TF Lite → evaluate the exported model on TEST rows (VALIDATION if there are
-none). Output is written to a temporary sibling of out_dir and renamed into place at the end: out_dir never
-holds a half-written package.
+each; a warm start from request.init_from loads an earlier model and skips stage 1 when stage 2 follows,
+training/warm_start.py) → export int8 / float32 TF Lite → evaluate the exported model on TEST rows
+(VALIDATION if there are none). Output is written to a temporary sibling of out_dir and renamed into place
+at the end: out_dir never holds a half-written package.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .export.staging import staged_directory
 from .model.catalog import spec_for
 from .training.budget import BudgetClock
 from .training.cpu import free_cores
+from .training.warm_start import find_warm_start
 from .types import CancelCheck, Progress, ProgressCallback, StopReason, TrainRequest, TrainResult
 
 # Share of the progress percentage before / after training (data loading; export and evaluation).
@@ -53,6 +55,7 @@ def train(
     clock = BudgetClock(
         request.budget_milli_node_hours, config.export_reserve_seconds, config.max_train_seconds
     )
+    warm = find_warm_start(request.init_from, request.model_type) if request.init_from else None
     threads = configure_runtime(config.threads, request.seed)
 
     # TensorFlow is imported only once the request is valid
@@ -88,19 +91,31 @@ def train(
 
     # ---------------------------------------------------------------- the two training stages
     run = DetectorTraining(
-        spec, dataset.labels, config, clock, rng, report, cancelled, pct_range=(_PCT_DATA, _PCT_TRAIN_END)
+        spec,
+        dataset.labels,
+        config,
+        clock,
+        rng,
+        report,
+        cancelled,
+        pct_range=(_PCT_DATA, _PCT_TRAIN_END),
+        warm=warm,
     )
     run.set_data(train_ex, train_images, val_ex, val_images)
+    # warm: the earlier model's weights as loaded are the score to beat (a stage keeps them otherwise)
+    keep_above = run.start_score() if warm else -1.0
     outcomes: list[StageOutcome] = []
-    if config.cache_features:  # stage 1: the head on cached frozen-backbone features
-        head = run.head_stage(last=not config.finetune)
+    if run.runs_head_stage:  # stage 1: the head on cached frozen-backbone features
+        head = run.head_stage(last=not config.finetune, keep_above=keep_above)
         outcomes.append(run_stage(head, clock, run.epoch_report, cancelled))
     if config.finetune and clock.train_fraction() < 1.0:  # stage 2: the whole network, to beat stage 1
-        finetune = run.finetune_stage(keep_above=outcomes[-1].best_map50 if outcomes else -1.0)
+        finetune = run.finetune_stage(keep_above=outcomes[-1].best_map50 if outcomes else keep_above)
         outcomes.append(run_stage(finetune, clock, run.epoch_report, cancelled))
     # The last stage decides: stage 1 handing over to stage 2 at its time share is not the budget running out.
     stop_reason = (
-        StopReason.BUDGET_REACHED if outcomes[-1].ended_by == "budget" else StopReason.MODEL_CONVERGED
+        StopReason.BUDGET_REACHED
+        if not outcomes or outcomes[-1].ended_by == "budget"
+        else StopReason.MODEL_CONVERGED
     )
 
     # ---------------------------------------------------------------- export and evaluate

@@ -56,10 +56,15 @@ class TrainRequest:
     export_formats: tuple[str, ...] = ("tflite",)
     # Trainer hyperparameter overrides (see TrainerConfig in the trainer); operators and tests tune these.
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Warm start: an earlier model of the same model type (its TrainResult.model_dir, or the out_dir that
+    # holds it) to start from instead of ImageNet weights; the label set may differ (training/warm_start.py)
+    init_from: Path | None = None
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)
         self.out_dir = Path(self.out_dir)
+        if self.init_from is not None:
+            self.init_from = Path(self.init_from)
         validate_model_type(self.model_type)
         validate_budget(self.budget_milli_node_hours)
         if self.quantization not in ("int8", "float32"):

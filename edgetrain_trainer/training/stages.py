@@ -32,6 +32,7 @@ from ..types import CancelCheck, Progress, ProgressCallback
 from .budget import BudgetClock
 from .feature_cache import FeatureCache, build_feature_cache, bytes_per_view, plan_cache
 from .loop import Batch, EpochReport, RateSchedule, Stage, Stopping, epoch_order, pass_size
+from .warm_start import WarmStartSource, load_warm_start
 
 PREDICT_BATCH = 8
 # Input megapixels per forward/backward pass; larger batches run as micro-batches (loop.make_train_step).
@@ -51,11 +52,14 @@ class DetectorTraining:
         report: ProgressCallback,
         cancel: CancelCheck,
         pct_range: tuple[float, float],
+        warm: WarmStartSource | None = None,
     ):
         self.spec, self.labels, self.config, self.clock = spec, labels, config, clock
         self.rng, self.report, self.cancel, self.pct_range = rng, report, cancel, pct_range
-        self.backbone = build_backbone(spec.backbone, spec.input_size)
+        self.warm = warm
+        self.backbone = build_backbone(spec.backbone, spec.input_size, weights=warm is None)
         self.head = build_head(backbone_feature_shapes(self.backbone), spec, len(labels))
+        warm_note = load_warm_start(warm, self.backbone, self.head, labels) if warm else ""
         self.detector = build_detector(self.backbone, self.head, spec.input_size)
         self.anchors = generate_anchors(spec.input_size, DEFAULT_ANCHORS)
         self.matcher = AnchorMatcher(self.anchors)
@@ -68,9 +72,13 @@ class DetectorTraining:
         self.augmenter = Augmenter(
             config.augment_flip, config.augment_rotate, config.augment_scale, config.augment_color
         )
-        head_epochs = config.epochs(config.head_max_epochs) if config.cache_features else 0
+        # A warm start goes straight to fine-tuning: the head that stage 1 would train is already trained.
+        self.runs_head_stage = config.cache_features and not (warm and config.finetune)
+        head_epochs = config.epochs(config.head_max_epochs) if self.runs_head_stage else 0
         finetune_epochs = config.epochs(config.finetune_max_epochs) if config.finetune else 0
         self._work_done, self._work_total = 0, max(head_epochs + finetune_epochs, 1)
+        if warm_note:
+            self._progress("data", warm_note)
 
     def set_data(
         self, train_ex: list[Example], train_images: Images, val_ex: list[Example], val_images: Images
@@ -81,9 +89,10 @@ class DetectorTraining:
         self.train_classes = [e.class_ids() for e in train_ex]
 
     # ---------------------------------------------------------------- the two stages
-    def head_stage(self, last: bool) -> Stage:
+    def head_stage(self, last: bool, keep_above: float = -1.0) -> Stage:
         """Stage 1 on a freshly built feature cache. `last`: no stage follows (it then cools down and
-        averages its tail, and may use the whole training time)."""
+        may use the whole training time). A warm head trains at the fine-tuning rate
+        and must beat `keep_above`, the score of the weights it starts from."""
         cfg = self.config
         self.backbone.trainable = False
         cache = self._feature_cache()
@@ -115,9 +124,12 @@ class DetectorTraining:
             steps_per_epoch=max(len(cache) // batch_size, 1),
             micro_batch=pass_size(cfg.head_batch_size, self.spec.input_size, HEAD_PASS_MEGAPIXELS),
             max_epochs=cfg.epochs(cfg.head_max_epochs),
-            rates=self._rates(cfg.head_learning_rate, warmup_epochs=1.0),
+            rates=self._rates(
+                cfg.finetune_learning_rate if self.warm else cfg.head_learning_rate, warmup_epochs=1.0
+            ),
             stopping=self._stopping(deadline, cfg.cooldown_epochs if last else 0),
             deadline_fraction=deadline,
+            keep_above=keep_above,
         )
 
     def finetune_stage(self, keep_above: float) -> Stage:
@@ -156,6 +168,17 @@ class DetectorTraining:
             stopping=self._stopping(1.0, cfg.cooldown_epochs),
             keep_above=keep_above,
         )
+
+    def start_score(self) -> float:
+        """Validation mAP@0.5 of the whole detector as it is now (a warm start's loaded weights)."""
+        predict = tf.function(lambda x: self.detector(x, training=False))
+        batches = (
+            tf.constant(self.val_images[i : i + PREDICT_BATCH].astype(np.float32))
+            for i in range(0, len(self.val_images), PREDICT_BATCH)
+        )
+        map50, _ = self._validate(predict, batches)
+        self._progress("data", f"the warm-start weights: validation mAP@0.5 {map50:.3f}", val_map=map50)
+        return map50
 
     def _rates(self, learning_rate: float, warmup_epochs: float) -> RateSchedule:
         cfg = self.config

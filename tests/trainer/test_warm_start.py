@@ -1,0 +1,175 @@
+"""Warm start (TrainRequest.init_from, issue 29 item 3): a training that begins from an earlier model.
+
+One champion is trained on the card images without the label "ten" (head only, 128 px, ~40 s on 2 cores);
+a cold start and a warm start from it then train one epoch each on all six labels, the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgetrain_trainer import cli
+from edgetrain_trainer.errors import InvalidArgumentError
+from edgetrain_trainer.export.package import load_model_dir
+from edgetrain_trainer.model.backbones import build_backbone
+from edgetrain_trainer.model.catalog import spec_for
+from edgetrain_trainer.model.detector import PRIOR_PROBABILITY, backbone_feature_shapes, build_head
+from edgetrain_trainer.train import train
+from edgetrain_trainer.training.warm_start import CLASS_PREDICTOR, find_warm_start, load_warm_start
+from edgetrain_trainer.types import TrainRequest
+
+pytestmark = pytest.mark.slow
+
+CARDS = Path(__file__).parent / "data" / "cards_small" / "annotations.csv"
+MODEL_TYPE = "mobile-low-latency-1"
+SIZE = 128
+SMALL = {
+    "input_size": SIZE,
+    "cache_views": 2,
+    "calibration_images": 4,
+    "max_eval_images": 6,
+    "finetune": False,
+    "cooldown_epochs": 0,
+    "patience": 100,
+}
+CHAMPION = {**SMALL, "head_max_epochs": 25}
+ONE_EPOCH = {**SMALL, "max_epochs": 1}
+
+
+def without_label(label: str, dest: Path) -> Path:
+    """cards_small without the images of `label` (absolute image paths), as a CSV in dest."""
+    rows = [row for row in csv.reader(open(CARDS)) if row[2] != label]
+    for row in rows:
+        row[1] = str(CARDS.parent / row[1])
+    path = dest / f"without_{label}.csv"
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def first_validation(reports) -> float:
+    return next(r.val_map for r in reports if r.epoch == 1 and r.val_map is not None)
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("warm")
+    request = TrainRequest(
+        data=without_label("ten", folder),
+        out_dir=folder / "champion",
+        model_type=MODEL_TYPE,
+        budget_milli_node_hours=1000,
+        overrides=CHAMPION,
+    )
+    return train(request)
+
+
+@pytest.fixture(scope="module")
+def cold_and_warm(champion, tmp_path_factory):
+    """(cold reports, warm reports, warm result): one epoch each on all six labels, same seed and data."""
+    folder = tmp_path_factory.mktemp("warm_vs_cold")
+    runs = {}
+    for name, init_from, overrides in (
+        ("cold", None, ONE_EPOCH),
+        # fine-tuning follows: the warm start skips the head stage and fine-tunes from the champion
+        ("warm", champion.package_dir.parent, {**ONE_EPOCH, "finetune": True}),
+    ):
+        reports: list = []
+        request = TrainRequest(
+            data=CARDS,
+            out_dir=folder / name,
+            model_type=MODEL_TYPE,
+            budget_milli_node_hours=1000,
+            overrides=overrides,
+            init_from=init_from,
+        )
+        runs[name] = (reports, train(request, progress=reports.append))
+    return runs["cold"][0], runs["warm"][0], runs["warm"][1]
+
+
+def test_a_warm_start_begins_where_the_champion_ended(champion, cold_and_warm):
+    cold, warm, result = cold_and_warm
+    assert champion.labels == ["ace", "jack", "king", "nine", "queen"]
+    assert result.labels == ["ace", "jack", "king", "nine", "queen", "ten"]
+    cold_first, warm_first = first_validation(cold), first_validation(warm)
+    assert cold_first < 0.1, cold_first  # a fresh head after one epoch finds next to nothing
+    assert warm_first > cold_first + 0.3, (cold_first, warm_first)
+    messages = [r.message for r in warm]
+    assert any("warm start from" in m and "5 of 6 labels known, new: ten" in m for m in messages), messages
+    start = next(r.val_map for r in warm if "the warm-start weights" in r.message)
+    assert start > 0.3  # the champion's weights as loaded, before any step: they know five of six labels
+    # fine-tuning follows, so there is no head stage (no feature cache, no head epochs) in a warm start
+    assert {r.phase for r in warm if r.epoch} == {"finetune"}
+    assert not any(r.phase == "features" for r in warm)
+    assert {r.phase for r in cold if r.epoch} == {"head"}
+
+
+def test_the_class_head_grows_and_shrinks_with_the_labels(champion):
+    """Shared labels keep the champion's class rows; a new label keeps the fresh head's (prior bias); a
+    label the new dataset lacks is dropped. Every other weight is the champion's."""
+    spec = spec_for(MODEL_TYPE)
+    source = find_warm_start(champion.model_dir, MODEL_TYPE)
+    labels = ["jack", "king", "nine", "queen", "ten"]  # "ace" removed, "ten" added
+    backbone = build_backbone(spec.backbone, SIZE, weights=False)
+    head = build_head(backbone_feature_shapes(backbone), spec, len(labels))
+    fresh_depthwise, fresh_pointwise, fresh_bias = head.get_layer(CLASS_PREDICTOR).get_weights()
+    note = load_warm_start(source, backbone, head, labels)
+    assert note.endswith("4 of 5 labels known, new: ten, dropped: ace")
+
+    old = load_model_dir(champion.model_dir)
+    old_head = old.detector.get_layer("detection_head")
+    old_depthwise, old_pointwise, old_bias = old_head.get_layer(CLASS_PREDICTOR).get_weights()
+    depthwise, pointwise, bias = head.get_layer(CLASS_PREDICTOR).get_weights()
+    k_old, k_new = len(old.labels), len(labels)
+    anchors = pointwise.shape[-1] // k_new
+    assert pointwise.shape[-1] == anchors * k_new and old_pointwise.shape[-1] == anchors * k_old
+    np.testing.assert_array_equal(depthwise, old_depthwise)
+    for k, label in enumerate(labels):
+        new_cols = np.arange(anchors) * k_new + k
+        if label == "ten":
+            np.testing.assert_array_equal(pointwise[..., new_cols], fresh_pointwise[..., new_cols])
+            np.testing.assert_allclose(bias[new_cols], np.log(PRIOR_PROBABILITY / (1 - PRIOR_PROBABILITY)))
+        else:
+            old_cols = np.arange(anchors) * k_old + old.labels.index(label)
+            np.testing.assert_array_equal(pointwise[..., new_cols], old_pointwise[..., old_cols])
+            np.testing.assert_array_equal(bias[new_cols], old_bias[old_cols])
+    assert not np.array_equal(fresh_pointwise, pointwise)
+    old_backbone = [layer for layer in old.detector.layers if layer.name not in ("image", "detection_head")]
+    for new, before in zip(backbone.get_weights(), old_backbone[0].get_weights(), strict=True):
+        np.testing.assert_array_equal(new, before)
+    box = head.get_layer("box_net_predict").get_weights()
+    for new, before in zip(box, old_head.get_layer("box_net_predict").get_weights(), strict=True):
+        np.testing.assert_array_equal(new, before)
+
+
+def test_init_from_must_hold_a_model_of_the_same_type(champion, tmp_path):
+    with pytest.raises(InvalidArgumentError, match="is a mobile-low-latency-1 model; a mobile-versatile-1"):
+        find_warm_start(champion.model_dir, "mobile-versatile-1")
+    with pytest.raises(InvalidArgumentError, match="holds no trained model"):
+        find_warm_start(tmp_path, MODEL_TYPE)
+    request = TrainRequest(
+        data=CARDS,
+        out_dir=tmp_path / "out",
+        model_type="mobile-versatile-1",
+        overrides=ONE_EPOCH,
+        init_from=champion.model_dir,
+    )
+    with pytest.raises(InvalidArgumentError, match="init_from: "):
+        train(request)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_refuses_an_init_from_of_another_type(champion, tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="edgetrain train")
+    cli.add_arguments(parser)
+    args = ["--csv", str(CARDS), "--out", str(tmp_path / "out"), "--init-from", str(champion.model_dir)]
+    code = cli.run(parser.parse_args([*args, "--model-type", "mobile-high-accuracy-1"]))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "init_from: " in err and "a mobile-high-accuracy-1 training can only start from" in err, err
+    assert not (tmp_path / "out").exists()
