@@ -212,3 +212,29 @@ def test_an_import_interrupted_before_its_commit_runs_again_in_its_place(tmp_pat
         _import(client, dataset, _csv(storage, "crash/third.csv", [f"TRAIN,{picture},ace,{ACE}"]))
         assert [row[2] for row in _training_rows(data, dataset)] == ["ace"]
         assert next(imports.glob("00000003-*.csv"))
+
+
+def test_two_imports_of_one_image_at_once_commit_one_after_the_other(client, service):
+    """Both succeed; the dataset is the two imports in commit order (the later one's box list)."""
+    root = service.storage_root
+    picture = _picture(root, "IMG_2393.JPG", "race/card.jpg")
+    dataset = _new_dataset(client, "two_at_once")
+    uris = [
+        _csv(root, "race/ace.csv", [f"TRAIN,{picture},ace,{ACE}"]),
+        _csv(root, "race/king.csv", [f"TEST,{picture},king,{KING}"]),
+    ]
+    ops = [
+        client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [u]}}) for u in uris
+    ]
+    for op in ops:
+        op.result(timeout=120)
+    imports = service.data_dir / "datasets" / dataset.name.rsplit("/", 1)[1] / "imports"
+    committed = [path.stem.split("-", 1)[1] for path in sorted(imports.glob("*.csv"))]
+    ids = [op.operation.name.rsplit("/", 1)[1] for op in ops]
+    assert sorted(committed) == sorted(ids)
+    first, last = (0, 1) if committed == ids else (1, 0)
+    split_asked, label_given = ("TRAIN", "TEST"), ("ace", "king")
+    rows = _training_rows(service.data_dir, dataset)
+    assert [(row[0], row[2]) for row in rows] == [(split_asked[first], label_given[last])]
+    assert not ops[first].metadata.partial_failures and len(ops[last].metadata.partial_failures) == 1
+    assert client.get_dataset(name=dataset.name).example_count == 1
