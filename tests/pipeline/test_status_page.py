@@ -33,7 +33,7 @@ def csrf_token(html: str) -> str:
 
 
 @pytest.mark.emulators
-def test_page_shows_a_finished_training_with_its_chart(deps):
+def test_page_shows_a_finished_training_with_labelled_metrics_and_a_link_to_its_view(deps):
     put_training(
         deps,
         1,
@@ -58,12 +58,11 @@ def test_page_shows_a_finished_training_with_its_chart(deps):
         "1.50",
         "MODEL_CONVERGED",
         "0.734",
-        "gs://bucket/model-export/cards/tr-001/tflite-1/",
-        "IoU 0.5",
-        "IoU 0.75",
-        "<polyline",
+        '<code>gs://bucket/model-export/cards/tr-001/tflite-1/</code>',  # whole, one click away
+        'href="training/tr-001"',
     ):
         assert text in row
+    assert "<th" in html and "mAP@0.5</th>" in html and "mAP@[.5:.95]</th>" in html
     assert "script-src 'nonce-" in response.headers["Content-Security-Policy"]
 
 

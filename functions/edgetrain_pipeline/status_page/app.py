@@ -1,5 +1,7 @@
-"""Routes of the status page function: GET / (HTML), GET /api/datasets, GET /api/trainings (JSON),
-POST /train (the "Train new model" form, published as a training request to start_training's topic)."""
+"""Routes of the status page function: GET / (overview), GET training/ID (a training's evaluation view),
+GET sample/ID/FILE (its sample pictures), GET imports, GET|POST try ("Try an image"), GET api/datasets and
+api/trainings (JSON), POST train (the "Train new model" form, published to start_training's topic).
+Routes match the end of the path, so the page works under any prefix the deployment puts before it."""
 
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ from typing import Any
 from flask import Request, Response
 from jinja2 import Environment, FileSystemLoader
 
-from .. import topics
+from .. import storage_reader, topics
 from ..deps import Deps
 from ..errors import CsrfException, InvalidMessageException
 from ..schemas import TrainingRequest
-from . import csrf, queries
+from . import csrf, model_view, queries, try_image
+from .charts import LC_H, LC_PAD, LC_W, PR_H, PR_PAD, PR_W
 
 OPTIMIZE_FOR = {  # the seed's form: what a person wants → the AutoML edge model type
     "higher-accuracy": ("Higher accuracy", "mobile-high-accuracy-1"),
@@ -28,8 +31,9 @@ OPTIMIZE_FOR = {  # the seed's form: what a person wants → the AutoML edge mod
 DEFAULT_BUDGET_NODE_HOURS = 24
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
 _TEMPLATES.globals.update(
-    chart_lines=queries.chart_lines, chart_w=queries.CHART_W, chart_h=queries.CHART_H, pad=queries.PAD
+    pr_w=PR_W, pr_h=PR_H, pr_pad=PR_PAD, lc_w=LC_W, lc_h=LC_H, lc_pad=LC_PAD, duration=model_view.duration
 )
+SHORT_KEEP = 36  # characters of a long path or resource name shown before the "whole value" click
 
 
 def _when(iso: str | None) -> str:
@@ -42,7 +46,14 @@ def _when(iso: str | None) -> str:
         return iso
 
 
+def _short(value: str | None, keep: int = SHORT_KEEP) -> str:
+    """A long path shortened in the middle (its start and its distinctive end kept)."""
+    text = str(value or "")
+    return text if len(text) <= keep else f"{text[: keep // 3]}…{text[-(keep - keep // 3 - 1) :]}"
+
+
 _TEMPLATES.filters["when"] = _when
+_TEMPLATES.filters["short"] = _short
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -54,6 +65,34 @@ def _is_https(request: Request) -> bool:
     X-Forwarded-Proto; trusting the header can only add the Secure flag, never remove it."""
     forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     return request.is_secure or forwarded == "https"
+
+
+def _security_headers(response: Response, script_nonce: str) -> Response:
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'nonce-{script_nonce}'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _render(
+    deps: Deps, request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> Response:
+    """A template with what every page needs: CSRF token (cookie nonce), script nonce, relative base URL."""
+    nonce = request.cookies.get(csrf.COOKIE_NAME) or csrf.new_nonce()
+    script_nonce = secrets.token_urlsafe(16)
+    context = {
+        "csrf_token": csrf.token_for(deps.settings.csrf_secret, nonce),
+        "script_nonce": script_nonce,
+        "base": context.pop("base", "./"),
+        **context,
+    }
+    response = Response(
+        _TEMPLATES.get_template(template).render(**context), status=status, mimetype="text/html"
+    )
+    response.set_cookie(csrf.COOKIE_NAME, nonce, httponly=True, samesite="Strict", secure=_is_https(request))
+    return _security_headers(response, script_nonce)
 
 
 def _page(
@@ -69,8 +108,6 @@ def _page(
     trainings, next_token = queries.list_trainings(
         deps.store, settings.status_page_size, request.args.get("pageToken"), dataset_id
     )
-    nonce = request.cookies.get(csrf.COOKIE_NAME) or csrf.new_nonce()
-    script_nonce = secrets.token_urlsafe(16)
     context = {
         "datasets": queries.list_datasets(deps.store),
         "trainings": trainings,
@@ -79,24 +116,87 @@ def _page(
         "refresh_s": settings.status_refresh_s,
         "optimize_for": OPTIMIZE_FOR,
         "default_budget": DEFAULT_BUDGET_NODE_HOURS,
-        "csrf_token": csrf.token_for(settings.csrf_secret, nonce),
         "error": error,
         "form": form or {},
         "requested": request.args.get("requested"),
         "rejected": queries.recent_rejected(deps.store),
-        "script_nonce": script_nonce,
     }
     template = "trainings.html" if request.args.get("fragment") == "trainings" else "page.html"
-    response = Response(
-        _TEMPLATES.get_template(template).render(**context), status=status, mimetype="text/html"
-    )
-    response.set_cookie(csrf.COOKIE_NAME, nonce, httponly=True, samesite="Strict", secure=_is_https(request))
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; script-src 'nonce-{script_nonce}'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
-    )
+    return _render(deps, request, template, context, status)
+
+
+def _training(deps: Deps, request: Request, training_id: str) -> Response:
+    doc = queries.get_training(deps.store, training_id)
+    if doc is None:
+        return _render(deps, request, "missing.html", {"base": "../", "what": f"training {training_id}"}, 404)
+    threshold = model_view.threshold_of(request.args.get("threshold"))
+    evaluation = doc.get("evaluation") or {}
+    diagnostics = model_view.read_diagnostics(storage_reader.reader_for(deps.settings), doc)
+    curve = doc.get("trainingCurve") or {}
+    context = {
+        "base": "../",
+        "t": queries.training_view(doc),
+        "threshold": threshold,
+        "labels": model_view.label_rows(evaluation, threshold),
+        "confusion": model_view.confusion_view(diagnostics),
+        "samples": model_view.sample_views(diagnostics),
+        "learning": model_view.charts.learning_lines(curve.get("points") or []),
+        "timing": model_view.timing(doc),
+        "comparison": doc.get("comparison"),
+        "champion_reason": doc.get("championReason"),
+        "refresh_s": deps.settings.status_refresh_s,
+    }
+    return _render(deps, request, "training.html", context)
+
+
+def _sample(deps: Deps, training_id: str, name: str) -> Response:
+    """One sample picture of the training's exported package (diagnostics/), from the exports bucket."""
+    doc = queries.get_training(deps.store, training_id)
+    location = model_view.package_location(doc or {})
+    if not location or not model_view.SAMPLE_FILE.match(name):
+        return Response("no such sample picture", status=404, mimetype="text/plain")
+    data = storage_reader.reader_for(deps.settings).read(f"{location.rstrip('/')}/diagnostics/{name}")
+    if data is None:
+        return Response("no such sample picture", status=404, mimetype="text/plain")
+    response = Response(data, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _imports(deps: Deps, request: Request) -> Response:
+    return _render(deps, request, "imports.html", {"imports": queries.list_imports(deps.store)})
+
+
+def _try(deps: Deps, request: Request) -> Response:
+    models = queries.trained_models(deps.store)
+    context: dict[str, Any] = {"models": models, "supported": try_image.supported(deps.settings)}
+    context |= {"max_mib": deps.settings.predict_max_bytes / 2**20, "threshold": model_view.DEFAULT_THRESHOLD}
+    if request.method != "POST":
+        return _render(deps, request, "try.html", context)
+    limit = deps.settings.predict_max_bytes
+    if (request.content_length or 0) > limit + try_image.FORM_OVERHEAD_BYTES:  # refused before parsing
+        return _render(deps, request, "try.html", context | {"error": try_image.too_large(limit)}, 413)
+    form, files = request.form, request.files
+    if not csrf.is_valid(deps.settings.csrf_secret, request.cookies.get(csrf.COOKIE_NAME), form.get("csrf")):
+        raise CsrfException("the form expired or came from another site: reload the page and submit again")
+    chosen = next((m for m in models if m.get("trainingId") == form.get("training")), None)
+    threshold = model_view.threshold_of(form.get("threshold"))
+    context |= {"chosen": chosen, "threshold": threshold}
+    upload = files.get("image")
+    try:
+        if chosen is None:
+            raise try_image.UploadError("choose one of the trained models")
+        if not context["supported"]:
+            raise try_image.UploadError("trying an image needs TRAINING_BACKEND=automl-v1 (Predict)")
+        data = upload.read(limit + 1) if upload else b""
+        try_image.check_upload(data, limit)
+        mimetype = upload.mimetype if upload else ""
+        context["prediction"] = try_image.predict(deps.settings, chosen["model"], data, mimetype, threshold)
+        context["filename"] = upload.filename if upload else ""
+    except try_image.UploadError as exc:
+        return _render(deps, request, "try.html", context | {"error": str(exc)}, 400)
+    return _render(deps, request, "try.html", context)
 
 
 def _training_request(deps: Deps, form: dict[str, str]) -> TrainingRequest:
@@ -141,14 +241,31 @@ def _train(deps: Deps, request: Request) -> Response:
     return Response(status=303, headers={"Location": f"./?requested={message.request_id}"})
 
 
+def _route(path: str) -> tuple[str, list[str]]:
+    """(route, its arguments) from the end of the path: training/ID, sample/ID/FILE, api/NAME, a page name."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 3 and parts[-3] == "sample":
+        return "sample", parts[-2:]
+    if len(parts) >= 2 and parts[-2] in ("training", "api"):
+        return (parts[-2], [parts[-1]]) if parts[-2] == "training" else (f"api/{parts[-1]}", [])
+    return (parts[-1] if parts else ""), []
+
+
 def handle_request(deps: Deps, request: Request) -> Response:
-    path = request.path.rstrip("/").rsplit("/", 2)
-    route = "/".join(path[-2:]) if len(path) > 2 and path[-2] == "api" else path[-1]
+    route, args = _route(request.path)
     try:
         if request.method == "POST" and route == "train":
             return _train(deps, request)
+        if route == "try" and request.method in ("GET", "POST"):
+            return _try(deps, request)
         if request.method != "GET":
             return _json({"error": f"{request.method} is not allowed here"}, 405)
+        if route == "training":
+            return _training(deps, request, args[0])
+        if route == "sample":
+            return _sample(deps, *args)
+        if route == "imports":
+            return _imports(deps, request)
         if route == "api/datasets":
             return _json({"datasets": queries.list_datasets(deps.store)})
         if route == "api/trainings":

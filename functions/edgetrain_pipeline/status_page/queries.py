@@ -10,42 +10,20 @@ from google.cloud.firestore_v1 import FieldFilter
 
 from ..firestore_store import FirestoreStore, as_dict
 
-CHART_W, CHART_H, PAD = 240, 160, 24  # SVG chart size in px and the padding that holds the axes
-_COLORS = (
-    "#1b6ac9",
-    "#d9480f",
-    "#2b8a3e",
-    "#862e9c",
-    "#e67700",
-    "#0b7285",
-    "#c2255c",
-    "#5c940d",
-    "#364fc7",
-    "#495057",
-)
-
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def chart_lines(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One SVG polyline per IoU threshold: precision (y) against recall (x), both 0–1."""
-    lines = []
-    for i, curve in enumerate((evaluation or {}).get("curves", [])):
-        points = " ".join(
-            f"{PAD + r * (CHART_W - 2 * PAD):.1f},{CHART_H - PAD - p * (CHART_H - 2 * PAD):.1f}"
-            for r, p in zip(curve.get("recall", []), curve.get("precision", []), strict=False)
-        )
-        lines.append(
-            {
-                "iou": curve["iouThreshold"],
-                "map": curve.get("meanAveragePrecision"),
-                "color": _COLORS[i % len(_COLORS)],
-                "points": points,
-            }
-        )
-    return lines
+def map_50_95(evaluation: dict[str, Any]) -> float | None:
+    """COCO's mAP@[.5:.95]: the mean of the stored per-IoU mAPs at IoU 0.50, 0.55, …, 0.95 (None unless all
+    ten are there). boundingBoxMeanAveragePrecision is AutoML's mean over its 23 thresholds (0.05–0.99)."""
+    by_iou = {
+        round(float(c["iouThreshold"]), 2): c.get("meanAveragePrecision")
+        for c in evaluation.get("curves", [])
+    }
+    values = [by_iou.get(round(0.5 + 0.05 * i, 2)) for i in range(10)]
+    return None if any(v is None for v in values) else sum(values) / len(values)
 
 
 def training_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -63,11 +41,17 @@ def training_view(doc: dict[str, Any]) -> dict[str, Any]:
         "stopReason": doc.get("stopReason"),
         "boundingBoxMeanAveragePrecision": evaluation.get("boundingBoxMeanAveragePrecision"),
         "meanAveragePrecisionAt50": evaluation.get("meanAveragePrecisionAt50"),
+        "meanAveragePrecision50To95": map_50_95(evaluation),
         "curves": evaluation.get("curves", []),
         "promoted": doc.get("promoted"),
         "model": doc.get("model"),
         "operation": doc.get("operation"),
-        "exportLocation": doc.get("exportLocation"),
+        "exportLocation": doc.get("exportLocation")
+        or ((doc.get("exports") or {}).get("tflite") or {}).get("location"),
+        "championReason": doc.get("championReason"),
+        "latencyMs": doc.get("latencyMs"),
+        "evaluatedImages": evaluation.get("imageCount"),
+        "evaluatedBoxes": evaluation.get("evaluatedBoundingBoxCount"),
         "notification": doc.get("notification"),
         "error": doc.get("error") or doc.get("lastError"),
         "createdAt": _iso(doc.get("createdAt")),
@@ -76,21 +60,33 @@ def training_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def model_names(store: FirestoreStore, models: list[str]) -> dict[str, str]:
+    """Display names of trained models by resource name, from their trainings."""
+    wanted = sorted({m for m in models if m})
+    names: dict[str, str] = {}
+    for start in range(0, len(wanted), 30):  # Firestore's limit for "in"
+        for doc in store.query("trainings", "model", "in", wanted[start : start + 30]):
+            names[doc["model"]] = doc.get("displayName") or doc["model"].rsplit("/", 1)[-1]
+    return names
+
+
 def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
     docs = store.retry(lambda: list(store.collection("datasets").stream()))()
+    rows = [as_dict(s) | {"_id": s.id} for s in docs]
+    names = model_names(store, [d.get("championModel") for d in rows])
     return [
         {
-            "datasetId": s.id,
+            "datasetId": d["_id"],
             "dataset": d.get("dataset"),
             "activeTraining": d.get("activeTraining"),
             "championModel": d.get("championModel"),
+            "championName": names.get(d.get("championModel") or ""),
             "championMetric": d.get("championMetric"),
             "championValue": d.get("championValue"),
             "trainingCount": d.get("trainingCount", 0),
             "pendingRequest": bool(d.get("pendingRequest")),
         }
-        for s in docs
-        for d in [as_dict(s)]
+        for d in rows
     ]
 
 
@@ -116,3 +112,41 @@ def recent_rejected(store: FirestoreStore, limit: int = 20) -> list[dict[str, An
     query = store.collection("rejected_messages").order_by("receivedAt", direction=firestore.Query.DESCENDING)
     snaps = store.retry(lambda: list(query.limit(limit).stream()))()
     return [(d := as_dict(s)) | {"receivedAt": _iso(d.get("receivedAt"))} for s in snaps]
+
+
+def get_training(store: FirestoreStore, training_id: str) -> dict[str, Any] | None:
+    return store.get("trainings", training_id)
+
+
+def trained_models(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
+    """Trainings that produced a model, newest first: what "Try an image" offers."""
+    query = store.collection("trainings").where(filter=FieldFilter("state", "==", "SUCCEEDED"))
+    snaps = store.retry(lambda: list(query.stream()))()
+    docs = sorted((as_dict(s) for s in snaps), key=lambda d: str(d.get("createdAt")), reverse=True)
+    return [d for d in docs if d.get("model")][:limit]
+
+
+def list_imports(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
+    """Imports newest first, each with its rejected rows parsed (rejected_rows.py)."""
+    from .rejected_rows import parse_rejected
+
+    query = store.collection("imports").order_by("createdAt", direction=firestore.Query.DESCENDING)
+    snaps = store.retry(lambda: list(query.limit(limit).stream()))()
+    views = []
+    for snap in snaps:
+        doc = as_dict(snap)
+        failures = doc.get("partialFailures") or []
+        views.append(
+            {
+                "importId": snap.id,
+                "datasetId": doc.get("datasetId"),
+                "state": doc.get("state"),
+                "inputUris": doc.get("inputUris") or [],
+                "progressPercent": doc.get("progressPercent") or 0,
+                "error": doc.get("error"),
+                "rejected": [parse_rejected(text) for text in failures],
+                "createdAt": _iso(doc.get("createdAt")),
+                "finishedAt": _iso(doc.get("finishedAt")),
+            }
+        )
+    return views

@@ -1,0 +1,156 @@
+"""The evaluation view of one training: per-label figures at a confidence threshold, the confusion table and
+sample predictions the trainer wrote next to the exported model (diagnostics/), the learning curve, and the
+time elapsed and left. Everything is read, nothing computed from images: functions stay free of TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from ..storage_reader import StorageReader
+from . import charts
+
+DEFAULT_THRESHOLD = 0.5  # AutoML's default score threshold for Predict
+SAMPLE_FILE = re.compile(r"^sample-\d{1,3}\.jpg$")
+
+
+def package_location(doc: dict[str, Any]) -> str | None:
+    """gs:// folder of the training's exported TF Lite package, once exported."""
+    exports = doc.get("exports") or {}
+    return (exports.get("tflite") or {}).get("location") or doc.get("exportLocation")
+
+
+def read_diagnostics(reader: StorageReader, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """diagnostics.json of the exported package (edgetrain_trainer/diagnostics.py); None without one (not
+    exported yet, or a backend that writes none)."""
+    location = package_location(doc)
+    if not location or not location.startswith("gs://"):
+        return None
+    raw = reader.read(f"{location.rstrip('/')}/diagnostics/diagnostics.json")
+    return json.loads(raw) if raw else None
+
+
+def nearest(confidence: list[float], threshold: float) -> int | None:
+    """Index of the stored confidence threshold closest to `threshold` (the page's script does the same)."""
+    if not confidence:
+        return None
+    return min(range(len(confidence)), key=lambda i: (abs(confidence[i] - threshold), i))
+
+
+def label_rows(evaluation: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
+    """One row per label of evaluation.perLabel, with precision and recall at `threshold` and its PR chart."""
+    rows = []
+    for entry in evaluation.get("perLabel") or []:
+        curve = entry.get("curve50") or {}
+        confidence = [float(c) for c in curve.get("confidence", [])]
+        recall = [float(r) for r in curve.get("recall", [])]
+        precision = [float(p) for p in curve.get("precision", [])]
+        at = nearest(confidence, threshold)
+        marker = charts.pr_xy(recall[at], precision[at]) if at is not None else None
+        rows.append(
+            {
+                "label": entry.get("label"),
+                "ap50": entry.get("ap50"),
+                "ap5095": entry.get("ap5095"),
+                "boxes": entry.get("boxes"),
+                "confidence": ",".join(f"{c:g}" for c in confidence),
+                "recall": ",".join(f"{r:g}" for r in recall),
+                "precision": ",".join(f"{p:g}" for p in precision),
+                "recallAt": recall[at] if at is not None else None,
+                "precisionAt": precision[at] if at is not None else None,
+                "points": charts.pr_points(recall, precision),
+                "marker": marker,
+            }
+        )
+    return rows
+
+
+def confusion_view(diagnostics: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not diagnostics or not diagnostics.get("confusion"):
+        return None
+    names = [*diagnostics["labels"], diagnostics.get("background", "background")]
+    rows = [
+        {"label": name, "counts": counts}
+        for name, counts in zip(names, diagnostics["confusion"], strict=False)
+    ]
+    return {
+        "columns": names,
+        "rows": rows,
+        "iou": diagnostics.get("iouThreshold"),
+        "score": diagnostics.get("scoreThreshold"),
+    }
+
+
+def _percent_box(box: list[float]) -> dict[str, float]:
+    xmin, ymin, xmax, ymax = (float(v) for v in box)
+    return {
+        "x": round(100 * xmin, 2),
+        "y": round(100 * ymin, 2),
+        "w": round(100 * max(xmax - xmin, 0.0), 2),
+        "h": round(100 * max(ymax - ymin, 0.0), 2),
+    }
+
+
+def sample_views(diagnostics: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The sample images with their boxes in percent of the picture (drawn by SVG over the <img>)."""
+    views = []
+    for sample in (diagnostics or {}).get("samples") or []:
+        if not SAMPLE_FILE.match(str(sample.get("file", ""))):
+            continue
+        views.append(
+            {
+                "file": sample["file"],
+                "image": sample.get("image"),
+                "kind": sample.get("kind"),
+                "score": sample.get("score"),
+                "truth": [{"label": b["label"], **_percent_box(b["box"])} for b in sample.get("truth", [])],
+                "predicted": [
+                    {"label": b["label"], "score": b.get("score"), **_percent_box(b["box"])}
+                    for b in sample.get("predicted", [])
+                ],
+            }
+        )
+    return views
+
+
+def timing(doc: dict[str, Any], now: datetime | None = None) -> dict[str, float | None]:
+    """Seconds elapsed since the training was created (until it finished), the budget in wall seconds
+    (milli node hours on one node), and for a running training an ETA from its progress, capped by the
+    budget (progress is budget-based until the trainer converges)."""
+    now = now or datetime.now(UTC)
+    created, finished = doc.get("createdAt"), doc.get("finishedAt")
+    elapsed = None
+    if isinstance(created, datetime):
+        elapsed = max(((finished if isinstance(finished, datetime) else now) - created).total_seconds(), 0.0)
+    budget_s = (doc.get("trainBudgetMilliNodeHours") or 0) / 1000 * 3600 or None
+    eta = None
+    percent = float(doc.get("progressPercent") or 0)
+    if doc.get("state") in ("CREATING", "RUNNING") and elapsed is not None:
+        by_progress = elapsed * (100 - percent) / percent if percent >= 1 else None
+        by_budget = max(budget_s - elapsed, 0.0) if budget_s else None
+        candidates = [v for v in (by_progress, by_budget) if v is not None]
+        eta = min(candidates) if candidates else None
+    return {"elapsedS": elapsed, "budgetS": budget_s, "etaS": eta}
+
+
+def duration(seconds: float | None) -> str:
+    """'1 h 05 min', '4 min 10 s', '—'."""
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def threshold_of(raw: str | None) -> float:
+    """The ?threshold= of the page, clamped to 0–1; the default when missing or not a number."""
+    try:
+        value = float(raw) if raw else DEFAULT_THRESHOLD
+    except ValueError:
+        return DEFAULT_THRESHOLD
+    return min(max(value, 0.0), 1.0) if value == value else DEFAULT_THRESHOLD

@@ -1,0 +1,176 @@
+"""The status page's views through functions-framework's HTTP app on the Firestore emulator, with the exported
+package's diagnostics as the trainer writes them (edgetrain_trainer.diagnostics) in a local bucket folder."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from edgetrain_pipeline.status_page.rejected_rows import parse_rejected
+from PIL import Image
+
+from edgetrain_trainer.data.dataset import Example
+from edgetrain_trainer.data.rows import Box
+from edgetrain_trainer.diagnostics import write_diagnostics
+
+from .apps import http_client
+
+EXPORT = "gs://exports/model-export/cards/tflite-1"
+LABELS = ["ace", "king"]
+
+
+def label(name: str, ap50: float) -> dict:
+    """A perLabel entry as the pipeline stores it (contract: evaluation.perLabel)."""
+    return {
+        "label": name,
+        "annotationSpecId": name,
+        "ap50": ap50,
+        "ap5095": ap50 / 2,
+        "boxes": 7,
+        "curve50": {"confidence": [0.1, 0.5, 0.9], "recall": [0.9, 0.6, 0.2], "precision": [0.3, 0.7, 1.0]},
+    }
+
+
+def put_trained(deps, tmp_path: Path) -> None:
+    deps.settings = replace(deps.settings, storage_local_root=str(tmp_path / "gcs"))
+    package = tmp_path / "gcs" / "exports" / "model-export" / "cards" / "tflite-1"
+    examples, predictions = [], []
+    for i in range(4):
+        path = tmp_path / f"card{i}.png"
+        Image.new("RGB", (64, 48), (40 * i, 90, 90)).save(path)
+        box = Box("ace", 0.1, 0.2, 0.5, 0.6, 0)
+        examples.append(Example(path, path.name, "TEST", "TEST", (box,), 64, 48))
+        found = np.array([[0.2, 0.1, 0.6, 0.5]]) if i % 2 else np.zeros((0, 4))
+        predictions.append((found, np.zeros(len(found)), np.full(len(found), 0.8)))
+    write_diagnostics(package / "diagnostics", examples, LABELS, predictions)
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    deps.store.update(
+        "trainings",
+        "tr-view",
+        {
+            "trainingId": "tr-view",
+            "datasetId": "cards",
+            "displayName": "cards_view",
+            "modelType": "mobile-versatile-1",
+            "state": "SUCCEEDED",
+            "exportState": "EXPORTED",
+            "progressPercent": 100,
+            "trainBudgetMilliNodeHours": 1_000,
+            "model": "projects/p/locations/us-central1/models/IOD42",
+            "exports": {"tflite": {"state": "SUCCEEDED", "location": EXPORT}},
+            "evaluation": {"perLabel": [label("ace", 0.8), label("king", 0.4)], "imageCount": 4},
+            "trainingCurve": {
+                "points": [
+                    {"stage": "head", "epoch": 1, "loss": 2.0, "valMap50": 0.1},
+                    {"stage": "head", "epoch": 2, "loss": 1.0, "valMap50": 0.3},
+                ]
+            },
+            "createdAt": start,
+            "finishedAt": start + timedelta(minutes=5),
+        },
+    )
+
+
+def cells(html: str, css_class: str) -> list[str]:
+    return re.findall(rf'class="num {css_class}">([^<]*)<', html)
+
+
+@pytest.mark.emulators
+def test_the_evaluation_view_shows_labels_at_the_threshold_confusion_samples_and_the_curve(deps, tmp_path):
+    put_trained(deps, tmp_path)
+    client = http_client()
+
+    default = client.get("/training/tr-view").get_data(as_text=True)
+    strict = client.get("/training/tr-view?threshold=0.95").get_data(as_text=True)
+
+    assert (
+        cells(default, "precision-at") == ["0.700", "0.700"] and cells(default, "recall-at") == ["0.600"] * 2
+    )
+    assert cells(strict, "precision-at") == ["1.000", "1.000"] and cells(strict, "recall-at") == ["0.200"] * 2
+    assert default.count('class="marker"') == 2 and 'class="val-map"' in default and 'class="loss"' in default
+    # confusion: 2 aces found, 2 missed (background column); nothing else predicted
+    confusion = default[default.index('id="confusion"') :]
+    assert re.search(
+        r"<th>ace</th><td class=\"num diag\">2</td><td class=\"num\">0</td><td class=\"num\">2</td>",
+        confusion,
+    )
+    assert default.count('src="../sample/tr-view/sample-') == 4  # 2 worst + 2 best of 4 images
+    assert 'elapsed <span id="elapsed">5 min 00 s</span>' in default
+
+
+@pytest.mark.emulators
+def test_sample_pictures_come_from_the_exported_package_and_nothing_else(deps, tmp_path):
+    put_trained(deps, tmp_path)
+    client = http_client()
+
+    picture = client.get("/training/../sample/tr-view/sample-0.jpg")
+    with Image.open(io.BytesIO(picture.data)) as image:
+        assert picture.mimetype == "image/jpeg" and image.size == (64, 48)
+    assert client.get("/sample/tr-view/diagnostics.json").status_code == 404
+    assert client.get("/sample/tr-view/sample-99.jpg").status_code == 404
+    assert client.get("/sample/tr-missing/sample-0.jpg").status_code == 404
+
+
+@pytest.mark.emulators
+def test_a_missing_training_is_a_404_page(deps):
+    response = http_client().get("/training/tr-nope")
+    assert response.status_code == 404 and "No training tr-nope." in response.get_data(as_text=True)
+
+
+@pytest.mark.emulators
+def test_imports_are_listed_newest_first_with_their_rejected_rows(deps):
+    for n, failures in enumerate([["Error in gs://b/a.csv line 7: LABEL: is empty"], []]):
+        deps.store.update(
+            "imports",
+            f"im-{n}",
+            {
+                "importId": f"im-{n}",
+                "datasetId": "cards",
+                "state": "SUCCEEDED",
+                "inputUris": [f"gs://b/import-{n}.csv"],
+                "partialFailures": failures,
+                "createdAt": datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=n),
+            },
+        )
+
+    html = http_client().get("/imports").get_data(as_text=True)
+
+    assert html.index('id="import-im-1"') < html.index('id="import-im-0"')
+    assert cells(html, "rejected-count") == ["0", "1"]
+    assert re.search(r'class="num line">7</td>\s*<td class="reason">LABEL: is empty</td>', html)
+
+
+def test_rejected_rows_keep_a_message_without_a_line_whole():
+    assert parse_rejected("Error in gs://b/x y.csv line 12: bad: box") == {
+        "source": "gs://b/x y.csv",
+        "line": 12,
+        "reason": "bad: box",
+    }
+    assert parse_rejected("quota") == {"source": None, "line": None, "reason": "quota"}
+
+
+@pytest.mark.emulators
+def test_trying_an_image_needs_the_csrf_token_and_refuses_a_file_over_the_limit(deps, tmp_path):
+    put_trained(deps, tmp_path)
+    deps.settings = replace(deps.settings, predict_max_bytes=2048)
+    client = http_client()
+    page = client.get("/try").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    assert '<option value="tr-view"' in page
+
+    forged = client.post("/try", data={"training": "tr-view", "image": (io.BytesIO(b"x"), "a.jpg")})
+    too_big = client.post(
+        "/try", data={"csrf": token, "training": "tr-view", "image": (io.BytesIO(b"x" * 100_000), "a.jpg")}
+    )
+    no_model = client.post("/try", data={"csrf": token, "training": "", "image": (io.BytesIO(b"x"), "a.jpg")})
+
+    assert forged.status_code == 403
+    assert too_big.status_code == 413 and "larger than 0.00195312 MiB" in too_big.get_data(as_text=True)
+    assert no_model.status_code == 400 and "choose one of the trained models" in no_model.get_data(
+        as_text=True
+    )
