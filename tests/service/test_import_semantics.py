@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sqlite3
 from pathlib import Path
 
 from google.cloud import automl_v1
@@ -54,6 +55,15 @@ def _training_rows(data_dir: Path, dataset: automl_v1.Dataset) -> list[list[str]
     """The rows a training of this dataset would copy now."""
     path = data_dir / "datasets" / dataset.name.rsplit("/", 1)[1] / "annotations.csv"
     return list(csv.reader(path.open()))
+
+
+def _images_per_label(client: automl_v1.AutoMlClient, data_dir: Path, dataset) -> dict[str, int]:
+    """Each annotation spec's example count as GetAnnotationSpec answers (AutoML v1 lists no specs: their
+    names come from the service's database)."""
+    with sqlite3.connect(data_dir / "service.sqlite3") as db:
+        names = [row[0] for row in db.execute("SELECT name FROM resources WHERE parent=?", (dataset.name,))]
+    specs = [client.get_annotation_spec(name=name) for name in names]
+    return {spec.display_name: spec.example_count for spec in specs}
 
 
 def test_importing_the_same_csv_twice_more_leaves_examples_and_boxes_unchanged(client, service):
@@ -173,10 +183,12 @@ def test_an_import_that_carries_an_image_again_replaces_its_box_list(client, ser
         ["ace", "0.100000", "0.100000", "", ""],
         ["king", "0.200000", "0.200000", "", ""],
     ]
+    assert _images_per_label(client, service.data_dir, dataset) == {"ace": 1, "king": 1}
     _import(client, dataset, _csv(root, "replace/no_objects.csv", [f"TRAIN,{picture},,,,,,,,,"]))
     rows = _training_rows(service.data_dir, dataset)
     assert sorted(row[2] for row in rows) == ["", "ace"]
     assert client.get_dataset(name=dataset.name).example_count == 2
+    assert _images_per_label(client, service.data_dir, dataset) == {"ace": 1, "king": 0}
 
 
 def test_an_import_interrupted_before_its_commit_runs_again_in_its_place(tmp_path):
