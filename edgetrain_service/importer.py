@@ -27,7 +27,7 @@ from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
 from .errors import InvalidArgument, ServiceError
 from .image_limits import file_pixel_problem
 from .job_payloads import ImportJob
-from .protos import AnnotationSpec, Dataset, Empty, Status
+from .protos import AnnotationSpec, Dataset, Empty, Status, lro
 from .store import Store
 
 INVALID_ARGUMENT = code_pb2.INVALID_ARGUMENT
@@ -157,10 +157,13 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
         ]
     imported = dataset_rows.merge(images)
     op_id = names.parse_name(op_name, "operations").id
+    location = names.location_of(dataset_name)
     with _dataset_lock(dataset_name):
         own = _import_file(root / "imports", op_id)
         _write_atomic(own, _rows_csv(dataset_rows.training_rows(imported)))
-        files = _import_files(root / "imports")
+        files = [
+            f for f in _import_files(root / "imports") if f == own or not _ended_in_error(store, location, f)
+        ]
         before = dataset_rows.rebuild(_read_imports(files[: files.index(own)]))
         reports += [
             (
@@ -214,6 +217,13 @@ def _import_file(imports: Path, op_id: str) -> Path:
             return path
     sequences = [int(p.stem.split("-", 1)[0]) for p in files if "-" in p.stem]
     return imports / f"{max(sequences, default=0) + 1:08d}-{op_id}.csv"
+
+
+def _ended_in_error(store: Store, location: str, stored: Path) -> bool:
+    """Whether the import that wrote `stored` ended without committing it: interrupted too often, or its
+    outcome refused by the database (its rows were written first; they do not count)."""
+    row = store.get_operation(f"{location}/operations/{stored.stem.rsplit('-', 1)[-1]}")
+    return bool(row and row["done"] and lro.Operation.FromString(row["proto"]).HasField("error"))
 
 
 def _read_imports(files: list[Path]) -> list[dict[str, dataset_rows.Image]]:

@@ -14,6 +14,7 @@ from google.cloud import automl_v1
 from edgetrain_service import operations
 from edgetrain_service.config import ServiceConfig
 from edgetrain_service.job_payloads import ImportJob
+from edgetrain_service.jobs import MAX_ATTEMPTS
 from edgetrain_service.process import ServiceProcess
 from edgetrain_service.store import Store
 
@@ -250,3 +251,30 @@ def test_two_imports_of_one_image_at_once_commit_one_after_the_other(client, ser
     assert [(row[0], row[2]) for row in rows] == [(split_asked[first], label_given[last])]
     assert not ops[first].metadata.partial_failures and len(ops[last].metadata.partial_failures) == 1
     assert client.get_dataset(name=dataset.name).example_count == 1
+
+
+def test_rows_of_an_import_that_ended_in_error_do_not_count(tmp_path):
+    """An import that wrote its rows and then crashed the server too often ends ABORTED at the next start;
+    the rows it had written are not part of the dataset the next import builds."""
+    data, storage = tmp_path / "data", tmp_path / "gcs"
+    picture = _picture(storage, "IMG_2394.JPG", "given_up/card.jpg")
+    other = _picture(storage, "IMG_2395.JPG", "given_up/other.jpg")
+    with ServiceProcess(data, storage_root=storage, workers=0) as running:
+        client = grpc_clients(running.grpc_target)[0]
+        dataset = _new_dataset(client, "given_up")
+        _import(client, dataset, _csv(storage, "given_up/first.csv", [f"TRAIN,{picture},ace,{ACE}"]))
+    imports = data / "datasets" / dataset.name.rsplit("/", 1)[1] / "imports"
+    (committed,) = imports.iterdir()
+    store = Store(ServiceConfig(data_dir=data, storage_root=storage).db_path)
+    uri = _csv(storage, "given_up/second.csv", [f"TRAIN,{picture},king,{KING}"])
+    with store.tx() as db:
+        op = operations.start(db, PARENT, dataset.name, "import_data_details")
+        Store.insert_job(db, op.name, ImportJob(dataset=dataset.name, uris=[uri]))
+        db.execute("UPDATE jobs SET state='running', attempts=? WHERE op_name=?", (MAX_ATTEMPTS, op.name))
+    rows = committed.read_text().replace(",ace,", ",king,")
+    (imports / f"00000002-{op.name.rsplit('/', 1)[1]}.csv").write_text(rows)
+    with ServiceProcess(data, storage_root=storage, workers=0) as running:
+        client = grpc_clients(running.grpc_target)[0]
+        assert finished(client, op.name, timeout_s=60).error.code == 10  # ABORTED
+        _import(client, dataset, _csv(storage, "given_up/third.csv", [f"TRAIN,{other},king,{KING}"]))
+        assert sorted(row[2] for row in _training_rows(data, dataset)) == ["ace", "king"]  # not king twice
