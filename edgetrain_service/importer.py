@@ -72,8 +72,8 @@ def _write_atomic(path: Path, text: str) -> None:
 def _validate(config: ServiceConfig, csv_paths: list[Path]):
     """Validate the CSVs as the trainer does; every image a row names must pass `config.readable_file`
     (relative names against their CSV's folder), else the row fails with the same reason whether the image
-    is missing or forbidden. Returns (examples, where each example's accepted rows are, row errors, row
-    count); the places are (CSV path, line) lists keyed by the example's absolute image path."""
+    is missing or forbidden. Returns (examples, the (CSV path, line) of each example's accepted rows keyed by
+    its absolute image path, row errors, row count)."""
     from edgetrain_trainer.data.csv_reader import read_csv
     from edgetrain_trainer.data.dataset import assemble
 
