@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: setup setup-gpu browser run run-keep test lint bench clean
+.PHONY: setup setup-gpu browser run run-keep test lint bench bench-retrain clean
 
 $(STAMP): pyproject.toml Makefile functions/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -54,6 +54,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all
+
+# `make bench` runs every area, this one included; alone (~35 min): make bench-retrain ARGS="--warm-seconds 120"
+bench-retrain: setup
+	$(BIN)/python -m benchmarks.retrain_bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info var runs
