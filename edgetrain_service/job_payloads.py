@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 COMPARE_TO_LABEL = "edgetrain-compare-to"  # the CreateModel label that sets TrainJob.compare_to
+BASE_MODEL_LABEL = "edgetrain-base-model"  # the CreateModel label that sets TrainJob.base_model
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class TrainJob:
     labels: dict[str, str] = field(default_factory=dict)  # the caller's, kept on the trained model
     overrides: dict = field(default_factory=dict)  # this training's trainer settings over the server's
     compare_to: str = ""  # a model to evaluate on this training's TEST images too (comparison.py)
+    base_model: str = ""  # the full name of a model of this server to warm-start from (models.base_model)
 
 
 @dataclass(frozen=True)

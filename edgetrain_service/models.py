@@ -15,7 +15,7 @@ from edgetrain_trainer.types import DEFAULT_BUDGET_MILLI_NODE_HOURS, DEFAULT_MOD
 from . import datasets, names, operations
 from .config import ServiceConfig
 from .errors import FailedPrecondition, InvalidArgument, invalid_field
-from .job_payloads import COMPARE_TO_LABEL, ExportJob, TrainJob
+from .job_payloads import BASE_MODEL_LABEL, COMPARE_TO_LABEL, ExportJob, TrainJob
 from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
 from .resources import load, mask_paths, page
 from .store import Store
@@ -57,14 +57,47 @@ def _validate_metadata(model: Model) -> tuple[str, int]:
     return model_type, budget
 
 
+def base_model(store: Store, parent: str, value: str, model_type: str, field: str) -> str:
+    """The full name of the model a training warm-starts from: `value` is a model id in any case (label
+    values are lower case) or a full model name, of a model this server trained in `parent`, of
+    `model_type`. Raises InvalidArgument naming `field` otherwise."""
+    wanted = value.strip()
+    model_id = wanted.rsplit("/", 1)[-1].upper()  # model ids are upper case (names.new_id)
+    name = f"{parent}/models/{model_id}"
+    try:
+        names.parse_name(name, "models", field)
+        elsewhere = "/" in wanted and wanted.upper() != name.upper()
+    except InvalidArgument:
+        elsewhere = True
+    if elsewhere:
+        raise invalid_field(field, f"{value!r} is not a model id (nor a model name in {parent})")
+    stored = store.get_resource(name, KIND)
+    if stored is None:
+        raise invalid_field(
+            field, f"model {name} does not exist; a training can start only from a model this server trained"
+        )
+    found_type = Model.FromString(stored).image_object_detection_model_metadata.model_type
+    if found_type != model_type:
+        raise invalid_field(
+            field,
+            f"model {name} is a {found_type} model; a {model_type} training can start only from a "
+            f"{model_type} model",
+        )
+    return name
+
+
 def create_model(
     store: Store,
     request,
     trainer_overrides: dict | None = None,
     record: Callable[[sqlite3.Connection, lro.Operation, str], None] | None = None,
+    base: str | None = None,
+    base_field: str = f"model.labels[{BASE_MODEL_LABEL}]",
 ) -> lro.Operation:
     """`trainer_overrides`: this training's settings over the server's (Vertex's disableEarlyStopping).
-    `record(db, operation, model name)` writes more in the same transaction (Vertex's training pipeline)."""
+    `record(db, operation, model name)` writes more in the same transaction (Vertex's training pipeline).
+    The model to warm-start from is `base` when given (Vertex's uptrainBaseModelId), else the model label
+    BASE_MODEL_LABEL (the AutoML v1 surface has no field for it); errors about it name `base_field`."""
     parent = names.parse_location(request.parent)
     model = request.model
     names.validate_display_name(model.display_name, "model.display_name")
@@ -75,6 +108,8 @@ def create_model(
     dataset = datasets.get_dataset(store, dataset_name, "model.dataset_id")
     if dataset.example_count == 0:
         raise FailedPrecondition(f"Dataset {dataset_name} has no examples; import data before training.")
+    base_value = base if base is not None else model.labels.get(BASE_MODEL_LABEL, "")
+    base_name = base_model(store, parent, base_value, model_type, base_field) if base_value else ""
     model_name = f"{parent}/models/{names.new_id()}"
     job = TrainJob(
         model=model_name,
@@ -86,6 +121,7 @@ def create_model(
         labels=dict(model.labels),
         overrides=dict(trainer_overrides or {}),
         compare_to=model.labels.get(COMPARE_TO_LABEL, ""),
+        base_model=base_name,
     )
     with store.tx() as db:
         op = operations.start(db, parent, model_name, "create_model_details")

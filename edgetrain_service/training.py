@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from pathlib import Path
 
 from google.protobuf import json_format
 from google.rpc import code_pb2
@@ -14,6 +15,7 @@ from google.rpc import code_pb2
 from . import artifacts, comparison, names, operations
 from .config import ServiceConfig
 from .datasets import annotation_specs
+from .errors import FailedPrecondition
 from .job_payloads import TrainJob
 from .models import EDGE_NODE_QPS, EVALUATION_KIND, KIND
 from .protos import DeploymentState, Model, ModelEvaluation, Timestamp, now
@@ -80,6 +82,11 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
         _fail(store, op_name, FAILED_PRECONDITION, f"Dataset {job.dataset} has no imported data.")
         return
     shutil.copyfile(source, model_dir / "data.csv")  # later imports do not change this training's data
+    problem = _stage_base_model(store, config, job, model_dir / "base_model") if job.base_model else ""
+    if problem:
+        shutil.rmtree(model_dir, ignore_errors=True)
+        _fail(store, op_name, FAILED_PRECONDITION, problem)
+        return
     hooks = _Throttled(store, op_name, _curve(config, op_name, job))
     try:
         request = TrainRequest(
@@ -88,6 +95,7 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
             model_type=job.model_type,
             budget_milli_node_hours=job.budget,
             overrides={**config.trainer_overrides, **job.overrides},
+            init_from=model_dir / "base_model" if job.base_model else None,
         )
         result = train(request, progress=hooks.progress, cancel=hooks.cancelled)
     except TrainingCancelled:
@@ -107,6 +115,26 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
     champion = comparison.compared_model(job)
     compared = comparison.compare(store, config, champion, images) if champion and images else None
     _record(store, op_name, job, result, compared, comparison.model_labels(result, images, compared))
+
+
+def _stage_base_model(store: Store, config: ServiceConfig, job: TrainJob, dest: Path) -> str:
+    """Copy the weights of the model the training warm-starts from into `dest`, so that deleting that model
+    later cannot pull them from under the trainer. '' when done, else why the training cannot run."""
+    from edgetrain_trainer.training.warm_start import MODEL_FILES
+
+    again = "; no model was created. Train again from another model, or without edgetrain-base-model."
+    if store.get_resource(job.base_model, KIND) is None:
+        return f"Base model {job.base_model} was deleted after this training was queued{again}"
+    try:
+        source = Path(
+            artifacts.read_result(config, names.parse_name(job.base_model, "models").id)["model_dir"]
+        )
+        dest.mkdir(parents=True)
+        for name in MODEL_FILES:
+            shutil.copyfile(source / name, dest / name)
+    except (FailedPrecondition, OSError, KeyError) as error:
+        return f"Base model {job.base_model} has no trained files on this server ({error}){again}"
+    return ""
 
 
 def _curve(config: ServiceConfig, op_name: str, job: TrainJob) -> TrainingCurve | None:

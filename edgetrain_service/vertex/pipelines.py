@@ -40,8 +40,7 @@ PIPELINE_FIELDS |= {"model_to_upload", "labels"}
 PIPELINE_OUTPUT_ONLY = {"name", "state", "error", "create_time", "start_time", "end_time", "update_time"}
 PIPELINE_OUTPUT_ONLY |= {"training_task_metadata"}
 MODEL_FIELDS = {"display_name", "labels", "description"}
-INPUT_KEYS = {"modelType", "budgetMilliNodeHours", "disableEarlyStopping"}
-BASE_MODEL_KEYS = ("uptrainBaseModelId", "baseModelId")
+INPUT_KEYS = {"modelType", "budgetMilliNodeHours", "disableEarlyStopping", "uptrainBaseModelId"}
 # disableEarlyStopping: the trainer stops only at its budget (or an operator's max_epochs)
 NO_EARLY_STOPPING = {"patience": 1_000_000}
 
@@ -51,15 +50,15 @@ def _shown(value) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else repr(value)
 
 
-def _task_inputs(struct, field: str) -> tuple[str, int, bool]:
+def _task_inputs(struct, field: str) -> tuple[str, int, bool, str | None]:
+    """(model type, budget, disableEarlyStopping, uptrainBaseModelId or None) of the training task inputs."""
     inputs = json_format.MessageToDict(struct)
-    for key in BASE_MODEL_KEYS:
-        if key in inputs:
-            raise invalid_field(
-                f"{field}.{key}",
-                "is not supported: the trainer starts every training from its ImageNet backbones and cannot "
-                "continue from an earlier model; leave it out to train from scratch on the dataset",
-            )
+    if "baseModelId" in inputs:
+        raise invalid_field(
+            f"{field}.baseModelId",
+            "is for image classification; an object-detection training starts from an earlier model "
+            "with uptrainBaseModelId",
+        )
     for key in inputs:
         if key not in INPUT_KEYS:
             raise invalid_field(f"{field}.{key}", f"is not supported; use {', '.join(sorted(INPUT_KEYS))}")
@@ -90,7 +89,10 @@ def _task_inputs(struct, field: str) -> tuple[str, int, bool]:
     no_early_stop = inputs.get("disableEarlyStopping", False)
     if not isinstance(no_early_stop, bool):
         raise invalid_field(f"{field}.disableEarlyStopping", f"{no_early_stop!r} must be true or false")
-    return names.MODEL_TYPES[model_type], int(budget_value), no_early_stop
+    base = inputs.get("uptrainBaseModelId")
+    if base is not None and (not isinstance(base, str) or not base.strip()):
+        raise invalid_field(f"{field}.uptrainBaseModelId", f"{base!r} must be a model id")
+    return names.MODEL_TYPES[model_type], int(budget_value), no_early_stop, base
 
 
 def create_training_pipeline(store: Store, request):
@@ -103,9 +105,8 @@ def create_training_pipeline(store: Store, request):
             f"{field}.training_task_definition",
             f"{pipeline.training_task_definition!r} is not served; use {names.OBJECT_DETECTION_TRAINING}",
         )
-    model_type, budget, no_early_stop = _task_inputs(
-        pipeline.training_task_inputs, f"{field}.training_task_inputs"
-    )
+    inputs_field = f"{field}.training_task_inputs"
+    model_type, budget, no_early_stop, base = _task_inputs(pipeline.training_task_inputs, inputs_field)
     data = pipeline.input_data_config
     for descriptor, _ in data.ListFields():
         if descriptor.name != "dataset_id":
@@ -148,6 +149,8 @@ def create_training_pipeline(store: Store, request):
         automl_t("CreateModelRequest")(parent=parent, model=model),
         trainer_overrides=NO_EARLY_STOPPING if no_early_stop else None,
         record=record,
+        base=base,
+        base_field=f"{inputs_field}.uptrainBaseModelId",
     )
     return view(store, stored, model_names[0])
 

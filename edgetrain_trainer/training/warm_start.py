@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 
 CLASS_PREDICTOR = "class_net_predict"  # model/detector.py names the class net's predictor this way
-_MODEL_FILES = ("trainer.json", "detector.weights.h5")
+MODEL_FILES = ("trainer.json", "detector.weights.h5")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def find_warm_start(path: Path | str, model_type: str) -> WarmStartSource:
     model type is not `model_type`."""
     path = Path(path)
     for folder in (path, path / "model"):
-        if all((folder / name).is_file() for name in _MODEL_FILES):
+        if all((folder / name).is_file() for name in MODEL_FILES):
             break
     else:
         raise InvalidArgumentError(

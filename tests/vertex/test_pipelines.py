@@ -70,16 +70,6 @@ def test_cloud_and_unknown_model_types_are_refused(clients, dataset):
     )
 
 
-def test_a_base_model_is_refused_because_the_trainer_cannot_start_from_one(clients, dataset):
-    message = _refused(
-        clients,
-        dataset,
-        "training_task_inputs.uptrainBaseModelId",
-        training_task_inputs__uptrainBaseModelId=f"{PARENT}/models/IOD1",
-    )
-    assert "cannot continue from an earlier model" in message
-
-
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
