@@ -17,6 +17,9 @@ from edgetrain_service.job_payloads import ImportJob
 from edgetrain_service.jobs import MAX_ATTEMPTS
 from edgetrain_service.process import ServiceProcess
 from edgetrain_service.store import Store
+from tests.vertex.conftest import create_dataset as vertex_dataset
+from tests.vertex.conftest import grpc_clients as vertex_clients
+from tests.vertex.conftest import import_config
 
 from .conftest import BUCKET, CARDS, PARENT, finished, grpc_clients
 
@@ -278,3 +281,22 @@ def test_rows_of_an_import_that_ended_in_error_do_not_count(tmp_path):
         assert finished(client, op.name, timeout_s=60).error.code == 10  # ABORTED
         _import(client, dataset, _csv(storage, "given_up/third.csv", [f"TRAIN,{other},king,{KING}"]))
         assert sorted(row[2] for row in _training_rows(data, dataset)) == ["ace", "king"]  # not king twice
+
+
+def test_on_the_vertex_surface_a_kept_row_is_reported_by_the_callers_file_and_line(service):
+    vertex = vertex_clients(service.grpc_target)
+    root = service.storage_root
+    picture = _picture(root, "IMG_2396.JPG", "vertex/card.jpg")
+    other = _picture(root, "IMG_2397.JPG", "vertex/other.jpg")
+    dataset = vertex_dataset(vertex, "kept in test")
+    first = _csv(root, "vertex/first.csv", [f"test,{picture},ace,{ACE}"])
+    vertex.datasets.import_data(name=dataset.name, import_configs=[import_config(first)]).result(timeout=120)
+    second = _csv(
+        root, "vertex/second.csv", [f"training,{other},ace,{ACE}", f"training,{picture},king,{KING}"]
+    )
+    op = vertex.datasets.import_data(name=dataset.name, import_configs=[import_config(second)])
+    op.result(timeout=120)
+    assert [f.message for f in op.metadata.generic_metadata.partial_failures] == [
+        f"Error in {second} line 2: image already in TEST; kept there"
+    ]
+    assert vertex.datasets.get_dataset(name=dataset.name).data_item_count == 2
