@@ -108,7 +108,8 @@ def compare(store: Store, config: ServiceConfig, model: str, images: EvaluatedIm
     from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 
     if store.get_resource(model, KIND) is None:
-        _LOGGER.warning("no comparison: model %s does not exist (deleted, or never trained here)", model)
+        why = "deleted, not trained yet, or never trained here"
+        _LOGGER.warning("no comparison: model %s does not exist (%s)", model, why)
         return None
     try:
         package = Path(artifacts.read_result(config, names.parse_name(model, "models").id)["package_dir"])

@@ -3,7 +3,8 @@ exported TF Lite is evaluated on exactly the new training's TEST images, and bot
 with ListModelEvaluations on both API surfaces.
 
 The champion trains on the cards subset without its `ten` boxes, so the challenger has a label the champion
-never saw. Three tiny trainings (~2 min each on 2 shared cores; the second and third run at once).
+never saw. Three tiny trainings (~2 min each on 2 shared cores; the second and third run at once, the third
+through the Vertex surface).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,10 @@ from tests.service.conftest import (
     grpc_clients,
     write_cards_subset,
 )
+from tests.vertex.conftest import State, pipeline_request, wait_for_state
 from tests.vertex.conftest import grpc_clients as vertex_clients
 
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 UNSEEN = "ten"  # the label the champion never saw
 COMPARED = "compared-to:"
 
@@ -77,14 +81,20 @@ def compared(service):
     challenger_op = _train(
         client, challenger_data, "cmp_challenger", {"edgetrain-compare-to": champion_id.lower()}
     )
-    orphan_op = _train(
-        client, challenger_data, "cmp_orphan", {"edgetrain-compare-to": "iod1000000000000000001"}
-    )
+    # on the Vertex surface the label goes on the TrainingPipeline (here: there only)
+    request = pipeline_request(challenger_data, "cmp_orphan", "MOBILE_TF_LOW_LATENCY_1")
+    request["labels"]["edgetrain-compare-to"] = "iod1000000000000000001"
+    vertex = vertex_clients(service.grpc_target)
+    orphan_pipeline = vertex.pipelines.create_training_pipeline(parent=PARENT, training_pipeline=request)
     return {
         "client": client,
         "champion": champion,
         "challenger": _model(client, challenger_op),
-        "orphan": _model(client, orphan_op),
+        "orphan": client.get_model(
+            name=wait_for_state(
+                vertex, orphan_pipeline.name, {State.PIPELINE_STATE_SUCCEEDED}
+            ).model_to_upload.name
+        ),
         "test_images": _digest_of_test_images(service.storage_root, challenger_uri),
     }
 
@@ -133,10 +143,60 @@ def test_the_vertex_surface_lists_both_evaluations(service, compared):
     assert model.labels["edgetrain-compared-test-images"] == compared["test_images"][0]
 
 
-def test_a_missing_compared_model_leaves_the_comparison_out(compared):
+def test_a_missing_compared_model_leaves_the_comparison_out(service, compared):
     orphan = compared["orphan"]
+    missing = f"{PARENT}/models/IOD1000000000000000001"
+    assert f"no comparison: model {missing} does not exist" in service.log_path.read_text(errors="replace")
     assert orphan.labels["edgetrain-test-images"] == compared["test_images"][0]
     assert "edgetrain-compared-test-images" not in orphan.labels
     assert "edgetrain-compared-latency-us" not in orphan.labels
     evaluations = _evaluations(compared["client"], orphan)
     assert evaluations and not [e for e in evaluations if e.display_name.startswith(COMPARED)]
+
+
+@pytest.fixture
+def pipeline_settings(service, monkeypatch):
+    """Settings for the pipeline's gateways: `settings(backend)` with this service as either backend."""
+    if str(FUNCTIONS_DIR) not in sys.path:
+        sys.path.insert(0, str(FUNCTIONS_DIR))
+    from edgetrain_pipeline.config import get_env
+
+    def settings(backend: str):
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PARENT.split("/")[1])
+        monkeypatch.setenv("AUTOML_LOCATION", PARENT.split("/")[3])
+        monkeypatch.setenv("TRAINING_BACKEND", backend)
+        monkeypatch.setenv("AUTOML_ENDPOINT", service.grpc_target)
+        monkeypatch.setenv("VERTEX_ENDPOINT", service.grpc_target)
+        get_env.cache_clear()
+        return get_env()
+
+    yield settings
+    get_env.cache_clear()
+
+
+def test_the_pipeline_reads_both_evaluations_through_either_surface(compared, pipeline_settings):
+    from edgetrain_pipeline.automl_gateway import AutoMlGateway
+    from edgetrain_pipeline.promotion import Rule, decide
+    from edgetrain_pipeline.vertex_gateway import VertexGateway
+
+    name, digest = compared["challenger"].name, compared["test_images"][0]
+    champion_id = compared["champion"].name.rsplit("/", 1)[1]
+    automl = AutoMlGateway(pipeline_settings("automl-v1")).model_evaluations(name)
+    vertex = VertexGateway(pipeline_settings("vertex-ai")).model_evaluations(name)
+    for got in (automl, vertex):
+        assert got.champion_model == champion_id
+        assert got.evaluation["testImagesDigest"] == got.champion["testImagesDigest"] == digest
+        ours = {e["label"]: e["ap50"] for e in got.evaluation["perLabel"]}
+        theirs = {e["label"]: e["ap50"] for e in got.champion["perLabel"]}
+        assert UNSEEN in ours and set(theirs) == set(ours) - {UNSEEN}
+        assert got.latency_ms > 0 and got.champion_latency_ms > 0
+        decision = decide(
+            Rule("meanAveragePrecisionAt50", 0.0, 0.02, 2.0), got.evaluation, got.champion, 1.0, 1.0
+        )
+        unseen = next(row for row in decision.labels if row["label"] == UNSEEN)
+        assert unseen["championAp50"] is None and unseen["drop"] is None
+    assert all(e["annotationSpecId"] for e in automl.evaluation["perLabel"] + automl.champion["perLabel"])
+    assert [e["ap50"] for e in automl.champion["perLabel"]] == [
+        e["ap50"] for e in vertex.champion["perLabel"]
+    ]
+    assert automl.evaluation["imageCount"] == compared["test_images"][1]
