@@ -135,7 +135,7 @@ def write_diagnostics(
     worst = order[:SAMPLES_EACH]
     best = [i for i in reversed(order) if i not in worst][:SAMPLES_EACH]
     out_dir.mkdir(parents=True, exist_ok=True)
-    samples = []
+    samples: list[dict[str, Any]] = []
     for kind, chosen in (("worst", worst), ("best", best)):
         for i in chosen:
             n = len(samples)

@@ -47,7 +47,7 @@ class LocalReader:
 
 class CloudStorageReader:
     def __init__(self, project: str):
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]  # (no stubs for this namespace)
 
         self._client = storage.Client(project=project)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -15,11 +14,11 @@ from edgetrain_pipeline.firestore_store import FirestoreStore
 from google.cloud import pubsub_v1
 
 from edgetrain.localstack.functions import start_function
+from tests.chromium import CHROMEDRIVER, CHROMIUM, start_chromium
 
 from .conftest import FUNCTIONS_DIR, TEST_ENV
 from .fake_automl import evaluation_summary
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.emulators,
@@ -30,21 +29,7 @@ WAIT_S = 60  # generous: the machine is shared
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-dev-shm-usage",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium()
     yield driver
     driver.quit()
 
@@ -115,7 +100,7 @@ def test_page_renders_refreshes_and_its_form_publishes_a_request(status_page, tr
     browser.get(status_page)
     row = wait.until(ec.presence_of_element_located((By.ID, "training-tr-browser")))
     assert "cards_browser" in row.text and "RUNNING" in row.text and "30%" in row.text
-    assert row.find_elements(By.CSS_SELECTOR, "svg.chart polyline")
+    assert row.find_element(By.CSS_SELECTOR, "td.map50").text == "0.500"
 
     store.update("trainings", "tr-browser", {"progressPercent": 80})
     wait.until(ec.text_to_be_present_in_element((By.ID, "training-tr-browser"), "80%"))

@@ -23,7 +23,8 @@ def map_50_95(evaluation: dict[str, Any]) -> float | None:
         for c in evaluation.get("curves", [])
     }
     values = [by_iou.get(round(0.5 + 0.05 * i, 2)) for i in range(10)]
-    return None if any(v is None for v in values) else sum(values) / len(values)
+    known = [float(v) for v in values if v is not None]
+    return sum(known) / len(known) if len(known) == len(values) else None
 
 
 def training_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def training_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def model_names(store: FirestoreStore, models: list[str]) -> dict[str, str]:
+def model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, str]:
     """Display names of trained models by resource name, from their trainings."""
     wanted = sorted({m for m in models if m})
     names: dict[str, str] = {}
