@@ -24,6 +24,8 @@ from .retrying import transient_retry
 from .training_backend import EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView
 
 _NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
+# `edgetrain serve`'s CreateModel label for a warm start from an earlier model (value: its id, lower case)
+BASE_MODEL_LABEL = "edgetrain-base-model"
 _KINDS = {
     "create_model_details": TRAINING,
     "export_model_details": EXPORT,
@@ -117,13 +119,10 @@ class AutoMlGateway:
         labels: dict[str, str],
         base_model: str | None = None,
     ) -> str:
-        """Start a training; the operation's name. AutoML v1 has no incremental training: base_model is
-        refused, before any call, rather than silently ignored."""
+        """Start a training; the operation's name. AutoML v1 has no base-model field for object detection:
+        base_model travels as `edgetrain serve`'s BASE_MODEL_LABEL extension (docs/service.md)."""
         if base_model is not None:
-            raise gexc.InvalidArgument(
-                f"base model {base_model}: AutoML Vision v1 cannot start a training from a model "
-                "(TRAINING_BACKEND=vertex-ai can)"
-            )
+            labels = {**labels, BASE_MODEL_LABEL: base_model.rsplit("/", 1)[-1].lower()}
         model = automl_v1.Model(
             display_name=display_name,
             dataset_id=self.dataset_name(dataset).rsplit("/", 1)[-1],

@@ -34,7 +34,7 @@ class Settings:
     champion_min_improvement: float  # CHAMPION_MIN_IMPROVEMENT: a challenger must beat the champion by more
     max_label_ap_drop: float  # MAX_LABEL_AP_DROP: largest fall of one label's AP@0.5 a promotion allows
     max_latency_increase_ms: float  # MAX_LATENCY_INCREASE_MS: largest int8 latency rise a promotion allows
-    retrain_from_champion: bool  # RETRAIN_FROM_CHAMPION: start trainings from the champion (vertex-ai only)
+    retrain_from_champion: bool  # RETRAIN_FROM_CHAMPION: warm-start trainings from the champion (default on)
     export_formats: tuple[str, ...]  # EXPORT_FORMATS, comma-separated; tflite always first
     export_uri_prefix: str  # EXPORT_URI_PREFIX, e.g. gs://bucket/model-export/
     retain_models: int  # RETAIN_MODELS: non-champion models kept per dataset (older ones are deleted)
@@ -111,16 +111,6 @@ def _automl_endpoint(backend: str) -> str | None:
     return endpoint
 
 
-def _retrain_from_champion(backend: str) -> bool:
-    value = _choice("RETRAIN_FROM_CHAMPION", "false", ("true", "false")) == "true"
-    if value and backend != "vertex-ai":
-        raise ConfigurationException(
-            "RETRAIN_FROM_CHAMPION=true needs TRAINING_BACKEND=vertex-ai: AutoML Vision v1 has no "
-            "incremental training"
-        )
-    return value
-
-
 @lru_cache(maxsize=1)
 def get_env() -> Settings:
     """The settings of this process, read once (tests call get_env.cache_clear() after changing env)."""
@@ -139,7 +129,7 @@ def get_env() -> Settings:
         champion_min_improvement=_float("CHAMPION_MIN_IMPROVEMENT", 0.0, 0.0),
         max_label_ap_drop=_float("MAX_LABEL_AP_DROP", 0.02, 0.0),
         max_latency_increase_ms=_float("MAX_LATENCY_INCREASE_MS", 2.0, 0.0),
-        retrain_from_champion=_retrain_from_champion(backend),
+        retrain_from_champion=_choice("RETRAIN_FROM_CHAMPION", "true", ("true", "false")) == "true",
         export_formats=_export_formats(),
         export_uri_prefix=os.environ.get("EXPORT_URI_PREFIX", "gs://edgetrain-models/model-export/"),
         retain_models=_int("RETAIN_MODELS", 3, 0, 1000),

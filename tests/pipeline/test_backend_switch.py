@@ -1,5 +1,5 @@
 """TRAINING_BACKEND picks the gateway; bad combinations are refused at configuration time with the reason;
-retraining from the champion reaches the gateway as its base model."""
+retraining from the champion (on by default, both backends) reaches the gateway as its base model."""
 
 from __future__ import annotations
 
@@ -45,26 +45,26 @@ def test_each_backend_gets_its_own_gateway(pipeline_env):
     assert isinstance(training_backend(vertex), VertexGateway)
 
 
-def test_retraining_from_the_champion_needs_vertex(pipeline_env):
-    with pytest.raises(ConfigurationException, match="RETRAIN_FROM_CHAMPION=true needs TRAINING_BACKEND"):
-        _settings(pipeline_env, TRAINING_BACKEND="automl-v1", RETRAIN_FROM_CHAMPION="true")
-    assert _settings(
-        pipeline_env, TRAINING_BACKEND="vertex-ai", RETRAIN_FROM_CHAMPION="true"
-    ).retrain_from_champion
+@pytest.mark.parametrize("backend", ["automl-v1", "vertex-ai"])
+def test_retraining_from_the_champion_is_on_by_default_on_both_backends(pipeline_env, backend):
+    assert _settings(pipeline_env, TRAINING_BACKEND=backend, RETRAIN_FROM_CHAMPION=None).retrain_from_champion
+    off = _settings(pipeline_env, TRAINING_BACKEND=backend, RETRAIN_FROM_CHAMPION="false")
+    assert not off.retrain_from_champion
+    with pytest.raises(ConfigurationException, match="RETRAIN_FROM_CHAMPION"):
+        _settings(pipeline_env, TRAINING_BACKEND=backend, RETRAIN_FROM_CHAMPION="yes")
 
 
 def test_automl_v1_refuses_what_it_cannot_do_before_calling(pipeline_env):
     gateway = AutoMlGateway(_settings(pipeline_env, TRAINING_BACKEND="automl-v1"))
 
-    with pytest.raises(gexc.InvalidArgument, match="cannot start a training from a model"):
-        gateway.create_model("ds", "n", "mobile-versatile-1", 1_000, {}, base_model="projects/p/models/1")
     with pytest.raises(gexc.InvalidArgument, match="CSV files only.*gs://b/a.jsonl"):
         gateway.import_data("ds", ["gs://b/a.jsonl"])
 
 
 @pytest.mark.emulators
-def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_env):
-    deps.settings = _settings(pipeline_env, TRAINING_BACKEND="vertex-ai", RETRAIN_FROM_CHAMPION="true")
+@pytest.mark.parametrize("backend", ["automl-v1", "vertex-ai"])
+def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_env, backend):
+    deps.settings = _settings(pipeline_env, TRAINING_BACKEND=backend, RETRAIN_FROM_CHAMPION=None)
     first = train(deps, map_value=0.5)
     export_and_notify(deps, as_event(first))
     finish_exports(deps)
@@ -73,6 +73,17 @@ def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_
     train(deps)  # another type cannot start from it
 
     assert deps.automl.base_models == [None, first["model"], None]
+
+
+@pytest.mark.emulators
+def test_retrain_from_champion_off_trains_every_model_from_scratch(deps, pipeline_env):
+    deps.settings = _settings(pipeline_env, TRAINING_BACKEND="automl-v1", RETRAIN_FROM_CHAMPION="false")
+    first = train(deps, map_value=0.5)
+    export_and_notify(deps, as_event(first))
+    finish_exports(deps)
+    train(deps)
+
+    assert deps.automl.base_models == [None, None]
 
 
 def test_without_an_endpoint_vertex_is_googles_regional_endpoint(pipeline_env, monkeypatch):

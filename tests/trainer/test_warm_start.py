@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edgetrain_trainer import cli
-from edgetrain_trainer.errors import InvalidArgumentError
+from edgetrain_trainer.errors import InvalidArgumentError, TrainingCancelled
 from edgetrain_trainer.export.package import load_model_dir
 from edgetrain_trainer.model.backbones import build_backbone
 from edgetrain_trainer.model.catalog import spec_for
@@ -71,25 +71,29 @@ def champion(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cold_and_warm(champion, tmp_path_factory):
-    """(cold reports, warm reports, warm result): one epoch each on all six labels, same seed and data."""
+    """(cold reports, warm reports, warm result) on all six labels, same seed and data: the cold start is
+    cancelled once its first epoch is validated; the warm one fine-tunes one epoch and is exported."""
     folder = tmp_path_factory.mktemp("warm_vs_cold")
-    runs = {}
-    for name, init_from, overrides in (
-        ("cold", None, ONE_EPOCH),
-        # fine-tuning follows: the warm start skips the head stage and fine-tunes from the champion
-        ("warm", champion.package_dir.parent, {**ONE_EPOCH, "finetune": True}),
-    ):
-        reports: list = []
-        request = TrainRequest(
-            data=CARDS,
-            out_dir=folder / name,
-            model_type=MODEL_TYPE,
-            budget_milli_node_hours=1000,
-            overrides=overrides,
-            init_from=init_from,
+
+    def request(name: str, **changes) -> TrainRequest:
+        return TrainRequest(
+            data=CARDS, out_dir=folder / name, model_type=MODEL_TYPE, budget_milli_node_hours=1000, **changes
         )
-        runs[name] = (reports, train(request, progress=reports.append))
-    return runs["cold"][0], runs["warm"][0], runs["warm"][1]
+
+    cold: list = []
+    with pytest.raises(TrainingCancelled):
+        train(
+            request("cold", overrides=ONE_EPOCH),
+            progress=cold.append,
+            cancel=lambda: any(r.epoch == 1 and r.val_map is not None for r in cold),
+        )
+    warm: list = []
+    # fine-tuning follows: the warm start skips the head stage and fine-tunes from the champion
+    result = train(
+        request("warm", overrides={**ONE_EPOCH, "finetune": True}, init_from=champion.package_dir.parent),
+        progress=warm.append,
+    )
+    return cold, warm, result
 
 
 def test_a_warm_start_begins_where_the_champion_ended(champion, cold_and_warm):

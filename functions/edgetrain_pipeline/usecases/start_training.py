@@ -43,8 +43,9 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
 
 
 def base_model_for(deps: Deps, training: dict) -> str | None:
-    """The dataset's champion when RETRAIN_FROM_CHAMPION is on and it has the training's model type (an
-    incremental training must keep the type); None trains from the backend's own starting point."""
+    """The dataset's champion when RETRAIN_FROM_CHAMPION is on (the default) and it has the training's model
+    type (a warm start keeps the type): the training starts from its weights (Vertex's uptrainBaseModelId,
+    `edgetrain serve`'s edgetrain-base-model label). None trains from the backend's own starting point."""
     if not deps.settings.retrain_from_champion:
         return None
     dataset = deps.store.get("datasets", training["datasetId"]) or {}

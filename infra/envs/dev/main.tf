@@ -93,6 +93,7 @@ locals {
     DEFAULT_BUDGET_MILLI_NODE_HOURS = tostring(var.default_budget_milli_node_hours)
     MAX_LABEL_AP_DROP               = tostring(var.max_label_ap_drop)
     MAX_LATENCY_INCREASE_MS         = tostring(var.max_latency_increase_ms)
+    RETRAIN_FROM_CHAMPION           = tostring(var.retrain_from_champion)
     EXPORT_URI_PREFIX               = "gs://${module.storage.exports_bucket}/model-export/"
   }
 

@@ -130,6 +130,12 @@ variable "default_budget_milli_node_hours" {
   }
 }
 
+variable "retrain_from_champion" {
+  description = "Start each training from the weights of the dataset's champion when it has the training's model type (warm start); false trains every model from the backend's own starting point."
+  type        = bool
+  default     = true
+}
+
 variable "max_label_ap_drop" {
   description = "Promotion rule: the largest fall of one label's AP@0.5 (challenger vs champion on the same TEST images) a promotion allows."
   type        = number
