@@ -174,3 +174,23 @@ def test_trying_an_image_needs_the_csrf_token_and_refuses_a_file_over_the_limit(
     assert no_model.status_code == 400 and "choose one of the trained models" in no_model.get_data(
         as_text=True
     )
+
+
+def test_the_eta_of_a_running_training_is_the_share_left_capped_by_the_budget():
+    from edgetrain_pipeline.status_page.model_view import duration, timing
+
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    running = {
+        "state": "RUNNING",
+        "createdAt": now - timedelta(minutes=10),
+        "trainBudgetMilliNodeHours": 1_000,
+    }
+
+    quarter = timing(running | {"progressPercent": 25}, now)
+    early = timing(running | {"progressPercent": 5}, now)  # progress alone would say 190 min
+    done = timing(running | {"state": "SUCCEEDED", "finishedAt": now - timedelta(minutes=4)}, now)
+
+    assert quarter == {"elapsedS": 600.0, "budgetS": 3600.0, "etaS": 1800.0}
+    assert early["etaS"] == 3000.0
+    assert done == {"elapsedS": 360.0, "budgetS": 3600.0, "etaS": None}
+    assert [duration(s) for s in (None, 59, 250, 3900)] == ["—", "59 s", "4 min 10 s", "1 h 05 min"]
