@@ -1,12 +1,16 @@
 """Warm start through the official AutoML v1 client: the `edgetrain-base-model` model label (issue 29 item 3).
 
 A service of its own with one worker, so that a training queued behind another stays queued: a base model
-trains; a warm start from it (the label's value in lower case, as GCP label values are) trains while a second
-one waits behind it; the base model is deleted then, so the waiting one fails with FAILED_PRECONDITION while
-the running one, which copied the base model's weights when it started, finishes.
+trains; a warm start from it, asked by the pipeline's AutoML gateway (its base_model becomes the label),
+trains while a second one (the label's value in lower case, as GCP label values are) waits behind it; the
+base model is deleted then, so the waiting one fails with FAILED_PRECONDITION while the running one, which
+copied the base model's weights when it started, finishes.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
@@ -26,6 +30,26 @@ from .conftest import (
 )
 
 BASE_LABEL = "edgetrain-base-model"
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+
+
+def automl_gateway(service):
+    """The pipeline's AutoML v1 gateway (official client) on `service`."""
+    if str(FUNCTIONS_DIR) not in sys.path:
+        sys.path.insert(0, str(FUNCTIONS_DIR))
+    from edgetrain_pipeline.automl_gateway import AutoMlGateway
+    from edgetrain_pipeline.config import get_env
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GOOGLE_CLOUD_PROJECT", PARENT.split("/")[1])
+        env.setenv("AUTOML_LOCATION", PARENT.split("/")[3])
+        env.setenv("TRAINING_BACKEND", "automl-v1")
+        env.setenv("AUTOML_ENDPOINT", service.grpc_target)
+        get_env.cache_clear()
+        try:
+            return AutoMlGateway(get_env())
+        finally:
+            get_env.cache_clear()
 
 
 def create_warm(client, dataset, display_name: str, base: str, model_type="mobile-low-latency-1"):
@@ -61,7 +85,9 @@ def warm(tmp_path_factory):
         base_op = start_training(client, dataset, "base", "mobile-low-latency-1").operation.name
         base = model_of(finished(client, base_op))
         base_id = base.name.rsplit("/", 1)[1]
-        running = create_warm(client, dataset, "warm", base_id.lower()).operation.name
+        running = automl_gateway(service).create_model(
+            dataset.name, "warm", "mobile-low-latency-1", 1000, {"suite": "warm-start"}, base_model=base.name
+        )
         waiting = create_warm(client, dataset, "warm_waiting", base_id.lower()).operation.name
         wait_for_progress(client, running, 5, 300, "the warm start to be under way")
         client.delete_model(name=base.name).result(timeout=60)
