@@ -5,6 +5,7 @@ train.py runs the stages through loop.run_stage:
    image are computed once (feature_cache.py) and the detection head trains on them (many cheap epochs).
 2. finetune_stage(): the whole network trains on freshly augmented images while budget remains; it must
    beat the head stage's validation score to replace its weights.
+A warm start (warm_start.py) loads an earlier model and, when stage 2 follows, skips stage 1.
 """
 
 from __future__ import annotations
