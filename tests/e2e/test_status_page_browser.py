@@ -217,4 +217,4 @@ def test_trying_an_image_draws_boxes_and_refuses_a_text_file(stack, browser, tmp
     submit(text_file, "0.5")
     error = _wait(browser).until(lambda b: b.find_element(By.ID, "try-error"))
     browser.save_screenshot(str(tmp_path / "try-text-file.png"))
-    assert "not a readable image" in error.text
+    assert error.text == "notes.jpg is not a readable image: it is not a picture the service can decode"

@@ -108,12 +108,13 @@ def test_sample_pictures_come_from_the_exported_package_and_nothing_else(deps, t
     put_trained(deps, tmp_path)
     client = http_client()
 
-    picture = client.get("/training/../sample/tr-view/sample-0.jpg")
+    picture = client.get("/sample/tr-view/sample-0.jpg")
     with Image.open(io.BytesIO(picture.data)) as image:
         assert picture.mimetype == "image/jpeg" and image.size == (64, 48)
     assert client.get("/sample/tr-view/diagnostics.json").status_code == 404
     assert client.get("/sample/tr-view/sample-99.jpg").status_code == 404
     assert client.get("/sample/tr-missing/sample-0.jpg").status_code == 404
+    assert client.get("/training/").status_code == 200  # no id: the overview
 
 
 @pytest.mark.emulators

@@ -192,8 +192,10 @@ def _try(deps: Deps, request: Request) -> Response:
         data = upload.read(limit + 1) if upload else b""
         try_image.check_upload(data, limit)
         mimetype = upload.mimetype if upload else ""
-        context["prediction"] = try_image.predict(deps.settings, chosen["model"], data, mimetype, threshold)
         context["filename"] = upload.filename if upload else ""
+        context["prediction"] = try_image.predict(
+            deps.settings, chosen["model"], data, mimetype, threshold, context["filename"]
+        )
     except try_image.UploadError as exc:
         return _render(deps, request, "try.html", context | {"error": str(exc)}, 400)
     return _render(deps, request, "try.html", context)
@@ -248,7 +250,8 @@ def _route(path: str) -> tuple[str, list[str]]:
         return "sample", parts[-2:]
     if len(parts) >= 2 and parts[-2] in ("training", "api"):
         return (parts[-2], [parts[-1]]) if parts[-2] == "training" else (f"api/{parts[-1]}", [])
-    return (parts[-1] if parts else ""), []
+    page = parts[-1] if parts else ""
+    return ("" if page in ("training", "sample") else page), []  # without their arguments: the overview
 
 
 def handle_request(deps: Deps, request: Request) -> Response:

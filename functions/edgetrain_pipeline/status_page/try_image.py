@@ -17,6 +17,7 @@ from ..config import Settings
 PREDICT_TIMEOUT_S = 60.0
 MAX_BOXES = 100
 # What the browser may be shown back as a data: URL (anything else still goes to Predict, shown without it).
+UNREADABLE = "not a readable image"  # how the service's Predict words an image it cannot decode
 SHOWN_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp")
 
 
@@ -67,7 +68,7 @@ def check_upload(data: bytes, limit: int) -> None:
 
 
 def predict(
-    settings: Settings, model: str, data: bytes, content_type: str, score_threshold: float
+    settings: Settings, model: str, data: bytes, content_type: str, score_threshold: float, name: str = ""
 ) -> Prediction:
     """Boxes the model finds in `data` at or above score_threshold. UploadError when the service cannot read
     the image (its message) or the model cannot predict; other API errors propagate."""
@@ -80,7 +81,13 @@ def predict(
     )
     try:
         response = _client(settings).predict(request=request, timeout=PREDICT_TIMEOUT_S)
-    except (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.NotFound) as exc:
+    except gexc.InvalidArgument as exc:
+        if UNREADABLE in str(exc.message):  # the decoder's own words (a Python repr) help nobody here
+            raise UploadError(
+                f"{name or 'the file'} is {UNREADABLE}: it is not a picture the service can decode"
+            ) from None
+        raise UploadError(f"the model could not predict on this file: {exc.message}") from None
+    except (gexc.FailedPrecondition, gexc.NotFound) as exc:
         raise UploadError(f"the model could not predict on this file: {exc.message}") from None
     boxes = []
     for annotation in response.payload:
