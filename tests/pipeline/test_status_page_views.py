@@ -195,3 +195,16 @@ def test_the_eta_of_a_running_training_is_the_share_left_capped_by_the_budget():
     assert early["etaS"] == 3000.0
     assert done == {"elapsedS": 360.0, "budgetS": 3600.0, "etaS": None}
     assert [duration(s) for s in (None, 59, 250, 3900)] == ["—", "59 s", "4 min 10 s", "1 h 05 min"]
+
+
+@pytest.mark.emulators
+def test_an_unreadable_diagnostics_object_leaves_the_rest_of_the_view(deps, tmp_path):
+    put_trained(deps, tmp_path)
+    diagnostics = tmp_path / "gcs" / "exports" / "model-export" / "cards" / "tflite-1" / "diagnostics"
+    (diagnostics / "diagnostics.json").write_text("{half an obj")
+
+    response = http_client().get("/training/tr-view")
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="no-confusion"' in html and 'id="no-samples"' in html
+    assert cells(html, "precision-at") == ["0.700", "0.700"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Request, Response
+from google.api_core import exceptions as gexc
 from jinja2 import Environment, FileSystemLoader
 
 from .. import storage_reader, topics
@@ -155,7 +156,10 @@ def _sample(deps: Deps, training_id: str, name: str) -> Response:
     location = model_view.package_location(doc or {})
     if not location or not model_view.SAMPLE_FILE.match(name):
         return Response("no such sample picture", status=404, mimetype="text/plain")
-    data = storage_reader.reader_for(deps.settings).read(f"{location.rstrip('/')}/diagnostics/{name}")
+    try:
+        data = storage_reader.reader_for(deps.settings).read(f"{location.rstrip('/')}/diagnostics/{name}")
+    except gexc.GoogleAPIError as exc:
+        return Response(f"the sample picture cannot be read: {exc}", status=502, mimetype="text/plain")
     if data is None:
         return Response("no such sample picture", status=404, mimetype="text/plain")
     response = Response(data, mimetype="image/jpeg")

@@ -5,13 +5,17 @@ time elapsed and left. Everything is read, nothing computed from images: functio
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+from google.api_core import exceptions as gexc
+
 from ..storage_reader import StorageReader
 from . import charts
 
+_LOGGER = logging.getLogger("edgetrain_pipeline")
 DEFAULT_THRESHOLD = 0.5  # AutoML's default score threshold for Predict
 SAMPLE_FILE = re.compile(r"^sample-\d{1,3}\.jpg$")
 
@@ -28,8 +32,13 @@ def read_diagnostics(reader: StorageReader, doc: dict[str, Any]) -> dict[str, An
     location = package_location(doc)
     if not location or not location.startswith("gs://"):
         return None
-    raw = reader.read(f"{location.rstrip('/')}/diagnostics/diagnostics.json")
-    return json.loads(raw) if raw else None
+    uri = f"{location.rstrip('/')}/diagnostics/diagnostics.json"
+    try:
+        raw = reader.read(uri)
+        return json.loads(raw) if raw else None
+    except (ValueError, gexc.GoogleAPIError) as exc:  # no read access, a broken object: the rest still shows
+        _LOGGER.warning("status page: %s unreadable: %s", uri, exc)
+        return None
 
 
 def nearest(confidence: list[float], threshold: float) -> int | None:
