@@ -76,6 +76,19 @@ def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_
 
 
 @pytest.mark.emulators
+def test_a_champion_the_backend_no_longer_has_is_not_a_base_model(deps, pipeline_env):
+    deps.settings = _settings(pipeline_env, TRAINING_BACKEND="automl-v1", RETRAIN_FROM_CHAMPION=None)
+    first = train(deps, map_value=0.5)
+    export_and_notify(deps, as_event(first))
+    finish_exports(deps)
+    del deps.automl.models[first["model"]]  # deleted outside the pipeline: Firestore still names it
+    train(deps)
+
+    assert deps.store.get("datasets", "cards")["championModel"] == first["model"]
+    assert deps.automl.base_models == [None, None]
+
+
+@pytest.mark.emulators
 def test_retrain_from_champion_off_trains_every_model_from_scratch(deps, pipeline_env):
     deps.settings = _settings(pipeline_env, TRAINING_BACKEND="automl-v1", RETRAIN_FROM_CHAMPION="false")
     first = train(deps, map_value=0.5)

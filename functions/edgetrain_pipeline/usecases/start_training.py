@@ -45,7 +45,8 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
 def base_model_for(deps: Deps, training: dict) -> str | None:
     """The dataset's champion when RETRAIN_FROM_CHAMPION is on (the default) and it has the training's model
     type (a warm start keeps the type): the training starts from its weights (Vertex's uptrainBaseModelId,
-    `edgetrain serve`'s edgetrain-base-model label). None trains from the backend's own starting point."""
+    `edgetrain serve`'s edgetrain-base-model label). None trains from the backend's own starting point, as
+    does a champion the backend no longer has (deleted outside the pipeline)."""
     if not deps.settings.retrain_from_champion:
         return None
     dataset = deps.store.get("datasets", training["datasetId"]) or {}
@@ -54,7 +55,13 @@ def base_model_for(deps: Deps, training: dict) -> str | None:
         return None
     champion = deps.store.get("trainings", champion_training) or {}
     same_type = champion.get("modelType") == training["modelType"] and not champion.get("modelDeleted")
-    return dataset["championModel"] if same_type else None
+    if not same_type:
+        return None
+    try:
+        deps.automl.get_model(dataset["championModel"])
+    except gexc.NotFound:
+        return None
+    return dataset["championModel"]
 
 
 def compare_to_label(deps: Deps, training: dict) -> dict[str, str]:
