@@ -157,12 +157,12 @@ def acquire_create_lease(store: FirestoreStore, training_id: str, lease_s: float
     return store.run_transaction(body)
 
 
-def record_operation(store: FirestoreStore, training_id: str, operation: str) -> None:
-    store.update(
-        "trainings",
-        training_id,
-        {"state": "RUNNING", "operation": operation, "createLeaseUntil": None, "lastError": None},
-    )
+def record_operation(
+    store: FirestoreStore, training_id: str, operation: str, base_model: str | None = None
+) -> None:
+    """base_model: the model the training warm-starts from (None: the backend's own starting point)."""
+    fields = {"state": "RUNNING", "operation": operation, "createLeaseUntil": None, "lastError": None}
+    store.update("trainings", training_id, {**fields, "baseModel": base_model})
 
 
 def release_lease(store: FirestoreStore, training_id: str, error: str) -> None:

@@ -73,6 +73,8 @@ def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_
     train(deps)  # another type cannot start from it
 
     assert deps.automl.base_models == [None, first["model"], None]
+    started = sorted(deps.store.query("trainings", "datasetId", "==", "cards"), key=lambda t: t["createdAt"])
+    assert [t["baseModel"] for t in started] == [None, first["model"], None]
 
 
 @pytest.mark.emulators

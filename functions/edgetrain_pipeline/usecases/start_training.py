@@ -75,13 +75,14 @@ def launch(deps: Deps, training: dict) -> Outcome:
     """Call CreateModel for a claimed training and record its operation (or why it could not start)."""
     training_id = training["trainingId"]
     try:
+        base_model = base_model_for(deps, training)
         operation = deps.automl.create_model(
             training["dataset"],
             training["displayName"],
             training["modelType"],
             training["trainBudgetMilliNodeHours"],
             {records.TRAINING_LABEL: training_id, **compare_to_label(deps, training)},
-            base_model=base_model_for(deps, training),
+            base_model=base_model,
         )
     except Exception as exc:
         if is_permanent_api_error(exc):
@@ -90,5 +91,5 @@ def launch(deps: Deps, training: dict) -> Outcome:
             return Outcome("failed", reason, {"trainingId": training_id})
         records.release_lease(deps.store, training_id, f"CreateModel: {exc}")
         raise transient(FUNCTION, "CreateModel", exc) from exc
-    records.record_operation(deps.store, training_id, operation)
+    records.record_operation(deps.store, training_id, operation, base_model)
     return Outcome("created", operation, {"trainingId": training_id, "operation": operation})
