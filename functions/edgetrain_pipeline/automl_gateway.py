@@ -16,12 +16,13 @@ from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud import automl_v1
 from google.cloud.automl_v1.services.auto_ml.transports import AutoMlGrpcTransport
+from google.cloud.automl_v1.services.prediction_service.transports import PredictionServiceGrpcTransport
 
 from .automl_channel import insecure_channel
 from .config import Settings
 from .model_evaluations import Evaluations, automl_evaluations
 from .retrying import transient_retry
-from .training_backend import EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView
+from .training_backend import EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView, PredictedBox
 
 _NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
 # `edgetrain serve`'s CreateModel label for a warm start from an earlier model (value: its id, lower case)
@@ -75,6 +76,7 @@ class AutoMlGateway:
     def __init__(self, settings: Settings, client: automl_v1.AutoMlClient | None = None):
         self._settings = settings
         self._client = client
+        self._predictions: automl_v1.PredictionServiceClient | None = None
         self._lock = threading.Lock()
         self._retry = transient_retry(settings.retry_deadline_s)
 
@@ -89,6 +91,15 @@ class AutoMlGateway:
                 channel = insecure_channel(endpoint, self._settings.automl_token)
                 self._client = automl_v1.AutoMlClient(transport=AutoMlGrpcTransport(channel=channel))
             return self._client
+
+    @property
+    def prediction_client(self) -> automl_v1.PredictionServiceClient:
+        with self._lock:
+            if self._predictions is None:
+                channel = insecure_channel(self._settings.automl_endpoint or "", self._settings.automl_token)
+                transport = PredictionServiceGrpcTransport(channel=channel)
+                self._predictions = automl_v1.PredictionServiceClient(transport=transport)
+            return self._predictions
 
     @property
     def location_path(self) -> str:
@@ -189,3 +200,21 @@ class AutoMlGateway:
         request = {"parent": self.location_path, "filter": f"dataset_id={dataset_id}"}
         models = self.client.list_models(request=request, retry=self._retry)
         return [_model_view(m) for m in models]
+
+    # ---- prediction
+
+    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
+        request = automl_v1.PredictRequest(
+            name=model,
+            payload=automl_v1.ExamplePayload(image=automl_v1.Image(image_bytes=image)),
+            params={"score_threshold": f"{score_threshold:g}", "max_bounding_box_count": str(max_boxes)},
+        )
+        response = self.prediction_client.predict(request=request, retry=self._retry)
+        boxes = []
+        for annotation in response.payload:
+            vertices = annotation.image_object_detection.bounding_box.normalized_vertices
+            if len(vertices) >= 2:
+                corners = (vertices[0].x, vertices[0].y, vertices[1].x, vertices[1].y)
+                score = float(annotation.image_object_detection.score)
+                boxes.append(PredictedBox(annotation.display_name, score, corners))
+        return boxes

@@ -58,6 +58,13 @@ class OperationView:
         return self.done and self.error_code == CANCELLED_CODE
 
 
+@dataclass(frozen=True)
+class PredictedBox:
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax, normalized 0–1
+
+
 class TrainingBackend(Protocol):
     """The calls the use cases make. Errors are google.api_core exceptions; transient ones are retried inside
     each call up to RETRY_DEADLINE_S (then RetryError), so use cases only tell permanent from exhausted."""
@@ -107,3 +114,8 @@ class TrainingBackend(Protocol):
 
     def get_operation(self, name: str) -> OperationView:
         """One operation or training by the name create_model/import_data/export_model returned."""
+
+    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
+        """Objects a trained model finds in one encoded image (the status page's "Try an image").
+        InvalidArgument: not an image the backend can decode; FailedPrecondition: the backend serves no
+        online prediction for this model (Vertex AI: only from a deployed endpoint)."""

@@ -25,7 +25,7 @@ from .automl_channel import insecure_channel
 from .config import Settings
 from .model_evaluations import Evaluations, vertex_evaluations
 from .retrying import transient_retry
-from .training_backend import ModelView, OperationView
+from .training_backend import ModelView, OperationView, PredictedBox
 
 _NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
 _PIPELINE_MARK = "/trainingPipelines/"
@@ -217,3 +217,9 @@ class VertexGateway:
             return requests.pipeline_view(self._pipeline(name))
         op = self.clients.datasets.get_operation(request={"name": name}, retry=self._retry)
         return requests.operation_view(op)
+
+    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
+        raise gexc.FailedPrecondition(
+            "Vertex AI predicts only through a model deployed to an endpoint, which this pipeline does not "
+            "create: try images with TRAINING_BACKEND=automl-v1"
+        )

@@ -49,7 +49,11 @@ class KeptStack:
         overrides.write_text(json.dumps(BROWSER_TRAINER_OVERRIDES))  # in place of the runner's tiny ones
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
-        self.evaluation_url = self._wait_for(r"evaluation view: (\S+)")
+        try:
+            self.evaluation_url = self._wait_for(r"evaluation view: (\S+)")
+        except BaseException:  # a failed or interrupted start must not leave the stack running
+            self.stop()
+            raise
         self.root = self.evaluation_url.rsplit("/training/", 1)[0] + "/"
 
     def _wait_for(self, pattern: str) -> str:

@@ -37,7 +37,14 @@ def test_vertex_service_agent_may_read_imports_and_write_exports_only(modules, d
 def test_vertex_role_goes_only_to_functions_that_call_the_backend(dev):
     assert dev.locals["backend_roles"] == {"automl-v1": [], "vertex-ai": ["roles/aiplatform.user"]}
     callers = {name for name, spec in dev.locals["functions"].items() if spec["automl"]}
-    assert callers == {"import_dataset", "start_training", "poll_operations", "export_and_notify"}
+    # the status page: "Try an image" calls the backend's Predict
+    assert callers == {
+        "import_dataset",
+        "start_training",
+        "poll_operations",
+        "export_and_notify",
+        "status_page",
+    }
 
 
 def test_gpu_choices_agree_between_the_environment_and_the_module(modules, dev):

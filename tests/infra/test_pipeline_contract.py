@@ -242,12 +242,13 @@ def test_a_vertex_deployment_that_keeps_the_vm_is_caught(tree_copy):
     assert any("self_hosted_automl does not exclude vertex-ai" in v for v in problems), problems
 
 
-def test_a_function_that_starts_calling_the_backend_is_caught(tree_copy):
+def test_a_function_that_calls_the_backend_without_its_access_is_caught(tree_copy):
     functions, infra = tree_copy
-    app = functions / "edgetrain_pipeline" / "status_page" / "app.py"
-    app.write_text(
-        app.read_text() + "\n\ndef _count(deps, dataset):\n    return deps.automl.example_count(dataset)\n"
-    )
+    main_tf = infra / "envs" / "dev" / "main.tf"
+    deployed = main_tf.read_text()
+    marker = 'trigger = null, publishes = ["TOPIC_DATASET_IMPORTED"], automl = true'
+    assert marker in deployed  # the status page's entry ("Try an image" calls the backend's Predict)
+    main_tf.write_text(deployed.replace(marker, marker.replace("automl = true", "automl = false")))
 
     for backend in BACKENDS:
         problems = contract.violations(functions, infra, backend=backend)

@@ -20,6 +20,7 @@ from edgetrain_pipeline.training_backend import (
     TRAINING,
     ModelView,
     OperationView,
+    PredictedBox,
 )
 from google.api_core import exceptions as gexc
 
@@ -189,3 +190,10 @@ class FakeAutoMl:
 
     def count(self, method: str) -> int:
         return sum(1 for call in self.calls if call[0] == method)
+
+    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
+        """One box per test: a body starting with b"not an image" is refused as the service refuses it."""
+        self._record("predict", model, score_threshold)
+        if image.startswith(b"not an image"):
+            raise gexc.InvalidArgument("payload.image.image_bytes: not a readable image (cannot identify)")
+        return [PredictedBox("ace", 0.9, (0.1, 0.2, 0.5, 0.6))][:max_boxes]

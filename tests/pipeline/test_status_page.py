@@ -58,7 +58,7 @@ def test_page_shows_a_finished_training_with_labelled_metrics_and_a_link_to_its_
         "1.50",
         "MODEL_CONVERGED",
         "0.734",
-        '<code>gs://bucket/model-export/cards/tr-001/tflite-1/</code>',  # whole, one click away
+        "<code>gs://bucket/model-export/cards/tr-001/tflite-1/</code>",  # whole, one click away
         'href="training/tr-001"',
     ):
         assert text in row

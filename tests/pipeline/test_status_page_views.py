@@ -208,3 +208,29 @@ def test_an_unreadable_diagnostics_object_leaves_the_rest_of_the_view(deps, tmp_
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="no-confusion"' in html and 'id="no-samples"' in html
     assert cells(html, "precision-at") == ["0.700", "0.700"]
+
+
+@pytest.mark.emulators
+def test_a_tried_image_comes_back_with_the_boxes_drawn_and_an_unreadable_one_with_the_reason(deps, tmp_path):
+    put_trained(deps, tmp_path)
+    client = http_client()
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/try").get_data(as_text=True)).group(1)
+
+    def post(data: bytes, name: str):
+        form = {"csrf": token, "training": "tr-view", "threshold": "0.4", "image": (io.BytesIO(data), name)}
+        return client.post("/try", data=form, content_type="multipart/form-data")
+
+    found = post(b"\xff\xd8 a picture", "card.jpg")
+    refused = post(b"not an image at all", "notes.jpg")
+
+    html = found.get_data(as_text=True)
+    assert found.status_code == 200 and "1 boxes from cards_view in card.jpg" in html
+    assert (
+        'x="10.0%" y="20.0%" width="40.0%" height="40.0%"' in html and 'src="data:image/jpeg;base64,' in html
+    )
+    assert deps.automl.calls[-2][1:] == ("projects/p/locations/us-central1/models/IOD42", 0.4)
+    assert refused.status_code == 400
+    assert (
+        "notes.jpg is not a readable image: it is not a picture the service can decode"
+        in refused.get_data(as_text=True)
+    )

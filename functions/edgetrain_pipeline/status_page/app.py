@@ -174,7 +174,7 @@ def _imports(deps: Deps, request: Request) -> Response:
 
 def _try(deps: Deps, request: Request) -> Response:
     models = queries.trained_models(deps.store)
-    context: dict[str, Any] = {"models": models, "supported": try_image.supported(deps.settings)}
+    context: dict[str, Any] = {"models": models, "supported": deps.settings.training_backend == "automl-v1"}
     context |= {"max_mib": deps.settings.predict_max_bytes / 2**20, "threshold": model_view.DEFAULT_THRESHOLD}
     if request.method != "POST":
         return _render(deps, request, "try.html", context)
@@ -191,14 +191,12 @@ def _try(deps: Deps, request: Request) -> Response:
     try:
         if chosen is None:
             raise try_image.UploadError("choose one of the trained models")
-        if not context["supported"]:
-            raise try_image.UploadError("trying an image needs TRAINING_BACKEND=automl-v1 (Predict)")
         data = upload.read(limit + 1) if upload else b""
         try_image.check_upload(data, limit)
         mimetype = upload.mimetype if upload else ""
         context["filename"] = upload.filename if upload else ""
         context["prediction"] = try_image.predict(
-            deps.settings, chosen["model"], data, mimetype, threshold, context["filename"]
+            deps.automl, chosen["model"], data, mimetype, threshold, context["filename"]
         )
     except try_image.UploadError as exc:
         return _render(deps, request, "try.html", context | {"error": str(exc)}, 400)

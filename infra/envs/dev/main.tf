@@ -20,31 +20,33 @@ locals {
   # One entry per entry point of functions/main.py. trigger: the topic (by its variable) whose messages
   # call it, null for HTTP. publishes: the topics its code may publish to (tests/infra derives both from
   # the code). automl: it calls the training backend (automl-v1: VPC connector and token; vertex-ai: the
-  # Vertex role below). secrets: env var => secret ID.
+  # Vertex role below). secrets: env var => secret ID. reads_exports: it reads the exports bucket (the
+  # poll: learning curves; the status page: the exported packages' diagnostics and sample pictures).
   functions = {
     import_dataset = {
       trigger = "TOPIC_IMPORT_REQUESTS", publishes = ["TOPIC_DATASET_IMPORTED"], automl = true, secrets = {}
-      roles   = ["roles/datastore.user"], sa = "fn-import", timeout = 120, memory = "256Mi"
+      roles   = ["roles/datastore.user"], sa = "fn-import", timeout = 120, memory = "256Mi", reads_exports = false
     }
     start_training = {
       trigger = "TOPIC_DATASET_IMPORTED", publishes = ["TOPIC_DATASET_IMPORTED", "TOPIC_TRAINING_FINISHED"]
       automl  = true, secrets = {}
-      roles   = ["roles/datastore.user"], sa = "fn-train", timeout = 120, memory = "256Mi"
+      roles   = ["roles/datastore.user"], sa = "fn-train", timeout = 120, memory = "256Mi", reads_exports = false
     }
     poll_operations = {
       # The poller also re-publishes every message another function left in the Firestore outbox.
       trigger   = "TOPIC_POLL_TICK", automl = true, secrets = {}
       publishes = ["TOPIC_DATASET_IMPORTED", "TOPIC_TRAINING_FINISHED", "TOPIC_NOTIFICATIONS"]
-      roles     = ["roles/datastore.user"], sa = "fn-poll", timeout = 300, memory = "512Mi"
+      roles     = ["roles/datastore.user"], sa = "fn-poll", timeout = 300, memory = "512Mi", reads_exports = true
     }
     export_and_notify = {
       trigger = "TOPIC_TRAINING_FINISHED", publishes = ["TOPIC_NOTIFICATIONS"], automl = true, secrets = {}
-      roles   = ["roles/datastore.user"], sa = "fn-export", timeout = 300, memory = "256Mi"
+      roles   = ["roles/datastore.user"], sa = "fn-export", timeout = 300, memory = "256Mi", reads_exports = false
     }
     status_page = {
-      trigger = null, publishes = ["TOPIC_DATASET_IMPORTED"], automl = false
+      # automl: "Try an image" asks the backend's Predict
+      trigger = null, publishes = ["TOPIC_DATASET_IMPORTED"], automl = true
       secrets = { CSRF_SECRET = module.csrf_secret.secret_id }
-      roles   = ["roles/datastore.viewer"], sa = "fn-status", timeout = 60, memory = "256Mi"
+      roles   = ["roles/datastore.viewer"], sa = "fn-status", timeout = 60, memory = "256Mi", reads_exports = true
     }
   }
 
@@ -95,6 +97,8 @@ locals {
     MAX_LATENCY_INCREASE_MS         = tostring(var.max_latency_increase_ms)
     RETRAIN_FROM_CHAMPION           = tostring(var.retrain_from_champion)
     EXPORT_URI_PREFIX               = "gs://${module.storage.exports_bucket}/model-export/"
+    # where edgetrain serve writes running trainings' learning curves (its --progress-uri-prefix)
+    TRAINING_PROGRESS_URI_PREFIX = "gs://${module.storage.exports_bucket}/training-progress/"
   }
 
   delivery = {
@@ -228,6 +232,7 @@ module "functions" {
     each.value.secrets,
     each.value.automl && local.automl_token_secret != null ? { AUTOML_TOKEN = local.automl_token_secret } : {},
   )
+  reads_buckets   = each.value.reads_exports ? { exports = module.storage.exports_bucket } : {}
   vpc_connector   = each.value.automl ? local.vpc_connector : null
   timeout_seconds = each.value.timeout
   memory          = each.value.memory

@@ -173,6 +173,7 @@ resource "google_compute_instance" "service" {
     grpc_port    = var.grpc_port
     rest_port    = var.rest_port
     workers      = var.workers
+    progress_uri = "gs://${var.exports_bucket}/training-progress/"
   })
 
   depends_on = [

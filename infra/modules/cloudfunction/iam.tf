@@ -26,6 +26,14 @@ resource "google_secret_manager_secret_iam_member" "function" {
   member    = "serviceAccount:${google_service_account.function.email}"
 }
 
+resource "google_storage_bucket_iam_member" "reads" {
+  for_each = var.reads_buckets
+
+  bucket = each.value
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.function.email}"
+}
+
 # Pub/Sub-triggered: only the push subscription's identity may invoke the function.
 # HTTP: the members given (none by default: nobody but project owners); allUsers opens it.
 resource "google_cloud_run_v2_service_iam_member" "invoker" {

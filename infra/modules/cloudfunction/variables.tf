@@ -181,3 +181,9 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "reads_buckets" {
+  description = "Buckets whose objects the function reads (roles/storage.objectViewer on each), keyed by a name known at plan time."
+  type        = map(string)
+  default     = {}
+}
