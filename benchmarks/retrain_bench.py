@@ -31,7 +31,7 @@ import argparse
 import csv
 import json
 import os
-import random
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -40,93 +40,14 @@ from typing import Any
 
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, measured_on, save_record
+from benchmarks.retrain_pipeline import PipelineDriver
+from benchmarks.retrain_rounds import split_rounds, subsample, target, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = RESULTS_DIR / "retrain.jsonl"
 DATA = Path(os.environ.get("EDGETRAIN_BENCH_DATA", ROOT.parent / "shared" / "datasets")) / "bccd"
-FRACTIONS = (0.4, 0.7, 1.0)
-BASE_MODEL_LABEL = "edgetrain-base-model"
-FINAL_EXPORT_STATES = ("EXPORTED", "REJECTED", "EXPORT_FAILED")
-COCO_IOUS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
-SECONDS_PER_MILLI_NODE_HOUR = 3.6
 
 
-# ---------------------------------------------------------------- the rounds (pure)
-def split_rounds(
-    rows: list[list[str]], fractions: tuple[float, ...] = FRACTIONS, seed: int = 29
-) -> list[list[list[str]]]:
-    """The rows each round delivers. TRAIN images are shuffled with `seed`; round k brings the TRAIN images
-    from fraction k-1 to k of them (an image's rows together); round 1 also brings every other row."""
-    if (
-        not fractions
-        or fractions[-1] != 1.0
-        or any(b <= a for a, b in zip((0.0, *fractions[:-1]), fractions, strict=True))
-    ):
-        raise ValueError(f"fractions {fractions}: must rise above 0 and end at 1.0")
-    train = sorted({row[1] for row in rows if row[0] == "TRAIN"})
-    random.Random(seed).shuffle(train)
-    ends = [round(f * len(train)) for f in fractions]
-    round_of = {image: next(k for k, end in enumerate(ends) if i < end) for i, image in enumerate(train)}
-    rounds: list[list[list[str]]] = [[] for _ in fractions]
-    for row in rows:
-        rounds[round_of[row[1]] if row[0] == "TRAIN" else 0].append(row)
-    return rounds
-
-
-def subsample(rows: list[list[str]], per_split: int, seed: int = 29) -> list[list[str]]:
-    """The rows of `per_split` seeded images of each ML_USE (a smoke run)."""
-    kept: set[tuple[str, str]] = set()
-    for use in sorted({row[0] for row in rows}):
-        images = sorted({row[1] for row in rows if row[0] == use})
-        kept |= {(use, image) for image in random.Random(seed).sample(images, min(per_split, len(images)))}
-    return [row for row in rows if (row[0], row[1]) in kept]
-
-
-def write_csv(rows: list[list[str]], path: Path, image_root: Path) -> Path:
-    """The rows as an AutoML import CSV with absolute image paths (the service reads them from image_root)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as out:
-        csv.writer(out).writerows([row[0], str(image_root / row[1]), *row[2:]] for row in rows)
-    return path
-
-
-def map_at(summary: dict[str, Any] | None) -> tuple[float | None, float | None]:
-    """(mAP@0.5, mAP@[.5:.95]) of a pipeline evaluation summary. The service's boundingBoxMeanAveragePrecision
-    averages 23 IoU thresholds (0.05-0.99), so COCO's mAP@[.5:.95] is taken from the per-IoU curves, or
-    else from the per-label ap5095."""
-    if not summary:
-        return None, None
-    ap = {round(c["iouThreshold"], 2): c["meanAveragePrecision"] for c in summary.get("curves") or []}
-    if all(iou in ap for iou in COCO_IOUS):
-        coco = sum(ap[iou] for iou in COCO_IOUS) / len(COCO_IOUS)
-    else:
-        labels = [p["ap5095"] for p in summary.get("perLabel") or [] if p.get("ap5095") is not None]
-        coco = sum(labels) / len(labels) if labels else None
-    return summary.get("meanAveragePrecisionAt50"), coco
-
-
-def target(rounds: list[dict[str, Any]], cold: dict[str, Any] | None) -> dict[str, Any]:
-    """Did the last round, warm-started with at most a third of the cold reference's training time, end
-    with a TEST mAP@0.5 no lower than the reference's? basis: caps, or walls when the reference converged."""
-    warm = rounds[-1] if rounds else None
-    if warm is None or cold is None or warm.get("map50") is None or cold.get("map50") is None:
-        return {"met": None, "why": "the run did not finish"}
-    if warm.get("start") != "warm":
-        return {"met": False, "why": "the last round was not warm-started"}
-    if cold.get("stop_reason") == "MODEL_CONVERGED":
-        basis, time_ok = "walls", warm["train_wall_s"] * 3 <= cold["train_wall_s"]
-    else:
-        basis, time_ok = "caps", warm["max_train_seconds"] * 3 <= cold["max_train_seconds"]
-    map_ok = warm["map50"] >= cold["map50"]
-    why = []
-    if not time_ok:
-        why.append(f"more than a third of the cold run's time ({basis})")
-    if not map_ok:
-        why.append(f"TEST mAP@0.5 {warm['map50']:.3f} below the cold run's {cold['map50']:.3f}")
-    return {"met": time_ok and map_ok, "basis": basis, "why": "; ".join(why) or "met"}
-
-
-# ---------------------------------------------------------------- the run (local stack)
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.retrain_bench", description=__doc__.split("\n")[0]
@@ -142,95 +63,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--function-env", action="append", default=[], metavar="K=V", help="pipeline setting")
     parser.add_argument("--poll-interval", type=float, default=5.0, help="scheduler tick seconds")
     parser.add_argument("--round-timeout", type=float, default=20.0, help="minutes per round")
+    parser.add_argument("--stop-after", type=float, default=0, help="minutes in all; record what is done")
     parser.add_argument("--results", type=Path, default=RESULTS)
     return parser.parse_args(argv)
-
-
-class _Run:
-    """The stack and the clients the bench observes it with."""
-
-    def __init__(self, stack, timeout_s: float, say):
-        import grpc
-        from google.cloud import automl_v1, firestore
-        from google.cloud.automl_v1.services.auto_ml.transports import AutoMlGrpcTransport
-
-        self.stack, self.timeout_s, self.say = stack, timeout_s, say
-        self.db = firestore.Client(project=stack.config.project)
-        self.channel = grpc.insecure_channel(stack.service.grpc_target)
-        self.automl = automl_v1.AutoMlClient(transport=AutoMlGrpcTransport(channel=self.channel))
-
-    def docs(self, collection: str, field: str, value: str) -> list[dict[str, Any]]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        query = self.db.collection(collection).where(filter=FieldFilter(field, "==", value))
-        return [doc.to_dict() | {"_id": doc.id} for doc in query.stream()]
-
-    def drive(self, dataset: str, csv_path: Path, request_id: str) -> tuple[dict[str, Any], float]:
-        """Publish the import request as upstream does; the training it led to once decided, and the seconds
-        from the request to the decision (export included when promoted)."""
-        from edgetrain.localstack import upstream
-
-        dataset_id = dataset.rsplit("/", 1)[-1]
-        seen = {doc["_id"] for doc in self.docs("trainings", "datasetId", dataset_id)}
-        started = time.monotonic()
-        request = upstream.import_request(dataset, str(csv_path), request_id)
-        self.stack.publish(self.stack.topics.TOPIC_IMPORT_REQUESTS, request, origin="retrain-bench")
-        while time.monotonic() - started < self.timeout_s:
-            if self.stack.dead_processes():
-                raise RuntimeError("stack process(es) exited: " + "; ".join(self.stack.dead_processes()))
-            for imp in self.docs("imports", "key", request_id):
-                if imp.get("state") == "FAILED":
-                    raise RuntimeError(f"import {request_id} failed: {imp.get('error')}")
-            for doc in self.docs("trainings", "datasetId", dataset_id):
-                if doc["_id"] in seen:
-                    continue
-                if doc.get("state") in ("FAILED", "CANCELLED"):
-                    raise RuntimeError(f"training {doc['_id']} {doc['state']}: {doc.get('error')}")
-                if doc.get("exportState") in FINAL_EXPORT_STATES:
-                    return doc, time.monotonic() - started
-            time.sleep(3)
-        raise RuntimeError(f"{request_id}: no decided training within {self.timeout_s / 60:.0f} min")
-
-    def round_record(self, training: dict[str, Any], round_wall_s: float, cap: float) -> dict[str, Any]:
-        model = self.automl.get_model(name=training["model"])
-        evaluation, comparison = training.get("evaluation") or {}, training.get("comparison") or {}
-        champion = comparison.get("championEvaluation")
-        map50, map5095 = map_at(evaluation)
-        champion50, champion5095 = map_at(champion)
-        return {
-            "training": training["_id"],
-            "model": training["model"].rsplit("/", 1)[-1],
-            "start": "warm" if model.labels.get(BASE_MODEL_LABEL) else "cold",
-            "base_model": model.labels.get(BASE_MODEL_LABEL),
-            "max_train_seconds": cap,
-            "stop_reason": training.get("stopReason"),
-            "train_wall_s": round(
-                (training.get("trainCostMilliNodeHours") or 0) * SECONDS_PER_MILLI_NODE_HOUR
-            ),
-            "round_wall_s": round(round_wall_s),
-            "map50": map50,
-            "map50_95": map5095,
-            "test_images": evaluation.get("imageCount"),
-            "test_digest": evaluation.get("testImagesDigest"),
-            "latency_ms": training.get("latencyMs"),
-            "champion_model": (comparison.get("championModel") or "").rsplit("/", 1)[-1] or None,
-            "champion_map50": champion50,
-            "champion_map50_95": champion5095,
-            "champion_test_digest": (champion or {}).get("testImagesDigest"),
-            "champion_latency_ms": comparison.get("championLatencyMs"),
-            "same_images": comparison.get("sameImages"),
-            "promoted": bool(training.get("promoted")),
-            "decided_by": training.get("decidedBy") or comparison.get("decidedBy"),
-            "reason": training.get("championReason"),
-            "labels": comparison.get("labels"),
-        }
-
-    def restart_service(self, overrides: dict[str, Any]) -> None:
-        """`edgetrain serve` again on the same data and ports, with other trainer overrides."""
-        service = self.stack.service
-        service.stop(timeout=60)
-        service.trainer_overrides = overrides
-        service.start()
 
 
 def run(args: argparse.Namespace, record: dict[str, Any]) -> None:
@@ -265,7 +100,8 @@ def run(args: argparse.Namespace, record: dict[str, Any]) -> None:
     stack = LocalStack(config)
     try:
         stack.start(on_step=say)
-        bench = _Run(stack, args.round_timeout * 60, say)
+        deadline = time.monotonic() + args.stop_after * 60 if args.stop_after else float("inf")
+        bench = PipelineDriver(stack, args.round_timeout * 60, deadline)
         grpc, project, location = stack.service.grpc_target, config.project, config.location
         rounds_ds = upstream.create_dataset(grpc, project, location, "retrain_rounds")
         cold_ds = upstream.create_dataset(grpc, project, location, "retrain_cold")
@@ -280,6 +116,7 @@ def run(args: argparse.Namespace, record: dict[str, Any]) -> None:
                 "round": k,
                 "train_images": train_counts[k - 1],
                 **bench.round_record(training, wall, cap),
+                "load_1m": round(os.getloadavg()[0], 2),  # at the decision: the machine is shared
             }
             record["rounds"].append(entry)
             shown = ("start", "map50", "champion_map50", "decided_by")
@@ -287,7 +124,11 @@ def run(args: argparse.Namespace, record: dict[str, Any]) -> None:
             if k == 1:
                 say("cold reference: round 3's data in one import into a second dataset")
                 training, wall = bench.drive(cold_ds, cold_csv, f"retrain-{tag}-cold")
-                record["cold"] = {"train_images": train_counts[-1], **bench.round_record(training, wall, cap)}
+                record["cold"] = {
+                    "train_images": train_counts[-1],
+                    **bench.round_record(training, wall, cap),
+                    "load_1m": round(os.getloadavg()[0], 2),
+                }
                 say(f"cold reference: mAP@0.5 {record['cold']['map50']}")
         record["target"] = target(record["rounds"], record["cold"])
     finally:
@@ -309,7 +150,19 @@ def _row(name: str, r: dict[str, Any]) -> str:
         f"| {name} | {r.get('train_images')} | {r.get('start')} | {r.get('max_train_seconds'):g} s | "
         f"{_pair(r.get('map50'), r.get('map50_95'))} | {champion} | "
         f"{decision} ({r.get('decided_by') or '–'}) | "
-        f"{reason} | {r.get('train_wall_s')} s | {r.get('round_wall_s')} s |"
+        f"{reason} | {r.get('train_wall_s')} s | {r.get('round_wall_s')} s | {r.get('load_1m', '–')} |"
+    )
+
+
+def _versus(record: dict[str, Any]) -> str:
+    """': round 3 … vs the cold reference …' when both finished."""
+    warm, cold = (record.get("rounds") or [None])[-1], record.get("cold")
+    if not warm or not cold or warm.get("map50") is None or cold.get("map50") is None:
+        return ""
+    return (
+        f": round {warm['round']} ({warm['start']}, cap {warm['max_train_seconds']:g} s, wall "
+        f"{warm['train_wall_s']} s) {warm['map50']:.3f} vs the cold reference (cap "
+        f"{cold['max_train_seconds']:g} s, wall {cold['train_wall_s']} s) {cold['map50']:.3f}"
     )
 
 
@@ -338,15 +191,19 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     lines += [
         "",
         "| round | TRAIN images | start | cap | challenger mAP@0.5 / @[.5:.95] | "
-        "champion, same TEST images | decision (by) | reason | train wall | round wall |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "champion, same TEST images | decision (by) | reason | train wall | round wall | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_row(str(r["round"]), r) for r in shown.get("rounds", [])]
     if shown.get("cold"):
         lines.append(_row("cold reference", shown["cold"]))
     goal = shown.get("target") or {}
     verdict = {True: "✓ met", False: "✗ not met", None: "–"}[goal.get("met")]
-    lines += ["", f"Target: {verdict} ({goal.get('why', shown.get('error', 'no result'))}).", ""]
+    lines += [
+        "",
+        f"Target: {verdict} ({goal.get('why', shown.get('error', 'no result'))}){_versus(shown)}.",
+        "",
+    ]
     lines += [
         "| started | commit | smoke | load | caps cold / warm | decisions | target | error |",
         "|---|---|---|---|---|---|---|---|",
@@ -366,6 +223,10 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             f"{met} | {(r.get('error') or '').replace('|', '/')[:120]} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,9 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": [],
         "cold": None,
     }
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` or `timeout`: stop the stack, keep the record
     try:
         run(args, record)
-    except Exception as error:  # keep what was measured; the record says why it stopped
+    except (Exception, KeyboardInterrupt) as error:  # keep what was measured; the record says why it stopped
         record["error"] = f"{type(error).__name__}: {error}"
     record["minutes"] = round((time.monotonic() - started) / 60, 1)
     record["load_end"] = round(os.getloadavg()[0], 2)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.retrain_bench import map_at, render_markdown, split_rounds, subsample, target, write_csv
+from benchmarks.retrain_bench import render_markdown
+from benchmarks.retrain_rounds import map_at, split_rounds, subsample, target, write_csv
 
 BCCD = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "bccd" / "annotations.csv"
 
@@ -129,7 +130,7 @@ def round_entry(k: int, promoted: bool, decided_by: str, champion: float | None)
         "map50": 0.85 + k / 100, "map50_95": 0.5, "champion_model": "M1" if champion else None,
         "champion_map50": champion, "champion_map50_95": 0.49 if champion else None, "same_images": True,
         "promoted": promoted, "decided_by": decided_by, "reason": "WBC AP@0.5 drops 0.05 | more",
-        "train_wall_s": 230, "round_wall_s": 300,
+        "train_wall_s": 230, "round_wall_s": 300, "load_1m": 4.5,
     }  # fmt: skip
 
 
@@ -158,9 +159,12 @@ def test_report_shows_the_newest_full_run_round_by_round_and_every_run_in_the_hi
         "| 2 | 80 | warm | 140 s | 0.870 / 0.500 | 0.860 / 0.490 (same images) | refused (label-drop) |"
         in table
     )
-    assert "WBC AP@0.5 drops 0.05 \\| more" in table
+    assert "WBC AP@0.5 drops 0.05 \\| more | 230 s | 300 s | 4.5 |" in table
     assert "| cold reference | 40 | cold |" in table
-    assert "Target: ✓ met (met)." in text
+    assert (
+        "Target: ✓ met (met): round 3 (warm, cap 140 s, wall 230 s) 0.880 vs the cold reference (cap 140 s, "
+        "wall 230 s) 0.860." in text
+    )
     assert "Measured 2026-12-06T05:00 at commit abcdef0 on AMD EPYC, 2 cores" in text
     history = text.split("| started |")[1]
     assert (
