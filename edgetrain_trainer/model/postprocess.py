@@ -24,9 +24,9 @@ class PostProcessConfig:
     first, as that many consecutive entries; the outputs then hold max_detections x that many entries and
     `count` counts boxes, not entries. nms_score_threshold: lowest best-class score kept: low, since boxes
     below it are lost to mAP, but every anchor above it costs NMS time (TrainerConfig.score_threshold's
-    comment); a box's later classes may score below it. use_regular_nms:
-    per-class NMS instead of fast NMS. Unused: under ai-edge-litert 2.3 it drops confident detections of
-    int8 models that fast NMS keeps.
+    comment); a box's later classes may score below it. use_regular_nms: per-class NMS instead of fast NMS
+    (one entry per kept box and class, detections_per_class per class). Unused: under ai-edge-litert 2.3 the
+    int8 BCCD model's regular NMS output none of its last class's boxes (docs/lab-notes.md, 2026-12-06).
     """
 
     max_detections: int = 100
