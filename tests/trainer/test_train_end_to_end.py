@@ -58,11 +58,15 @@ def test_package_holds_the_automl_files(trained):
     result, _, out = trained
     assert result.package_dir == out / "package"
     assert sorted(p.name for p in result.package_dir.iterdir()) == [
+        "diagnostics",  # the status page's confusion table and sample predictions (diagnostics.py)
         "dict.txt",
         "evaluation.json",
         "model.tflite",
         "tflite_metadata.json",
     ]
+    diagnostics = json.loads((result.package_dir / "diagnostics" / "diagnostics.json").read_text())
+    assert diagnostics["labels"] == result.labels and len(diagnostics["confusion"]) == len(result.labels) + 1
+    assert all((result.package_dir / "diagnostics" / s["file"]).is_file() for s in diagnostics["samples"])
     assert (result.package_dir / "dict.txt").read_text().splitlines() == result.labels
     assert result.labels == ["ace", "jack", "king", "nine", "queen", "ten"]
     metadata = json.loads((result.package_dir / "tflite_metadata.json").read_text())
