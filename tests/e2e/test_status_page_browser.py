@@ -43,6 +43,12 @@ class KeptStack:
 
     def __init__(self, folder: Path):
         self.data = tiny_dataset(folder / "tiny", {"TRAIN": 24, "VALIDATION": 4, "TEST": 4})
+        rows = list(csv.reader(self.data.open()))
+        with self.data.open("a", newline="") as out:  # one row the import rejects: x_max before x_min
+            csv.writer(out, lineterminator="\n").writerow(
+                [rows[0][0], rows[0][1], rows[0][2], 0.5, 0.1, "", "", 0.4, 0.3, "", ""]
+            )
+        self.bad_line = len(rows) + 1
         self.log = folder / "runner.log"
         overrides = folder / "overrides.json"
         command = runner_command(self.data, folder / "var", overrides, "--keep")
@@ -194,7 +200,10 @@ def test_the_imports_view_lists_the_stack_import(stack, browser, tmp_path):
     row = _wait(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, "tr.import"))
     browser.save_screenshot(str(tmp_path / "imports.png"))
 
-    assert "SUCCEEDED" in row.text and row.find_element(By.CSS_SELECTOR, ".rejected-count").text == "0"
+    assert "SUCCEEDED" in row.text and row.find_element(By.CSS_SELECTOR, ".rejected-count").text == "1"
+    (rejected,) = browser.find_elements(By.CSS_SELECTOR, "tr.rejected-row")
+    assert rejected.find_element(By.CSS_SELECTOR, ".line").text == str(stack.bad_line)
+    assert rejected.find_element(By.CSS_SELECTOR, ".reason").text
     assert _no_sideways_scrolling(browser)
 
 
