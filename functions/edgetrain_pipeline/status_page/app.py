@@ -21,7 +21,7 @@ from .. import storage_reader, topics
 from ..deps import Deps
 from ..errors import CsrfException, InvalidMessageException
 from ..schemas import TrainingRequest
-from . import csrf, model_view, queries, try_image
+from . import charts, csrf, model_view, queries, try_image
 from .charts import LC_H, LC_PAD, LC_W, PR_H, PR_PAD, PR_W
 
 OPTIMIZE_FOR = {  # the seed's form: what a person wants → the AutoML edge model type
@@ -141,7 +141,7 @@ def _training(deps: Deps, request: Request, training_id: str) -> Response:
         "labels": model_view.label_rows(evaluation, threshold),
         "confusion": model_view.confusion_view(diagnostics),
         "samples": model_view.sample_views(diagnostics),
-        "learning": model_view.charts.learning_lines(curve.get("points") or []),
+        "learning": charts.learning_lines(curve.get("points") or []),
         "timing": model_view.timing(doc),
         "comparison": doc.get("comparison"),
         "champion_reason": doc.get("championReason"),
