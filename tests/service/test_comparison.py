@@ -27,6 +27,7 @@ from tests.service.conftest import (
 )
 from tests.vertex.conftest import State, pipeline_request, wait_for_state
 from tests.vertex.conftest import grpc_clients as vertex_clients
+from tests.vertex.conftest import rest_clients as vertex_rest
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 UNSEEN = "ten"  # the label the champion never saw
@@ -136,11 +137,21 @@ def test_the_compared_model_is_evaluated_on_the_same_test_images(compared):
 
 def test_the_vertex_surface_lists_both_evaluations(service, compared):
     champion_id = compared["champion"].name.rsplit("/", 1)[1]
-    models = vertex_clients(service.grpc_target).models
-    listed = list(models.list_model_evaluations(parent=compared["challenger"].name))
-    assert sorted(e.display_name for e in listed) == ["", f"{COMPARED}{champion_id}"]
-    model = models.get_model(name=compared["challenger"].name)
-    assert model.labels["edgetrain-compared-test-images"] == compared["test_images"][0]
+    own_labels = {
+        e.display_name
+        for e in _evaluations(compared["client"], compared["challenger"])
+        if e.annotation_spec_id and not e.display_name.startswith(COMPARED)
+    }
+    for models in (vertex_clients(service.grpc_target).models, vertex_rest(service.vertex_rest_url).models):
+        listed = list(models.list_model_evaluations(parent=compared["challenger"].name))
+        assert sorted(e.display_name for e in listed) == ["", f"{COMPARED}{champion_id}"]
+        slices = {
+            e.display_name: {s.slice_.value for s in models.list_model_evaluation_slices(parent=e.name)}
+            for e in listed
+        }
+        assert slices == {"": own_labels, f"{COMPARED}{champion_id}": own_labels - {UNSEEN}}
+        model = models.get_model(name=compared["challenger"].name)
+        assert model.labels["edgetrain-compared-test-images"] == compared["test_images"][0]
 
 
 def test_a_missing_compared_model_leaves_the_comparison_out(service, compared):
