@@ -149,3 +149,23 @@ def test_evaluations_of_different_images_are_not_compared(deps):
     assert second["promoted"] is True  # against the stored 0.60, not the other images' 0.90
     assert "not of the same TEST images" in second["championReason"]
     assert second["comparison"]["sameImages"] is False
+
+
+@pytest.mark.emulators
+def test_a_comparison_with_a_model_that_is_no_longer_champion_is_not_used(deps):
+    champion_first(deps)
+    deps.automl.datasets["cards"] += 10
+    start_training(deps, as_event({"schemaVersion": 1, "dataset": "cards"}))
+    (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
+    model = deps.automl.succeed(running["operation"])
+    # the backend compared it with a model that has lost the title since the training started
+    deps.automl.compared[model.name] = Evaluations(
+        figures(0.70, ace=0.95), 10.0, figures(0.90), "IOD999", 10.0
+    )
+    poll_operations(deps)
+    export_and_notify(deps, as_event(deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)[-1]))
+    second = deps.store.get("trainings", running["trainingId"])
+
+    assert second["promoted"] is True  # against the champion's stored 0.60, not IOD999's 0.90
+    assert "compared it with IOD999, no longer the champion" in second["championReason"]
+    assert second["comparison"]["sameImages"] is False
