@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exceptions
 
 from .config import Settings
 
 MAX_OBJECT_BYTES = 8 * 2**20  # what the pipeline reads is small JSON or a scaled-down picture
+# What a read may raise besides NotFound: a bad URI or object, an API error, no credentials.
+READ_ERRORS = (ValueError, gexc.GoogleAPIError, auth_exceptions.GoogleAuthError)
 
 
 class StorageReader(Protocol):
     def read(self, uri: str) -> bytes | None:
-        """The object's bytes; None when it does not exist. ValueError for a URI that is not gs://B/P."""
+        """The object's bytes; None when it does not exist. ValueError for a URI that is not gs://B/P;
+        google.api_core / google.auth errors when Cloud Storage refuses (READ_ERRORS holds them all)."""
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -47,13 +51,21 @@ class LocalReader:
 
 class CloudStorageReader:
     def __init__(self, project: str):
-        from google.cloud import storage  # type: ignore[attr-defined]  # (no stubs for this namespace)
+        self._project = project
+        self._client: Any = None
+        self._lock = threading.Lock()
 
-        self._client = storage.Client(project=project)
+    def _bucket(self, name: str):
+        with self._lock:  # created on first read: a view with nothing to read needs no credentials
+            if self._client is None:
+                from google.cloud import storage  # type: ignore[attr-defined]  # (no stubs for this namespace)
+
+                self._client = storage.Client(project=self._project)
+            return self._client.bucket(name)
 
     def read(self, uri: str) -> bytes | None:
         bucket, path = split_uri(uri)
-        blob = self._client.bucket(bucket).blob(path)
+        blob = self._bucket(bucket).blob(path)
         try:
             blob.reload(timeout=30)
             if (blob.size or 0) > MAX_OBJECT_BYTES:

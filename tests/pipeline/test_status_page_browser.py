@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from edgetrain_pipeline import topics
@@ -83,7 +84,14 @@ def seed(store: FirestoreStore) -> None:
             "progressPercent": 30,
             "trainBudgetMilliNodeHours": 24_000,
             "evaluation": evaluation_summary(0.5),
-            "createdAt": datetime.now(UTC),
+            "trainingCurve": {
+                "points": [
+                    {"stage": "head", "epoch": 1, "loss": 1.8, "valMap50": 0.2},
+                    {"stage": "head", "epoch": 2, "loss": 1.1, "valMap50": 0.35},
+                    {"stage": "finetune", "epoch": 1, "loss": 0.9, "valMap50": 0.41},
+                ]
+            },
+            "createdAt": datetime.now(UTC) - timedelta(minutes=3),
         },
     )
 
@@ -125,3 +133,34 @@ def test_page_renders_refreshes_and_its_form_publishes_a_request(status_page, tr
         "requestId": message["requestId"],
         "source": "manual",
     }
+
+
+def test_a_running_training_s_view_shows_its_curve_and_eta_and_keeps_itself_current(
+    status_page, browser, tmp_path
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    store = FirestoreStore(get_env())
+    seed(store)
+    wait = WebDriverWait(browser, WAIT_S)
+
+    browser.get(f"{status_page}/training/tr-browser")
+    timing = wait.until(ec.presence_of_element_located((By.ID, "timing")))
+    browser.save_screenshot(str(tmp_path / "running.png"))
+
+    # created 3 min ago, 30 % done: about 7 min left (the budget allows 24 h)
+    assert re.fullmatch(
+        r"30% · elapsed 3 min \d\d s · about [67] min \d\d s left · budget 24 h 00 min on one node",
+        timing.text,
+    )
+    curve = browser.find_element(By.ID, "learning-curve")
+    assert len(curve.find_element(By.CSS_SELECTOR, "polyline.val-map").get_attribute("points").split()) == 3
+    assert [t.text for t in curve.find_elements(By.TAG_NAME, "text") if t.text in ("head", "finetune")] == [
+        "head",
+        "finetune",
+    ]
+
+    store.update("trainings", "tr-browser", {"progressPercent": 80})
+    wait.until(ec.text_to_be_present_in_element((By.ID, "timing"), "80%"))

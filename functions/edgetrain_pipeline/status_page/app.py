@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Request, Response
-from google.api_core import exceptions as gexc
 from jinja2 import Environment, FileSystemLoader
 
 from .. import storage_reader, topics
@@ -158,7 +157,7 @@ def _sample(deps: Deps, training_id: str, name: str) -> Response:
         return Response("no such sample picture", status=404, mimetype="text/plain")
     try:
         data = storage_reader.reader_for(deps.settings).read(f"{location.rstrip('/')}/diagnostics/{name}")
-    except gexc.GoogleAPIError as exc:
+    except storage_reader.READ_ERRORS as exc:
         return Response(f"the sample picture cannot be read: {exc}", status=502, mimetype="text/plain")
     if data is None:
         return Response("no such sample picture", status=404, mimetype="text/plain")

@@ -10,9 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from google.api_core import exceptions as gexc
-
-from ..storage_reader import StorageReader
+from ..storage_reader import READ_ERRORS, StorageReader
 from . import charts
 
 _LOGGER = logging.getLogger("edgetrain_pipeline")
@@ -36,7 +34,7 @@ def read_diagnostics(reader: StorageReader, doc: dict[str, Any]) -> dict[str, An
     try:
         raw = reader.read(uri)
         return json.loads(raw) if raw else None
-    except (ValueError, gexc.GoogleAPIError) as exc:  # no read access, a broken object: the rest still shows
+    except READ_ERRORS as exc:  # no read access, a broken object: the rest of the view still shows
         _LOGGER.warning("status page: %s unreadable: %s", uri, exc)
         return None
 

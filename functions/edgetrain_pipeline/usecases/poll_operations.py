@@ -101,7 +101,7 @@ def _training_curve(deps: Deps, operation: str) -> dict[str, Any] | None:
     try:
         raw = storage_reader.reader_for(deps.settings).read(uri)
         curve = json.loads(raw) if raw is not None else None
-    except (ValueError, gexc.GoogleAPIError) as exc:
+    except storage_reader.READ_ERRORS as exc:
         _LOGGER.warning("poll: training curve %s unreadable: %s", uri, exc)
         return None
     if not isinstance(curve, dict):
