@@ -43,5 +43,7 @@ def learning_lines(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
     stages = []
     for i, p in enumerate(points):
         if i == 0 or p.get("stage") != points[i - 1].get("stage"):
-            stages.append({"x": round(LC_PAD + i / span * (LC_W - 2 * LC_PAD), 1), "name": p.get("stage")})
+            x = round(LC_PAD + i / span * (LC_W - 2 * LC_PAD), 1)
+            near_right = x > LC_W - LC_PAD - 60  # the name then ends at the line instead of running off
+            stages.append({"x": x, "name": p.get("stage"), "anchor": "end" if near_right else "start"})
     return {"loss": loss_line, "map": map_line, "top_loss": top_loss, "stages": stages, "epochs": len(points)}
