@@ -1,23 +1,37 @@
-"""Firestore records of the ImportData calls the pipeline makes (imports/{importId})."""
+"""Firestore records of the ImportData calls the pipeline makes (imports/{importId}), with the counts the
+backend gives: rows rejected and rows whose split was kept (from the operation's partial failures), and the
+dataset's example count after the import (as start_training reads it for the training policy)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from . import topics
+from . import import_rows, topics
 from .firestore_store import FirestoreStore, as_dict, now
 from .schemas import TrainingRequest
 from .training_backend import OperationView
 
 FUNCTION = "import_dataset"
+REQUEST_PREFIX = "import-"  # the requestId of the dataset-imported event: REQUEST_PREFIX + importId
+_IMPORT_ID = re.compile(r"^im-[0-9a-f]{20}$")  # what import_id_for makes
 
 
 def import_id_for(key: str) -> str:
     return "im-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
+def import_id_of(request: TrainingRequest) -> str | None:
+    """The import a training request announces, if it is a dataset-imported event."""
+    request_id = request.request_id or ""
+    import_id = request_id[len(REQUEST_PREFIX) :]
+    if request.source != "import" or not request_id.startswith(REQUEST_PREFIX):
+        return None
+    return import_id if _IMPORT_ID.match(import_id) else None
 
 
 def claim_import(
@@ -74,11 +88,14 @@ def complete_import(store: FirestoreStore, import_id: str, op: OperationView) ->
         doc = as_dict(snap)
         if not doc or doc["state"] != "RUNNING":
             return []
+        rejected, kept = import_rows.split_rows(op.partial_failures)
         fields = {
             "state": "SUCCEEDED" if op.succeeded else "FAILED",
             "progressPercent": 100 if op.succeeded else doc.get("progressPercent", 0),
             "error": None if op.succeeded else op.error_message,
             "partialFailures": op.partial_failures,
+            "rowsRejected": len(rejected),
+            "rowsKeptSplit": len(kept),
             "finishedAt": now(),
             "updatedAt": now(),
         }
@@ -86,8 +103,21 @@ def complete_import(store: FirestoreStore, import_id: str, op: OperationView) ->
         if not op.succeeded:
             return []
         request = TrainingRequest(
-            schemaVersion=1, dataset=doc["dataset"], requestId=f"import-{import_id}", source="import"
+            schemaVersion=1, dataset=doc["dataset"], requestId=REQUEST_PREFIX + import_id, source="import"
         )
         return [store.add_to_outbox(txn, topics.TOPIC_DATASET_IMPORTED, request.to_wire())]
 
     return store.run_transaction(body)
+
+
+def record_example_count(store: FirestoreStore, request: TrainingRequest, example_count: int) -> None:
+    """Put the dataset's example count, read when the import's dataset-imported event arrived, on the
+    import's record. A request naming no import record (published by hand) records nothing."""
+    import_id = import_id_of(request)
+    if import_id is None:
+        return
+    ref = store.collection("imports").document(import_id)
+    try:
+        store.retry(ref.update)({"exampleCountAfter": example_count, "updatedAt": now()})
+    except gexc.NotFound:
+        pass

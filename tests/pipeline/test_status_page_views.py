@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from edgetrain_pipeline.status_page.rejected_rows import parse_rejected
+from edgetrain_pipeline.import_rows import ReportedRow, parse_row
 from PIL import Image
 
 from edgetrain_trainer.data.dataset import Example
@@ -124,8 +124,14 @@ def test_a_missing_training_is_a_404_page(deps):
 
 
 @pytest.mark.emulators
-def test_imports_are_listed_newest_first_with_their_rejected_rows(deps):
-    for n, failures in enumerate([["Error in gs://b/a.csv line 7: LABEL: is empty"], []]):
+def test_imports_are_listed_newest_first_with_their_counts_and_rows(deps):
+    kept = "Error in gs://b/a.csv line 9: image already in TEST; kept there"
+    records = [
+        {"partialFailures": ["Error in gs://b/a.csv line 7: LABEL: is empty", kept], "exampleCountAfter": 12},
+        {"partialFailures": []},
+        {"state": "RUNNING"},  # nothing reported yet
+    ]
+    for n, record in enumerate(records):
         deps.store.update(
             "imports",
             f"im-{n}",
@@ -134,25 +140,35 @@ def test_imports_are_listed_newest_first_with_their_rejected_rows(deps):
                 "datasetId": "cards",
                 "state": "SUCCEEDED",
                 "inputUris": [f"gs://b/import-{n}.csv"],
-                "partialFailures": failures,
                 "createdAt": datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=n),
-            },
+            }
+            | record,
         )
 
     html = http_client().get("/imports").get_data(as_text=True)
 
-    assert html.index('id="import-im-1"') < html.index('id="import-im-0"')
-    assert cells(html, "rejected-count") == ["0", "1"]
-    assert re.search(r'class="num line">7</td>\s*<td class="reason">LABEL: is empty</td>', html)
+    assert html.index('id="import-im-2"') < html.index('id="import-im-1"') < html.index('id="import-im-0"')
+    assert cells(html, "rejected-count") == ["—", "0", "1"]
+    assert cells(html, "kept-count") == ["—", "0", "1"]
+    assert cells(html, "example-count") == ["—", "—", "12"]
+    rejected = html[html.index('<table class="rejected-rows">') : html.index('<table class="kept-rows">')]
+    kept_table = html[html.index('<table class="kept-rows">') :]
+    assert re.search(r'class="num line">7</td>\s*<td class="reason">LABEL: is empty</td>', rejected)
+    assert "kept there" not in rejected
+    assert re.search(
+        r'class="num line">9</td>\s*<td class="reason">image already in TEST; kept there</td>', kept_table
+    )
 
 
-def test_rejected_rows_keep_a_message_without_a_line_whole():
-    assert parse_rejected("Error in gs://b/x y.csv line 12: bad: box") == {
-        "source": "gs://b/x y.csv",
-        "line": 12,
-        "reason": "bad: box",
-    }
-    assert parse_rejected("quota") == {"source": None, "line": None, "reason": "quota"}
+def test_a_reported_row_is_read_as_rejected_unless_its_image_kept_its_split():
+    assert parse_row("Error in gs://b/x y.csv line 12: bad: box") == ReportedRow(
+        "gs://b/x y.csv", 12, "bad: box", False
+    )
+    assert parse_row("quota") == ReportedRow(None, None, "quota", False)
+    assert parse_row("Error in gs://b/a.csv line 3: image already in VALIDATION; kept there").kept_split
+    assert not parse_row(
+        "Error in gs://b/a.csv line 3: image already in VALIDATION; kept there, twice"
+    ).kept_split
 
 
 @pytest.mark.emulators

@@ -9,6 +9,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from ..firestore_store import FirestoreStore, as_dict
+from .imports_view import import_view
 
 
 def _iso(value: Any) -> str | None:
@@ -128,26 +129,7 @@ def trained_models(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any
 
 
 def list_imports(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
-    """Imports newest first, each with its rejected rows parsed (rejected_rows.py)."""
-    from .rejected_rows import parse_rejected
-
+    """Imports newest first, each with its counts and reported rows (imports_view.py)."""
     query = store.collection("imports").order_by("createdAt", direction=firestore.Query.DESCENDING)
     snaps = store.retry(lambda: list(query.limit(limit).stream()))()
-    views = []
-    for snap in snaps:
-        doc = as_dict(snap)
-        failures = doc.get("partialFailures") or []
-        views.append(
-            {
-                "importId": snap.id,
-                "datasetId": doc.get("datasetId"),
-                "state": doc.get("state"),
-                "inputUris": doc.get("inputUris") or [],
-                "progressPercent": doc.get("progressPercent") or 0,
-                "error": doc.get("error"),
-                "rejected": [parse_rejected(text) for text in failures],
-                "createdAt": _iso(doc.get("createdAt")),
-                "finishedAt": _iso(doc.get("finishedAt")),
-            }
-        )
-    return views
+    return [import_view(snap.id, as_dict(snap)) for snap in snaps]

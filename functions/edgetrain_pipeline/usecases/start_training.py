@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from google.api_core import exceptions as gexc
 
+from .. import import_records
 from .. import training_records as records
 from ..deps import Deps
 from ..envelope import PubSubEvent
@@ -32,6 +33,7 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
         if is_retry_exhausted(exc):
             raise transient(FUNCTION, "GetDataset", exc) from exc
         return reject(deps, FUNCTION, event, f"GetDataset {dataset} failed: {getattr(exc, 'message', exc)}")
+    import_records.record_example_count(deps.store, request, example_count)
     claim = records.claim_training(
         deps.store, key, event.event_id, request, dataset, example_count, deps.settings
     )
