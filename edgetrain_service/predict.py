@@ -23,6 +23,13 @@ DEFAULT_MAX_BOXES = 100
 # bounded however many Predict requests arrive together (the rest wait their turn).
 PREDICT_SLOTS = 2
 IMAGE_FIELD = "payload.image.image_bytes"
+# Plain words in place of Pillow's own, which name the Python object it read from.
+UNREADABLE = "not a readable image"
+UNKNOWN_FORMAT = (
+    f"{UNREADABLE}: the bytes are not in an image format the service decodes (such as JPEG, PNG, GIF, BMP "
+    "or WebP), or the image's header is damaged"
+)
+CORRUPT = f"{UNREADABLE}: the image data is truncated or corrupt"
 
 
 def _float_param(params, key: str, default: float) -> float:
@@ -42,15 +49,17 @@ def _decode(data: bytes):
         raise invalid_field(
             IMAGE_FIELD, f"image has more than {MAX_IMAGE_PIXELS:,} pixels, the limit"
         ) from error
-    except (UnidentifiedImageError, OSError) as error:
-        raise invalid_field(IMAGE_FIELD, f"not a readable image ({error})") from error
+    except UnidentifiedImageError as error:
+        raise invalid_field(IMAGE_FIELD, UNKNOWN_FORMAT) from error
+    except (OSError, ValueError, SyntaxError) as error:  # a known format's header that does not parse
+        raise invalid_field(IMAGE_FIELD, CORRUPT) from error
     problem = too_many_pixels(*image.size)
     if problem:
         raise invalid_field(IMAGE_FIELD, problem)
     try:
         return image.convert("RGB")
     except (OSError, ValueError, SyntaxError) as error:  # how Pillow reports truncated or corrupt data
-        raise invalid_field(IMAGE_FIELD, f"not a readable image ({error})") from error
+        raise invalid_field(IMAGE_FIELD, CORRUPT) from error
 
 
 class Predictor:

@@ -56,12 +56,22 @@ def test_import_refuses_an_image_over_the_pixel_limit_and_keeps_the_others(clien
     assert client.get_dataset(name=dataset.name).example_count == 1
 
 
+def _truncated_jpeg() -> bytes:
+    data = (CARDS / "images" / "IMG_2383.JPG").read_bytes()
+    return data[: len(data) // 2]
+
+
 @pytest.mark.parametrize(
     "image, reason",
     [
         (lambda: _png(8000, 6000), "8000 x 6000"),  # over this service's limit
         (lambda: _png(14000, 14000, "1"), "more than"),  # over Pillow's bomb threshold (was INTERNAL)
-        (lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "not a readable image"),
+        (
+            lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * 64,
+            "not a readable image: the bytes are not in an image format",
+        ),
+        (lambda: b"notes, not a picture\n", "not a readable image: the bytes are not in an image format"),
+        (_truncated_jpeg, "not a readable image: the image data is truncated or corrupt"),
     ],
 )
 def test_predict_refuses_oversized_or_broken_images_with_invalid_argument(
@@ -71,9 +81,11 @@ def test_predict_refuses_oversized_or_broken_images_with_invalid_argument(
         prediction_client.predict(
             name=trainings.low_latency.name, payload={"image": {"image_bytes": image()}}
         )
-    assert "payload.image.image_bytes" in raised.value.message and reason in raised.value.message
-    if reason != "not a readable image":
-        assert f"{MAX_IMAGE_PIXELS:,}" in raised.value.message
+    message = raised.value.message
+    assert message.startswith("payload.image.image_bytes: ") and reason in message
+    assert "object at 0x" not in message and "<" not in message  # plain words, not a Python repr
+    if not reason.startswith("not a readable image"):
+        assert f"{MAX_IMAGE_PIXELS:,}" in message
 
 
 @pytest.mark.parametrize("count", ["nan", "inf", "-inf", "-1", "2.5", "1e400"])
