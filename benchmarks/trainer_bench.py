@@ -31,10 +31,8 @@ from benchmarks.machine import ROOT, git_info, machine_info
 from benchmarks.memory import PhaseMemory
 from benchmarks.report import RESULTS_DIR, save_record
 from benchmarks.speed_probe import probe
-from benchmarks.trainer_report import (
-    PEAK_RSS_TARGET_BYTES,
-    render_markdown,  # noqa: F401  (report.py looks it up here)
-)
+from benchmarks.trainer_report import PEAK_RSS_TARGET_BYTES
+from benchmarks.trainer_table import render_markdown  # noqa: F401  (report.py looks it up here)
 from edgetrain_trainer.types import MODEL_TYPES
 
 DATASETS = ("bccd", "cards", "raccoon")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from benchmarks import machine
-from benchmarks.trainer_report import _commit
+from benchmarks.trainer_table import _commit
 
 
 def _repo(tmp_path):

@@ -1,7 +1,7 @@
 """The speed probe: a real timed workload in a child process, and where its figure shows in BENCHMARKS.md."""
 
 from benchmarks.speed_probe import VERSION, probe
-from benchmarks.trainer_report import render_markdown
+from benchmarks.trainer_table import render_markdown
 from tests.bench.test_trainer_report import run
 
 

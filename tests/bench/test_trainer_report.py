@@ -1,6 +1,7 @@
 """The trainer section of BENCHMARKS.md: which run each headline row shows."""
 
-from benchmarks.trainer_report import PREVIOUS_RECIPE, default_recipe_runs, recipe_runs, render_markdown
+from benchmarks.trainer_report import PREVIOUS_RECIPE, default_recipe_runs, recipe_runs
+from benchmarks.trainer_table import render_markdown
 from edgetrain_trainer.config import TrainerConfig
 
 HIGH = "mobile-high-accuracy-1"
