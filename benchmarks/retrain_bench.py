@@ -154,6 +154,12 @@ def _row(name: str, r: dict[str, Any]) -> str:
     )
 
 
+def _why(goal: dict[str, Any], record: dict[str, Any]) -> str:
+    if goal.get("met"):
+        return f"judged by the {goal.get('basis')}"
+    return goal.get("why") or record.get("error") or "no result"
+
+
 def _versus(record: dict[str, Any]) -> str:
     """': round 3 … vs the cold reference …' when both finished."""
     warm, cold = (record.get("rounds") or [None])[-1], record.get("cold")
@@ -201,7 +207,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     verdict = {True: "✓ met", False: "✗ not met", None: "–"}[goal.get("met")]
     lines += [
         "",
-        f"Target: {verdict} ({goal.get('why', shown.get('error', 'no result'))}){_versus(shown)}.",
+        f"Target: {verdict} ({_why(goal, shown)}){_versus(shown)}.",
         "",
     ]
     lines += [
