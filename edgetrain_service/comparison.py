@@ -60,6 +60,7 @@ class Compared:
     evaluation: dict[str, Any]  # AutoML-shaped (edgetrain_trainer.evaluation), perLabel: labels it knows
     latency_ms: float
     images_digest: str
+    trained_latency_ms: float  # the trained model's, timed in alternation with latency_ms
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,18 @@ def compared_model(job: TrainJob) -> str | None:
     return f"{names.location_of(job.model)}/models/{model_id}"
 
 
-def compare(store: Store, config: ServiceConfig, model: str, images: EvaluatedImages) -> Compared | None:
-    """Evaluate `model`'s exported TF Lite on `images`; None, with the reason logged, when it cannot be."""
+def compare(
+    store: Store, config: ServiceConfig, model: str, images: EvaluatedImages, trained_package: Path
+) -> Compared | None:
+    """Evaluate `model`'s exported TF Lite on `images`, and time it in alternation with the trained model's
+    package; None, with the reason logged, when it cannot be."""
     from edgetrain_trainer.data.images import load_rgb
     from edgetrain_trainer.evaluation import evaluate
-    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
+    from edgetrain_trainer.export.tflite_detector import (
+        LATENCY_IMAGES,
+        TFLiteDetector,
+        latency_in_alternation,
+    )
 
     if store.get_resource(model, KIND) is None:
         why = "deleted, not trained yet, or never trained here"
@@ -114,7 +122,12 @@ def compare(store: Store, config: ServiceConfig, model: str, images: EvaluatedIm
     try:
         package = Path(artifacts.read_result(config, names.parse_name(model, "models").id)["package_dir"])
         detector = TFLiteDetector(package, num_threads=2)
-        found, latency_ms = detector.detect_and_time(load_rgb(e.image_path) for e in images.examples)
+        found = [detector.detect(load_rgb(e.image_path)) for e in images.examples]
+        trained = TFLiteDetector(trained_package, num_threads=2)
+        timed = [load_rgb(e.image_path) for e in images.examples[:LATENCY_IMAGES]]
+        trained_ms, latency_ms = latency_in_alternation(
+            [(trained, [trained.prepare(i) for i in timed]), (detector, [detector.prepare(i) for i in timed])]
+        )
     except (FailedPrecondition, OSError, ValueError, RuntimeError) as error:
         _LOGGER.warning("no comparison: %s's TF Lite package cannot be evaluated: %s", model, error)
         return None
@@ -130,12 +143,14 @@ def compare(store: Store, config: ServiceConfig, model: str, images: EvaluatedIm
     evaluation = evaluate(images.examples, images.labels, predictions).to_dict()
     seen = set(detector.labels)
     evaluation["perLabel"] = [e for e in evaluation["perLabel"] if e["displayName"] in seen]
-    return Compared(model, evaluation, latency_ms, images.digest)
+    return Compared(model, evaluation, latency_ms, images.digest, trained_ms)
 
 
 def model_labels(result, images: EvaluatedImages | None, compared: Compared | None) -> dict[str, str]:
-    """What the trained model's labels say about its evaluation and the comparison."""
-    labels = {LATENCY_LABEL: micros(result.latency_ms)}
+    """What the trained model's labels say about its evaluation and the comparison. With a comparison both
+    latencies come from the one measurement in alternation, so they are comparable."""
+    latency_ms = compared.trained_latency_ms if compared is not None else result.latency_ms
+    labels = {LATENCY_LABEL: micros(latency_ms)}
     if images is not None:
         labels[TEST_IMAGES_LABEL] = images.digest
     if compared is not None:

@@ -113,7 +113,9 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
     artifacts.write_result(config, model_id, result)
     images = comparison.evaluated_images(request, result)
     champion = comparison.compared_model(job)
-    compared = comparison.compare(store, config, champion, images) if champion and images else None
+    compared = None
+    if champion and images:
+        compared = comparison.compare(store, config, champion, images, result.package_dir)
     _record(store, op_name, job, result, compared, comparison.model_labels(result, images, compared))
 
 
