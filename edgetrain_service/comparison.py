@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ def compare(
     from edgetrain_trainer.export.tflite_detector import (
         LATENCY_IMAGES,
         TFLiteDetector,
-        latency_in_alternation,
+        latency_rounds,
     )
 
     if store.get_resource(model, KIND) is None:
@@ -125,9 +126,8 @@ def compare(
         found = [detector.detect(load_rgb(e.image_path)) for e in images.examples]
         trained = TFLiteDetector(trained_package, num_threads=2)
         timed = [load_rgb(e.image_path) for e in images.examples[:LATENCY_IMAGES]]
-        trained_ms, latency_ms = latency_in_alternation(
-            [(trained, [trained.prepare(i) for i in timed]), (detector, [detector.prepare(i) for i in timed])]
-        )
+        pairs = [(d, [d.prepare(image) for image in timed]) for d in (trained, detector)]
+        trained_ms, latency_ms = (statistics.median(r) for r in latency_rounds(pairs))
     except (FailedPrecondition, OSError, ValueError, RuntimeError) as error:
         _LOGGER.warning("no comparison: %s's TF Lite package cannot be evaluated: %s", model, error)
         return None

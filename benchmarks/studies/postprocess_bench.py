@@ -64,7 +64,7 @@ def compare_exports(packages: dict[str, Path], dataset: str, data_root: Path) ->
     from edgetrain_trainer.data.dataset import load_dataset
     from edgetrain_trainer.data.images import load_rgb
     from edgetrain_trainer.data.rows import TEST
-    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
+    from edgetrain_trainer.export.tflite_detector import TFLiteDetector, latency_rounds
 
     full = load_dataset(data_root / dataset / "annotations.csv")
     test = full.split(TEST)
@@ -73,18 +73,34 @@ def compare_exports(packages: dict[str, Path], dataset: str, data_root: Path) ->
     for name, package in packages.items():
         labels = (package / "dict.txt").read_text().splitlines()
         map50, map50_95, _ = evaluate_package(package, labels, test, full.labels)
-        out[name] = {"map50": round(map50, 4), "map50_95": round(map50_95, 4), "rounds_ms": []}
+        out[name] = {"map50": round(map50, 4), "map50_95": round(map50_95, 4)}
     detectors = {name: TFLiteDetector(p, num_threads=THREADS) for name, p in packages.items()}
     prepared = {name: [d.prepare(i) for i in images] for name, d in detectors.items()}
-    for _ in range(ROUNDS):
-        for name, detector in detectors.items():
-            out[name]["rounds_ms"].append(round(detector.latency_ms(prepared[name], runs=RUNS), 2))
-    for name, entry in out.items():
+    timed = latency_rounds([(d, prepared[name]) for name, d in detectors.items()], ROUNDS, RUNS)
+    for (name, entry), rounds in zip(out.items(), timed, strict=True):
+        entry["rounds_ms"] = [round(ms, 2) for ms in rounds]
         entry["median_ms"] = round(statistics.median(entry["rounds_ms"]), 2)
         entry["entries_per_image"] = round(
             statistics.mean(len(detectors[name].detect(i).scores) for i in prepared[name]), 1
         )
     return out
+
+
+def models_to_measure(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> list[tuple[Path, str, str, str]]:
+    """(model dir, dataset, model type, when trained) of --model-dir, else of the trainer table's runs whose
+    model directory is still on this machine."""
+    if args.model_dir:
+        if not args.dataset:
+            parser.error("--model-dir needs --dataset")
+        return [(args.model_dir, args.dataset, args.model_type, "")]
+    trainer = RESULTS_DIR / "trainer.jsonl"
+    runs = latest_packages(read_records(trainer)) if trainer.exists() else []
+    models = [
+        (Path(r["package_dir"]).parent / "model", r["dataset"], r["model_type"], r["started"]) for r in runs
+    ]
+    return [m for m in models if (m[0] / "trainer.json").is_file()]
 
 
 def compare_variants(
@@ -143,18 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
-    if args.model_dir:
-        if not args.dataset:
-            parser.error("--model-dir needs --dataset")
-        models = [(args.model_dir, args.dataset, args.model_type, "")]
-    else:  # the trainer table's runs whose model directory is still here
-        trainer = RESULTS_DIR / "trainer.jsonl"
-        runs = latest_packages(read_records(trainer)) if trainer.exists() else []
-        models = [
-            (Path(r["package_dir"]).parent / "model", r["dataset"], r["model_type"], r["started"])
-            for r in runs
-        ]
-        models = [m for m in models if (m[0] / "trainer.json").is_file()]
+    models = models_to_measure(parser, args)
     if not models:
         print("no trained model directory here: pass --model-dir and --dataset", file=sys.stderr)
         return 1

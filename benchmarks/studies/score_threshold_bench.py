@@ -14,7 +14,6 @@ latency rounds interleave them so that the machine's drift hits every threshold 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -22,49 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import git_info, machine_info
-from benchmarks.report import RESULTS_DIR, read_records, save_record
+from benchmarks.report import RESULTS_DIR, save_record
+from benchmarks.studies.postprocess_bench import ROUNDS, compare_exports, models_to_measure
 from benchmarks.studies.trainer_reexport import export_package
-from benchmarks.trainer_bench import default_data_root, evaluate_package
-from benchmarks.trainer_latency_bench import IMAGES, RUNS, THREADS, test_image_paths
-from benchmarks.trainer_report import latest_packages
+from benchmarks.trainer_bench import default_data_root
+from benchmarks.trainer_latency_bench import IMAGES, RUNS, THREADS
 
 RESULTS = RESULTS_DIR / "score_threshold.jsonl"
 THRESHOLDS = (0.01, 0.05, 0.1)
-ROUNDS = 5
 
 
 def compare_thresholds(model_dir: Path, dataset: str, data_root: Path, thresholds: list[float]) -> dict:
-    from edgetrain_trainer.data.dataset import load_dataset
-    from edgetrain_trainer.data.images import load_rgb
-    from edgetrain_trainer.data.rows import TEST
-    from edgetrain_trainer.export.tflite_detector import TFLiteDetector
-
-    full = load_dataset(data_root / dataset / "annotations.csv")
-    test = full.split(TEST)
-    images = [load_rgb(p) for p in test_image_paths(data_root, dataset)]
     with tempfile.TemporaryDirectory(prefix="score-threshold-") as tmp:
-        packages = {t: export_package(model_dir, Path(tmp) / f"package-{t:g}", t) for t in thresholds}
-        out: dict[float, dict[str, Any]] = {}
-        for t, package in packages.items():
-            labels = (package / "dict.txt").read_text().splitlines()
-            map50, map50_95, _ = evaluate_package(package, labels, test, full.labels)
-            out[t] = {
-                "threshold": t,
-                "map50": round(map50, 4),
-                "map50_95": round(map50_95, 4),
-                "rounds_ms": [],
-            }
-        detectors = {t: TFLiteDetector(p, num_threads=THREADS) for t, p in packages.items()}
-        prepared = {t: [d.prepare(i) for i in images] for t, d in detectors.items()}
-        for _ in range(ROUNDS):
-            for t, detector in detectors.items():
-                out[t]["rounds_ms"].append(round(detector.latency_ms(prepared[t], runs=RUNS), 2))
-        for t, entry in out.items():
-            entry["median_ms"] = round(statistics.median(entry["rounds_ms"]), 2)
-            entry["entries_per_image"] = round(
-                statistics.mean(len(detectors[t].detect(i).scores) for i in prepared[t]), 1
-            )
-    return {"entries": list(out.values())}
+        packages = {f"{t:g}": export_package(model_dir, Path(tmp) / f"package-{t:g}", t) for t in thresholds}
+        measured = compare_exports(packages, dataset, data_root)
+    return {"entries": [{"threshold": t, **measured[f"{t:g}"]} for t in thresholds]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,18 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
-    if args.model_dir:
-        if not args.dataset:
-            parser.error("--model-dir needs --dataset")
-        models = [(args.model_dir, args.dataset, args.model_type, "")]
-    else:  # the trainer table's runs whose model directory is still here
-        trainer = RESULTS_DIR / "trainer.jsonl"
-        runs = latest_packages(read_records(trainer)) if trainer.exists() else []
-        models = [
-            (Path(r["package_dir"]).parent / "model", r["dataset"], r["model_type"], r["started"])
-            for r in runs
-        ]
-        models = [m for m in models if (m[0] / "trainer.json").is_file()]
+    models = models_to_measure(parser, args)
     if not models:
         print("no trained model directory here: pass --model-dir and --dataset", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@ result = detector.detect(pil_or_uint8_image)      # boxes yxyx normalized [D, 4]
 # D = count x classesPerDetection: a box in doubt comes once per top class, best first
 detector.latency_ms([detector.prepare(image)])   # median invoke time on real images
 found, ms = detector.detect_and_time(images)      # detections of each image, latency on the first few
-ms_a, ms_b = latency_in_alternation([(a, images_a), (b, images_b)])  # two models, timed in turn
+rounds_a, rounds_b = latency_rounds([(a, images_a), (b, images_b)])  # two models, timed in turn
 evaluation, ms = evaluate_package(package_dir, examples, labels, cancel)  # AutoML-shaped, on TEST rows
 """
 
@@ -102,16 +102,16 @@ class TFLiteDetector:
         return found, self.latency_ms(timed, runs=runs)
 
 
-def latency_in_alternation(
+def latency_rounds(
     timed: list[tuple[TFLiteDetector, list[np.ndarray]]], rounds: int = 5, runs: int = 10
-) -> list[float]:
-    """Each detector's median round latency_ms on its prepared images, the detectors timed in turn within
+) -> list[list[float]]:
+    """Each detector's latency_ms on its prepared images, once per round, the detectors timed in turn within
     every round: on a shared machine a load change then hits them all alike, not whichever ran last."""
-    medians: list[list[float]] = [[] for _ in timed]
+    measured: list[list[float]] = [[] for _ in timed]
     for _ in range(rounds):
         for i, (detector, images) in enumerate(timed):
-            medians[i].append(detector.latency_ms(images, runs=runs))
-    return [statistics.median(m) for m in medians]
+            measured[i].append(detector.latency_ms(images, runs=runs))
+    return measured
 
 
 def _classes_per_box(metadata_path: Path) -> int:
