@@ -8,7 +8,7 @@ carry the TEST images' digest and both int8 latencies (docs/service.md, "Compari
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,9 +78,20 @@ def automl_evaluations(evaluations: Iterable[Any], labels: Mapping[str, str]) ->
         count = item.evaluated_example_count
         return with_images(summarize_evaluation(item), per_label[theirs], count, labels.get(digest_label))
 
-    has_theirs = True in overall
+    return _evaluations(summary, overall, compared_model, labels)
+
+
+def _evaluations(
+    summary: Callable[[bool, str], dict[str, Any]],
+    found: Container[bool],
+    compared_model: str | None,
+    labels: Mapping[str, str],
+) -> Evaluations:
+    """Evaluations from `summary(theirs, digest label)` of the model's own evaluation (theirs False) and of
+    the compared model's (True), for those `found` holds, with the two latencies from the model's labels."""
+    has_theirs = True in found
     return Evaluations(
-        evaluation=summary(False, TEST_IMAGES_LABEL) if False in overall else {},
+        evaluation=summary(False, TEST_IMAGES_LABEL) if False in found else {},
         latency_ms=latency_from_label(labels, LATENCY_LABEL),
         champion=summary(True, COMPARED_TEST_IMAGES_LABEL) if has_theirs else None,
         champion_model=compared_model if has_theirs else None,
@@ -113,11 +124,4 @@ def vertex_evaluations(
         per_label = [vertex_label_summary(s) for s in slices if _dimension(s) == "annotationSpec"]
         return with_images(figures, per_label, None, labels.get(digest_label))
 
-    has_theirs = True in found
-    return Evaluations(
-        evaluation=summary(False, TEST_IMAGES_LABEL) if False in found else {},
-        latency_ms=latency_from_label(labels, LATENCY_LABEL),
-        champion=summary(True, COMPARED_TEST_IMAGES_LABEL) if has_theirs else None,
-        champion_model=compared_model if has_theirs else None,
-        champion_latency_ms=latency_from_label(labels, COMPARED_LATENCY_LABEL),
-    )
+    return _evaluations(summary, found, compared_model, labels)
