@@ -1,19 +1,31 @@
 """Helpers for the integration tests on the real emulators and the real AutoML service: a tiny dataset
-from the bundled sample, Pub/Sub taps on the pipeline's topics, and push-style delivery to the functions."""
+from the bundled sample, Pub/Sub taps on the pipeline's topics, push-style delivery to the functions, and the
+pipeline's Deps wired to a running service."""
 
 from __future__ import annotations
 
 import csv
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import functions_framework
+import pytest
 from edgetrain_pipeline import topics
+from edgetrain_pipeline.automl_gateway import AutoMlGateway
+from edgetrain_pipeline.config import get_env
+from edgetrain_pipeline.deps import Deps, set_deps
+from edgetrain_pipeline.firestore_store import FirestoreStore
 from google.cloud import pubsub_v1
 
+from edgetrain.localstack import emulators
+
 from .apps import MAIN
+from .conftest import TEST_ENV
 from .events import post, pubsub_event
+from .recording_publisher import RecordingPublisher
 
 SAMPLE = Path(__file__).resolve().parents[2] / "edgetrain" / "sample_data" / "bccd_sample"
 BUCKET = "edgetrain-test-data"
@@ -86,3 +98,23 @@ class Functions:
     def deliver(self, target: str, payload, message_id: str | None = None, raw: bytes | None = None) -> int:
         client = self.apps[target].test_client()  # one per call: deliveries may run in parallel threads
         return post(client, pubsub_event(payload, event_id=message_id, raw=raw)).status_code
+
+
+@contextmanager
+def automl_deps(firestore_host: str, service, **env_vars: str) -> Iterator[Deps]:
+    """The pipeline's Deps against the running `service` (edgetrain_service.process.ServiceProcess) through
+    the real AutoML gateway, on a reset Firestore emulator, with a RecordingPublisher; TEST_ENV and
+    `env_vars` set for the block, the settings cache cleared on both sides."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {**TEST_ENV, "AUTOML_ENDPOINT": service.grpc_target, **env_vars}.items():
+            env.setenv(name, value)
+        get_env.cache_clear()
+        settings = get_env()
+        emulators.reset_firestore(firestore_host, TEST_ENV["GOOGLE_CLOUD_PROJECT"])
+        deps = Deps(settings, FirestoreStore(settings), AutoMlGateway(settings), RecordingPublisher())
+        set_deps(deps)
+        try:
+            yield deps
+        finally:
+            set_deps(None)
+            get_env.cache_clear()

@@ -14,21 +14,14 @@ from pathlib import Path
 
 import pytest
 from edgetrain_pipeline import import_records, topics
-from edgetrain_pipeline.automl_gateway import AutoMlGateway
-from edgetrain_pipeline.config import get_env
-from edgetrain_pipeline.deps import Deps, set_deps
+from edgetrain_pipeline.deps import Deps
 from edgetrain_pipeline.envelope import PubSubEvent
-from edgetrain_pipeline.firestore_store import FirestoreStore
 from edgetrain_pipeline.usecases.import_dataset import import_dataset
 from edgetrain_pipeline.usecases.poll_operations import poll_operations
 from edgetrain_pipeline.usecases.start_training import start_training
 
-from edgetrain.localstack import emulators
-
 from .apps import http_client
-from .conftest import TEST_ENV
-from .live import BUCKET, SAMPLE
-from .recording_publisher import RecordingPublisher
+from .live import BUCKET, SAMPLE, automl_deps
 
 pytestmark = pytest.mark.emulators
 service_process = pytest.importorskip("edgetrain_service.process")
@@ -78,23 +71,11 @@ def _import(deps: Deps, dataset: str, uri: str, request_id: str) -> dict:
 @pytest.fixture
 def live(firestore_emulator, tmp_path):
     with (
-        pytest.MonkeyPatch.context() as env,
         service_process.ServiceProcess(data_dir=tmp_path / "service", workers=1) as service,
+        # the imports announce themselves, and no training starts
+        automl_deps(firestore_emulator.host, service, MIN_NEW_EXAMPLES="1000") as deps,
     ):
-        for name, value in TEST_ENV.items():
-            env.setenv(name, value)
-        env.setenv("AUTOML_ENDPOINT", service.grpc_target)
-        env.setenv("MIN_NEW_EXAMPLES", "1000")  # the imports announce themselves, and no training starts
-        get_env.cache_clear()
-        settings = get_env()
-        emulators.reset_firestore(firestore_emulator.host, TEST_ENV["GOOGLE_CLOUD_PROJECT"])
-        deps = Deps(settings, FirestoreStore(settings), AutoMlGateway(settings), RecordingPublisher())
-        set_deps(deps)
-        try:
-            yield deps, Path(service.storage_root)
-        finally:
-            set_deps(None)
-            get_env.cache_clear()
+        yield deps, Path(service.storage_root)
 
 
 def test_a_row_whose_image_keeps_its_split_is_counted_and_shown_as_kept_not_rejected(live):

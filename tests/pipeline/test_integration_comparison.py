@@ -14,21 +14,14 @@ from pathlib import Path
 
 import pytest
 from edgetrain_pipeline import topics
-from edgetrain_pipeline.automl_gateway import AutoMlGateway
-from edgetrain_pipeline.config import get_env
-from edgetrain_pipeline.deps import Deps, set_deps
+from edgetrain_pipeline.deps import Deps
 from edgetrain_pipeline.envelope import PubSubEvent
-from edgetrain_pipeline.firestore_store import FirestoreStore
 from edgetrain_pipeline.model_evaluations import COMPARE_TO_LABEL
 from edgetrain_pipeline.usecases.exports import export_and_notify
 from edgetrain_pipeline.usecases.poll_operations import poll_operations
 from edgetrain_pipeline.usecases.start_training import start_training
 
-from edgetrain.localstack import emulators
-
-from .conftest import TEST_ENV
-from .live import tiny_dataset_csv
-from .recording_publisher import RecordingPublisher
+from .live import automl_deps, tiny_dataset_csv
 
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 service_process = pytest.importorskip("edgetrain_service.process")
@@ -77,30 +70,18 @@ def _retrain(deps: Deps, dataset: str, n: int) -> dict:
 def retrained(firestore_emulator, tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline-comparison")
     with (
-        pytest.MonkeyPatch.context() as env,
         service_process.ServiceProcess(
             data_dir=root / "service", trainer_overrides=TINY, workers=1
         ) as service,
+        automl_deps(firestore_emulator.host, service) as deps,
     ):
-        for name, value in TEST_ENV.items():
-            env.setenv(name, value)
-        env.setenv("AUTOML_ENDPOINT", service.grpc_target)
-        get_env.cache_clear()
-        settings = get_env()
-        emulators.reset_firestore(firestore_emulator.host, TEST_ENV["GOOGLE_CLOUD_PROJECT"])
-        deps = Deps(settings, FirestoreStore(settings), AutoMlGateway(settings), RecordingPublisher())
-        set_deps(deps)
-        try:
-            dataset = deps.automl.create_dataset("retrained")
-            uri = tiny_dataset_csv(Path(service.storage_root), "retrained", {"TRAIN": 8, "TEST": 3})
-            op = deps.automl.import_data(dataset, [uri])
-            _until(deps, "the import", lambda: deps.automl.get_operation(op).done)
-            first = _retrain(deps, dataset, 1)
-            second = _retrain(deps, dataset, 2)
-            yield deps, first, second
-        finally:
-            set_deps(None)
-            get_env.cache_clear()
+        dataset = deps.automl.create_dataset("retrained")
+        uri = tiny_dataset_csv(Path(service.storage_root), "retrained", {"TRAIN": 8, "TEST": 3})
+        op = deps.automl.import_data(dataset, [uri])
+        _until(deps, "the import", lambda: deps.automl.get_operation(op).done)
+        first = _retrain(deps, dataset, 1)
+        second = _retrain(deps, dataset, 2)
+        yield deps, first, second
 
 
 def test_the_second_training_is_decided_on_the_same_images_as_the_champion(retrained):
