@@ -126,7 +126,7 @@ def get_env() -> Settings:
         default_budget_milli_node_hours=_int("DEFAULT_BUDGET_MILLI_NODE_HOURS", 24_000, 1_000, 100_000),
         min_new_examples=_int("MIN_NEW_EXAMPLES", 1, 0, 10_000_000),
         champion_metric=_choice("CHAMPION_METRIC", "boundingBoxMeanAveragePrecision", CHAMPION_METRICS),
-        champion_min_improvement=_float("CHAMPION_MIN_IMPROVEMENT", 0.0, 0.0),
+        champion_min_improvement=_float("CHAMPION_MIN_IMPROVEMENT", 0.005, 0.0),
         max_label_ap_drop=_float("MAX_LABEL_AP_DROP", 0.02, 0.0),
         max_latency_increase_ms=_float("MAX_LATENCY_INCREASE_MS", 2.0, 0.0),
         retrain_from_champion=_choice("RETRAIN_FROM_CHAMPION", "true", ("true", "false")) == "true",

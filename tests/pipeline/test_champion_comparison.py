@@ -84,7 +84,7 @@ def test_a_challenger_worse_on_one_label_is_refused_with_that_label_named(deps):
     assert comparison["championEvaluation"]["perLabel"][1]["ap50"] == 0.60
     assert comparison["rule"] == {
         "metric": "boundingBoxMeanAveragePrecision",
-        "minImprovement": 0.0,
+        "minImprovement": 0.005,
         "maxLabelDrop": 0.02,
         "maxLatencyIncreaseMs": 2.0,
     }

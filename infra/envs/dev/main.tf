@@ -93,6 +93,7 @@ locals {
     AUTOML_LOCATION                 = var.automl_location
     DEFAULT_MODEL_TYPE              = var.default_model_type
     DEFAULT_BUDGET_MILLI_NODE_HOURS = tostring(var.default_budget_milli_node_hours)
+    CHAMPION_MIN_IMPROVEMENT        = tostring(var.champion_min_improvement)
     MAX_LABEL_AP_DROP               = tostring(var.max_label_ap_drop)
     MAX_LATENCY_INCREASE_MS         = tostring(var.max_latency_increase_ms)
     RETRAIN_FROM_CHAMPION           = tostring(var.retrain_from_champion)

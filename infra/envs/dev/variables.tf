@@ -136,6 +136,17 @@ variable "retrain_from_champion" {
   default     = true
 }
 
+variable "champion_min_improvement" {
+  description = "Promotion rule: how much the challenger's CHAMPION_METRIC must beat the champion's on the same TEST images (a tie never promotes)."
+  type        = number
+  default     = 0.005
+
+  validation {
+    condition     = var.champion_min_improvement >= 0 && var.champion_min_improvement <= 1
+    error_message = "A metric difference, 0 to 1."
+  }
+}
+
 variable "max_label_ap_drop" {
   description = "Promotion rule: the largest fall of one label's AP@0.5 (challenger vs champion on the same TEST images) a promotion allows."
   type        = number
