@@ -1,6 +1,7 @@
-"""After a training (in its worker): which TEST images it was evaluated on, and, when the CreateModel request
-named a model in the `edgetrain-compare-to` label, that model's exported int8 TF Lite evaluated on exactly
-those images with the trainer's evaluation code and timed the way the trainer times the new model.
+"""After a training (in its worker): which TEST images it was evaluated on (the trainer reports them by
+content id, TrainResult.evaluated_images), and, when the CreateModel request named a model in the
+`edgetrain-compare-to` label, that model's exported int8 TF Lite evaluated on exactly those images with the
+trainer's evaluation code and timed the way the trainer times the new model.
 
 What the caller sees (docs/service.md, "Comparing with an earlier model"):
 - labels on the trained model: TEST_IMAGES_LABEL and LATENCY_LABEL always; COMPARED_TEST_IMAGES_LABEL and
@@ -39,11 +40,6 @@ COMPARED_LATENCY_LABEL = "edgetrain-compared-latency-us"
 COMPARED_PREFIX = "compared-to:"  # display_name of the compared model's evaluations: compared-to:ID[:label]
 
 
-def image_id(path: Path | str) -> str:
-    """An image's id: the sha256 of its bytes (hex), whatever path or URI it was imported under."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def images_digest(ids: list[str]) -> str:
     """sha256 of the sorted ids (one per line) in lower-case base32 without padding: 52 characters, a valid
     label value (hex would need 64, one more than labels allow)."""
@@ -64,6 +60,11 @@ class Compared:
     trained_latency_ms: float  # the trained model's, timed in alternation with latency_ms
 
 
+def test_images_digest(result) -> str:
+    """images_digest of the images a TrainResult reports its evaluation used."""
+    return images_digest([image.image_id for image in result.evaluated_images])
+
+
 @dataclass(frozen=True)
 class EvaluatedImages:
     examples: list  # edgetrain_trainer Example, in the order the trainer evaluated them
@@ -72,25 +73,28 @@ class EvaluatedImages:
 
 
 def evaluated_images(request, result) -> EvaluatedImages | None:
-    """The examples the trainer evaluated `result` on, found again the way train() picked them (same data
-    snapshot, settings and seed); None, logged, if they do not add up to the evaluation's image count."""
-    from edgetrain_trainer.config import TrainerConfig
+    """The examples of the images `result` reports its evaluation used, looked up in the training's data
+    snapshot by the name each had there and checked to be the same picture (its id); None, logged, when one
+    is missing or another picture."""
     from edgetrain_trainer.data.dataset import load_dataset
-    from edgetrain_trainer.train import split_examples
+    from edgetrain_trainer.data.image_ids import image_id
 
-    dataset = load_dataset(request.data)
-    config = TrainerConfig.from_overrides(request.overrides)
-    _, _, examples = split_examples(dataset.examples, config, np.random.default_rng(request.seed))
-    expected = int(result.evaluation["evaluatedExampleCount"])
-    if len(examples) != expected:
-        _LOGGER.warning(
-            "the training's TEST images could not be found again (%d, its evaluation counts %d)",
-            len(examples),
-            expected,
-        )
-        return None
-    digest = images_digest([image_id(example.image_path) for example in examples])
-    return EvaluatedImages(examples, list(dataset.labels), digest)
+    by_ref = {example.image_ref: example for example in load_dataset(request.data).examples}
+    examples = []
+    for image in result.evaluated_images:
+        example = by_ref.get(image.image_ref)
+        if example is None or image_id(example.image_path) != image.image_id:
+            why = "is not in" if example is None else "is another picture in"
+            _LOGGER.warning(
+                "no comparison: the evaluated image %s (id %s) %s the data snapshot %s",
+                image.image_ref,
+                image.image_id,
+                why,
+                request.data,
+            )
+            return None
+        examples.append(example)
+    return EvaluatedImages(examples, list(result.labels), test_images_digest(result))
 
 
 def compared_model(job: TrainJob) -> str | None:
@@ -146,13 +150,11 @@ def compare(
     return Compared(model, evaluation, latency_ms, images.digest, trained_ms)
 
 
-def model_labels(result, images: EvaluatedImages | None, compared: Compared | None) -> dict[str, str]:
+def model_labels(result, compared: Compared | None) -> dict[str, str]:
     """What the trained model's labels say about its evaluation and the comparison. With a comparison both
     latencies come from the one measurement in alternation, so they are comparable."""
     latency_ms = compared.trained_latency_ms if compared is not None else result.latency_ms
-    labels = {LATENCY_LABEL: micros(latency_ms)}
-    if images is not None:
-        labels[TEST_IMAGES_LABEL] = images.digest
+    labels = {LATENCY_LABEL: micros(latency_ms), TEST_IMAGES_LABEL: test_images_digest(result)}
     if compared is not None:
         labels[COMPARED_TEST_IMAGES_LABEL] = compared.images_digest
         labels[COMPARED_LATENCY_LABEL] = micros(compared.latency_ms)

@@ -111,12 +111,12 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
         _fail(store, op_name, FAILED_PRECONDITION, f"Dataset cannot be trained on: {error}")
         return
     artifacts.write_result(config, model_id, result)
-    images = comparison.evaluated_images(request, result)
     champion = comparison.compared_model(job)
+    images = comparison.evaluated_images(request, result) if champion else None
     compared = None
     if champion and images:
         compared = comparison.compare(store, config, champion, images, result.package_dir)
-    _record(store, op_name, job, result, compared, comparison.model_labels(result, images, compared))
+    _record(store, op_name, job, result, compared, comparison.model_labels(result, compared))
 
 
 def _stage_base_model(store: Store, config: ServiceConfig, job: TrainJob, dest: Path) -> str:

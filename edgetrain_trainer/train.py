@@ -11,7 +11,8 @@ Steps: load and validate the data → stage 1, head on cached frozen-backbone fe
 fine-tuning while budget remains (training/stages.py builds the two `Stage` values, training/loop.py runs
 each; a warm start from request.init_from loads an earlier model and skips stage 1 when stage 2 follows,
 training/warm_start.py) → export int8 / float32 TF Lite → evaluate the exported model on TEST rows
-(VALIDATION if there are none). Output is written to a temporary sibling of out_dir and renamed into place
+(VALIDATION if there are none; data/splits.py picks each role's images, and the result names them by content
+id, data/image_ids.py). Output is written to a temporary sibling of out_dir and renamed into place
 at the end: out_dir never holds a half-written package.
 """
 
@@ -25,16 +26,26 @@ from pathlib import Path
 import numpy as np
 
 from .config import TrainerConfig
-from .data.dataset import Example, load_dataset
+from .data.dataset import load_dataset
+from .data.image_ids import image_ids
 from .data.image_store import load_images
-from .data.rows import TEST, TRAIN, VALIDATION
+from .data.rows import TEST
+from .data.splits import split_examples
 from .errors import InvalidArgumentError, TrainingCancelled
 from .export.staging import staged_directory
 from .model.catalog import spec_for
 from .training.budget import BudgetClock
 from .training.cpu import free_cores
-from .training.warm_start import find_warm_start
-from .types import CancelCheck, Progress, ProgressCallback, StopReason, TrainRequest, TrainResult
+from .training.warm_start import find_warm_start, trained_images, why_no_bar
+from .types import (
+    CancelCheck,
+    EvaluatedImage,
+    Progress,
+    ProgressCallback,
+    StopReason,
+    TrainRequest,
+    TrainResult,
+)
 
 # Share of the progress percentage before / after training (data loading; export and evaluation).
 _PCT_DATA, _PCT_TRAIN_END, _PCT_EXPORT_END = 5.0, 88.0, 95.0
@@ -73,7 +84,10 @@ def train(
     report(Progress(0.0, "data", message=f"loading {request.data} ({threads} threads)"))
     dataset = load_dataset(request.data)
     rng = np.random.default_rng(request.seed)
-    train_ex, val_ex, test_ex = split_examples(dataset.examples, config, rng)
+    ids = image_ids(e.image_path for e in dataset.examples)
+    seen = (warm.trained_images if warm else None) or frozenset()
+    split = split_examples(dataset.examples, config, rng, ids, seen)
+    train_ex, val_ex, test_ex = split.train, split.validation, split.test
     max_bytes = config.images_max_mib * 2**20
     train_images = load_images([e.image_path for e in train_ex], spec.input_size, max_bytes, cancelled)
     val_images = load_images([e.image_path for e in val_ex], spec.input_size, max_bytes, cancelled)
@@ -104,8 +118,13 @@ def train(
         warm=warm,
     )
     run.set_data(train_ex, train_images, val_ex, val_images)
-    # warm: the earlier model's weights as loaded are the score to beat (a stage keeps them otherwise)
+    # warm: the earlier model's weights as loaded are the score to beat (a stage keeps them otherwise),
+    # unless they were trained on validation images
     keep_above = run.start_score() if warm else -1.0
+    unfair = why_no_bar(warm, split.validation_seen, len(val_ex)) if warm else ""
+    if unfair:
+        keep_above = -1.0
+        report(Progress(_PCT_DATA, "data", message=f"the warm-start score is no bar to beat: {unfair}"))
     outcomes: list[StageOutcome] = []
     if run.runs_head_stage:  # stage 1: the head on cached frozen-backbone features
         head = run.head_stage(last=not config.finetune, keep_above=keep_above)
@@ -125,7 +144,8 @@ def train(
         calibration = train_images[rng.permutation(len(train_images))[: config.calibration_images]]
         report(Progress(_PCT_TRAIN_END, "export", message=f"exporting {request.quantization} TF Lite"))
         config_dict, post = config.to_dict(), run.post_config()
-        save_model_dir(tmp / "model", run.detector, spec, dataset.labels, config_dict, calibration)
+        trained = trained_images(warm, {ids[e.image_path] for e in train_ex})
+        save_model_dir(tmp / "model", run.detector, spec, dataset.labels, config_dict, calibration, trained)
         write_tflite_package(
             tmp / "package",
             run.detector,
@@ -172,6 +192,8 @@ def train(
         size_bytes=size,
         bad_rows=list(dataset.errors),
         threads=threads,
+        evaluated_images=[EvaluatedImage(ids[e.image_path], e.image_ref) for e in test_ex],
+        validation_images=[ids[e.image_path] for e in val_ex],
     )
 
 
@@ -189,30 +211,3 @@ def configure_runtime(threads: int, seed: int) -> int:
         pass  # TF already initialized in this process (a second training): keep its pools
     keras.utils.set_random_seed(seed)
     return threads
-
-
-def split_examples(examples: list[Example], config: TrainerConfig, rng: np.random.Generator):
-    """(train, validation, test) examples. No VALIDATION rows: hold out validation_fraction of TRAIN.
-    No TEST rows: evaluate on VALIDATION. Caps from max_train_images / max_eval_images apply."""
-    train_ex = [e for e in examples if e.split == TRAIN]  # images without objects train as negatives
-    val_ex = [e for e in examples if e.split == VALIDATION]
-    test_ex = [e for e in examples if e.split == TEST]
-    if config.max_train_images is not None:
-        train_ex = train_ex[: config.max_train_images]
-    if not val_ex:
-        if len(train_ex) < 2:
-            raise InvalidArgumentError(
-                "dataset: need at least 2 TRAIN images when there are no VALIDATION rows"
-            )
-        order = rng.permutation(len(train_ex))
-        n_val = max(1, int(round(len(train_ex) * config.validation_fraction)))
-        n_val = max(n_val, min(config.min_validation_images, len(train_ex) // 4))
-        val_ex = [train_ex[i] for i in sorted(order[:n_val])]
-        train_ex = [train_ex[i] for i in sorted(order[n_val:])]
-    if not any(e.boxes for e in train_ex):
-        raise InvalidArgumentError("dataset: no TRAIN image with boxes")
-    if not test_ex:
-        test_ex = val_ex
-    if config.max_eval_images is not None:
-        val_ex, test_ex = val_ex[: config.max_eval_images], test_ex[: config.max_eval_images]
-    return train_ex, val_ex, test_ex

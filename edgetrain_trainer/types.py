@@ -90,6 +90,15 @@ ProgressCallback = Callable[[Progress], None]
 CancelCheck = Callable[[], bool]
 
 
+@dataclass(frozen=True)
+class EvaluatedImage:
+    """One image the evaluation used: its id (sha256 hex of its bytes, data/image_ids.py) and the image as
+    the data names it (Example.image_ref: the CSV cell, or the VOC path relative to the folder)."""
+
+    image_id: str
+    image_ref: str
+
+
 @dataclass
 class TrainResult:
     package_dir: Path  # the TF Lite package (model.tflite, dict.txt, tflite_metadata.json, evaluation.json)
@@ -106,3 +115,7 @@ class TrainResult:
     size_bytes: int
     bad_rows: list[Any] = field(default_factory=list)
     threads: int = 0  # TF intra-op threads the training ran with
+    # The images of the evaluation (TEST, or validation when there are no TEST rows), in evaluation order,
+    # and the ids of the validation images, which chose the weights kept
+    evaluated_images: list[EvaluatedImage] = field(default_factory=list)
+    validation_images: list[str] = field(default_factory=list)

@@ -42,11 +42,20 @@ def save_model_dir(
     labels: list[str],
     config: dict[str, Any],
     calibration: np.ndarray,
+    trained_images: list[str] | None,
 ) -> None:
+    """trained_images: the ids of the images the weights were trained on (None: unknown), which a warm
+    start from this model reads (training/warm_start.py)."""
     model_dir.mkdir(parents=True, exist_ok=True)
     detector.save_weights(model_dir / "detector.weights.h5")
     np.save(model_dir / "calibration.npy", calibration)
-    info = {"spec": asdict(spec), "labels": labels, "anchors": asdict(DEFAULT_ANCHORS), "config": config}
+    info = {
+        "spec": asdict(spec),
+        "labels": labels,
+        "anchors": asdict(DEFAULT_ANCHORS),
+        "config": config,
+        "trained_images": trained_images,
+    }
     (model_dir / "trainer.json").write_text(json.dumps(info, indent=2))
 
 

@@ -8,6 +8,12 @@ The earlier model must be of the same model type (same backbone and head layout)
 except the class predictor's, which is copied per label: a label both models know keeps its rows, a new
 label keeps the rows the fresh head was built with (default initialisation, prior bias), and a label the
 earlier model had but this dataset lacks is dropped. The input size may differ: no weight depends on it.
+
+Its trainer.json lists the ids (data/image_ids.py) of every image its weights were trained on
+(`trained_images`; a warm-started model's include its source's). The loaded weights' validation score is the
+bar the training must beat only when no validation image is among them (why_no_bar): a picture they trained
+on scores higher than a new one, so such a bar would keep the loaded weights against a training that
+generalises better.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class WarmStartSource:
     model_dir: Path
     model_type: str
     labels: list[str]
+    trained_images: frozenset[str] | None  # None: a model from before the record, they are unknown
 
 
 def find_warm_start(path: Path | str, model_type: str) -> WarmStartSource:
@@ -50,6 +57,8 @@ def find_warm_start(path: Path | str, model_type: str) -> WarmStartSource:
     try:
         info = json.loads((folder / "trainer.json").read_text())
         found_type, labels = info["spec"]["name"], list(info["labels"])
+        trained = info.get("trained_images")
+        trained = None if trained is None else frozenset(str(image) for image in trained)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InvalidArgumentError(f"init_from: {folder / 'trainer.json'} is unreadable ({error})") from None
     if found_type != model_type:
@@ -57,7 +66,27 @@ def find_warm_start(path: Path | str, model_type: str) -> WarmStartSource:
             f"init_from: {folder} is a {found_type} model; a {model_type} training can only start from a "
             f"{model_type} model (the backbone and head must match)"
         )
-    return WarmStartSource(folder, found_type, labels)
+    return WarmStartSource(folder, found_type, labels, trained)
+
+
+def why_no_bar(source: WarmStartSource, validation_seen: int, validation_count: int) -> str:
+    """Why the loaded weights' validation score is no fair bar to beat; '' when it is (no validation image is
+    one they were trained on)."""
+    if source.trained_images is None:
+        return f"{source.model_dir} does not say which images it was trained on"
+    if validation_seen:
+        return f"it was trained on {validation_seen} of the {validation_count} validation images"
+    return ""
+
+
+def trained_images(source: WarmStartSource | None, own: set[str]) -> list[str] | None:
+    """The ids a model's weights were trained on: its own training images and, warm-started, every image its
+    source's weights were trained on (None when those are unknown)."""
+    if source is None:
+        return sorted(own)
+    if source.trained_images is None:
+        return None
+    return sorted(own | source.trained_images)
 
 
 def load_warm_start(source: WarmStartSource, backbone: Any, head: Any, labels: list[str]) -> str:

@@ -4,7 +4,8 @@ with ListModelEvaluations on both API surfaces.
 
 The champion trains on the cards subset without its `ten` boxes, so the challenger has a label the champion
 never saw. Three tiny trainings (~2 min each on 2 shared cores; the second and third run at once, the third
-through the Vertex surface).
+through the Vertex surface). The images compared are the ones the challenger's training reports
+(TrainResult.evaluated_images); the last tests check that look-up on its own, without a training.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import logging
 import sys
 from pathlib import Path
 
 import pytest
 from google.cloud import automl_v1
 
+from edgetrain_service import comparison
+from edgetrain_trainer.types import EvaluatedImage, StopReason, TrainRequest, TrainResult
 from tests.service.conftest import (
+    BUCKET,
     PARENT,
     create_imported_dataset,
     finished,
@@ -56,13 +61,18 @@ def _model(client, op_name: str) -> automl_v1.Model:
     return automl_v1.Model.deserialize(op.response.value)
 
 
+def _digest(ids: list[str]) -> str:
+    """The edgetrain-test-images value for these image ids: sha256 over the sorted ids, base32."""
+    digest = hashlib.sha256("\n".join(sorted(ids)).encode()).digest()
+    return base64.b32encode(digest).decode().rstrip("=").lower()
+
+
 def _digest_of_test_images(storage_root: Path, uri: str) -> tuple[str, int]:
     """What the service should report: sha256 over the sorted sha256s of the TEST images' bytes."""
     rows = csv.reader(open(storage_root / uri[len("gs://") :]))
     paths = {row[1] for row in rows if row[0] == "TEST"}
-    ids = sorted(hashlib.sha256((storage_root / p[len("gs://") :]).read_bytes()).hexdigest() for p in paths)
-    digest = hashlib.sha256("\n".join(ids).encode()).digest()
-    return base64.b32encode(digest).decode().rstrip("=").lower(), len(ids)
+    ids = [hashlib.sha256((storage_root / p[len("gs://") :]).read_bytes()).hexdigest() for p in paths]
+    return _digest(ids), len(ids)
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +221,67 @@ def test_the_pipeline_reads_both_evaluations_through_either_surface(compared, pi
         e["ap50"] for e in vertex.champion["perLabel"]
     ]
     assert automl.evaluation["imageCount"] == compared["test_images"][1]
+
+
+def _local_subset(tmp_path: Path) -> tuple[Path, list[list[str]]]:
+    """A cards subset as a training's data snapshot (local paths) and its rows."""
+    uri = write_cards_subset(tmp_path, "snapshot")
+    rows = []
+    for row in csv.reader(open(tmp_path / uri[len("gs://") :])):
+        rows.append([row[0], str(tmp_path / BUCKET / row[1][len(f"gs://{BUCKET}/") :]), *row[2:]])
+    data = tmp_path / "data.csv"
+    with open(data, "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return data, rows
+
+
+def _reporting(tmp_path: Path, images: list[EvaluatedImage]) -> TrainResult:
+    """A TrainResult whose evaluation used `images` (nothing else of it is read here)."""
+    return TrainResult(
+        package_dir=tmp_path / "package",
+        model_dir=tmp_path / "model",
+        model_type="mobile-low-latency-1",
+        labels=["ace", "jack", "king", "nine", "queen", "ten"],
+        stop_reason=StopReason.MODEL_CONVERGED,
+        train_cost_milli_node_hours=1,
+        wall_seconds=1.0,
+        evaluation={},
+        map50=0.0,
+        map50_95=0.0,
+        latency_ms=1.0,
+        size_bytes=1,
+        evaluated_images=images,
+    )
+
+
+def test_the_comparison_uses_the_images_the_training_reported(tmp_path):
+    """Two of the four TEST images, in the order the training reports them: exactly those are compared,
+    and the digest label is theirs (not the snapshot's TEST rows')."""
+    data, rows = _local_subset(tmp_path)
+    refs = list(dict.fromkeys(row[1] for row in rows if row[0] == "TEST"))
+    assert len(refs) == 4
+    chosen = [refs[2], refs[0]]
+    ids = [hashlib.sha256(Path(ref).read_bytes()).hexdigest() for ref in chosen]
+    result = _reporting(tmp_path, [EvaluatedImage(i, ref) for i, ref in zip(ids, chosen, strict=True)])
+    request = TrainRequest(data=data, out_dir=tmp_path / "out")
+    images = comparison.evaluated_images(request, result)
+    assert images is not None
+    assert [str(example.image_path) for example in images.examples] == chosen
+    assert [len(example.boxes) for example in images.examples] == [
+        sum(1 for row in rows if row[1] == ref and row[2]) for ref in chosen
+    ]
+    assert images.digest == _digest(ids)
+    assert comparison.model_labels(result, None)["edgetrain-test-images"] == _digest(ids)
+
+
+def test_an_image_that_is_not_the_one_reported_leaves_the_comparison_out(tmp_path, caplog):
+    data, rows = _local_subset(tmp_path)
+    ref = next(row[1] for row in rows if row[0] == "TEST")
+    request = TrainRequest(data=data, out_dir=tmp_path / "out")
+    with caplog.at_level(logging.WARNING, logger="edgetrain.service.comparison"):
+        other = _reporting(tmp_path, [EvaluatedImage("0" * 64, ref)])
+        assert comparison.evaluated_images(request, other) is None
+        missing = _reporting(tmp_path, [EvaluatedImage("0" * 64, str(tmp_path / "gone.jpg"))])
+        assert comparison.evaluated_images(request, missing) is None
+    assert f"no comparison: the evaluated image {ref} (id {'0' * 64}) is another picture in" in caplog.text
+    assert "gone.jpg (id " in caplog.text and "is not in the data snapshot" in caplog.text

@@ -3,25 +3,34 @@
 One champion is trained on the card images (head only, 128 px, ~40 s on 2 cores). The next data renames
 "ten" to "joker": a label the champion never saw (it sorts between two known ones, so class ids shift) and
 one the new data lacks. A cold start and a warm start from the champion then train on it, same seed.
+Which images validate a warm start: those the champion never trained on, else its score is no bar.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgetrain_trainer import cli
+from edgetrain_trainer.data.image_ids import image_id
 from edgetrain_trainer.errors import InvalidArgumentError, TrainingCancelled
 from edgetrain_trainer.export.package import load_model_dir
 from edgetrain_trainer.model.backbones import build_backbone
 from edgetrain_trainer.model.catalog import spec_for
 from edgetrain_trainer.model.detector import PRIOR_PROBABILITY, backbone_feature_shapes, build_head
 from edgetrain_trainer.train import train
-from edgetrain_trainer.training.warm_start import CLASS_PREDICTOR, find_warm_start, load_warm_start
+from edgetrain_trainer.training.warm_start import (
+    CLASS_PREDICTOR,
+    find_warm_start,
+    load_warm_start,
+    why_no_bar,
+)
 from edgetrain_trainer.types import TrainRequest
 
 pytestmark = pytest.mark.slow
@@ -52,6 +61,16 @@ def renamed(old: str, new: str, dest: Path) -> Path:
     with open(path, "w", newline="") as handle:
         csv.writer(handle).writerows(rows)
     return path
+
+
+def ids_by_split() -> dict[str, list[str]]:
+    """cards_small's image ids per split, in file order."""
+    ids: dict[str, list[str]] = {}
+    for split, ref, *_ in csv.reader(open(CARDS)):
+        found = image_id(CARDS.parent / ref)
+        if found not in ids.setdefault(split, []):
+            ids[split].append(found)
+    return ids
 
 
 def first_validation(reports) -> float:
@@ -181,3 +200,59 @@ def test_the_cli_refuses_an_init_from_of_another_type(champion, tmp_path, capsys
     err = capsys.readouterr().err
     assert "init_from: " in err and "a mobile-high-accuracy-1 training can only start from" in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_warm_start_validates_on_images_the_champion_never_trained_on(champion, cold_and_warm):
+    _, warm_reports, warm = cold_and_warm
+    ids = ids_by_split()
+    trained = find_warm_start(champion.model_dir, MODEL_TYPE).trained_images
+    assert trained is not None and len(trained) == 28 and trained <= set(ids["TRAIN"])  # 8 held out
+    assert champion.validation_images and not trained & set(champion.validation_images)
+    assert len(warm.validation_images) == 6 and not trained & set(warm.validation_images)
+    assert not any("no bar" in r.message for r in warm_reports)
+    warm_trained = find_warm_start(warm.model_dir, MODEL_TYPE).trained_images
+    assert trained <= warm_trained and not warm_trained & set(warm.validation_images)
+    assert [image.image_id for image in warm.evaluated_images] == ids["TEST"][:6]  # max_eval_images
+    assert [image.image_ref for image in warm.evaluated_images][0].startswith(str(CARDS.parent))
+
+
+def test_validation_images_the_champion_trained_on_are_no_bar(champion, tmp_path):
+    """Only the images the champion trained on, and TEST: every validation image is one it knows, so the
+    score of its weights as loaded is inflated and the training need not beat it."""
+    trained = find_warm_start(champion.model_dir, MODEL_TYPE).trained_images
+    rows = []
+    for row in csv.reader(open(CARDS)):
+        row[1] = str(CARDS.parent / row[1])
+        if row[0] == "TEST" or image_id(row[1]) in trained:
+            rows.append(row)
+    data = tmp_path / "known.csv"
+    with open(data, "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    reports: list = []
+    request = TrainRequest(
+        data=data,
+        out_dir=tmp_path / "out",
+        model_type=MODEL_TYPE,
+        budget_milli_node_hours=1000,
+        seed=1,
+        overrides={**ONE_EPOCH, "finetune": True},
+        init_from=champion.model_dir,
+    )
+    with pytest.raises(TrainingCancelled):  # stopped once the bar is decided
+        train(request, progress=reports.append, cancel=lambda: any("no bar" in r.message for r in reports))
+    messages = [r.message for r in reports]
+    assert any("the warm-start weights: validation mAP@0.5" in m for m in messages), messages
+    expected = "the warm-start score is no bar to beat: it was trained on 6 of the 6 validation images"
+    assert expected in messages, messages
+
+
+def test_a_model_that_does_not_say_what_it_trained_on_sets_no_bar(champion, tmp_path):
+    legacy = tmp_path / "legacy"
+    shutil.copytree(champion.model_dir, legacy)
+    info = json.loads((legacy / "trainer.json").read_text())
+    del info["trained_images"]  # models trained before the record
+    (legacy / "trainer.json").write_text(json.dumps(info))
+    source = find_warm_start(legacy, MODEL_TYPE)
+    assert source.trained_images is None
+    assert why_no_bar(source, 0, 6) == f"{legacy} does not say which images it was trained on"
+    assert why_no_bar(find_warm_start(champion.model_dir, MODEL_TYPE), 0, 6) == ""
