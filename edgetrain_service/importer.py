@@ -5,34 +5,37 @@ whose image keeps another split than they ask for, become the operation's partia
 reports them.
 
 Each import's rows are kept in `imports/<sequence>-<operation>.csv`, the sequence being commit order, and
-`annotations.csv` (what a training copies) is rebuilt from all of them under the dataset lock. Idempotent: a
-re-run after a crash rewrites its own file in the place it had, and the dataset changes in one transaction.
+`annotations.csv` (what a training copies) is rebuilt from the committed ones under the dataset lock
+(import_store.py). Atomic from the caller's view: the CSV moves into place inside the transaction that records
+the import, and an import whose transaction fails leaves neither its file nor its rows in the CSV.
+Idempotent: a re-run after a crash rewrites its own file in the place it had.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
+import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from google.rpc import code_pb2
 
-from . import dataset_rows, names, operations
+from . import dataset_rows, import_store, names, operations
 from .config import ServiceConfig
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
 from .errors import InvalidArgument, ServiceError
 from .image_limits import file_pixel_problem
 from .job_payloads import ImportJob
-from .protos import AnnotationSpec, Dataset, Empty, Status, lro
+from .protos import AnnotationSpec, Dataset, Empty, Status
 from .store import Store
 
 INVALID_ARGUMENT = code_pb2.INVALID_ARGUMENT
 FAILED_PRECONDITION = code_pb2.FAILED_PRECONDITION
 
+_LOGGER = logging.getLogger("edgetrain.service.importer")
 MAX_PARTIAL_FAILURES = 1000
 _DATASET_LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -57,16 +60,27 @@ def _copy_image(source: Path, images_dir: Path) -> Path:
     return target
 
 
-def _rows_csv(rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
+def remove_copies(config: ServiceConfig, uris: list[str]) -> None:
+    """Delete import files the service wrote for itself (ImportJob.remove_when_done), and each one's folder
+    once empty. Called when their operation is done: a file that will not go is logged, not raised."""
+    for uri in uris:
+        try:
+            path = config.resolve_uri(uri, "uris")
+            path.unlink(missing_ok=True)
+            if path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        except (OSError, ServiceError) as error:
+            _LOGGER.warning("could not remove the import copy %s: %s", uri, error)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def drop_uncommitted(store: Store, config: ServiceConfig, op_name: str, job: ImportJob) -> None:
+    """For an import that recovery ended in error: its stored rows go, and the training CSV is rebuilt from
+    the committed imports (the server may have died after the CSV moved and before the COMMIT)."""
+    dataset_id = names.parse_name(job.dataset, "datasets").id
+    op_id = names.parse_name(op_name, "operations").id
+    with _dataset_lock(job.dataset):
+        location = names.location_of(job.dataset)
+        import_store.drop(store, location, config.dataset_dir(dataset_id), op_id)
 
 
 def _validate(config: ServiceConfig, csv_paths: list[Path]):
@@ -159,12 +173,14 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
     op_id = names.parse_name(op_name, "operations").id
     location = names.location_of(dataset_name)
     with _dataset_lock(dataset_name):
-        own = _import_file(root / "imports", op_id)
-        _write_atomic(own, _rows_csv(dataset_rows.training_rows(imported)))
+        own = import_store.own_file(root / "imports", op_id)
+        import_store.write_atomic(own, import_store.rows_csv(dataset_rows.training_rows(imported)))
         files = [
-            f for f in _import_files(root / "imports") if f == own or not _ended_in_error(store, location, f)
+            f
+            for f in import_store.import_files(root / "imports")
+            if f == own or import_store.committed(store, location, f)
         ]
-        before = dataset_rows.rebuild(_read_imports(files[: files.index(own)]))
+        before = dataset_rows.rebuild(import_store.read_imports(files[: files.index(own)]))
         reports += [
             (
                 by_path.get(row.source, row.source),
@@ -174,9 +190,15 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
             )
             for row, kept in dataset_rows.kept_split_rows(before, imported, asked)
         ]
-        dataset = dataset_rows.rebuild(_read_imports(files))
-        _write_atomic(root / "annotations.csv", _rows_csv(dataset_rows.training_rows(dataset)))
-        _commit(store, op_name, dataset_name, dataset, _statuses(reports))
+        dataset = dataset_rows.rebuild(import_store.read_imports(files))
+        staged = import_store.StagedAnnotations(root, dataset)
+        recorded = False
+        try:
+            recorded = _commit(store, op_name, dataset_name, dataset, _statuses(reports), staged.publish)
+        finally:
+            if not recorded:  # neither the database nor the CSV keeps this import's rows
+                own.unlink(missing_ok=True)
+                staged.withdraw([f for f in files if f != own])
 
 
 def _cells(box) -> dataset_rows.Cells:
@@ -201,47 +223,18 @@ def _statuses(reports: list[tuple[str, int, int, str]]) -> list[Status]:
     ]
 
 
-def _import_files(imports: Path) -> list[Path]:
-    """The dataset's stored imports in commit order: `<sequence>-<operation>.csv`, after the files of
-    versions that named them `<operation>.csv` alone (their order was not recorded)."""
-    files = list(imports.glob("*.csv"))
-    return sorted(p for p in files if "-" not in p.stem) + sorted(p for p in files if "-" in p.stem)
-
-
-def _import_file(imports: Path, op_id: str) -> Path:
-    """Where this operation's rows go: where an interrupted run of it put them (the re-run keeps its place
-    in the order), else next in commit order. Called under the dataset lock."""
-    files = _import_files(imports)
-    for path in files:
-        if path.stem.rsplit("-", 1)[-1] == op_id:
-            return path
-    sequences = [int(p.stem.split("-", 1)[0]) for p in files if "-" in p.stem]
-    return imports / f"{max(sequences, default=0) + 1:08d}-{op_id}.csv"
-
-
-def _ended_in_error(store: Store, location: str, stored: Path) -> bool:
-    """Whether the import that wrote `stored` ended without committing it: interrupted too often, or its
-    outcome refused by the database (its rows were written first; they do not count)."""
-    row = store.get_operation(f"{location}/operations/{stored.stem.rsplit('-', 1)[-1]}")
-    return bool(row and row["done"] and lro.Operation.FromString(row["proto"]).HasField("error"))
-
-
-def _read_imports(files: list[Path]) -> list[dict[str, dataset_rows.Image]]:
-    """Each stored import's images; the older unordered files count as one import, so their boxes all stay."""
-    legacy = [row for p in files if "-" not in p.stem for row in csv.reader(io.StringIO(p.read_text()))]
-    ordered = [csv.reader(io.StringIO(p.read_text())) for p in files if "-" in p.stem]
-    return [dataset_rows.parse_import(rows) for rows in ([legacy] if legacy else []) + ordered]
-
-
 def _commit(
     store: Store,
     op_name: str,
     dataset_name: str,
     images: dict[str, dataset_rows.Image],
     failures: list[Status],
-) -> None:
+    publish: Callable[[], None],
+) -> bool:
     """Record the dataset's example count and each label's image count, and end the operation, in one
-    transaction. A label no image carries any more (a replacement removed its boxes) keeps its spec, at 0."""
+    transaction; `publish` (the training CSV into place) runs last inside it, so a failed COMMIT undoes
+    both. A label no image carries any more (a replacement removed its boxes) keeps its spec, at 0.
+    False when the dataset was deleted meanwhile (the operation ends NOT_FOUND, nothing is recorded)."""
     counts = dataset_rows.label_image_counts(images)
     specs = annotation_specs(store, dataset_name)
     with store.tx() as db:
@@ -254,7 +247,7 @@ def _commit(
                 op_name,
                 error=(code_pb2.NOT_FOUND, f"Dataset {dataset_name} was deleted during the import."),
             )
-            return
+            return False
         dataset = Dataset.FromString(blob["proto"])
         dataset.example_count = len(images)
         Store.put_resource(
@@ -267,3 +260,5 @@ def _commit(
             spec.example_count = counts[label]
             Store.put_resource(db, spec.name, SPEC_KIND, dataset_name, spec.SerializeToString(), label=label)
         operations.finish(db, op_name, response=Empty(), partial_failures=failures)
+        publish()
+    return True

@@ -79,7 +79,12 @@ class Store:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+        try:
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # a COMMIT that failed (busy, I/O) leaves it open: the connection is reused
+                db.execute("ROLLBACK")
+            raise
 
     def query(self, sql: str, params: tuple = ()) -> list[Row]:
         return self._connection().execute(sql, params).fetchall()

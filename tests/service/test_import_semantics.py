@@ -9,6 +9,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+from google.api_core.exceptions import GoogleAPICallError
 from google.cloud import automl_v1
 
 from edgetrain_service import operations
@@ -257,8 +259,9 @@ def test_two_imports_of_one_image_at_once_commit_one_after_the_other(client, ser
 
 
 def test_rows_of_an_import_that_ended_in_error_do_not_count(tmp_path):
-    """An import that wrote its rows and then crashed the server too often ends ABORTED at the next start;
-    the rows it had written are not part of the dataset the next import builds."""
+    """An import that wrote its rows and then crashed the server too often ends ABORTED at the next start
+    (the last crash came after its training CSV had moved into place, before its COMMIT): its rows leave
+    the training CSV at that start and are not part of the dataset the next import builds."""
     data, storage = tmp_path / "data", tmp_path / "gcs"
     picture = _picture(storage, "IMG_2394.JPG", "given_up/card.jpg")
     other = _picture(storage, "IMG_2395.JPG", "given_up/other.jpg")
@@ -276,9 +279,13 @@ def test_rows_of_an_import_that_ended_in_error_do_not_count(tmp_path):
         db.execute("UPDATE jobs SET state='running', attempts=? WHERE op_name=?", (MAX_ATTEMPTS, op.name))
     rows = committed.read_text().replace(",ace,", ",king,")
     (imports / f"00000002-{op.name.rsplit('/', 1)[1]}.csv").write_text(rows)
+    before = _training_rows(data, dataset)
+    (imports.parent / "annotations.csv").write_text(rows)
     with ServiceProcess(data, storage_root=storage, workers=0) as running:
         client = grpc_clients(running.grpc_target)[0]
         assert finished(client, op.name, timeout_s=60).error.code == 10  # ABORTED
+        assert _training_rows(data, dataset) == before
+        assert list(imports.iterdir()) == [committed]
         _import(client, dataset, _csv(storage, "given_up/third.csv", [f"TRAIN,{other},king,{KING}"]))
         assert sorted(row[2] for row in _training_rows(data, dataset)) == ["ace", "king"]  # not king twice
 
@@ -300,3 +307,38 @@ def test_on_the_vertex_surface_a_kept_row_is_reported_by_the_callers_file_and_li
         f"Error in {second} line 2: image already in TEST; kept there"
     ]
     assert vertex.datasets.get_dataset(name=dataset.name).data_item_count == 2
+
+
+def test_an_import_whose_commit_the_database_refuses_leaves_count_and_csv_as_they_were(tmp_path):
+    """The import's final transaction fails (a real SQLite error: a trigger refuses the dataset's new count):
+    the operation ends in error, the dataset's example count and the training CSV both still show the
+    committed import only, and the same import succeeds once the database accepts it."""
+    data, storage = tmp_path / "data", tmp_path / "gcs"
+    first = _picture(storage, "IMG_2398.JPG", "refused/first.jpg")
+    second = _picture(storage, "IMG_2399.JPG", "refused/second.jpg")
+    third = _picture(storage, "IMG_2400.JPG", "refused/third.jpg")
+    with ServiceProcess(data, storage_root=storage, workers=0) as running:
+        client = grpc_clients(running.grpc_target)[0]
+        dataset = _new_dataset(client, "refused_commit")
+        _import(client, dataset, _csv(storage, "refused/first.csv", [f"TRAIN,{first},ace,{ACE}"]))
+        committed = _training_rows(data, dataset)
+        fault = sqlite3.connect(data / "service.sqlite3", isolation_level=None)
+        fault.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON resources WHEN NEW.kind = 'dataset' "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END"
+        )
+        uri = _csv(storage, "refused/more.csv", [f"TRAIN,{second},king,{KING}", f"TEST,{third},ace,{ACE}"])
+        op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+        with pytest.raises(GoogleAPICallError, match=r"injected"):
+            op.result(timeout=120)
+        assert client.get_dataset(name=dataset.name).example_count == 1
+        assert _training_rows(data, dataset) == committed
+        imports = data / "datasets" / dataset.name.rsplit("/", 1)[1] / "imports"
+        assert len(list(imports.iterdir())) == 1  # the refused import's rows are not kept either
+        fault.execute("DROP TRIGGER refuse")
+        fault.close()
+        _import(client, dataset, uri)
+        assert client.get_dataset(name=dataset.name).example_count == 3
+        rows = _training_rows(data, dataset)
+        assert len({row[1] for row in rows}) == 3
+        assert sorted(row[2] for row in rows) == ["ace", "ace", "king"]
