@@ -84,8 +84,11 @@ def delete_dataset(store: Store, config: ServiceConfig, request) -> lro.Operatio
     return op
 
 
-def import_data(store: Store, config: ServiceConfig, request) -> lro.Operation:
-    """Queue an import of AutoML CSV files; rows are checked by the import job (errors per row)."""
+def import_data(
+    store: Store, config: ServiceConfig, request, remove_when_done: bool = False
+) -> lro.Operation:
+    """Queue an import of AutoML CSV files; rows are checked by the import job (errors per row).
+    `remove_when_done`: the files are the service's own copies, deleted once the operation is done."""
     dataset = get_dataset(store, request.name)
     uris = list(request.input_config.gcs_source.input_uris)
     if not uris:
@@ -95,7 +98,7 @@ def import_data(store: Store, config: ServiceConfig, request) -> lro.Operation:
     parent = names.location_of(dataset.name)
     with store.tx() as db:
         op = operations.start(db, parent, dataset.name, "import_data_details")
-        Store.insert_job(db, op.name, ImportJob(dataset=dataset.name, uris=uris))
+        Store.insert_job(db, op.name, ImportJob(dataset.name, uris, remove_when_done))
     return op
 
 

@@ -21,6 +21,9 @@ class ImportJob:
     kind: ClassVar[str] = "import"
     dataset: str
     uris: list[str]
+    # The uris are this service's own copies (Vertex's import files converted to AutoML CSVs): removed once
+    # the operation is done, kept while it may still run (again).
+    remove_when_done: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ FAILED with a clear message, so a job that crashes the server cannot loop foreve
 A job whose outcome could not be written when its worker ended (the database failed) is retried by the loop
 and, if the server stops first, by the next start's recovery.
 
+An import's own copies of its input files (Vertex's files converted to AutoML CSVs) are removed once its
+operation is done, however it ended; they stay while it may run again.
+
 Cancel: a running job checks for it itself and stops cleanly. One whose worker is still alive
 `cancel_grace_s` after the scheduler first saw the request (stuck in I/O or in a long native call) is
 killed, and the scheduler cleans up and ends its operation CANCELLED.
@@ -21,7 +24,7 @@ import time
 
 from google.rpc import code_pb2
 
-from . import job_payloads, operations, worker
+from . import importer, job_payloads, operations, worker
 from .config import ServiceConfig
 from .store import Store
 
@@ -42,7 +45,7 @@ class Scheduler:
         self.config = config
         self._spawn = multiprocessing.get_context("spawn")
         self._processes: dict[str, tuple[str, multiprocessing.process.BaseProcess]] = {}
-        self._threads: dict[str, tuple[str, threading.Thread]] = {}
+        self._threads: dict[str, tuple[job_payloads.JobPayload, threading.Thread]] = {}
         self._cancel_seen: dict[str, float] = {}  # op name -> monotonic time the scheduler saw its cancel
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -56,6 +59,7 @@ class Scheduler:
         self._wake.set()
 
     def recover(self) -> None:
+        ended: list[tuple[str, str, str, bool]] = []  # op name, kind, payload, whether it ended ABORTED
         with self.store.tx() as db:
             for job in db.execute("SELECT * FROM jobs WHERE state='running'").fetchall():
                 if db.execute("SELECT 1 FROM operations WHERE name=?", (job["op_name"],)).fetchone() is None:
@@ -65,6 +69,7 @@ class Scheduler:
                         "not resuming %s job %s: its operation was deleted", job["kind"], job["op_name"]
                     )
                     db.execute("UPDATE jobs SET state='finished' WHERE op_name=?", (job["op_name"],))
+                    ended.append((job["op_name"], job["kind"], job["payload"], False))
                 elif job["attempts"] >= MAX_ATTEMPTS:
                     kind = job["kind"]
                     message = (
@@ -73,9 +78,18 @@ class Scheduler:
                         f"retried. {_AGAIN.get(kind, '')}"
                     )
                     operations.finish(db, job["op_name"], error=(code_pb2.ABORTED, message.strip()))
+                    ended.append((job["op_name"], kind, job["payload"], True))
                 else:
                     _LOGGER.warning("resuming interrupted %s job %s", job["kind"], job["op_name"])
                     db.execute("UPDATE jobs SET state='queued' WHERE op_name=?", (job["op_name"],))
+        for op_name, kind, payload, aborted in ended:
+            try:
+                job = job_payloads.decode(kind, payload)
+            except ValueError:  # a row this version cannot read: nothing of it to clean up
+                continue
+            if aborted and isinstance(job, job_payloads.ImportJob):
+                importer.drop_uncommitted(self.store, self.config, op_name, job)
+            _remove_copies(self.config, job)
 
     def stop(self) -> None:
         """Stop dispatching; terminate workers and put their jobs back in the queue for the next start."""
@@ -94,8 +108,11 @@ class Scheduler:
                     "WHERE op_name=? AND state='running'",
                     (op_name,),
                 )
-        for _, thread in self._threads.values():
+        for op_name, (job, thread) in self._threads.items():
             thread.join(timeout=30)
+            row = self.store.get_operation(op_name)
+            if not thread.is_alive() and row is not None and row["done"]:  # else the next start runs it
+                _remove_copies(self.config, job)
 
     # ---- the loop
     def _run(self) -> None:
@@ -121,9 +138,12 @@ class Scheduler:
             )
             del self._processes[op_name]
             self._cancel_seen.pop(op_name, None)
-        for op_name, (kind, thread) in list(self._threads.items()):
+        for op_name, (job, thread) in list(self._threads.items()):
             if not thread.is_alive():
-                self._end_unrecorded(op_name, f"The {kind} ended without recording an outcome (see the log).")
+                self._end_unrecorded(
+                    op_name, f"The {job.kind} ended without recording an outcome (see the log)."
+                )
+                _remove_copies(self.config, job)  # its operation is done now, whichever way it ended
                 del self._threads[op_name]
 
     def _end_unrecorded(self, op_name: str, message: str) -> None:
@@ -194,7 +214,7 @@ class Scheduler:
                     name=f"import-{job['op_name'][-6:]}",
                     args=(self.store, self.config, job["op_name"], payload),
                 )
-                self._threads[job["op_name"]] = (kind, thread)
+                self._threads[job["op_name"]] = (payload, thread)
                 thread.start()
             else:
                 process = self._spawn.Process(
@@ -206,3 +226,8 @@ class Scheduler:
                 process.start()
                 self._processes[job["op_name"]] = (kind, process)
                 _LOGGER.info("%s job %s: worker pid %s", kind, job["op_name"], process.pid)
+
+
+def _remove_copies(config: ServiceConfig, job: job_payloads.JobPayload) -> None:
+    if isinstance(job, job_payloads.ImportJob) and job.remove_when_done:
+        importer.remove_copies(config, job.uris)

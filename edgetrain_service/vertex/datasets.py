@@ -1,7 +1,9 @@
 """DatasetService: CreateDataset, GetDataset, ListDatasets, DeleteDataset and ImportData, on the AutoML store.
 
 A Vertex image dataset is an AutoML object-detection dataset (same id, same images and annotations);
-ImportData converts Vertex's import files (import_files.py) and runs the AutoML import job on the result.
+ImportData converts Vertex's import files (import_files.py) and runs the AutoML import job on the result; the
+converted files are removed once the import's operation is done (the job's scheduler does it), or at once
+when no job will read them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from .. import names as automl_names
 from .. import operations as automl_ops
 from ..config import ServiceConfig
 from ..errors import invalid_field
+from ..importer import remove_copies
 from ..protos import Dataset as AutoMlDataset
 from ..protos import now
 from ..protos import t as automl_t
@@ -102,23 +105,34 @@ def import_data(store: Store, config: ServiceConfig, request):
         if not uris:
             raise invalid_field(f"{where}.gcs_source.uris", "is required: give at least one gs:// file")
         sources += [(uri, f"{where}.gcs_source.uris") for uri in uris]
-    work_id = automl_names.new_id()
-    converted = import_files.convert(config, sources, work_id)
+    converted = import_files.convert(config, sources, automl_names.new_id())
+    try:
+        name = _queue_import(store, config, dataset.name, converted)
+    except BaseException:  # no job will read the converted files
+        remove_copies(config, converted.uris)
+        raise
+    if converted.rows == 0:
+        remove_copies(config, converted.uris)
+    return operations.view(store, operations.find(store, name))
+
+
+def _queue_import(
+    store: Store, config: ServiceConfig, dataset: str, converted: import_files.Converted
+) -> str:
+    """The Vertex operation of an import of the converted files: the AutoML import job, which removes them
+    when it is done, or with no row to read, an operation that ends now, as AutoML's would."""
     extra = {"failures": converted.failures, "sources": converted.sources}
-    location = automl_names.location_of(dataset.name)
-    if converted.rows == 0:  # nothing for the job to read: the operation ends now, as AutoML's would
+    if converted.rows == 0:
         with store.tx() as db:
-            inner = automl_ops.start(db, location, dataset.name, "import_data_details")
+            inner = automl_ops.start(db, automl_names.location_of(dataset), dataset, "import_data_details")
             automl_ops.finish(
                 db,
                 inner.name,
                 error=(code_pb2.INVALID_ARGUMENT, "No valid rows to import (see partial failures)."),
             )
-            name = operations.record(db, dataset.name, inner.name, "import", **extra)
-        return operations.view(store, operations.find(store, name))
-    automl_request = automl_t("ImportDataRequest")(name=dataset.name)
+            return operations.record(db, dataset, inner.name, "import", **extra)
+    automl_request = automl_t("ImportDataRequest")(name=dataset)
     automl_request.input_config.gcs_source.input_uris.extend(converted.uris)
-    inner = automl.import_data(store, config, automl_request)
+    inner = automl.import_data(store, config, automl_request, remove_when_done=True)
     with store.tx() as db:
-        name = operations.record(db, dataset.name, inner.name, "import", **extra)
-    return operations.view(store, operations.find(store, name))
+        return operations.record(db, dataset, inner.name, "import", **extra)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..config import ServiceConfig
 from ..errors import invalid_field
+from ..importer import remove_copies
 
 ML_USES = {"training": "TRAIN", "validation": "VALIDATION", "test": "TEST"}
 ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
@@ -47,36 +48,44 @@ class Converted:
 
 
 def convert(config: ServiceConfig, sources: list[tuple[str, str]], work_id: str) -> Converted:
-    """`sources`: (gs:// URI, request field naming it). Writes one AutoML CSV per source."""
+    """`sources`: (gs:// URI, request field naming it). Writes one AutoML CSV per source; if one source is
+    refused as a whole, the CSVs written before it are removed and the error raised."""
     out = Converted()
-    for number, (uri, field_name) in enumerate(sources):
-        path = config.readable_file(uri, field_name)
-        suffix = Path(uri).suffix.lower()
-        if suffix not in (".csv", ".jsonl"):
-            raise invalid_field(field_name, f"{uri!r}: import files end in .csv or .jsonl")
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise invalid_field(field_name, f"{uri!r} is not UTF-8 text ({error.reason})") from error
-        records = _csv_records(text) if suffix == ".csv" else _jsonl_records(text)
-        rows, lines = [], []
-        for line, parse in records:
-            try:
-                converted = parse()
-            except Refused as error:
-                out.failures.append(f"Error in {uri} line {line}: {error}")
-                continue
-            rows += converted
-            lines += [line] * len(converted)
-        target = f"gs://{WORK_BUCKET}/{work_id}/{number}.csv"
-        local = config.resolve_uri(target, field_name)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        with open(local, "w", newline="") as handle:
-            csv.writer(handle, lineterminator="\n").writerows(rows)
-        out.uris.append(target)
-        out.sources[target] = {"uri": uri, "lines": lines}
-        out.rows += len(rows)
+    try:
+        for number, (uri, field_name) in enumerate(sources):
+            _convert_one(config, uri, field_name, f"gs://{WORK_BUCKET}/{work_id}/{number}.csv", out)
+    except BaseException:
+        remove_copies(config, out.uris)
+        raise
     return out
+
+
+def _convert_one(config: ServiceConfig, uri: str, field_name: str, target: str, out: Converted) -> None:
+    path = config.readable_file(uri, field_name)
+    suffix = Path(uri).suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise invalid_field(field_name, f"{uri!r}: import files end in .csv or .jsonl")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise invalid_field(field_name, f"{uri!r} is not UTF-8 text ({error.reason})") from error
+    records = _csv_records(text) if suffix == ".csv" else _jsonl_records(text)
+    rows, lines = [], []
+    for line, parse in records:
+        try:
+            converted = parse()
+        except Refused as error:
+            out.failures.append(f"Error in {uri} line {line}: {error}")
+            continue
+        rows += converted
+        lines += [line] * len(converted)
+    local = config.resolve_uri(target, field_name)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    out.uris.append(target)  # before writing: a half-written file is removed too
+    with open(local, "w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    out.sources[target] = {"uri": uri, "lines": lines}
+    out.rows += len(rows)
 
 
 def _csv_records(text: str):
