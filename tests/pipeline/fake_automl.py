@@ -24,6 +24,8 @@ from edgetrain_pipeline.training_backend import (
 )
 from google.api_core import exceptions as gexc
 
+from edgetrain_service.predict import IMAGE_FIELD, UNKNOWN_FORMAT
+
 PROJECT_LOCATION = "projects/edgetrain-test/locations/us-central1"
 
 
@@ -192,8 +194,11 @@ class FakeAutoMl:
         return sum(1 for call in self.calls if call[0] == method)
 
     def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
-        """One box per test: a body starting with b"not an image" is refused as the service refuses it."""
+        """One box per test: a body starting with b"not an image" is refused as the service refuses it, one
+        starting with b"<" with a reason holding markup."""
         self._record("predict", model, score_threshold)
         if image.startswith(b"not an image"):
-            raise gexc.InvalidArgument("payload.image.image_bytes: not a readable image (cannot identify)")
+            raise gexc.InvalidArgument(f"{IMAGE_FIELD}: {UNKNOWN_FORMAT}")
+        if image.startswith(b"<"):  # a reason with markup in it, as a backend might word one
+            raise gexc.InvalidArgument(f"{IMAGE_FIELD}: <b>not</b> an image & not <script>alert(1)</script>")
         return [PredictedBox("ace", 0.9, (0.1, 0.2, 0.5, 0.6))][:max_boxes]

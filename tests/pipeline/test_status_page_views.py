@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edgetrain_pipeline.import_rows import ReportedRow, parse_row
+from markupsafe import escape
 from PIL import Image
 
+from edgetrain_service.predict import UNKNOWN_FORMAT
 from edgetrain_trainer.data.dataset import Example
 from edgetrain_trainer.data.rows import Box
 from edgetrain_trainer.diagnostics import write_diagnostics
@@ -238,6 +240,7 @@ def test_a_tried_image_comes_back_with_the_boxes_drawn_and_an_unreadable_one_wit
 
     found = post(b"\xff\xd8 a picture", "card.jpg")
     refused = post(b"not an image at all", "notes.jpg")
+    marked_up = post(b"<svg/>", "drawing.jpg")
 
     html = found.get_data(as_text=True)
     assert found.status_code == 200 and "1 boxes from cards_view in card.jpg" in html
@@ -246,7 +249,9 @@ def test_a_tried_image_comes_back_with_the_boxes_drawn_and_an_unreadable_one_wit
     )
     assert deps.automl.calls[-2][1:] == ("projects/p/locations/us-central1/models/IOD42", 0.4)
     assert refused.status_code == 400
+    assert f"notes.jpg: {escape(UNKNOWN_FORMAT)}</p>" in refused.get_data(as_text=True)
+    assert marked_up.status_code == 400
     assert (
-        "notes.jpg is not a readable image: it is not a picture the service can decode"
-        in refused.get_data(as_text=True)
+        "drawing.jpg: &lt;b&gt;not&lt;/b&gt; an image &amp; not &lt;script&gt;alert(1)&lt;/script&gt;</p>"
+        in marked_up.get_data(as_text=True)
     )

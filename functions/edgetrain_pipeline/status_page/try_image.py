@@ -1,6 +1,6 @@
 """'Try an image': one uploaded picture through the training backend's predict() (the AutoML v1 gateway calls
 PredictionService.Predict of the self-hosted service), its boxes as the page draws them. The image is never
-decoded here: the service says whether it is readable."""
+decoded here: the service says whether it is readable, and its own words are what the person sees."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from google.api_core import exceptions as gexc
 from ..training_backend import TrainingBackend
 
 MAX_BOXES = 100
-UNREADABLE = "not a readable image"  # how the service's Predict words an image it cannot decode
+IMAGE_FIELD = "payload.image.image_bytes: "  # how Predict's INVALID_ARGUMENT names the image it refuses
 # What the browser may be shown back as a data: URL (anything else still goes to Predict, shown without it).
 SHOWN_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp")
 
@@ -51,16 +51,12 @@ def predict(
     name: str = "",
 ) -> Prediction:
     """Boxes the model finds in `data` at or above score_threshold, through the backend's Predict.
-    UploadError when the service cannot read the image or the model cannot predict; other API errors
-    propagate."""
+    UploadError with the backend's message when it refuses the image (named by the upload's file name in
+    place of the request field) or the model cannot predict; other API errors propagate."""
     try:
         found = backend.predict(model, data, score_threshold, MAX_BOXES)
     except gexc.InvalidArgument as exc:
-        if UNREADABLE in str(exc.message):  # the decoder's own words (a Python repr) help nobody here
-            raise UploadError(
-                f"{name or 'the file'} is {UNREADABLE}: it is not a picture the service can decode"
-            ) from None
-        raise UploadError(f"the model could not predict on this file: {exc.message}") from None
+        raise UploadError(f"{name or 'the file'}: {str(exc.message).removeprefix(IMAGE_FIELD)}") from None
     except (gexc.FailedPrecondition, gexc.NotFound) as exc:
         raise UploadError(f"the model could not predict on this file: {exc.message}") from None
     boxes = [
