@@ -58,7 +58,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m benchmarks.run_all
 
-# `make bench` runs every area, this one included; alone (~35 min): make bench-retrain ARGS="--warm-seconds 120"
+# `make bench` runs every area, this one included; alone (~35 min): make bench-retrain ARGS="--warm-seconds 200"
 bench-retrain: setup
 	$(BIN)/python -m benchmarks.retrain_bench $(ARGS)
 

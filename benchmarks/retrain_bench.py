@@ -1,7 +1,7 @@
 """Retraining benchmark (issue 29 item 5): BCCD arriving in three rounds, each driven by the real pipeline.
 
-    python -m benchmarks.retrain_bench                                # 40/70/100 % of TRAIN, caps 420 / 140 s
-    python -m benchmarks.retrain_bench --cold-seconds 600 --warm-seconds 200
+    python -m benchmarks.retrain_bench                                # 40/70/100 % of TRAIN, caps 840 / 240 s
+    python -m benchmarks.retrain_bench --cold-seconds 420 --warm-seconds 120   # shorter, unconverged
     python -m benchmarks.retrain_bench --images-per-split 4 --overrides '{"max_epochs": 1}'   # smoke run
 
 How: the real pipeline on the local stack, as `make run` starts it (Pub/Sub and Firestore emulators,
@@ -55,8 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DATA, help="AutoML-CSV dataset folder (default BCCD)")
     parser.add_argument("--fractions", default="0.4,0.7,1.0", help="TRAIN shares after each round")
     parser.add_argument("--seed", type=int, default=29, help="the TRAIN images' order")
-    parser.add_argument("--cold-seconds", type=float, default=420, help="max_train_seconds, cold trainings")
-    parser.add_argument("--warm-seconds", type=float, default=140, help="max_train_seconds, warm trainings")
+    parser.add_argument("--cold-seconds", type=float, default=840, help="max_train_seconds, cold trainings")
+    parser.add_argument("--warm-seconds", type=float, default=240, help="max_train_seconds, warm trainings")
     parser.add_argument("--overrides", type=json.loads, default={}, help="more trainer overrides (JSON)")
     parser.add_argument("--images-per-split", type=int, default=0, help="a smoke run: N images per ML_USE")
     parser.add_argument("--model-type", default="mobile-low-latency-1")
