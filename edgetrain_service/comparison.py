@@ -60,7 +60,7 @@ class Compared:
     trained_latency_ms: float  # the trained model's, timed in alternation with latency_ms
 
 
-def test_images_digest(result) -> str:
+def evaluated_digest(result) -> str:
     """images_digest of the images a TrainResult reports its evaluation used."""
     return images_digest([image.image_id for image in result.evaluated_images])
 
@@ -94,7 +94,7 @@ def evaluated_images(request, result) -> EvaluatedImages | None:
             )
             return None
         examples.append(example)
-    return EvaluatedImages(examples, list(result.labels), test_images_digest(result))
+    return EvaluatedImages(examples, list(result.labels), evaluated_digest(result))
 
 
 def compared_model(job: TrainJob) -> str | None:
@@ -154,7 +154,7 @@ def model_labels(result, compared: Compared | None) -> dict[str, str]:
     """What the trained model's labels say about its evaluation and the comparison. With a comparison both
     latencies come from the one measurement in alternation, so they are comparable."""
     latency_ms = compared.trained_latency_ms if compared is not None else result.latency_ms
-    labels = {LATENCY_LABEL: micros(latency_ms), TEST_IMAGES_LABEL: test_images_digest(result)}
+    labels = {LATENCY_LABEL: micros(latency_ms), TEST_IMAGES_LABEL: evaluated_digest(result)}
     if compared is not None:
         labels[COMPARED_TEST_IMAGES_LABEL] = compared.images_digest
         labels[COMPARED_LATENCY_LABEL] = micros(compared.latency_ms)
