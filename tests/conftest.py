@@ -4,6 +4,8 @@ Requesting `pubsub_emulator` or `firestore_emulator` starts that emulator (about
 process at it through PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST, with GOOGLE_CLOUD_PROJECT set to
 TEST_PROJECT. Both are stopped, Java children included, when the session ends. `clean_emulators` (function
 scope) gives a test an empty Firestore database and no topics or subscriptions.
+
+`cards_training` is one real training (tests/trained.py) that the tests needing *a* trained model share.
 """
 
 from __future__ import annotations
@@ -53,3 +55,12 @@ def clean_emulators(pubsub_emulator, firestore_emulator):
     emulators.reset_firestore(firestore_emulator.host, TEST_PROJECT)
     emulators.reset_pubsub(TEST_PROJECT)
     yield pubsub_emulator, firestore_emulator
+
+
+@pytest.fixture(scope="session")
+def cards_training(tmp_path_factory):
+    """A `tests.trained.Trained`: trained on first use (about a minute), read-only for its users."""
+    from tests.trained import train_cards  # TensorFlow is imported only by sessions that train
+
+    return train_cards(tmp_path_factory.mktemp("run") / "out")
+

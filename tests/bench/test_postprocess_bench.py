@@ -4,32 +4,21 @@ each export evaluated on TEST and timed; its variants checked, its report."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import pytest
 
 from benchmarks.studies.postprocess_bench import ROUNDS, compare_variants, parse_variant, render_markdown
-from edgetrain_trainer.train import train
-from edgetrain_trainer.types import TrainRequest
-
-CARDS_SMALL = Path(__file__).parents[1] / "trainer" / "data" / "cards_small"
+from tests.trained import CARDS_SMALL
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A one-epoch head-only training on cards_small (model directory, data root holding it as `cards`)."""
+def trained(cards_training, tmp_path_factory):
+    """The session's cards training (tests/trained.py): its model directory, and a data root holding
+    cards_small as `cards`."""
     root = tmp_path_factory.mktemp("postprocess")
     (root / "data").mkdir()
     (root / "data" / "cards").symlink_to(CARDS_SMALL.resolve())
-    request = TrainRequest(
-        data=CARDS_SMALL / "annotations.csv",
-        out_dir=root / "run",
-        model_type="mobile-low-latency-1",
-        budget_milli_node_hours=1000,
-        seed=0,
-        overrides={"max_epochs": 1, "finetune": False, "cache_views": 1, "calibration_images": 4},
-    )
-    return train(request).model_dir, root / "data"
+    return cards_training.result.model_dir, root / "data"
 
 
 @pytest.mark.slow

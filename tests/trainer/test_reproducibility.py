@@ -29,6 +29,7 @@ def _epoch_history(tmp_path: Path, seed: int) -> list[tuple]:
             "max_epochs": 2,
             "finetune": False,
             "cache_views": 2,
+            "input_size": 128,  # any size shows it; the smallest caches and trains fastest
             "max_train_images": 12,
             "max_eval_images": 4,
             "threads": 2,

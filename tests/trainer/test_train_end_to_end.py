@@ -1,13 +1,12 @@
 """A small real training (48 card images, tight overrides) → a valid AutoML-shaped TF Lite package.
 
-One module-scoped training (about a minute or two on 2 cores) feeds the package contract, result, Keras vs
-TF Lite agreement and export tests.
+The session's shared training (tests/trained.py, about a minute or two on 2 cores) feeds the package
+contract, result, Keras vs TF Lite agreement and export tests.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,29 +22,18 @@ from edgetrain_trainer.export.package import export_model, load_model_dir
 from edgetrain_trainer.export.tflite_detector import TFLiteDetector
 from edgetrain_trainer.model.box_coding import iou_matrix
 from edgetrain_trainer.model.postprocess import PostProcessConfig, decode_detections
-from edgetrain_trainer.train import train
-from edgetrain_trainer.types import StopReason, TrainRequest
+from edgetrain_trainer.types import StopReason
+from tests.trained import CARDS_SMALL
 
 pytestmark = pytest.mark.slow
 
-CARDS = Path(__file__).parent / "data" / "cards_small" / "annotations.csv"
-CI_OVERRIDES = {"head_max_epochs": 12, "finetune_max_epochs": 1, "cache_views": 3, "calibration_images": 16}
+CARDS = CARDS_SMALL / "annotations.csv"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "out"
-    reports = []
-    request = TrainRequest(
-        data=CARDS,
-        out_dir=out,
-        model_type="mobile-low-latency-1",
-        budget_milli_node_hours=1000,
-        seed=1,
-        overrides=CI_OVERRIDES,
-    )
-    result = train(request, progress=reports.append)
-    return result, reports, out
+def trained(cards_training):
+    """(result, progress reports, out_dir) of the session's cards training (tests/trained.py)."""
+    return cards_training.result, cards_training.reports, cards_training.out_dir
 
 
 @pytest.fixture(scope="module")
