@@ -63,4 +63,3 @@ def cards_training(tmp_path_factory):
     from tests.trained import train_cards  # TensorFlow is imported only by sessions that train
 
     return train_cards(tmp_path_factory.mktemp("run") / "out")
-
