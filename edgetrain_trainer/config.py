@@ -17,7 +17,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import InvalidArgumentError
-from .model.backbones import BACKBONES
 
 BOX_LOSSES = ("huber", "giou", "huber+giou")  # model.losses.DetectionLoss.box_loss
 
@@ -58,7 +57,6 @@ class TrainerConfig:
     giou_weight: float = 2.0  # weight of the GIoU term (mmdetection's RetinaNet-GIoU uses 2)
     # --- data
     input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
-    backbone: str | None = None  # a build_backbone() name instead of the model type's (experiments)
     validation_fraction: float = 0.1  # of TRAIN images held out when the dataset has no VALIDATION rows
     min_validation_images: int = 8  # ... at least this many (at most 1/4 of TRAIN): mAP on 3 is noise
     images_max_mib: int = 1024  # train (and, separately, validation) images above this are decoded on use
@@ -142,10 +140,6 @@ class TrainerConfig:
             raise InvalidArgumentError(f"overrides: giou_weight must be > 0, got {self.giou_weight}")
         if self.cooldown_epochs < 0:
             raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
-        if self.backbone is not None and self.backbone not in BACKBONES:
-            raise InvalidArgumentError(
-                f"overrides: backbone must be one of {sorted(BACKBONES)}, got {self.backbone!r}"
-            )
         if not self.cache_features and not self.finetune:
             raise InvalidArgumentError("overrides: cache_features and finetune cannot both be off")
 
@@ -162,8 +156,7 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
         if "None" in str(annotation):
             return None
         raise InvalidArgumentError(f"overrides: {key} cannot be null")
-    nullable_kind = next((k for k in (int, str) if k.__name__ in str(annotation)), float)
-    kind = type(default) if default is not None else nullable_kind
+    kind = type(default) if default is not None else (int if "int" in str(annotation) else float)
     if kind is bool:
         if isinstance(value, bool):
             return value

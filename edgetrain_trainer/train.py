@@ -79,8 +79,6 @@ def train(
     spec = spec_for(request.model_type)
     if config.input_size is not None:
         spec = dataclasses.replace(spec, input_size=config.input_size)
-    if config.backbone is not None:
-        spec = dataclasses.replace(spec, backbone=config.backbone)
     report(Progress(0.0, "data", message=f"loading {request.data} ({threads} threads)"))
     dataset = load_dataset(request.data)
     rng = np.random.default_rng(request.seed)

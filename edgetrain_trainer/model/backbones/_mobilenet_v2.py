@@ -2,15 +2,12 @@
 
 torchvision pads every strided 3x3 conv by 1 on all sides and uses BatchNorm eps 1e-5; Keras'
 padding='same' pads only bottom/right on even inputs, which is why keras.applications.MobileNetV2 cannot
-reproduce these weights. The same network trained with TF-slim (family "mobilenet_v2_tf_slim", weights read
-by _tf_slim_graph under torchvision's names) pads as Keras does, uses eps 1e-3 and scales inputs to -1..1.
-Features: C3 = features.6 (32 ch), C4 = features.13 (96 ch), C5 = features.17 (320 ch), the last
-inverted-residual outputs at strides 8/16/32 (the 1x1 conv to 1280 channels belongs to the classifier only).
+reproduce these weights. Features: C3 = features.6 (32 ch), C4 = features.13 (96 ch), C5 = features.17
+(320 ch), the last inverted-residual outputs at strides 8/16/32 (the 1x1 conv to 1280 channels belongs to the
+classifier only).
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import keras
 
@@ -28,21 +25,8 @@ _SETTINGS = (
     (6, 320, 1, 1),
 )
 _FEATURE_INDICES = (6, 13, 17)
-
-
-class _Conventions(NamedTuple):
-    bn_epsilon: float
-    tf_same_padding: bool
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-
-_CONVENTIONS = {
-    "mobilenet_v2": _Conventions(
-        1e-5, False, (0.485 * 255, 0.456 * 255, 0.406 * 255), (0.229 * 255, 0.224 * 255, 0.225 * 255)
-    ),
-    "mobilenet_v2_tf_slim": _Conventions(1e-3, True, (127.5,) * 3, (127.5,) * 3),
-}
+_IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+_IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 HEAD_PREFIXES = ("features.18.", "classifier.")
 
 
@@ -62,10 +46,9 @@ def _inverted_residual(graph: PortedGraph, x, inp: int, oup: int, stride: int, e
 
 def build(spec: BackboneSpec, input_size: int, *, classifier: bool) -> tuple[keras.Model, PortedGraph]:
     """The network and its PortedGraph; outputs [C3, C4, C5], or ImageNet logits [B, 1000] if classifier."""
-    conventions = _CONVENTIONS[spec.family]
-    graph = PortedGraph(bn_epsilon=conventions.bn_epsilon, tf_same_padding=conventions.tf_same_padding)
+    graph = PortedGraph(bn_epsilon=1e-5, tf_same_padding=False)
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = normalize(inputs, conventions.mean, conventions.std)
+    x = normalize(inputs, _IMAGENET_MEAN, _IMAGENET_STD)
     x = graph.conv_bn(x, 32, 3, 2, "features.0.0", "features.0.1")
     channels, index, features = 32, 1, []
     for expand, out_channels, repeats, first_stride in _SETTINGS:

