@@ -111,8 +111,6 @@ def import_data(store: Store, config: ServiceConfig, request):
     except BaseException:  # no job will read the converted files
         remove_copies(config, converted.uris)
         raise
-    if converted.rows == 0:
-        remove_copies(config, converted.uris)
     return operations.view(store, operations.find(store, name))
 
 
@@ -120,7 +118,8 @@ def _queue_import(
     store: Store, config: ServiceConfig, dataset: str, converted: import_files.Converted
 ) -> str:
     """The Vertex operation of an import of the converted files: the AutoML import job, which removes them
-    when it is done, or with no row to read, an operation that ends now, as AutoML's would."""
+    when it is done, or with no row to read, an operation that ends now, as AutoML's would (the files are
+    removed at once: no job reads them)."""
     extra = {"failures": converted.failures, "sources": converted.sources}
     if converted.rows == 0:
         with store.tx() as db:
@@ -130,7 +129,9 @@ def _queue_import(
                 inner.name,
                 error=(code_pb2.INVALID_ARGUMENT, "No valid rows to import (see partial failures)."),
             )
-            return operations.record(db, dataset, inner.name, "import", **extra)
+            name = operations.record(db, dataset, inner.name, "import", **extra)
+        remove_copies(config, converted.uris)
+        return name
     automl_request = automl_t("ImportDataRequest")(name=dataset)
     automl_request.input_config.gcs_source.input_uris.extend(converted.uris)
     inner = automl.import_data(store, config, automl_request, remove_when_done=True)
