@@ -36,7 +36,14 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.get_closest_marker("deletes_the_session_model") is not None)
+    """This folder's tests that delete the session model go after its other tests, within the places this
+    folder's tests hold; every other test keeps its place (pytest calls this with the session's items)."""
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if here in Path(item.path).parents]
+    ours = [items[i] for i in slots]
+    ours.sort(key=lambda item: item.get_closest_marker("deletes_the_session_model") is not None)
+    for slot, item in zip(slots, ours, strict=True):
+        items[slot] = item
 
 
 @dataclass
