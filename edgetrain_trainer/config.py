@@ -7,7 +7,8 @@ Training has two stages, sized for a CPU where backpropagating through the backb
 1. head: the backbone is frozen; its C3–C5 features for a few augmented views of every training image are
    computed once and cached, and the detection head trains on the cache (many epochs, cheap).
 2. finetune: the whole network trains end to end on freshly augmented images while budget remains.
-Both stages evaluate validation mAP@0.5 each epoch and stop early when it stops improving.
+Both stages validate each epoch, keep the weights that score best on `selection_metric` and stop early when
+it stops improving.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from .errors import InvalidArgumentError
 
 BOX_LOSSES = ("huber", "giou", "huber+giou")  # model.losses.DetectionLoss.box_loss
+SELECTION_METRICS = ("map50", "map50_95")  # training.loop.Stopping.metric
 
 
 @dataclass
@@ -40,7 +42,11 @@ class TrainerConfig:
     finetune_warmup_epochs: float = 1.0  # linear warm-up of the fine-tuning rate, in epochs
     # --- both stages
     max_epochs: int | None = None  # caps each stage's epochs (tests use 1–2)
-    patience: int = 15  # epochs without a validation mAP@0.5 gain > min_delta before MODEL_CONVERGED
+    # the validation figure that picks the weights a stage keeps, ends it early and sets a warm start's bar:
+    # "map50_95" (COCO's primary metric, averaged over IoU 0.5–0.95 like AutoML's bounding-box mAP) favours
+    # tight boxes, "map50" finding the objects at all (docs/trainer_design.md)
+    selection_metric: str = "map50_95"
+    patience: int = 15  # epochs without a selection_metric gain > min_delta before MODEL_CONVERGED
     # ... and at least this share of the stage's training time, as epochs differ 20-fold in length between
     # datasets and model types; 0 counts epochs only
     patience_share: float = 0.2
@@ -135,6 +141,10 @@ class TrainerConfig:
         if self.box_loss not in BOX_LOSSES:
             raise InvalidArgumentError(
                 f"overrides: box_loss must be one of {BOX_LOSSES}, got {self.box_loss!r}"
+            )
+        if self.selection_metric not in SELECTION_METRICS:
+            raise InvalidArgumentError(
+                f"overrides: selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}"
             )
         if self.giou_weight <= 0:
             raise InvalidArgumentError(f"overrides: giou_weight must be > 0, got {self.giou_weight}")

@@ -128,7 +128,7 @@ def train(
         head = run.head_stage(last=not config.finetune, keep_above=keep_above)
         outcomes.append(run_stage(head, clock, run.epoch_report, cancelled))
     if config.finetune and clock.train_fraction() < 1.0:  # stage 2: the whole network, to beat stage 1
-        finetune = run.finetune_stage(keep_above=outcomes[-1].best_map50 if outcomes else keep_above)
+        finetune = run.finetune_stage(keep_above=outcomes[-1].best_score if outcomes else keep_above)
         outcomes.append(run_stage(finetune, clock, run.epoch_report, cancelled))
     # The last stage decides: stage 1 handing over to stage 2 at its time share is not the budget running out.
     stop_reason = (
@@ -171,7 +171,6 @@ def train(
         Progress(
             100.0,
             "evaluate",
-            val_map=outcomes[-1].best_map50 if outcomes else None,
             message=f"mAP@0.5 {evaluation.map50:.3f}, {latency_ms:.1f} ms, {size / 1e6:.2f} MB",
         )
     )

@@ -6,7 +6,7 @@
 Per epoch: train on the stage's batches (checking cancel and the stage's deadline between them) → validate
 the optimizer's moving average of the weights → keep them when they are the best so far → re-plan the
 learning-rate decay from the time left → on a plateau, cool the rate down, then stop. At the end the stage
-keeps its best weights.
+keeps its best weights, best by the stopping rule's validation metric (mAP@[.5:.95] by default).
 """
 
 from __future__ import annotations
@@ -48,15 +48,20 @@ class RateSchedule:
 
 @dataclass(frozen=True, kw_only=True)
 class Stopping:
-    """Early stopping: no validation mAP@0.5 gain above `min_delta` for `patience` epochs and at least
-    `patience_seconds` (budget.EarlyStopping). Then, with cooldown_epochs > 0, the rate decays from where it
-    is to its floor over that many more epochs before the stage ends: validation on a plateau at a high rate
-    swings between epochs instead of settling."""
+    """Early stopping: no gain of the validation `metric` ("map50" or "map50_95") above `min_delta` for
+    `patience` epochs and at least `patience_seconds` (budget.EarlyStopping); the same metric picks the
+    weights a stage keeps. Then, with cooldown_epochs > 0, the rate decays from where it is to its floor over
+    that many more epochs before the stage ends: validation on a plateau at a high rate swings between
+    epochs instead of settling."""
 
     patience: int
     min_delta: float = 0.0
     patience_seconds: float = 0.0
     cooldown_epochs: int = 0
+    metric: str = "map50_95"
+
+    def score(self, map50: float, map50_95: float) -> float:
+        return map50_95 if self.metric == "map50_95" else map50
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,12 +91,12 @@ class Stage:
 
 @dataclass(frozen=True)
 class StageOutcome:
-    """How a stage ended: "converged" (early stopping), "epochs" (epoch cap) or "budget" (time spent)."""
+    """How a stage ended: "converged" (early stopping), "epochs" (epoch cap) or "budget" (time spent).
+    best_score: the kept weights' validation score on the stopping metric (or the score they had to beat)."""
 
     ended_by: str
     epochs: int
-    best_map50: float
-    best_map50_95: float
+    best_score: float
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def run_stage(
     s = stage.stopping
     stopper = EarlyStopping(s.patience, s.min_delta, s.patience_seconds)
     stage_end = clock.seconds_at(stage.deadline_fraction)
-    best_weights, best50_95, keep_above = stage.model.get_weights(), 0.0, stage.keep_above
+    best_weights, keep_above = stage.model.get_weights(), stage.keep_above
     ended_by, epoch, cooling_until = "epochs", 0, None
 
     for epoch in range(1, stage.max_epochs + 1):
@@ -139,8 +144,9 @@ def run_stage(
         # -- validate the moving average of the weights; keep the best
         with AveragedWeights(stage.model, optimizer):
             map50, map50_95 = stage.evaluate()
-            if stopper.update(map50, epoch, clock.elapsed()) and map50 >= keep_above:
-                best_weights, best50_95, keep_above = stage.model.get_weights(), map50_95, map50
+            score = s.score(map50, map50_95)
+            if stopper.update(score, epoch, clock.elapsed()) and score >= keep_above:
+                best_weights, keep_above = stage.model.get_weights(), score
 
         # -- re-plan the decay from the time left; on a plateau, cool down before stopping
         took = clock.elapsed() - epoch_start
@@ -166,9 +172,8 @@ def run_stage(
             ended_by = "budget"
             break
 
-    best_map50 = max(stopper.best, keep_above, 0.0)
     stage.model.set_weights(best_weights)
-    return StageOutcome(ended_by, epoch, best_map50, best50_95)
+    return StageOutcome(ended_by, epoch, max(stopper.best, keep_above, 0.0))
 
 
 def make_optimizer(

@@ -171,15 +171,17 @@ class DetectorTraining:
         )
 
     def start_score(self) -> float:
-        """Validation mAP@0.5 of the whole detector as it is now (a warm start's loaded weights)."""
+        """Validation score (config.selection_metric) of the whole detector as it is now (a warm start's
+        loaded weights)."""
         predict = tf.function(lambda x: self.detector(x, training=False))
         batches = (
             tf.constant(self.val_images[i : i + PREDICT_BATCH].astype(np.float32))
             for i in range(0, len(self.val_images), PREDICT_BATCH)
         )
-        map50, _ = self._validate(predict, batches)
-        self._progress("data", f"the warm-start weights: validation mAP@0.5 {map50:.3f}", val_map=map50)
-        return map50
+        map50, map50_95 = self._validate(predict, batches)
+        message = f"the warm-start weights: validation mAP@0.5 {map50:.3f}, mAP@[.5:.95] {map50_95:.3f}"
+        self._progress("data", message, val_map=map50)
+        return self._stopping(1.0, 0).score(map50, map50_95)
 
     def _rates(self, learning_rate: float, warmup_epochs: float) -> RateSchedule:
         cfg = self.config
@@ -199,6 +201,7 @@ class DetectorTraining:
             min_delta=cfg.min_delta,
             patience_seconds=cfg.patience_share * stage_seconds,
             cooldown_epochs=cooldown_epochs,
+            metric=cfg.selection_metric,
         )
 
     def _feature_cache(self) -> FeatureCache:

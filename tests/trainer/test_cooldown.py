@@ -24,7 +24,7 @@ def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20, patie
 
     def evaluate():
         time.now += 10
-        return next(scores), 0.0
+        return 0.0, next(scores)  # (mAP@0.5, mAP@[.5:.95]): the stopping metric is the second
 
     def report(r):
         rates.append(r.learning_rate)
@@ -37,7 +37,7 @@ def _run(metrics: list[float], cooldown_epochs: int, max_epochs: int = 20, patie
 
 def test_without_cool_down_the_stage_stops_when_patience_runs_out():
     outcome, _, notes = _run([0.5, 0.6, 0.6, 0.59] + [0.0] * 16, cooldown_epochs=0)
-    assert (outcome.ended_by, outcome.epochs, outcome.best_map50) == ("converged", 4, 0.6)
+    assert (outcome.ended_by, outcome.epochs, outcome.best_score) == ("converged", 4, 0.6)
     assert not any(notes)
 
 
@@ -59,7 +59,7 @@ def test_plateau_decays_the_rate_to_its_floor_over_the_cool_down_then_stops():
 
 def test_a_gain_during_the_cool_down_is_kept():
     outcome, _, _ = _run([0.5, 0.6, 0.6, 0.59, 0.7, 0.65, 0.6] + [0.0] * 13, cooldown_epochs=3)
-    assert (outcome.epochs, outcome.best_map50) == (7, 0.7)
+    assert (outcome.epochs, outcome.best_score) == (7, 0.7)
 
 
 def test_cool_down_cut_by_the_epoch_cap_still_ends_the_stage():

@@ -41,10 +41,10 @@ def test_stage_evaluates_and_keeps_the_averaged_weights_of_its_best_epoch():
 
     def evaluate():
         seen.append(stage.model.get_weights())
-        return next(metrics), 0.0
+        return 0.0, next(metrics)
 
     outcome = stage.run(evaluate, stopping=Stopping(patience=5))
-    assert outcome.best_map50 == 0.9 and outcome.epochs == 3
+    assert outcome.best_score == 0.9 and outcome.epochs == 3
     kept = stage.model.get_weights()
     raw = stage.raw_after_epoch
     np.testing.assert_array_equal(kept[0], seen[1][0])  # epoch 2's averaged weights
