@@ -143,8 +143,9 @@ class TrainerConfig:
                 f"overrides: box_loss must be one of {BOX_LOSSES}, got {self.box_loss!r}"
             )
         if self.selection_metric not in SELECTION_METRICS:
+            metric = self.selection_metric
             raise InvalidArgumentError(
-                f"overrides: selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}"
+                f"overrides: selection_metric must be one of {SELECTION_METRICS}, got {metric!r}"
             )
         if self.giou_weight <= 0:
             raise InvalidArgumentError(f"overrides: giou_weight must be > 0, got {self.giou_weight}")
