@@ -179,7 +179,6 @@ def export_model(
                 tmp / "sm",
                 tf.uint8,
                 config=PostProcessConfig.from_trainer_config(config),
-                for_tflite=False,
             )
             for item in (tmp / "sm").iterdir():
                 item.rename(tmp / item.name)

@@ -4,10 +4,11 @@ and TF SavedModel.
 The TF Lite model is the TF Lite Task Library ObjectDetector contract that AutoML Vision Edge shipped:
 uint8 input [1, H, W, 3]; outputs boxes [1, N, 4] (ymin, xmin, ymax, xmax normalized), classes [1, N],
 scores [1, N], count [1], all float32. Each kept box fills classes_per_box consecutive entries (its top
-classes, best first), so N = max_detections x classes_per_box and count counts boxes. Keras 3 models go
-through keras.export.ExportArchive (weights become constants the int8 calibrator can see) and
-TFLiteConverter.from_saved_model; the post-processing op is an empty tf.function whose
-`experimental_implements` names the TF Lite custom op (as the TF Object Detection API exports SSD models).
+classes, best first), so N = max_detections x classes_per_box and count counts boxes. The converter reads
+a SavedModel (TFLiteConverter.from_saved_model) whose detector is frozen to constants (the int8 calibrator
+cannot read variables); the post-processing op is an empty tf.function whose `experimental_implements`
+names the TF Lite custom op (as the TF Object Detection API exports SSD models). The SavedModel export
+format (real TF post-processing) goes through keras.export.ExportArchive instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from ..errors import TrainingCancelled
 from ..model.box_coding import DEFAULT_CODER, BoxCoder
@@ -100,16 +102,11 @@ def write_inference_saved_model(
     input_dtype: tf.DType,
     coder: BoxCoder = DEFAULT_CODER,
     config: PostProcessConfig = DEFAULT_POSTPROCESS,
-    for_tflite: bool = True,
 ) -> Path:
-    """A SavedModel whose `serving_default` maps an image [1, S, S, 3] (0..255, `input_dtype`) to the four
-    post-processed outputs (output_0..3: boxes, classes, scores, count). for_tflite: the post-processing is
-    the placeholder the TF Lite converter replaces by its custom op; otherwise it is real TF ops (a SavedModel
-    for TF Serving / TF). Returns `dest`."""
-    if for_tflite:
-        postprocess = _postprocess_fn(num_classes, coder, config)
-    else:
-        postprocess = _tf_postprocess_fn(num_classes, coder, config)
+    """A SavedModel for TF Serving / TF whose `serving_default` maps an image [1, S, S, 3] (0..255,
+    `input_dtype`) to the four post-processed outputs (output_0..3: boxes, classes, scores, count), the
+    post-processing in real TF ops. Returns `dest`."""
+    postprocess = _tf_postprocess_fn(num_classes, coder, config)
     anchor_tensor = tf.constant(anchors, dtype=tf.float32)
 
     def serve(image):
@@ -122,6 +119,44 @@ def write_inference_saved_model(
         "serving_default", serve, input_signature=[tf.TensorSpec([1, input_size, input_size, 3], input_dtype)]
     )
     archive.write_out(str(dest), verbose=False)
+    return dest
+
+
+def _write_converter_saved_model(
+    detector: keras.Model,
+    anchors: np.ndarray,
+    num_classes: int,
+    input_size: int,
+    dest: Path,
+    input_dtype: tf.DType,
+    config: PostProcessConfig,
+) -> Path:
+    """The SavedModel the TF Lite converter reads: `serving_default` maps an image [1, S, S, 3] (0..255,
+    `input_dtype`) through the detector, frozen to constants, to the post-processing placeholder
+    (output_0..3).
+
+    Only the detector is frozen: freezing inlines every function call, the placeholder's included, and the
+    converter would no longer see the op it implements. A module holding constants saves in a few seconds,
+    where ExportArchive walks and serializes every Keras layer; the converted flatbuffer is the same."""
+    size = [1, input_size, input_size, 3]
+
+    @tf.function(input_signature=[tf.TensorSpec(size, tf.float32)])
+    def network(image):
+        box_encodings, logits = detector(image, training=False)
+        return box_encodings, tf.sigmoid(logits)
+
+    frozen = convert_variables_to_constants_v2(network.get_concrete_function())
+    postprocess = _postprocess_fn(num_classes, DEFAULT_CODER, config)
+    anchor_tensor = tf.constant(anchors, dtype=tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec(size, input_dtype, name="image")])
+    def serve(image):
+        box_encodings, scores = frozen(tf.cast(image, tf.float32))
+        return postprocess(box_encodings, scores, anchor_tensor)
+
+    module = tf.Module()
+    module.serve = serve
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": serve.get_concrete_function()})
     return dest
 
 
@@ -152,8 +187,8 @@ def convert_to_tflite(
             images = list(calibration_images or [])
             if not images:
                 raise ValueError("int8 quantization needs calibration images")
-            saved = write_inference_saved_model(
-                detector, anchors, num_classes, input_size, Path(tmp) / "sm", tf.float32, config=config
+            saved = _write_converter_saved_model(
+                detector, anchors, num_classes, input_size, Path(tmp) / "sm", tf.float32, config
             )
             converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -171,8 +206,8 @@ def convert_to_tflite(
             ]
             converter.inference_input_type = tf.uint8
         elif quantization == "float32":
-            saved = write_inference_saved_model(
-                detector, anchors, num_classes, input_size, Path(tmp) / "sm", tf.uint8, config=config
+            saved = _write_converter_saved_model(
+                detector, anchors, num_classes, input_size, Path(tmp) / "sm", tf.uint8, config
             )
             converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         else:
