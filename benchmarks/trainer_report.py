@@ -1,12 +1,12 @@
 """Which trainer benchmark runs are which recipe (records of benchmarks/results/trainer.jsonl): the default
-recipe's runs, the previous recipe's, the latest of each, the seed groups. benchmarks/trainer_table.py renders
+recipe's runs, the earlier recipes', the latest of each, the seed groups. benchmarks/trainer_table.py renders
 them for BENCHMARKS.md."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from edgetrain_trainer.config import TrainerConfig
@@ -23,10 +23,27 @@ EXPORT_ONLY = frozenset({"score_threshold"})
 # Settings that came with a new default: a record whose trainer_config predates one ran at the value here
 # (the behaviour before the setting existed), not at today's default. Other settings a record lacks were
 # added with the behaviour of before as their default, so today's default is what it ran.
-BEFORE_RECORDED: dict[str, Any] = {"score_threshold": 0.01, "box_loss": "huber"}
-# The default recipe before its latest change (GIoU box loss, 2026-12-06): the comparison table's recipe.
-PREVIOUS_RECIPE: dict[str, Any] = {"box_loss": "huber"}
-PREVIOUS_RECIPE_NAME = "box_loss huber, the default until 2026-12-06"
+BEFORE_RECORDED: dict[str, Any] = {"score_threshold": 0.01, "box_loss": "huber", "selection_metric": "map50"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An earlier default recipe: today's defaults with `changes`; `label` names it in the tables."""
+
+    label: str
+    changes: dict[str, Any]
+    until: str  # when today's default replaced it
+
+    @property
+    def name(self) -> str:
+        return f"{', '.join(f'{k} {v}' for k, v in self.changes.items())}, the default until {self.until}"
+
+
+# The default recipes before today's, newest first: each gets a table of its latest runs (the "before").
+EARLIER_RECIPES = (
+    Recipe("mAP@0.5 selection", {"selection_metric": "map50"}, "2026-12-06 10:00 UTC"),
+    Recipe("Huber", {"box_loss": "huber", "selection_metric": "map50"}, "2026-12-06 02:00 UTC"),
+)
 
 
 def recorded_setting(record: dict[str, Any], name: str) -> Any:
@@ -40,13 +57,13 @@ def recorded_setting(record: dict[str, Any], name: str) -> Any:
 
 def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Successful runs of today's default recipe, time caps aside, judged by `trainer_config`: every setting
-    the run used (recorded since 2026-12-03; earlier records carry the config of their commit, backfilled
-    from git, `trainer_config_source`). A run at an older default is an experiment; settings added or removed
-    since it ran are left out, except those that came with a new default (BEFORE_RECORDED: a run from
-    before GIoU trained with Huber). A record without a config (trained from a tree with uncommitted changes
-    before configs were recorded) is not counted: what it trained is not known. The headline table, the
-    means over seeds and the latency and order benchmarks show these runs; the others are listed only among
-    every run."""
+    the run used (recorded since 2026-12-03; earlier records carry the config of their commit, backfilled from
+    git, `trainer_config_source`). A run at an older default is an experiment; settings added or removed since
+    it ran are left out, except those that came with a new default (BEFORE_RECORDED: a run from before GIoU
+    trained with Huber, one from before selection_metric selected on mAP@0.5). A record without a config
+    (trained from a tree with uncommitted changes before configs were recorded) is not counted: what it
+    trained is not known. The headline table, the means over seeds and the latency and order benchmarks show
+    these runs; the others are listed only among every run."""
     return recipe_runs(records)
 
 

@@ -1,5 +1,5 @@
-"""BENCHMARKS.md section of the trainer benchmark: the headline table of today's recipe, the previous
-recipe's, means over seeds and every run (which run is which: benchmarks/trainer_report.py)."""
+"""BENCHMARKS.md section of the trainer benchmark: the headline table of today's recipe, the earlier
+recipes', means over seeds and every run (which run is which: benchmarks/trainer_report.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from statistics import mean
 from typing import Any
 
 from benchmarks.trainer_report import (
+    EARLIER_RECIPES,
     PEAK_RSS_TARGET_BYTES,
-    PREVIOUS_RECIPE,
-    PREVIOUS_RECIPE_NAME,
+    Recipe,
     headline_groups,
     latest_default_runs,
     recorded_setting,
@@ -33,7 +33,7 @@ def _export_mark(r: dict[str, Any]) -> str:
 
 def render_markdown(records: list[dict[str, Any]]) -> str:
     """BENCHMARKS.md section: the latest default-recipe run of each dataset x model type x budget, the
-    same for the previous recipe, means over seeds, every run, then failures."""
+    same for each earlier recipe, means over seeds, every run, then failures."""
     latest = latest_default_runs(records)
     lines = [
         "## Trainer (exported int8 TF Lite on TEST rows; trained on TRAIN+VALIDATION)",
@@ -51,7 +51,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "Each row is the default-recipe training that started last (its recorded config is today's "
             "defaults, a time cap `max_train_seconds` aside), in its latest export, whatever its seed. Runs "
             "that try other settings, and earlier runs of the default, are listed under All runs; the "
-            "previous recipe's table and the mean over each group's seeds follow the notes.",
+            "earlier recipes' tables and the mean over each group's seeds follow the notes.",
             "",
             "threads: TF intra-op threads the training ran with. * = not recorded; inferred from the "
             "1-minute load average at the start, which is how runs before 2026-11-28 22:00 sized the pool "
@@ -81,7 +81,8 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
             "just before and just after the run (`benchmarks/speed_probe.py`; lower is faster). The "
             "machine's speed moves by up to 50 % over hours; runs from before 2026-11-29 13:00 have none.",
         ]
-    lines += _previous_recipe(records)
+    for recipe in EARLIER_RECIPES:
+        lines += _earlier_recipe(records, recipe)
     lines += _seed_means(records)
     lines += _all_runs(records)
     failed = [r for r in records if r.get("status") != "ok"]
@@ -123,21 +124,22 @@ def _run_table(latest: dict[tuple, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _previous_recipe(records: list[dict[str, Any]]) -> list[str]:
-    """The latest run of the previous default recipe per dataset x model type x budget: the "before" of
-    the table above, where the two share a machine kind (compare only rows of the same cpu)."""
-    latest = latest_default_runs(records, PREVIOUS_RECIPE)
+def _earlier_recipe(records: list[dict[str, Any]], recipe: Recipe) -> list[str]:
+    """The latest run of an earlier default recipe per dataset x model type x budget: a "before" of the
+    table above, where the two share a machine kind (compare only rows of the same cpu)."""
+    latest = latest_default_runs(records, recipe.changes)
     if not latest:
         return []
     today = latest_default_runs(records)
     missing = sorted(f"{d} {MODEL_TYPES[t]}" for d, t, _ in set(latest) - set(today))
     lines = [
         "",
-        f"### Previous recipe ({PREVIOUS_RECIPE_NAME})",
+        f"### Earlier recipe: {recipe.label} ({recipe.name})",
         "",
-        "The same table for the latest run of the recipe before today's: today's defaults but "
-        + ", ".join(f"`{k}` {v}" for k, v in PREVIOUS_RECIPE.items())
-        + ". A run recorded before a setting existed counts at the value it then had (`box_loss` huber).",
+        "The same table for the latest run of a recipe before today's: today's defaults but "
+        + ", ".join(f"`{k}` {v}" for k, v in recipe.changes.items())
+        + ". A run recorded before a setting existed counts at the value it then had (`box_loss` huber, "
+        "`selection_metric` map50).",
     ]
     if missing:
         lines.append(f"Not yet trained with today's recipe: {', '.join(missing)}.")
@@ -145,17 +147,19 @@ def _previous_recipe(records: list[dict[str, Any]]) -> list[str]:
 
 
 def _seed_means(records: list[dict[str, Any]]) -> list[str]:
-    """Mean TEST figures over the seeds of each group of today's recipe and of the previous one, and
+    """Mean TEST figures over the seeds of each group of today's recipe and of the earlier ones, and
     whether the headline groups' means are strictly ordered by model type."""
     lines = [
         "",
-        "### Mean over seeds (default recipe, then the previous one)",
+        "### Mean over seeds (default recipe, then the earlier ones)",
         "",
         "| dataset | model type | budget | time cap | trainings (seeds) | mAP@0.5 mean (min–max) "
         "| mAP@[.5:.95] mean | wall mean | recipe |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for changes, recipe in ((None, "today's"), (PREVIOUS_RECIPE, "previous")):
+    recipes = [(None, "today's"), *((r.changes, r.label) for r in EARLIER_RECIPES)]
+    earlier = "; ".join(f"{r.label}: {r.name}" for r in EARLIER_RECIPES)
+    for changes, recipe in recipes:
         for (dataset, type_index, budget, cap), runs in sorted(
             seed_groups(records, changes).items(), key=_group_order
         ):
@@ -180,7 +184,7 @@ def _seed_means(records: list[dict[str, Any]]) -> list[str]:
     lines += [
         "",
         "A group is every training of one recipe, dataset, model type, budget and time cap; only the seed "
-        f"differs (previous: {PREVIOUS_RECIPE_NAME}). The verdict compares the mean mAP@0.5 of the groups "
+        f"differs ({earlier}). The verdict compares the mean mAP@0.5 of the groups "
         "the headline rows (today's recipe) belong to, low-latency, versatile, high-accuracy.",
     ]
     return lines
@@ -192,15 +196,15 @@ def _group_order(item: tuple[tuple, list]) -> tuple:
 
 
 def _all_runs(records: list[dict[str, Any]]) -> list[str]:
-    """Every successful run in order, with its overrides and the box loss it trained with (a setting whose
-    default changed): the tables above keep only the latest of the default recipes."""
+    """Every successful run in order, with its overrides, the box loss and the selection metric it trained
+    with (settings whose default changed): the tables above keep only the latest of the default recipes."""
     lines = [
         "",
         "### All runs",
         "",
-        "| started | dataset | model type | overrides | box loss | seed | threads | speed probe | stop "
-        "| wall | mAP@0.5 | mAP@[.5:.95] | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| started | dataset | model type | overrides | box loss | selected on | seed | threads "
+        "| speed probe | stop | wall | mAP@0.5 | mAP@[.5:.95] | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         if r.get("status") != "ok":
@@ -208,7 +212,8 @@ def _all_runs(records: list[dict[str, Any]]) -> list[str]:
         overrides = ", ".join(f"{k} {v}" for k, v in r["overrides"].items()) or "none"
         lines.append(
             f"| {r['started'][:16]} | {r['dataset']} | {r['model_type']} | {overrides} "
-            f"| {recorded_setting(r, 'box_loss')} | {r.get('seed', 0)} "
+            f"| {recorded_setting(r, 'box_loss')} | {recorded_setting(r, 'selection_metric')} "
+            f"| {r.get('seed', 0)} "
             f"| {_threads(r)} "
             f"| {_probe(r)} | {r['stop_reason']} | {r['wall_s'] / 60:.1f} min | {r['map50']:.3f} "
             f"| {r['map50_95']:.3f} | {_commit(r)} |"

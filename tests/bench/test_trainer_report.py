@@ -1,6 +1,6 @@
 """The trainer section of BENCHMARKS.md: which run each headline row shows."""
 
-from benchmarks.trainer_report import PREVIOUS_RECIPE, default_recipe_runs, recipe_runs
+from benchmarks.trainer_report import EARLIER_RECIPES, default_recipe_runs, recipe_runs
 from benchmarks.trainer_table import render_markdown
 from edgetrain_trainer.config import TrainerConfig
 
@@ -158,28 +158,42 @@ def test_a_run_exported_at_another_score_threshold_trained_the_default_recipe_an
     assert f"| bccd | {HIGH} |" in headline and headline.count("‡ 0.01") == 1
 
 
-def test_a_run_recorded_before_the_box_loss_setting_trained_huber_not_the_default():
-    """GIoU became the default with the setting itself: a config without `box_loss` trained with Huber."""
+def test_runs_recorded_before_a_setting_count_at_its_value_then_each_in_its_own_recipe_table():
+    """GIoU and mAP@[.5:.95] selection each became the default with their setting: a config without
+    `box_loss` trained with Huber, one without `selection_metric` selected on mAP@0.5."""
     before = run("2026-12-03T11:15", 0.903, {}, dataset="bccd")
-    del before["trainer_config"]["box_loss"], before["trainer_config"]["giou_weight"]
-    huber = run("2026-12-03T12:00", 0.910, {"box_loss": "huber"})  # the old recipe, recorded as such
+    for name in ("box_loss", "giou_weight", "selection_metric"):
+        del before["trainer_config"][name]
+    huber = run("2026-12-03T12:00", 0.910, {"box_loss": "huber", "selection_metric": "map50"})
     giou = run("2026-12-06T02:51", 0.923, {}, dataset="raccoon")
-    records = [before, huber, giou]
-    assert default_recipe_runs(records) == [giou]
-    assert recipe_runs(records, PREVIOUS_RECIPE) == [before, huber]
+    del giou["trainer_config"]["selection_metric"]
+    today = run("2026-12-06T11:00", 0.931, {}, dataset="raccoon")
+    records = [before, huber, giou, today]
+    selection, huber_recipe = EARLIER_RECIPES
+    assert default_recipe_runs(records) == [today]
+    assert recipe_runs(records, selection.changes) == [giou]
+    assert recipe_runs(records, huber_recipe.changes) == [before, huber]
 
     text = render_markdown(records)
-    headline, previous = text.split("### Previous recipe")[0], text.split("### Previous recipe")[1]
-    previous, means = previous.split("### Mean over seeds")
-    assert "0.923" in headline and "0.903" not in headline and "0.910" not in headline
-    assert "| bccd | " in previous and "0.903 (≥" in previous and "0.910 (≥" in previous
+    headline, rest = text.split("### Earlier recipe: mAP@0.5 selection")
+    selection_table, rest = rest.split("### Earlier recipe: Huber")
+    huber_table, means = rest.split("### Mean over seeds")
+    assert "0.931" in headline and not {"0.903", "0.910", "0.923"} & set(headline.split())
+    assert "0.923 (≥" in selection_table and "0.903" not in selection_table
+    assert "| bccd | " in huber_table and "0.903 (≥" in huber_table and "0.910 (≥" in huber_table
     assert (
         "Not yet trained with today's recipe: bccd mobile-high-accuracy-1, cards mobile-high-accuracy-1"
-        in (previous)
+        in huber_table
     )
     assert f"| bccd | {HIGH} | 1,000 | none | 1 (0) | 0.903 (0.903–0.903) |" in means
-    assert "0.903 (0.903–0.903) | 0.700 | 50.0 min | previous |" in means
-    assert "0.923 (0.923–0.923) | 0.700 | 50.0 min | today's |" in means
+    assert "0.903 (0.903–0.903) | 0.700 | 50.0 min | Huber |" in means
+    assert "0.923 (0.923–0.923) | 0.700 | 50.0 min | mAP@0.5 selection |" in means
+    assert "0.931 (0.931–0.931) | 0.700 | 50.0 min | today's |" in means
     every_run = text.split("### All runs")[1]
-    box_losses = [line.split(" | ")[4] for line in every_run.splitlines() if line.startswith("| 2026")]
-    assert box_losses == ["huber", "huber", "giou"]
+    rows = [line.split(" | ") for line in every_run.splitlines() if line.startswith("| 2026")]
+    assert [(row[4], row[5]) for row in rows] == [
+        ("huber", "map50"),
+        ("huber", "map50"),
+        ("giou", "map50"),
+        ("giou", "map50_95"),
+    ]
