@@ -26,7 +26,7 @@ class AveragedWeights:
 
     def __enter__(self) -> AveragedWeights:
         # Before the first step the optimizer has no average yet; the weights are what there is.
-        if self.optimizer.use_ema and self.optimizer.built:
+        if self.optimizer.use_ema and self.optimizer.built and int(self.optimizer.iterations.numpy()) > 0:
             self._training = self.model.get_weights()
             self.optimizer.finalize_variable_values(self.model.trainable_variables)
         return self

@@ -214,6 +214,10 @@ def make_train_step(
     def apply(grads):
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
 
+    # Created here, the optimizer's slots are not created inside `apply`'s first call, which would make
+    # tf.function trace it twice (the longest part of a short training's first epoch).
+    optimizer.build(model.trainable_variables)
+
     def step(inputs, class_targets, box_targets):
         batch = int(class_targets.shape[0])
         size = micro_batch if 0 < micro_batch < batch else batch

@@ -28,6 +28,15 @@ def test_averaged_weights_are_swapped_in_and_back_out():
     np.testing.assert_array_equal(after[0], raw[-1][0])
 
 
+def test_before_the_first_step_a_built_optimizer_leaves_the_weights_as_they_are():
+    """The train step builds the optimizer up front; its zero-initialised averages are no weights yet."""
+    stage = regression_stage(ema_epochs=1.0)
+    stage.optimizer.build(stage.model.trainable_variables)
+    before = stage.model.get_weights()
+    with AveragedWeights(stage.model, stage.optimizer):
+        np.testing.assert_array_equal(stage.model.get_weights()[0], before[0])
+
+
 def test_without_average_the_block_changes_nothing():
     stage = regression_stage(ema_epochs=0.0)
     stage.train_epoch(1)
