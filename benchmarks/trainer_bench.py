@@ -22,6 +22,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,8 +155,10 @@ def run_one(dataset: str, model_type: str, args: argparse.Namespace) -> dict[str
 
     full = load_dataset(args.data_root / dataset / "annotations.csv")
     test = full.split(TEST)
-    run_dir = args.work_dir / f"{dataset}-{model_type}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    # a unique directory: two runs started in the same second (a side-by-side screen) each get their own
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{dataset}-{model_type}-{stamp}-", dir=args.work_dir))
     train_csv = write_training_csv(full.examples, run_dir / "train_val.csv")
     curve: list[tuple[float, float]] = []
     started = time.monotonic()
