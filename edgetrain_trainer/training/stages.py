@@ -65,10 +65,7 @@ class DetectorTraining:
         self.anchors = generate_anchors(spec.input_size, DEFAULT_ANCHORS)
         self.matcher = AnchorMatcher(self.anchors)
         self.loss = DetectionLoss(
-            num_classes=len(labels),
-            box_loss=config.box_loss,
-            giou_weight=config.giou_weight,
-            anchors=self.anchors,
+            len(labels), box_loss=config.box_loss, giou_weight=config.giou_weight, anchors=self.anchors
         )
         self.augmenter = Augmenter(
             config.augment_flip, config.augment_rotate, config.augment_scale, config.augment_color
@@ -171,16 +168,15 @@ class DetectorTraining:
         )
 
     def start_score(self) -> float:
-        """Validation score (config.selection_metric) of the whole detector as it is now (a warm start's
-        loaded weights)."""
+        """Validation score (selection_metric) of the detector as it is now: a warm start's loaded weights."""
         predict = tf.function(lambda x: self.detector(x, training=False))
         batches = (
             tf.constant(self.val_images[i : i + PREDICT_BATCH].astype(np.float32))
             for i in range(0, len(self.val_images), PREDICT_BATCH)
         )
         map50, map50_95 = self._validate(predict, batches)
-        message = f"the warm-start weights: validation mAP@0.5 {map50:.3f}, mAP@[.5:.95] {map50_95:.3f}"
-        self._progress("data", message, val_map=map50)
+        figures = f"validation mAP@0.5 {map50:.3f}, mAP@[.5:.95] {map50_95:.3f}"
+        self._progress("data", f"the warm-start weights: {figures}", val_map=map50)
         return self._stopping(1.0, 0).score(map50, map50_95)
 
     def _rates(self, learning_rate: float, warmup_epochs: float) -> RateSchedule:
