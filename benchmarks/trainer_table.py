@@ -8,7 +8,9 @@ from statistics import mean
 from typing import Any
 
 from benchmarks.trainer_report import (
+    BEFORE_RECORDED,
     EARLIER_RECIPES,
+    EXPORT_ONLY,
     PEAK_RSS_TARGET_BYTES,
     Recipe,
     headline_groups,
@@ -138,8 +140,9 @@ def _earlier_recipe(records: list[dict[str, Any]], recipe: Recipe) -> list[str]:
         "",
         "The same table for the latest run of a recipe before today's: today's defaults but "
         + ", ".join(f"`{k}` {v}" for k, v in recipe.changes.items())
-        + ". A run recorded before a setting existed counts at the value it then had (`box_loss` huber, "
-        "`selection_metric` map50).",
+        + ". A run recorded before a setting existed counts at the value it then had ("
+        + ", ".join(f"`{k}` {v}" for k, v in BEFORE_RECORDED.items() if k not in EXPORT_ONLY)
+        + ").",
     ]
     if missing:
         lines.append(f"Not yet trained with today's recipe: {', '.join(missing)}.")

@@ -61,7 +61,12 @@ class Stopping:
     metric: str = "map50_95"
 
     def score(self, map50: float, map50_95: float) -> float:
-        return map50_95 if self.metric == "map50_95" else map50
+        return selection_score(self.metric, map50, map50_95)
+
+
+def selection_score(metric: str, map50: float, map50_95: float) -> float:
+    """The validation figure `metric` ("map50" or "map50_95", config.selection_metric) names."""
+    return map50_95 if metric == "map50_95" else map50
 
 
 @dataclass(frozen=True, kw_only=True)

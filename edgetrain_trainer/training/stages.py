@@ -32,7 +32,7 @@ from ..model.postprocess import PostProcessConfig, decode_detections
 from ..types import CancelCheck, Progress, ProgressCallback
 from .budget import BudgetClock
 from .feature_cache import FeatureCache, build_feature_cache, bytes_per_view, plan_cache
-from .loop import Batch, EpochReport, RateSchedule, Stage, Stopping, epoch_order, pass_size
+from .loop import Batch, EpochReport, RateSchedule, Stage, Stopping, epoch_order, pass_size, selection_score
 from .warm_start import WarmStartSource, load_warm_start
 
 PREDICT_BATCH = 8
@@ -177,7 +177,7 @@ class DetectorTraining:
         map50, map50_95 = self._validate(predict, batches)
         figures = f"validation mAP@0.5 {map50:.3f}, mAP@[.5:.95] {map50_95:.3f}"
         self._progress("data", f"the warm-start weights: {figures}", val_map=map50)
-        return self._stopping(1.0, 0).score(map50, map50_95)
+        return selection_score(self.config.selection_metric, map50, map50_95)
 
     def _rates(self, learning_rate: float, warmup_epochs: float) -> RateSchedule:
         cfg = self.config
