@@ -25,6 +25,7 @@ from google.rpc import code_pb2
 
 from . import dataset_rows, import_store, names, operations
 from .config import ServiceConfig
+from .dataset_lock import dataset_lock
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
 from .errors import InvalidArgument, ServiceError
 from .image_limits import file_pixel_problem
@@ -37,13 +38,6 @@ FAILED_PRECONDITION = code_pb2.FAILED_PRECONDITION
 
 _LOGGER = logging.getLogger("edgetrain.service.importer")
 MAX_PARTIAL_FAILURES = 1000
-_DATASET_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def _dataset_lock(name: str) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _DATASET_LOCKS.setdefault(name, threading.Lock())
 
 
 def _copy_image(source: Path, images_dir: Path) -> Path:
@@ -78,7 +72,7 @@ def drop_uncommitted(store: Store, config: ServiceConfig, op_name: str, job: Imp
     the committed imports (the server may have died after the CSV moved and before the COMMIT)."""
     dataset_id = names.parse_name(job.dataset, "datasets").id
     op_id = names.parse_name(op_name, "operations").id
-    with _dataset_lock(job.dataset):
+    with dataset_lock(config.dataset_dir(dataset_id)):
         location = names.location_of(job.dataset)
         import_store.drop(store, location, config.dataset_dir(dataset_id), op_id)
 
@@ -172,7 +166,7 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
     imported = dataset_rows.merge(images)
     op_id = names.parse_name(op_name, "operations").id
     location = names.location_of(dataset_name)
-    with _dataset_lock(dataset_name):
+    with dataset_lock(root):
         own = import_store.own_file(root / "imports", op_id)
         import_store.write_atomic(own, import_store.rows_csv(dataset_rows.training_rows(imported)))
         files = [

@@ -14,6 +14,7 @@ from google.rpc import code_pb2
 
 from . import artifacts, comparison, names, operations
 from .config import ServiceConfig
+from .dataset_lock import dataset_lock
 from .datasets import annotation_specs
 from .errors import FailedPrecondition
 from .job_payloads import TrainJob
@@ -77,11 +78,9 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
     model_dir = config.model_dir(model_id)
     shutil.rmtree(model_dir, ignore_errors=True)  # a restarted training starts again from a clean folder
     model_dir.mkdir(parents=True)
-    source = config.dataset_dir(dataset_id) / "annotations.csv"
-    if not source.is_file():
+    if not snapshot_rows(config.dataset_dir(dataset_id), model_dir / "data.csv"):
         _fail(store, op_name, FAILED_PRECONDITION, f"Dataset {job.dataset} has no imported data.")
         return
-    shutil.copyfile(source, model_dir / "data.csv")  # later imports do not change this training's data
     problem = _stage_base_model(store, config, job, model_dir / "base_model") if job.base_model else ""
     if problem:
         shutil.rmtree(model_dir, ignore_errors=True)
@@ -117,6 +116,17 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
     if champion and images:
         compared = comparison.compare(store, config, champion, images, result.package_dir)
     _record(store, op_name, job, result, compared, comparison.model_labels(result, compared))
+
+
+def snapshot_rows(dataset_dir: Path, dest: Path) -> bool:
+    """Copy the dataset's committed rows to `dest` (later imports do not change this training's data);
+    False when it has none. Under the dataset lock: never between an import's CSV move and its commit."""
+    source = dataset_dir / "annotations.csv"
+    if not source.is_file():
+        return False
+    with dataset_lock(dataset_dir):
+        shutil.copyfile(source, dest)
+    return True
 
 
 def _stage_base_model(store: Store, config: ServiceConfig, job: TrainJob, dest: Path) -> str:

@@ -1,12 +1,15 @@
 """The training CSV changes only with the import's database commit: staged beside the current one, moved into
 place inside the transaction, and put back to the committed imports' CSV when that transaction fails after
-the move (a failed COMMIT, which a trigger cannot inject: the service test covers a refused statement)."""
+the move (a failed COMMIT, which a trigger cannot inject: the service test covers a refused statement); a
+training's copy of the CSV waits for that commit or withdrawal."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 from edgetrain_service import dataset_rows
+from edgetrain_service.dataset_lock import dataset_lock
 from edgetrain_service.import_store import ANNOTATIONS, StagedAnnotations, read_imports
 
 ACE = "ace,0.100000,0.100000,,,0.500000,0.500000,,"
@@ -54,3 +57,32 @@ def test_a_first_import_withdrawn_after_publish_leaves_no_csv(tmp_path):
     staged.publish()
     staged.withdraw([])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imports"]
+
+
+def _snapshot(dataset_dir: Path, dest: Path, started) -> None:
+    from edgetrain_service.training import snapshot_rows
+
+    started.set()
+    snapshot_rows(dataset_dir, dest)
+
+
+def test_a_training_in_another_process_copies_the_csv_only_after_the_import_is_decided(tmp_path):
+    committed = _stored_import(tmp_path, "00000001-a.csv", [f"TRAIN,images/aa.jpg,{ACE}"])
+    _stage(tmp_path, [committed]).publish()
+    before = (tmp_path / ANNOTATIONS).read_text()
+    copy = tmp_path / "training-copy.csv"
+    spawn = multiprocessing.get_context("spawn")  # trainings run in spawned worker processes
+    started = spawn.Event()
+    worker = spawn.Process(target=_snapshot, args=(tmp_path, copy, started))
+    with dataset_lock(tmp_path):  # an import between its CSV move and its COMMIT
+        refused = _stored_import(tmp_path, "00000002-b.csv", [f"TEST,images/bb.jpg,{KING}"])
+        staged = _stage(tmp_path, [committed, refused])
+        staged.publish()
+        worker.start()
+        assert started.wait(120)
+        worker.join(1.0)
+        assert worker.is_alive() and not copy.exists()
+        staged.withdraw([committed])  # the COMMIT failed
+    worker.join(120)
+    assert worker.exitcode == 0
+    assert copy.read_text() == before
