@@ -52,10 +52,16 @@ def box_bins_for(config: dict[str, Any]) -> BoxBins | None:
     return BoxBins(int(config["dfl_bins"]), float(config["dfl_range"]))
 
 
+def expected_encodings(logits, bins: BoxBins):
+    """Bin logits [P, 4 × count] → expected encodings [P, 4]: a softmax over each encoding's bins, then the
+    probability-weighted sum of the bin values (a matmul with a constant, FULLY_CONNECTED in TF Lite, which
+    full-integer quantization handles)."""
+    probabilities = ops.softmax(ops.reshape(logits, (-1, bins.count)), axis=-1)
+    return ops.reshape(ops.matmul(probabilities, ops.convert_to_tensor(bins.values[:, None])), (-1, 4))
+
+
 class BinExpectation(keras.layers.Layer):
-    """Bin logits [B, N, 4 × count] → expected encodings [B, N, 4]: a softmax over each encoding's bins,
-    then the probability-weighted sum of the bin values (a matmul with a constant, FULLY_CONNECTED in TF
-    Lite, which full-integer quantization handles)."""
+    """Bin logits [B, N, 4 × count] → expected encodings [B, N, 4] (expected_encodings of every anchor)."""
 
     def __init__(self, count: int, limit: float, **kwargs: Any):
         super().__init__(**kwargs)
@@ -63,9 +69,7 @@ class BinExpectation(keras.layers.Layer):
 
     def call(self, logits):
         anchors = logits.shape[1]
-        probabilities = ops.softmax(ops.reshape(logits, (-1, self.bins.count)), axis=-1)
-        expected = ops.matmul(probabilities, ops.convert_to_tensor(self.bins.values[:, None]))
-        return ops.reshape(expected, (-1, anchors, 4))
+        return ops.reshape(expected_encodings(logits, self.bins), (-1, anchors, 4))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], 4)

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import BOX_LOSSES, TrainerConfig
-from .box_bins import BoxBins, distribution_focal_loss, uses_bins
+from .box_bins import BoxBins, distribution_focal_loss, expected_encodings, uses_bins
 from .box_coding import IGNORE_CLASS
 from .iou_losses import decode_tf, iou_and_giou
 
@@ -66,7 +66,8 @@ class DetectionLoss:
     ) -> dict[str, tf.Tensor]:
         """Returns {"total", "class", "box"} scalar losses. num_positive: the normalizer, when these samples
         are a slice of a larger batch (count_positives of the whole batch); None: this batch's own.
-        box_logits [B, N, 4 x dfl_bins]: the bin logits box_pred is the expectation of ("giou+dfl" only)."""
+        box_logits [B, N, 4 x dfl_bins]: the bin logits box_pred is the expectation of ("giou+dfl" only;
+        box_pred is then not read)."""
         terms = self.box_loss.split("+")
         if uses_bins(self.box_loss) and box_logits is None:
             raise ValueError(f"box_loss {self.box_loss!r} needs the box net's bin logits")
@@ -96,18 +97,22 @@ class DetectionLoss:
             box_loss += self.box_weight * tf.reduce_sum(huber * positive[..., None]) / num_positive
         # only the positive anchors (a few per thousand): decoding all of them costs more than the rest
         where = tf.where(positive > 0)  # [P, 2] (sample, anchor)
+        bins = BoxBins(self.dfl_bins, self.dfl_range) if uses_bins(self.box_loss) else None
+        # with bins, the positives' encodings are the expectation of their own logits: box_pred, the
+        # expectation at every anchor, then drops out of the training graph (its dense softmax over every
+        # anchor's bins, and that softmax's gradient, cost more than the rest of a head step)
+        positive_logits = tf.gather_nd(box_logits, where) if bins else None
         if "giou" in terms:
             anchors = tf.gather(tf.constant(self.anchors, tf.float32), where[:, 1])
+            predicted = (
+                tf.gather_nd(box_pred, where) if bins is None else expected_encodings(positive_logits, bins)
+            )
             _, giou = iou_and_giou(
-                decode_tf(tf.gather_nd(box_pred, where), anchors),
-                decode_tf(tf.gather_nd(box_targets, where), anchors),
+                decode_tf(predicted, anchors), decode_tf(tf.gather_nd(box_targets, where), anchors)
             )
             box_loss += self.giou_weight * tf.reduce_sum(1.0 - giou) / num_positive
-        if uses_bins(self.box_loss):
-            bins = BoxBins(self.dfl_bins, self.dfl_range)
-            dfl = distribution_focal_loss(
-                tf.gather_nd(box_logits, where), tf.gather_nd(box_targets, where), bins
-            )
+        if bins is not None:
+            dfl = distribution_focal_loss(positive_logits, tf.gather_nd(box_targets, where), bins)
             box_loss += self.dfl_weight * tf.reduce_sum(dfl) / num_positive
         total = class_loss + box_loss
         return {"total": total, "class": class_loss, "box": box_loss}
