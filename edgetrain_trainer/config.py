@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 
-BOX_LOSSES = ("huber", "giou", "huber+giou", "giou+dfl")  # model.losses.DetectionLoss.box_loss
+BOX_LOSSES = ("huber", "giou", "huber+giou")  # model.losses.DetectionLoss.box_loss
 SELECTION_METRICS = ("map50", "map50_95")  # training.loop.Stopping.metric
 
 
@@ -61,12 +61,6 @@ class TrainerConfig:
     # GIoU fits boxes tighter: higher TEST mAP@[.5:.95] on raccoon and BCCD (docs/lab-notes.md, issue 31)
     box_loss: str = "giou"
     giou_weight: float = 2.0  # weight of the GIoU term (mmdetection's RetinaNet-GIoU uses 2)
-    # "giou+dfl" adds distribution focal loss (GFL, Li et al., 2020): the box net predicts each encoding as a
-    # distribution over dfl_bins values evenly spaced on [-dfl_range, dfl_range] (BoxCoder's scaled units;
-    # targets outside are clipped into it) and outputs its expectation (model/box_bins.py)
-    dfl_bins: int = 17
-    dfl_range: float = 4.0
-    dfl_weight: float = 0.25  # weight of the DFL term (GFL's, beside a GIoU weight of 2)
     # --- data
     input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
     validation_fraction: float = 0.1  # of TRAIN images held out when the dataset has no VALIDATION rows
@@ -155,11 +149,6 @@ class TrainerConfig:
             )
         if self.giou_weight <= 0:
             raise InvalidArgumentError(f"overrides: giou_weight must be > 0, got {self.giou_weight}")
-        if self.dfl_bins < 2:
-            raise InvalidArgumentError(f"overrides: dfl_bins must be ≥ 2, got {self.dfl_bins}")
-        for name in ("dfl_range", "dfl_weight"):
-            if getattr(self, name) <= 0:
-                raise InvalidArgumentError(f"overrides: {name} must be > 0, got {getattr(self, name)}")
         if self.cooldown_epochs < 0:
             raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
         if not self.cache_features and not self.finetune:

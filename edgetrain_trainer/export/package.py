@@ -24,7 +24,6 @@ import tensorflow as tf
 from ..errors import FailedPreconditionError, InvalidArgumentError
 from ..model.anchors import DEFAULT_ANCHORS, AnchorConfig, generate_anchors
 from ..model.backbones import build_backbone
-from ..model.box_bins import box_bins_for
 from ..model.catalog import ModelTypeSpec
 from ..model.detector import backbone_feature_shapes, build_detector, build_head
 from ..model.postprocess import PostProcessConfig
@@ -77,8 +76,7 @@ def load_model_dir(model_dir: Path) -> TrainedModel:
     info = json.loads(info_path.read_text())
     spec = ModelTypeSpec(**info["spec"])
     backbone = build_backbone(spec.backbone, spec.input_size, weights=False)
-    bins = box_bins_for(info["config"])
-    head = build_head(backbone_feature_shapes(backbone), spec, len(info["labels"]), box_bins=bins)
+    head = build_head(backbone_feature_shapes(backbone), spec, len(info["labels"]))
     detector = build_detector(backbone, head, spec.input_size)
     detector.load_weights(Path(model_dir) / "detector.weights.h5")
     anchor_config = AnchorConfig(

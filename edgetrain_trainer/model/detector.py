@@ -3,9 +3,7 @@
 Shapes: the backbone maps float32 RGB 0..255 [B, H, W, 3] to [C3, C4, C5] (strides 8, 16, 32). The head
 maps those to box encodings [B, N, 4] (ty, tx, th, tw; see box_coding) and class logits [B, N, K], N the
 anchor count of anchors.generate_anchors. Decoding and NMS are not part of the training graph: they live
-in export.py (TFLite_Detection_PostProcess) and in train.py's validation. With box bins (box_bins.py) the box
-net predicts bin logits and its last layer outputs their expected encodings; training_models gives the views
-that also output the logits, for the loss.
+in export.py (TFLite_Detection_PostProcess) and in train.py's validation.
 
 Layers use ReLU6 and batch norm only (as EfficientDet-Lite does) so full-integer quantization is accurate.
 """
@@ -18,7 +16,6 @@ import keras
 from keras import layers
 
 from .anchors import DEFAULT_ANCHORS, AnchorConfig
-from .box_bins import BinExpectation, BoxBins
 from .catalog import ModelTypeSpec
 
 # Initial foreground probability of the classifier (RetinaNet): keeps the focal loss stable at the start.
@@ -26,7 +23,6 @@ PRIOR_PROBABILITY = 0.01
 # Batch-norm moving-average momentum. CPU trainings run only a few hundred steps: with 0.99 the inference
 # statistics would still be mostly their initial values (0.99**300 ≈ 0.05 is fine, 0.99**100 ≈ 0.37 is not).
 BN_MOMENTUM = 0.9
-BOX_LOGITS = "box_net_logits"  # the layer whose output is the box net's bin logits, when it has bins
 
 
 def _sep_conv_bn(channels: int, name: str) -> list[layers.Layer]:
@@ -78,11 +74,9 @@ def _pyramid(features, spec: ModelTypeSpec, anchors: AnchorConfig):
     return levels
 
 
-def _prediction_net(
-    levels, spec: ModelTypeSpec, outputs_per_anchor: int, name: str, bias_init, anchors, output_name=None
-):
+def _prediction_net(levels, spec: ModelTypeSpec, outputs_per_anchor: int, name: str, bias_init, anchors):
     """Separable convs shared across levels (batch norm per level), then a shared predictor.
-    Returns [B, N, outputs_per_anchor] (the layer `output_name`, default `name`)."""
+    Returns [B, N, outputs_per_anchor]."""
     convs = [
         layers.SeparableConv2D(spec.fpn_channels, 3, padding="same", use_bias=False, name=f"{name}_conv{j}")
         for j in range(spec.head_repeats)
@@ -102,7 +96,7 @@ def _prediction_net(
             x = layers.ReLU(6.0, name=f"{name}_relu{j}_l{li}")(x)
         x = predictor(x)
         per_level.append(layers.Reshape((-1, outputs_per_anchor), name=f"{name}_flat_l{li}")(x))
-    return layers.Concatenate(axis=1, name=output_name or name)(per_level)
+    return layers.Concatenate(axis=1, name=name)(per_level)
 
 
 def build_head(
@@ -110,21 +104,14 @@ def build_head(
     spec: ModelTypeSpec,
     num_classes: int,
     anchors: AnchorConfig = DEFAULT_ANCHORS,
-    box_bins: BoxBins | None = None,
 ) -> keras.Model:
     """The head as its own model: [C3, C4, C5] (shapes without batch) → [box_encodings, class_logits].
-    box_bins: the box net predicts each encoding as logits over these bins (zeros: the expectation starts at
-    0, the anchor itself, as the plain box net does).
 
     Being a separate model lets stage 1 train it on cached backbone features."""
     inputs = [keras.Input(shape=s, name=f"c{i + 3}") for i, s in enumerate(feature_shapes)]
     levels = _pyramid(inputs, spec, anchors)
     prior_bias = -math.log((1 - PRIOR_PROBABILITY) / PRIOR_PROBABILITY)
-    if box_bins is None:
-        boxes = _prediction_net(levels, spec, 4, "box_net", "zeros", anchors)
-    else:
-        logits = _prediction_net(levels, spec, 4 * box_bins.count, "box_net", "zeros", anchors, BOX_LOGITS)
-        boxes = BinExpectation(box_bins.count, box_bins.limit, name="box_net")(logits)
+    boxes = _prediction_net(levels, spec, 4, "box_net", "zeros", anchors)
     classes = _prediction_net(
         levels, spec, num_classes, "class_net", keras.initializers.Constant(prior_bias), anchors
     )
@@ -137,19 +124,6 @@ def build_detector(backbone: keras.Model, head: keras.Model, input_size: int) ->
     image = keras.Input(shape=(input_size, input_size, 3), name="image")
     outputs = head(backbone(image))
     return keras.Model(image, outputs, name="detector")
-
-
-def training_models(
-    backbone: keras.Model, head: keras.Model, detector: keras.Model
-) -> tuple[keras.Model, keras.Model]:
-    """(head, detector) as the stages train them: the models themselves, or for a head with box bins views
-    sharing all their layers whose outputs are [box_encodings, class_logits, box_logits [B, N, 4 × bins]],
-    the logits for the loss (losses.DetectionLoss, "giou+dfl")."""
-    if BOX_LOGITS not in {layer.name for layer in head.layers}:
-        return head, detector
-    outputs = [*head.outputs, head.get_layer(BOX_LOGITS).output]
-    head_view = keras.Model(head.inputs, outputs, name=f"{head.name}_train")
-    return head_view, build_detector(backbone, head_view, int(detector.inputs[0].shape[1]))
 
 
 def backbone_feature_shapes(backbone: keras.Model) -> list[tuple[int, int, int]]:

@@ -1,5 +1,5 @@
 """Training losses: sigmoid focal loss for classes; Huber loss on the box encodings and/or GIoU loss on the
-boxes they decode to, and with "giou+dfl" distribution focal loss on the box net's bin logits (box_bins.py).
+boxes they decode to.
 
 Targets come from box_coding.AnchorMatcher: class_targets [B, N] int (class id, BACKGROUND_CLASS or
 IGNORE_CLASS), box_targets [B, N, 4] encodings. All losses are normalized by the number of positive anchors.
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from ..config import BOX_LOSSES, TrainerConfig
-from .box_bins import BoxBins, distribution_focal_loss, expected_encodings, uses_bins
+from ..config import BOX_LOSSES
 from .box_coding import IGNORE_CLASS
 from .iou_losses import decode_tf, iou_and_giou
 
@@ -23,10 +22,9 @@ class DetectionLoss:
     """alpha / gamma: focal loss (EfficientDet uses 0.25 / 1.5). huber_delta: on the scaled encodings.
     box_weight: weight of the Huber loss in the total.
     box_loss: "huber" on the encodings, "giou" (1 - GIoU of the decoded boxes, Rezatofighi et al., 2019),
-    "huber+giou", or "giou+dfl". giou_weight: weight of the GIoU term (mmdetection's RetinaNet-GIoU uses 2).
-    GIoU needs `anchors` [N, 4] centre-size, the ones the encodings are relative to; the head still predicts
-    encodings, so the exported post-processing decodes exactly as before. "giou+dfl" adds dfl_weight x the
-    distribution focal loss of the positives' bin logits over dfl_bins values on [-dfl_range, dfl_range]."""
+    or "huber+giou". giou_weight: weight of the GIoU term (mmdetection's RetinaNet-GIoU uses 2). GIoU needs
+    `anchors` [N, 4] centre-size, the ones the encodings are relative to; the head still predicts encodings,
+    so the exported post-processing decodes exactly as before."""
 
     num_classes: int
     alpha: float = 0.25
@@ -36,41 +34,18 @@ class DetectionLoss:
     box_loss: str = "huber"
     giou_weight: float = 2.0
     anchors: np.ndarray | None = None
-    dfl_bins: int = 17
-    dfl_range: float = 4.0
-    dfl_weight: float = 0.25
-
-    @classmethod
-    def for_config(cls, config: TrainerConfig, num_classes: int, anchors: np.ndarray) -> DetectionLoss:
-        """The loss a training with `config` uses."""
-        return cls(
-            num_classes,
-            box_loss=config.box_loss,
-            giou_weight=config.giou_weight,
-            anchors=anchors,
-            dfl_bins=config.dfl_bins,
-            dfl_range=config.dfl_range,
-            dfl_weight=config.dfl_weight,
-        )
 
     def __post_init__(self) -> None:
         if self.box_loss not in BOX_LOSSES:
             raise ValueError(f"box_loss must be one of {BOX_LOSSES}, got {self.box_loss!r}")
         if self.box_loss != "huber" and self.anchors is None:
             raise ValueError(f"box_loss {self.box_loss!r} needs the anchors")
-        if uses_bins(self.box_loss):
-            BoxBins(self.dfl_bins, self.dfl_range)  # raises ValueError for a range that holds no bins
 
     def __call__(
-        self, class_targets, box_targets, box_pred, class_logits, num_positive=None, box_logits=None
+        self, class_targets, box_targets, box_pred, class_logits, num_positive=None
     ) -> dict[str, tf.Tensor]:
         """Returns {"total", "class", "box"} scalar losses. num_positive: the normalizer, when these samples
-        are a slice of a larger batch (count_positives of the whole batch); None: this batch's own.
-        box_logits [B, N, 4 x dfl_bins]: the bin logits box_pred is the expectation of ("giou+dfl" only;
-        box_pred is then not read)."""
-        terms = self.box_loss.split("+")
-        if uses_bins(self.box_loss) and box_logits is None:
-            raise ValueError(f"box_loss {self.box_loss!r} needs the box net's bin logits")
+        are a slice of a larger batch (count_positives of the whole batch); None: this batch's own."""
         class_targets = tf.cast(class_targets, tf.int32)
         positive = tf.cast(class_targets >= 0, tf.float32)  # [B, N]
         valid = tf.cast(class_targets != IGNORE_CLASS, tf.float32)
@@ -89,31 +64,21 @@ class DetectionLoss:
         box_pred = tf.cast(box_pred, tf.float32)
         box_targets = tf.cast(box_targets, tf.float32)
         box_loss = tf.constant(0.0)
-        if "huber" in terms:
+        if self.box_loss in ("huber", "huber+giou"):
             err = tf.abs(box_pred - box_targets)
             huber = tf.where(
                 err < self.huber_delta, 0.5 * err**2, self.huber_delta * (err - 0.5 * self.huber_delta)
             )
             box_loss += self.box_weight * tf.reduce_sum(huber * positive[..., None]) / num_positive
-        # only the positive anchors (a few per thousand): decoding all of them costs more than the rest
-        where = tf.where(positive > 0)  # [P, 2] (sample, anchor)
-        bins = BoxBins(self.dfl_bins, self.dfl_range) if uses_bins(self.box_loss) else None
-        # with bins, the positives' encodings are the expectation of their own logits: box_pred, the
-        # expectation at every anchor, then drops out of the training graph (its dense softmax over every
-        # anchor's bins, and that softmax's gradient, cost more than the rest of a head step)
-        positive_logits = tf.gather_nd(box_logits, where) if bins else None
-        if "giou" in terms:
+        if self.box_loss in ("giou", "huber+giou"):
+            # only the positive anchors (a few per thousand): decoding all of them costs more than the rest
+            where = tf.where(positive > 0)  # [P, 2] (sample, anchor)
             anchors = tf.gather(tf.constant(self.anchors, tf.float32), where[:, 1])
-            predicted = (
-                tf.gather_nd(box_pred, where) if bins is None else expected_encodings(positive_logits, bins)
-            )
             _, giou = iou_and_giou(
-                decode_tf(predicted, anchors), decode_tf(tf.gather_nd(box_targets, where), anchors)
+                decode_tf(tf.gather_nd(box_pred, where), anchors),
+                decode_tf(tf.gather_nd(box_targets, where), anchors),
             )
             box_loss += self.giou_weight * tf.reduce_sum(1.0 - giou) / num_positive
-        if bins is not None:
-            dfl = distribution_focal_loss(positive_logits, tf.gather_nd(box_targets, where), bins)
-            box_loss += self.dfl_weight * tf.reduce_sum(dfl) / num_positive
         total = class_loss + box_loss
         return {"total": total, "class": class_loss, "box": box_loss}
 

@@ -28,7 +28,7 @@ from .schedule import BudgetCosine, planned_epochs
 
 # One training batch: (inputs, class_targets int32 [B, N], box_targets float32 [B, N, 4]).
 Batch = tuple[Any, Any, Any]
-# loss(class_targets, box_targets, box_pred, class_logits, num_positive[, box_logits]) -> {"total": ..., ...}
+# loss(class_targets, box_targets, box_pred, class_logits, num_positive) -> {"total": ..., ...}
 Loss = Callable[..., dict[str, tf.Tensor]]
 
 
@@ -73,9 +73,8 @@ def selection_score(metric: str, map50: float, map50_95: float) -> float:
 class Stage:
     """One training stage.
 
-    What trains: `model` (inputs → [box_encodings, class_logits], then box_logits for a box net with bins:
-    detector.training_models), updated by `loss` on `batches()`, a fresh shuffled epoch of Batch, in
-    forward/backward passes of at most `micro_batch` samples (0: whole batches);
+    What trains: `model` (inputs → [box_encodings, class_logits]), updated by `loss` on `batches()`, a fresh
+    shuffled epoch of Batch, in forward/backward passes of at most `micro_batch` samples (0: whole batches);
     `evaluate()` is validation (mAP@0.5, mAP@[.5:.95]) of the model's current weights.
     How long: at most `max_epochs` of `steps_per_epoch` steps, until the clock's train fraction reaches
     `deadline_fraction`. `keep_above`: a score the stage must beat to replace the weights it starts with
@@ -212,8 +211,8 @@ def make_train_step(
     @tf.function
     def gradients(inputs, class_targets, box_targets, num_positive):
         with tf.GradientTape() as tape:
-            box_pred, class_logits, *box_logits = model(inputs, training=True)
-            losses = loss_fn(class_targets, box_targets, box_pred, class_logits, num_positive, *box_logits)
+            box_pred, class_logits = model(inputs, training=True)
+            losses = loss_fn(class_targets, box_targets, box_pred, class_logits, num_positive)
         return tape.gradient(losses["total"], model.trainable_variables), losses
 
     @tf.function

@@ -24,10 +24,9 @@ from ..errors import TrainingCancelled
 from ..evaluation import evaluate
 from ..model.anchors import DEFAULT_ANCHORS, generate_anchors
 from ..model.backbones import build_backbone
-from ..model.box_bins import box_bins_for
 from ..model.box_coding import AnchorMatcher
 from ..model.catalog import ModelTypeSpec
-from ..model.detector import backbone_feature_shapes, build_detector, build_head, training_models
+from ..model.detector import backbone_feature_shapes, build_detector, build_head
 from ..model.losses import DetectionLoss
 from ..model.postprocess import PostProcessConfig, decode_detections
 from ..types import CancelCheck, Progress, ProgressCallback
@@ -60,14 +59,14 @@ class DetectorTraining:
         self.rng, self.report, self.cancel, self.pct_range = rng, report, cancel, pct_range
         self.warm = warm
         self.backbone = build_backbone(spec.backbone, spec.input_size, weights=warm is None)
-        bins = box_bins_for(config.to_dict())
-        self.head = build_head(backbone_feature_shapes(self.backbone), spec, len(labels), box_bins=bins)
+        self.head = build_head(backbone_feature_shapes(self.backbone), spec, len(labels))
         warm_note = load_warm_start(warm, self.backbone, self.head, labels) if warm else ""
         self.detector = build_detector(self.backbone, self.head, spec.input_size)
-        self.train_head, self.train_detector = training_models(self.backbone, self.head, self.detector)
         self.anchors = generate_anchors(spec.input_size, DEFAULT_ANCHORS)
         self.matcher = AnchorMatcher(self.anchors)
-        self.loss = DetectionLoss.for_config(config, len(labels), self.anchors)
+        self.loss = DetectionLoss(
+            len(labels), box_loss=config.box_loss, giou_weight=config.giou_weight, anchors=self.anchors
+        )
         self.augmenter = Augmenter(
             config.augment_flip, config.augment_rotate, config.augment_scale, config.augment_color
         )
@@ -116,7 +115,7 @@ class DetectorTraining:
         deadline = cfg.head_time_share if cfg.finetune else 1.0
         return Stage(
             name="head",
-            model=self.train_head,
+            model=self.head,
             loss=self.loss,
             batches=batches,
             evaluate=lambda: self._validate(predict, validation_inputs()),
@@ -156,7 +155,7 @@ class DetectorTraining:
         self._progress("finetune", "fine-tuning every layer")
         return Stage(
             name="finetune",
-            model=self.train_detector,
+            model=self.detector,
             loss=self.loss,
             batches=batches,
             evaluate=lambda: self._validate(predict, validation_inputs()),
