@@ -72,9 +72,9 @@ def drop_uncommitted(store: Store, config: ServiceConfig, op_name: str, job: Imp
     the committed imports (the server may have died after the CSV moved and before the COMMIT)."""
     dataset_id = names.parse_name(job.dataset, "datasets").id
     op_id = names.parse_name(op_name, "operations").id
-    with dataset_lock(config.dataset_dir(dataset_id)):
-        location = names.location_of(job.dataset)
-        import_store.drop(store, location, config.dataset_dir(dataset_id), op_id)
+    root = config.dataset_dir(dataset_id)
+    with dataset_lock(root):
+        import_store.drop(store, names.location_of(job.dataset), root, op_id)
 
 
 def _validate(config: ServiceConfig, csv_paths: list[Path]):

@@ -17,6 +17,7 @@ from .config import ServiceConfig
 from .dataset_lock import dataset_lock
 from .datasets import annotation_specs
 from .errors import FailedPrecondition
+from .import_store import ANNOTATIONS
 from .job_payloads import TrainJob
 from .models import EDGE_NODE_QPS, EVALUATION_KIND, KIND
 from .protos import DeploymentState, Model, ModelEvaluation, Timestamp, now
@@ -120,11 +121,14 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
 
 def snapshot_rows(dataset_dir: Path, dest: Path) -> bool:
     """Copy the dataset's committed rows to `dest` (later imports do not change this training's data);
-    False when it has none. Under the dataset lock: never between an import's CSV move and its commit."""
-    source = dataset_dir / "annotations.csv"
-    if not source.is_file():
+    False when it has none. Under the dataset lock, the check too: a first import withdrawn after its CSV
+    moved takes the CSV away again."""
+    if not dataset_dir.is_dir():
         return False
     with dataset_lock(dataset_dir):
+        source = dataset_dir / ANNOTATIONS
+        if not source.is_file():
+            return False
         shutil.copyfile(source, dest)
     return True
 

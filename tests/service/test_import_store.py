@@ -63,7 +63,21 @@ def _snapshot(dataset_dir: Path, dest: Path, started) -> None:
     from edgetrain_service.training import snapshot_rows
 
     started.set()
-    snapshot_rows(dataset_dir, dest)
+    if not snapshot_rows(dataset_dir, dest):
+        dest.with_suffix(".none").touch()  # what the training reports as "no imported data"
+
+
+def _blocked_snapshot(dataset_dir: Path, copy: Path):
+    """A training's copy started in a spawned process (as trainings run) while the caller holds the lock;
+    checks it waits."""
+    spawn = multiprocessing.get_context("spawn")
+    started = spawn.Event()
+    worker = spawn.Process(target=_snapshot, args=(dataset_dir, copy, started))
+    worker.start()
+    assert started.wait(120)
+    worker.join(1.0)
+    assert worker.is_alive() and not copy.exists()
+    return worker
 
 
 def test_a_training_in_another_process_copies_the_csv_only_after_the_import_is_decided(tmp_path):
@@ -71,18 +85,25 @@ def test_a_training_in_another_process_copies_the_csv_only_after_the_import_is_d
     _stage(tmp_path, [committed]).publish()
     before = (tmp_path / ANNOTATIONS).read_text()
     copy = tmp_path / "training-copy.csv"
-    spawn = multiprocessing.get_context("spawn")  # trainings run in spawned worker processes
-    started = spawn.Event()
-    worker = spawn.Process(target=_snapshot, args=(tmp_path, copy, started))
     with dataset_lock(tmp_path):  # an import between its CSV move and its COMMIT
         refused = _stored_import(tmp_path, "00000002-b.csv", [f"TEST,images/bb.jpg,{KING}"])
         staged = _stage(tmp_path, [committed, refused])
         staged.publish()
-        worker.start()
-        assert started.wait(120)
-        worker.join(1.0)
-        assert worker.is_alive() and not copy.exists()
+        worker = _blocked_snapshot(tmp_path, copy)
         staged.withdraw([committed])  # the COMMIT failed
     worker.join(120)
     assert worker.exitcode == 0
     assert copy.read_text() == before
+
+
+def test_a_training_waiting_on_a_first_import_that_fails_finds_no_data(tmp_path):
+    copy = tmp_path / "training-copy.csv"
+    with dataset_lock(tmp_path):
+        refused = _stored_import(tmp_path, "00000001-a.csv", [f"TRAIN,images/aa.jpg,{ACE}"])
+        staged = _stage(tmp_path, [refused])
+        staged.publish()
+        worker = _blocked_snapshot(tmp_path, copy)
+        staged.withdraw([])  # the COMMIT failed: no CSV again
+    worker.join(120)
+    assert worker.exitcode == 0
+    assert not copy.exists() and copy.with_suffix(".none").exists()
