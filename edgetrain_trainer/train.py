@@ -124,12 +124,16 @@ def train(
         keep_above = -1.0
         report(Progress(_PCT_DATA, "data", message=f"the warm-start score is no bar to beat: {unfair}"))
     outcomes: list[StageOutcome] = []
+    # Each Stage is a temporary: the head stage's batches hold the feature cache (up to cache_max_mib),
+    # which must be freed before fine-tuning and export, not when train() returns.
     if run.runs_head_stage:  # stage 1: the head on cached frozen-backbone features
         head = run.head_stage(last=not config.finetune, keep_above=keep_above)
         outcomes.append(run_stage(head, clock, run.epoch_report, cancelled))
+        del head
     if config.finetune and clock.train_fraction() < 1.0:  # stage 2: the whole network, to beat stage 1
         finetune = run.finetune_stage(keep_above=outcomes[-1].best_score if outcomes else keep_above)
         outcomes.append(run_stage(finetune, clock, run.epoch_report, cancelled))
+        del finetune
     # The last stage decides: stage 1 handing over to stage 2 at its time share is not the budget running out.
     stop_reason = (
         StopReason.BUDGET_REACHED

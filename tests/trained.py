@@ -7,10 +7,12 @@ copy) and the post-processing study. A test whose point is a training of its own
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgetrain_trainer.train import train
+from edgetrain_trainer.training.feature_cache import FeatureCache
 from edgetrain_trainer.types import Progress, TrainRequest, TrainResult
 
 CARDS_SMALL = Path(__file__).parent / "trainer" / "data" / "cards_small"
@@ -26,11 +28,23 @@ class Trained:
     result: TrainResult
     reports: list[Progress]  # every progress report of the training, in order
     out_dir: Path  # the training's out_dir (package/ and model/); nothing else is in its parent folder
+    feature_caches_at_export: int  # FeatureCache objects still alive when the export began
+
+
+def _live_feature_caches() -> int:
+    return sum(type(o) is FeatureCache for o in gc.get_objects())
 
 
 def train_cards(out_dir: Path) -> Trained:
     """Train MODEL_TYPE on cards_small into `out_dir` with OVERRIDES and SEED."""
     reports: list[Progress] = []
+    at_export: list[int] = []
+
+    def record(progress: Progress) -> None:
+        reports.append(progress)
+        if progress.phase == "export" and not at_export:
+            at_export.append(_live_feature_caches())
+
     request = TrainRequest(
         data=CARDS_SMALL / "annotations.csv",
         out_dir=out_dir,
@@ -39,5 +53,5 @@ def train_cards(out_dir: Path) -> Trained:
         seed=SEED,
         overrides=OVERRIDES,
     )
-    result = train(request, progress=reports.append)
-    return Trained(result, reports, out_dir)
+    result = train(request, progress=record)
+    return Trained(result, reports, out_dir, at_export[0])

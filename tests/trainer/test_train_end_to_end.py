@@ -166,6 +166,13 @@ def test_training_learned_the_cards(trained):
     assert result.map50 > 0.05
 
 
+def test_the_feature_cache_is_freed_before_the_export(cards_training):
+    # the head stage's cache (up to cache_max_mib) kept alive through fine-tuning and export cost a full-size
+    # training 0.5-1.1 GB of peak memory
+    assert any(r.phase == "finetune" for r in cards_training.reports)
+    assert cards_training.feature_caches_at_export == 0
+
+
 def _keras_detections(model_dir, images):
     model = load_model_dir(model_dir)
     size = model.spec.input_size
