@@ -16,6 +16,9 @@ from edgetrain_trainer.types import MODEL_TYPES
 PEAK_RSS_TARGET_BYTES = 4 * 10**9  # "peak memory ≤ 4 GB"
 # Overrides that only cap the training time: a run with none but these trained the default recipe.
 TIME_CAPS = frozenset({"max_train_seconds"})
+# Settings that change how fast a run trains on the machine, not what it trains: a benchmark pins `threads`
+# so that a run started right after other work still gets every core.
+SPEED_ONLY = frozenset({"threads"})
 # Settings read only when the model is exported (the post-processing op's): a run exported with another
 # value trained the default recipe all the same; the headline table marks it (‡). score_threshold's default
 # rose from 0.01 to 0.05 on 2026-12-03, after the runs it shows.
@@ -68,18 +71,19 @@ def default_recipe_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def recipe_runs(records: list[dict[str, Any]], changes: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Successful runs of today's defaults with `changes` (time caps and export-only settings aside)."""
+    """Successful runs of today's defaults with `changes` (time caps, thread counts and export-only settings
+    aside)."""
     recipe = dataclasses.replace(TrainerConfig(), **(changes or {}))
     return [r for r in records if r.get("status") == "ok" and _trained_config(r) == recipe]
 
 
 def _trained_config(record: dict[str, Any]) -> TrainerConfig | None:
-    """The config a run trained with, time caps and export-only settings at today's defaults; None when
-    not known (no recorded config, or a value this version no longer accepts)."""
+    """The config a run trained with, time caps, thread counts and export-only settings at today's
+    defaults; None when not known (no recorded config, or a value this version no longer accepts)."""
     if "trainer_config" not in record:
         return None
     known = {f.name for f in fields(TrainerConfig)}
-    ignored = TIME_CAPS | EXPORT_ONLY
+    ignored = TIME_CAPS | SPEED_ONLY | EXPORT_ONLY
     recorded = {**BEFORE_RECORDED, **record["trainer_config"]}
     settings = {k: v for k, v in recorded.items() if k in known and k not in ignored}
     # the config the trainer builds from them, so JSON spellings (a list for a tuple) compare as it reads them

@@ -54,8 +54,12 @@ def test_time_caps_are_the_default_recipe_other_overrides_are_experiments():
         run("2026-11-29T02:00", 0.91, {"max_train_seconds": 2400}),
         run("2026-11-29T03:00", 0.92, {"finetune_learning_rate": 2e-4}),
         run("2026-11-29T04:00", 0.93, {}, status="failed"),
+        run("2026-11-29T05:00", 0.94, {"threads": 2}),  # pinned cores: how fast, not what it trained
+        run("2026-11-29T06:00", 0.95, {"threads": 2, "box_loss": "huber", "selection_metric": "map50"}),
     ]
-    assert [r["map50"] for r in default_recipe_runs(records)] == [0.90, 0.91]
+    assert [r["map50"] for r in default_recipe_runs(records)] == [0.90, 0.91, 0.94]
+    huber = next(r for r in EARLIER_RECIPES if r.label == "Huber")
+    assert [r["map50"] for r in recipe_runs(records, huber.changes)] == [0.95]
 
 
 def test_a_record_without_a_config_is_not_counted_as_the_default_recipe():
