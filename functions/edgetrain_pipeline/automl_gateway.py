@@ -22,7 +22,16 @@ from .automl_channel import insecure_channel
 from .config import Settings
 from .model_evaluations import Evaluations, automl_evaluations
 from .retrying import transient_retry
-from .training_backend import EXPORT, IMPORT, OTHER, TRAINING, ModelView, OperationView, PredictedBox
+from .training_backend import (
+    EXPORT,
+    IMPORT,
+    OTHER,
+    TRAINING,
+    DatasetView,
+    ModelView,
+    OperationView,
+    PredictedBox,
+)
 
 _NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
 # `edgetrain serve`'s CreateModel label for a warm start from an earlier model (value: its id, lower case)
@@ -118,8 +127,9 @@ class AutoMlGateway:
         operation = self.client.create_dataset(parent=self.location_path, dataset=dataset, retry=self._retry)
         return operation.result(timeout=self._settings.retry_deadline_s).name
 
-    def example_count(self, dataset: str) -> int:
-        return int(self.client.get_dataset(name=self.dataset_name(dataset), retry=self._retry).example_count)
+    def get_dataset(self, dataset: str) -> DatasetView:
+        found = self.client.get_dataset(name=self.dataset_name(dataset), retry=self._retry)
+        return DatasetView(found.name, found.display_name, int(found.example_count))
 
     def create_model(
         self,

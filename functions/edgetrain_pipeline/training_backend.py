@@ -25,6 +25,13 @@ OTHER = "other"
 
 
 @dataclass(frozen=True)
+class DatasetView:
+    name: str
+    display_name: str
+    example_count: int  # AutoML exampleCount, Vertex dataItemCount
+
+
+@dataclass(frozen=True)
 class ModelView:
     name: str
     display_name: str
@@ -75,8 +82,8 @@ class TrainingBackend(Protocol):
     def create_dataset(self, display_name: str) -> str:
         """Create an image object-detection dataset; its resource name."""
 
-    def example_count(self, dataset: str) -> int:
-        """Images in the dataset (AutoML exampleCount, Vertex dataItemCount)."""
+    def get_dataset(self, dataset: str) -> DatasetView:
+        """The dataset's display name and image count."""
 
     def import_data(self, dataset: str, input_uris: list[str]) -> str:
         """Start an import of bounding-box files (gs:// URIs); the operation name to follow."""

@@ -49,6 +49,7 @@ def claim_training(
     dataset: str,
     example_count: int | None,
     settings: Settings,
+    dataset_display_name: str = "",
 ) -> Claim:
     """Claim `key` for this request, then apply the dataset's policy in a transaction.
 
@@ -96,6 +97,8 @@ def claim_training(
             "trainingId": None,
         }
         ds_fields: dict[str, Any] = {"datasetId": dataset_id, "dataset": dataset, "updatedAt": stamp}
+        if dataset_display_name:  # as the backend reported it now: a renamed dataset shows its new name
+            ds_fields["displayName"] = dataset_display_name
         if decision.action == "coalesce":
             ds_fields["pendingRequest"] = request.to_wire()
             claim_doc["trainingId"] = ds.get("activeTraining")
@@ -105,6 +108,7 @@ def claim_training(
                 "trainingId": training_id,
                 "dataset": dataset,
                 "datasetId": dataset_id,
+                "datasetDisplayName": dataset_display_name or None,
                 "displayName": request.display_name or "edgetrain_" + stamp.strftime("%Y%m%d_%H%M%S"),
                 "modelType": decision.model_type,
                 "trainBudgetMilliNodeHours": decision.budget,

@@ -25,7 +25,7 @@ from .automl_channel import insecure_channel
 from .config import Settings
 from .model_evaluations import Evaluations, vertex_evaluations
 from .retrying import transient_retry
-from .training_backend import ModelView, OperationView, PredictedBox
+from .training_backend import DatasetView, ModelView, OperationView, PredictedBox
 
 _NOT_APPLIED = gretry.if_exception_type(gexc.ServiceUnavailable, gexc.TooManyRequests)
 _PIPELINE_MARK = "/trainingPipelines/"
@@ -85,9 +85,9 @@ class VertexGateway:
         )
         return operation.result(timeout=self._settings.retry_deadline_s).name
 
-    def example_count(self, dataset: str) -> int:
+    def get_dataset(self, dataset: str) -> DatasetView:
         found = self.clients.datasets.get_dataset(name=self.dataset_name(dataset), retry=self._retry)
-        return int(found.data_item_count)
+        return DatasetView(found.name, found.display_name, int(found.data_item_count))
 
     def import_data(self, dataset: str, input_uris: list[str]) -> str:
         try:

@@ -18,6 +18,7 @@ from edgetrain_pipeline.training_backend import (
     EXPORT,
     IMPORT,
     TRAINING,
+    DatasetView,
     ModelView,
     OperationView,
     PredictedBox,
@@ -51,6 +52,7 @@ class FakeAutoMl:
     def __init__(self):
         self.location_path = PROJECT_LOCATION
         self.datasets: dict[str, int] = {}  # dataset id -> example count
+        self.dataset_display_names: dict[str, str] = {}  # dataset id -> display name (default: the id)
         self.models: dict[str, ModelView] = {}
         self.operations: dict[str, OperationView] = {}
         self.evaluations: dict[str, dict] = {}  # model name -> summary
@@ -72,12 +74,13 @@ class FakeAutoMl:
             if method in self.fail_next:
                 raise self.fail_next.pop(method)
 
-    def example_count(self, dataset: str) -> int:
-        self._record("example_count", dataset)
+    def get_dataset(self, dataset: str) -> DatasetView:
+        self._record("get_dataset", dataset)
         dataset_id = dataset.rsplit("/", 1)[-1]
         if dataset_id not in self.datasets:
             raise gexc.NotFound(f"Dataset {dataset} not found.")
-        return self.datasets[dataset_id]
+        name = self.dataset_display_names.get(dataset_id, dataset_id)
+        return DatasetView(self.dataset_name(dataset), name, self.datasets[dataset_id])
 
     def _new_op(self, kind: str) -> OperationView:
         op = OperationView(

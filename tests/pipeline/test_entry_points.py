@@ -177,7 +177,7 @@ def test_stale_scheduler_tick_is_acknowledged_without_work(deps):
 
 @pytest.mark.emulators
 def test_get_dataset_exhausting_its_retries_raises_for_redelivery_without_a_claim(deps):
-    deps.automl.fail_next["example_count"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
+    deps.automl.fail_next["get_dataset"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
     event = pubsub_event(REQUEST)
     client = cloudevent_client("start_training")
 

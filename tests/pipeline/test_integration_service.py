@@ -182,6 +182,12 @@ def test_trained_model_is_exported_and_notified(scenario):
     assert training["exportState"] == "EXPORTED" and training["evaluation"]["curves"]
 
 
+def test_the_dataset_and_its_trainings_carry_the_display_name_the_service_reports(scenario):
+    training = _training(scenario, "ok")
+    assert training["datasetDisplayName"] == "pipeline_ok"
+    assert scenario.deps.store.get("datasets", training["datasetId"])["displayName"] == "pipeline_ok"
+
+
 def test_training_that_cannot_run_is_notified_as_failed(scenario):
     note = _notification(scenario, "fail")
     assert note["type"] == "TRAINING_FAILED" and note["reason"] and note["promoted"] is False

@@ -182,6 +182,8 @@ def test_trained_model_is_exported_and_notified(scenario):
     assert training["exportState"] == "EXPORTED" and training["evaluation"]["curves"]
     exported = scenario.storage / note["exportLocation"].removeprefix("gs://")
     assert (exported / "model.tflite").stat().st_size > 0 and (exported / "dict.txt").is_file()
+    assert training["datasetDisplayName"] == "vertex_ok"
+    assert scenario.deps.store.get("datasets", training["datasetId"])["displayName"] == "vertex_ok"
 
 
 def test_training_that_cannot_run_is_notified_as_failed(scenario):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from edgetrain_pipeline import topics
+from edgetrain_pipeline.envelope import PubSubEvent
+from edgetrain_pipeline.usecases.start_training import start_training
 
 from .apps import http_client
 from .fake_automl import evaluation_summary
@@ -74,6 +77,28 @@ def test_all_firestore_text_is_escaped(deps):
 
     assert "<script>alert" not in html and "<b>bold</b>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+@pytest.mark.emulators
+def test_datasets_and_trainings_show_the_backends_display_name_with_the_id_at_hand(deps):
+    deps.automl.dataset_display_names["cards"] = "Playing <cards>"
+    request = json.dumps({"schemaVersion": 1, "dataset": "cards"})
+    assert start_training(deps, PubSubEvent(event_id="e1", text=request, attributes={})).status == "created"
+    client = http_client()
+
+    html = client.get("/", query_string={"dataset": "cards"}).get_data(as_text=True)
+    assert "<h2>Trainings of Playing &lt;cards&gt; " in html
+    datasets = html[html.index('id="datasets"') :]
+    assert '<a href="?dataset=cards">Playing &lt;cards&gt;</a>' in datasets
+    assert '<div class="muted">cards</div>' in datasets  # the id the form and the API take
+    assert '<option value="cards">Playing &lt;cards&gt;</option>' in html
+    row = html[html.index('class="training"') :]
+    assert '<span class="dataset" title="cards">Playing &lt;cards&gt;</span>' in row
+    (training,) = deps.store.query("trainings", "datasetId", "==", "cards")
+    view = client.get(f"/training/{training['trainingId']}").get_data(as_text=True)
+    assert '<span class="dataset" title="cards">Playing &lt;cards&gt;</span>' in view
+    (shown,) = client.get("/api/datasets").json["datasets"]
+    assert shown["datasetId"] == "cards" and shown["displayName"] == "Playing <cards>"
 
 
 @pytest.mark.emulators

@@ -108,11 +108,14 @@ def _page(
     trainings, next_token = queries.list_trainings(
         deps.store, settings.status_page_size, request.args.get("pageToken"), dataset_id
     )
+    datasets = queries.list_datasets(deps.store)
+    names = {d["datasetId"]: d["displayName"] for d in datasets if d["displayName"]}
     context = {
-        "datasets": queries.list_datasets(deps.store),
+        "datasets": datasets,
         "trainings": trainings,
         "next_token": next_token,
         "dataset_filter": dataset_id,
+        "dataset_filter_name": names.get(dataset_id or "", dataset_id),
         "refresh_s": settings.status_refresh_s,
         "optimize_for": OPTIMIZE_FOR,
         "default_budget": DEFAULT_BUDGET_NODE_HOURS,

@@ -33,6 +33,7 @@ def training_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "trainingId": doc.get("trainingId"),
         "dataset": doc.get("datasetId"),
+        "datasetName": doc.get("datasetDisplayName"),  # the backend's display name when the training began
         "displayName": doc.get("displayName"),
         "modelType": doc.get("modelType"),
         "state": doc.get("state"),
@@ -80,6 +81,7 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
         {
             "datasetId": d["_id"],
             "dataset": d.get("dataset"),
+            "displayName": d.get("displayName"),  # the backend's, at the dataset's latest training request
             "activeTraining": d.get("activeTraining"),
             "championModel": d.get("championModel"),
             "championName": names.get(d.get("championModel") or ""),

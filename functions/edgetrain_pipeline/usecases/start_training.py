@@ -26,16 +26,23 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
         return Outcome("duplicate", f"request {key} was already handled")
     dataset = deps.automl.dataset_name(request.dataset)
     try:
-        example_count = deps.automl.example_count(dataset)
+        found = deps.automl.get_dataset(dataset)
     except gexc.NotFound:
         return reject(deps, FUNCTION, event, f"dataset {dataset} does not exist")
     except gexc.GoogleAPIError as exc:
         if is_retry_exhausted(exc):
             raise transient(FUNCTION, "GetDataset", exc) from exc
         return reject(deps, FUNCTION, event, f"GetDataset {dataset} failed: {getattr(exc, 'message', exc)}")
-    import_records.record_example_count(deps.store, request, example_count)
+    import_records.record_example_count(deps.store, request, found.example_count)
     claim = records.claim_training(
-        deps.store, key, event.event_id, request, dataset, example_count, deps.settings
+        deps.store,
+        key,
+        event.event_id,
+        request,
+        dataset,
+        found.example_count,
+        deps.settings,
+        dataset_display_name=found.display_name,
     )
     if claim.outcome == "in_progress":  # acknowledge only once the outcome is recorded: redeliver later
         raise TransientFailureException(claim.reason)
