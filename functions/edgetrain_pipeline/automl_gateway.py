@@ -129,7 +129,7 @@ class AutoMlGateway:
 
     def get_dataset(self, dataset: str) -> DatasetView:
         found = self.client.get_dataset(name=self.dataset_name(dataset), retry=self._retry)
-        return DatasetView(found.name, found.display_name, int(found.example_count))
+        return DatasetView(found.display_name, int(found.example_count))
 
     def create_model(
         self,

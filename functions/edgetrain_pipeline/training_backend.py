@@ -26,7 +26,6 @@ OTHER = "other"
 
 @dataclass(frozen=True)
 class DatasetView:
-    name: str
     display_name: str
     example_count: int  # AutoML exampleCount, Vertex dataItemCount
 

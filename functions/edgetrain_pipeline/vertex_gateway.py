@@ -87,7 +87,7 @@ class VertexGateway:
 
     def get_dataset(self, dataset: str) -> DatasetView:
         found = self.clients.datasets.get_dataset(name=self.dataset_name(dataset), retry=self._retry)
-        return DatasetView(found.name, found.display_name, int(found.data_item_count))
+        return DatasetView(found.display_name, int(found.data_item_count))
 
     def import_data(self, dataset: str, input_uris: list[str]) -> str:
         try:

@@ -79,8 +79,7 @@ class FakeAutoMl:
         dataset_id = dataset.rsplit("/", 1)[-1]
         if dataset_id not in self.datasets:
             raise gexc.NotFound(f"Dataset {dataset} not found.")
-        name = self.dataset_display_names.get(dataset_id, dataset_id)
-        return DatasetView(self.dataset_name(dataset), name, self.datasets[dataset_id])
+        return DatasetView(self.dataset_display_names.get(dataset_id, dataset_id), self.datasets[dataset_id])
 
     def _new_op(self, kind: str) -> OperationView:
         op = OperationView(
