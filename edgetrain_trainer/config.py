@@ -78,7 +78,7 @@ class TrainerConfig:
     # --- time and machine
     max_train_seconds: float | None = None  # cap training wall time below the budget's (benchmarks)
     export_reserve_seconds: float = 180.0  # budget time kept back for export and evaluation
-    threads: int = 0  # TF intra-op threads; 0 = the cores not busy right now (at least 1)
+    threads: int = 0  # TF intra-op threads; 0 = the usable cores sustained other work leaves free
     # --- export and evaluation
     calibration_images: int = 48  # training images for int8 calibration
     max_detections: int = 100

@@ -1,28 +1,62 @@
-"""How many cores are free right now, to size TF's thread pools (they collapse when oversubscribed).
-
-Measured from /proc/stat over a short window rather than from the load average: the 1-minute load average
-lags by about a minute, so a training started right after another one ends would see the finished run's
-load and keep half the machine idle for its whole run.
-"""
+"""How many threads a training gives TF's pools: the usable cores (affinity, cgroup CPU quota) minus the cores
+other work keeps busy both right now and over the last minute (docs/trainer_design.md, "Threads")."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from pathlib import Path
 
 PROC_STAT = "/proc/stat"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def free_cores(window_seconds: float = 0.5) -> int:
-    """Cores not busy over the last `window_seconds` (at least 1); the load average where /proc is missing."""
+    """Usable cores not taken by other sustained work (at least 1)."""
     cores = os.cpu_count() or 1
     try:
         before = _read_cpu_line()
         time.sleep(window_seconds)
-        busy = busy_cores(before, _read_cpu_line(), cores)
+        busy_now = busy_cores(before, _read_cpu_line(), cores)
     except (OSError, ValueError):
-        busy = os.getloadavg()[0]
-    return max(1, min(cores, round(cores - busy)))
+        busy_now = float(cores)  # no /proc: the load average alone
+    return cores_to_use(usable_cores(), cores, busy_now, os.getloadavg()[0])
+
+
+def cores_to_use(usable: int, cores: int, busy_now: float, load_average: float) -> int:
+    """The usable cores minus those other work keeps busy both now and over the last minute (at least 1);
+    `cores` is the machine's count, the scale of both busy figures."""
+    return max(1, min(usable, round(cores - min(busy_now, load_average))))
+
+
+def usable_cores(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """Cores this process may use: its CPU affinity, capped by its cgroup's CPU quota (v2 or v1)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota(cgroup_root)
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs' worth of time the cgroup may use (v2's cpu.max, v1's cfs quota / period); None: no limit."""
+    try:
+        fields = (root / "cpu.max").read_text().split()  # v2: "<quota|max> <period>"
+    except OSError:
+        try:
+            fields = [
+                (root / "cpu" / "cpu.cfs_quota_us").read_text().strip(),  # v1: -1 when unlimited
+                (root / "cpu" / "cpu.cfs_period_us").read_text().strip(),
+            ]
+        except OSError:
+            return None
+    try:
+        quota, period = float(fields[0]), float(fields[1])
+    except (ValueError, IndexError):  # "max": no limit
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def busy_cores(before: str, after: str, cores: int) -> float:

@@ -1,12 +1,16 @@
-"""Free cores come from CPU time actually used over a short window, not from the lagging load average."""
+"""The cores a training uses: the usable ones (affinity, cgroup quota) minus other work that is sustained."""
 
 import os
-import threading
-import time
 
 import pytest
 
-from edgetrain_trainer.training.cpu import busy_cores, free_cores
+from edgetrain_trainer.training.cpu import (
+    busy_cores,
+    cgroup_cpu_quota,
+    cores_to_use,
+    free_cores,
+    usable_cores,
+)
 
 BEFORE = "cpu  1000 0 500 8000 100 0 0 0 0 0"
 
@@ -28,24 +32,46 @@ def test_a_line_that_is_not_the_aggregate_cpu_line_is_refused():
         busy_cores("cpu0 1 2 3 4 5 6 7 8", BEFORE, cores=2)
 
 
+def test_other_work_counts_only_when_it_is_busy_now_and_over_the_last_minute():
+    assert (
+        cores_to_use(usable=2, cores=2, busy_now=1.0, load_average=1.0) == 1
+    )  # sustained: leave it its core
+    assert cores_to_use(usable=2, cores=2, busy_now=1.0, load_average=0.1) == 2  # a burst at the start
+    assert cores_to_use(usable=2, cores=2, busy_now=0.0, load_average=1.2) == 2  # a run that just ended
+    assert cores_to_use(usable=2, cores=2, busy_now=2.0, load_average=5.0) == 1  # never fewer than one
+
+
+def test_a_container_quota_caps_the_cores_of_a_large_host():
+    assert cores_to_use(usable=4, cores=64, busy_now=10.0, load_average=12.0) == 4
+    assert cores_to_use(usable=4, cores=64, busy_now=62.0, load_average=62.0) == 2
+
+
+@pytest.mark.parametrize(
+    "files, quota",
+    [
+        ({"cpu.max": "200000 100000\n"}, 2.0),  # cgroup v2, docker --cpus 2
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),  # no limit
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),  # cgroup v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),  # no cgroup files at all
+    ],
+)
+def test_cgroup_cpu_quota_reads_v2_and_v1(tmp_path, files, quota):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_quota(tmp_path) == quota
+
+
+def test_usable_cores_round_a_fractional_quota_up_and_never_exceed_the_affinity(tmp_path):
+    affinity = len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert usable_cores(tmp_path) == min(affinity, 2)
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert usable_cores(tmp_path) == affinity
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux /proc")
-def test_a_core_kept_busy_now_is_not_counted_free():
-    cores = os.cpu_count() or 1
-    idle = free_cores()
-    stop = threading.Event()
-
-    def spin():
-        while not stop.is_set():
-            pass
-
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
-    try:
-        time.sleep(0.1)
-        busy = free_cores()
-    finally:
-        stop.set()
-        spinner.join()
-    assert 1 <= busy <= cores
-    if cores > 1 and idle == cores:  # only meaningful when the machine was idle to begin with
-        assert busy < cores
+def test_free_cores_on_this_machine_is_between_one_and_the_usable_cores():
+    assert 1 <= free_cores(window_seconds=0.1) <= usable_cores()
