@@ -63,9 +63,6 @@ class TrainerConfig:
     giou_weight: float = 2.0  # weight of the GIoU term (mmdetection's RetinaNet-GIoU uses 2)
     # --- data
     input_size: int | None = None  # square input edge; None: the model type's (multiple of 64)
-    # depth of the feature pyramid and of the class / box nets; None: the model type's (model/catalog.py)
-    fpn_repeats: int | None = None
-    head_repeats: int | None = None
     validation_fraction: float = 0.1  # of TRAIN images held out when the dataset has no VALIDATION rows
     min_validation_images: int = 8  # ... at least this many (at most 1/4 of TRAIN): mAP on 3 is noise
     images_max_mib: int = 1024  # train (and, separately, validation) images above this are decoded on use
@@ -126,7 +123,7 @@ class TrainerConfig:
             raise InvalidArgumentError(
                 f"overrides: finetune_warmup_epochs must be > 0, got {self.finetune_warmup_epochs}"
             )
-        for name in ("max_epochs", "max_train_images", "max_eval_images", "fpn_repeats", "head_repeats"):
+        for name in ("max_epochs", "max_train_images", "max_eval_images"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InvalidArgumentError(f"overrides: {name} must be ≥ 1, got {value}")

@@ -77,9 +77,8 @@ def train(
 
     # ---------------------------------------------------------------- data
     spec = spec_for(request.model_type)
-    for name in ("input_size", "fpn_repeats", "head_repeats"):  # an override replaces the type's own
-        if getattr(config, name) is not None:
-            spec = dataclasses.replace(spec, **{name: getattr(config, name)})
+    if config.input_size is not None:
+        spec = dataclasses.replace(spec, input_size=config.input_size)
     report(Progress(0.0, "data", message=f"loading {request.data} ({threads} threads)"))
     dataset = load_dataset(request.data)
     rng = np.random.default_rng(request.seed)
