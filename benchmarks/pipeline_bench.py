@@ -212,19 +212,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             deps = build(get_env())
             set_deps(deps)
             deps.publisher.publish = lambda topic, message, **attrs: "0"  # nothing subscribes here
-            datasets = _datasets(deps.automl, _tiny_csv(Path(service.storage_root)), args.events)
+            datasets = _datasets(deps.backend, _tiny_csv(Path(service.storage_root)), args.events)
             latency = _event_latency(deps, datasets)
             if not queue_only:
-                _cancel_all(deps.automl)
+                _cancel_all(deps.backend)
             emulators.reset_firestore(firestore.host, PROJECT)
             if queue_only:
                 ops = [
-                    deps.automl.create_model(datasets[0], f"bench_{i}", "mobile-low-latency-1", 1000, {})
+                    deps.backend.create_model(datasets[0], f"bench_{i}", "mobile-low-latency-1", 1000, {})
                     for i in range(args.operations)
                 ]
             else:
-                deps.automl = _QueuedOperations(deps.automl.location_path, args.operations)
-                ops = list(deps.automl.ops)
+                deps.backend = _QueuedOperations(deps.backend.location_path, args.operations)
+                ops = list(deps.backend.ops)
             _seed_running(deps, datasets[0], ops, args.changed)
             first, second = _tick(deps), _tick(deps)
         finally:

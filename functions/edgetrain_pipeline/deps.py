@@ -15,7 +15,7 @@ from .training_backend import TrainingBackend
 class Deps:
     settings: Settings
     store: FirestoreStore
-    automl: TrainingBackend  # the AutoML service: AutoML Vision v1 or Vertex AI, as TRAINING_BACKEND says
+    backend: TrainingBackend  # the AutoML service: AutoML Vision v1 or Vertex AI, as TRAINING_BACKEND says
     publisher: PubSubPublisher
 
 

@@ -219,12 +219,12 @@ def topics_reachable(functions_dir: Path, entry_point: str) -> set[str]:
 
 
 def calls_training_backend(functions_dir: Path, entry_point: str) -> bool:
-    """Whether a module the entry point reaches uses the training backend (`deps.automl`, the gateway the
+    """Whether a module the entry point reaches uses the training backend (`deps.backend`, the gateway the
     backend setting picks): such a function needs the backend's network path, token or IAM role."""
     modules, _ = _reachable(functions_dir, entry_point)
     for module in modules:
         for node in ast.walk(_parse(_module_path(functions_dir, module))):
-            if isinstance(node, ast.Attribute) and node.attr == "automl" and isinstance(node.value, ast.Name):
+            if isinstance(node, ast.Attribute) and node.attr == "backend" and isinstance(node.value, ast.Name):
                 if node.value.id == "deps":
                     return True
     return False

@@ -72,7 +72,7 @@ def test_a_retraining_starts_from_the_champion_of_its_model_type(deps, pipeline_
     deps.store.update("datasets", "cards", {"policy": {"modelType": "mobile-low-latency-1"}})
     train(deps)  # another type cannot start from it
 
-    assert deps.automl.base_models == [None, first["model"], None]
+    assert deps.backend.base_models == [None, first["model"], None]
     started = sorted(deps.store.query("trainings", "datasetId", "==", "cards"), key=lambda t: t["createdAt"])
     assert [t["baseModel"] for t in started] == [None, first["model"], None]
 
@@ -83,11 +83,11 @@ def test_a_champion_the_backend_no_longer_has_is_not_a_base_model(deps, pipeline
     first = train(deps, map_value=0.5)
     export_and_notify(deps, as_event(first))
     finish_exports(deps)
-    del deps.automl.models[first["model"]]  # deleted outside the pipeline: Firestore still names it
+    del deps.backend.models[first["model"]]  # deleted outside the pipeline: Firestore still names it
     train(deps)
 
     assert deps.store.get("datasets", "cards")["championModel"] == first["model"]
-    assert deps.automl.base_models == [None, None]
+    assert deps.backend.base_models == [None, None]
 
 
 @pytest.mark.emulators
@@ -98,7 +98,7 @@ def test_retrain_from_champion_off_trains_every_model_from_scratch(deps, pipelin
     finish_exports(deps)
     train(deps)
 
-    assert deps.automl.base_models == [None, None]
+    assert deps.backend.base_models == [None, None]
 
 
 def test_without_an_endpoint_vertex_is_googles_regional_endpoint(pipeline_env, monkeypatch):

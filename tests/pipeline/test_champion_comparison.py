@@ -39,13 +39,13 @@ def figures(overall: float, digest: str = "d1", **labels: float) -> dict:
 def train(deps, own: dict, champion: dict | None = None, latency=(10.0, 10.0)) -> dict:
     """One training of dataset cards that the backend reports with `own` and, when it was asked to compare
     and `champion` is given, the champion's evaluation."""
-    deps.automl.datasets["cards"] += 10
+    deps.backend.datasets["cards"] += 10
     start_training(deps, as_event({"schemaVersion": 1, "dataset": "cards"}))
     (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
-    model = deps.automl.succeed(running["operation"])
+    model = deps.backend.succeed(running["operation"])
     labels = dict(model.labels)
     compared = labels.get(COMPARE_TO_LABEL, "").upper() if champion is not None else ""
-    deps.automl.compared[model.name] = Evaluations(
+    deps.backend.compared[model.name] = Evaluations(
         own,
         latency[0],
         champion if compared else None,
@@ -73,7 +73,7 @@ def test_a_challenger_worse_on_one_label_is_refused_with_that_label_named(deps):
 
     second = train(deps, figures(0.70, ace=0.95, ten=0.50), figures(0.60, ace=0.80, ten=0.60))
 
-    create = [c for c in deps.automl.calls if c[0] == "create_model"]
+    create = [c for c in deps.backend.calls if c[0] == "create_model"]
     assert COMPARE_TO_LABEL not in create[0][5]  # no champion yet
     assert create[1][5][COMPARE_TO_LABEL] == champion_id.lower()
     assert second["exportState"] == "REJECTED" and second["promoted"] is False
@@ -154,12 +154,12 @@ def test_evaluations_of_different_images_are_not_compared(deps):
 @pytest.mark.emulators
 def test_a_comparison_with_a_model_that_is_no_longer_champion_is_not_used(deps):
     champion_first(deps)
-    deps.automl.datasets["cards"] += 10
+    deps.backend.datasets["cards"] += 10
     start_training(deps, as_event({"schemaVersion": 1, "dataset": "cards"}))
     (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
-    model = deps.automl.succeed(running["operation"])
+    model = deps.backend.succeed(running["operation"])
     # the backend compared it with a model that has lost the title since the training started
-    deps.automl.compared[model.name] = Evaluations(
+    deps.backend.compared[model.name] = Evaluations(
         figures(0.70, ace=0.95), 10.0, figures(0.90), "IOD999", 10.0
     )
     poll_operations(deps)

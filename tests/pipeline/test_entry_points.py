@@ -18,7 +18,7 @@ def test_start_training_starts_one_labelled_training(deps, binary):
     response = post(cloudevent_client("start_training"), pubsub_event(REQUEST), binary=binary)
 
     assert response.status_code == 200
-    (call,) = [c for c in deps.automl.calls if c[0] == "create_model"]
+    (call,) = [c for c in deps.backend.calls if c[0] == "create_model"]
     _, dataset, _display, model_type, budget, labels = call
     assert dataset.endswith("/datasets/cards") and model_type == "mobile-versatile-1" and budget == 24_000
     (training,) = deps.store.query("trainings", "state", "==", "RUNNING")
@@ -52,7 +52,7 @@ def test_malformed_training_requests_are_recorded_and_acknowledged(deps, raw, re
     assert response.status_code == 200
     recorded = deps.store.get("rejected_messages", f"start_training:{event['id']}")
     assert recorded is not None and reason in recorded["reason"]
-    assert deps.automl.count("create_model") == 0
+    assert deps.backend.count("create_model") == 0
 
 
 @pytest.mark.emulators
@@ -81,7 +81,7 @@ def test_unknown_dataset_is_rejected_without_training(deps):
 
 @pytest.mark.emulators
 def test_transient_create_model_failure_raises_for_redelivery_and_frees_the_claim(deps):
-    deps.automl.fail_next["create_model"] = gexc.RetryError(
+    deps.backend.fail_next["create_model"] = gexc.RetryError(
         "deadline exceeded", gexc.ServiceUnavailable("down")
     )
 
@@ -94,7 +94,7 @@ def test_transient_create_model_failure_raises_for_redelivery_and_frees_the_clai
 
 @pytest.mark.emulators
 def test_rejected_create_model_fails_the_training_and_announces_it(deps):
-    deps.automl.fail_next["create_model"] = gexc.InvalidArgument("dataset has no bounding boxes")
+    deps.backend.fail_next["create_model"] = gexc.InvalidArgument("dataset has no bounding boxes")
 
     assert post(cloudevent_client("start_training"), pubsub_event(REQUEST)).status_code == 200
 
@@ -113,9 +113,9 @@ def test_import_dataset_imports_once_and_the_poller_announces_the_import(deps):
     assert post(client, event).status_code == 200
     assert post(client, event).status_code == 200  # redelivery
 
-    assert deps.automl.count("import_data") == 1
+    assert deps.backend.count("import_data") == 1
     (imported,) = deps.store.query("imports", "state", "==", "RUNNING")
-    deps.automl.succeed(imported["operation"])
+    deps.backend.succeed(imported["operation"])
     assert post(cloudevent_client("poll_operations"), pubsub_event({})).status_code == 200
     (request,) = deps.publisher.on(topics.TOPIC_DATASET_IMPORTED)
     assert request == {
@@ -134,14 +134,14 @@ def test_import_request_without_csv_is_recorded(deps):
     assert post(cloudevent_client("import_dataset"), event).status_code == 200
 
     assert "not a CSV" in deps.store.get("rejected_messages", f"import_dataset:{event['id']}")["reason"]
-    assert deps.automl.count("import_data") == 0
+    assert deps.backend.count("import_data") == 0
 
 
 @pytest.mark.emulators
 def test_full_chain_with_entry_points_ends_in_model_exported(deps):
     post(cloudevent_client("start_training"), pubsub_event(REQUEST))
     (training,) = deps.store.query("trainings", "state", "==", "RUNNING")
-    deps.automl.succeed(training["operation"], map_value=0.61, cost=1_500)
+    deps.backend.succeed(training["operation"], map_value=0.61, cost=1_500)
     poll = cloudevent_client("poll_operations")
     post(poll, pubsub_event({}))
     (finished,) = deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)
@@ -149,7 +149,7 @@ def test_full_chain_with_entry_points_ends_in_model_exported(deps):
     assert post(cloudevent_client("export_and_notify"), pubsub_event(finished)).status_code == 200
     export_op = deps.store.get("trainings", training["trainingId"])["exports"]["tflite"]["operation"]
     assert deps.publisher.on(topics.TOPIC_NOTIFICATIONS) == []  # not before the export is done
-    deps.automl.succeed(export_op)
+    deps.backend.succeed(export_op)
     post(poll, pubsub_event({}))
 
     (note,) = deps.publisher.on(topics.TOPIC_NOTIFICATIONS)
@@ -164,7 +164,7 @@ def test_full_chain_with_entry_points_ends_in_model_exported(deps):
 def test_stale_scheduler_tick_is_acknowledged_without_work(deps):
     post(cloudevent_client("start_training"), pubsub_event(REQUEST))
     (training,) = deps.store.query("trainings", "state", "==", "RUNNING")
-    deps.automl.progress(training["operation"], 70)
+    deps.backend.progress(training["operation"], 70)
     poll = cloudevent_client("poll_operations")
 
     stale = post(poll, pubsub_event({}, time="2026-01-01T00:00:00Z"))
@@ -177,19 +177,19 @@ def test_stale_scheduler_tick_is_acknowledged_without_work(deps):
 
 @pytest.mark.emulators
 def test_get_dataset_exhausting_its_retries_raises_for_redelivery_without_a_claim(deps):
-    deps.automl.fail_next["get_dataset"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
+    deps.backend.fail_next["get_dataset"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
     event = pubsub_event(REQUEST)
     client = cloudevent_client("start_training")
 
     assert post(client, event).status_code == 500
     assert deps.store.query("trainings", "datasetId", "==", "cards") == []
     assert post(client, event).status_code == 200  # the redelivery succeeds
-    assert deps.automl.count("create_model") == 1
+    assert deps.backend.count("create_model") == 1
 
 
 @pytest.mark.emulators
 def test_transient_import_failure_is_redelivered_and_retried_by_the_poller(deps):
-    deps.automl.fail_next["import_data"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
+    deps.backend.fail_next["import_data"] = gexc.RetryError("deadline", gexc.ServiceUnavailable("down"))
     event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": ["gs://b/new.csv"]})
     client = cloudevent_client("import_dataset")
 
@@ -199,7 +199,7 @@ def test_transient_import_failure_is_redelivered_and_retried_by_the_poller(deps)
     assert "ImportData" in pending["lastError"]
     assert post(cloudevent_client("poll_operations"), pubsub_event({})).status_code == 200
 
-    assert deps.automl.count("import_data") == 2
+    assert deps.backend.count("import_data") == 2
     assert deps.store.get("imports", pending["importId"])["state"] == "RUNNING"
 
 
@@ -216,4 +216,4 @@ def test_a_huge_bad_field_is_recorded_as_a_bounded_excerpt(deps):
     recorded = deps.store.get("rejected_messages", f"import_dataset:{event['id']}")
     assert "not a CSV" in recorded["reason"] and "characters left out" in recorded["reason"]
     assert len(recorded["reason"]) < 3_000 and len(recorded["payload"]) <= 2_000
-    assert deps.automl.count("import_data") == 0
+    assert deps.backend.count("import_data") == 0

@@ -21,10 +21,10 @@ def as_event(payload: dict) -> PubSubEvent:
 
 def train(deps, end: str = "succeed", **kwargs) -> dict:
     """Run one training of dataset cards to its end; the training-finished message."""
-    deps.automl.datasets["cards"] += 10
+    deps.backend.datasets["cards"] += 10
     start_training(deps, as_event({"schemaVersion": 1, "dataset": "cards"}))
     (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
-    getattr(deps.automl, end)(running["operation"], **kwargs)
+    getattr(deps.backend, end)(running["operation"], **kwargs)
     before = len(deps.publisher.on(topics.TOPIC_TRAINING_FINISHED))
     poll_operations(deps)
     return deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)[before]
@@ -33,7 +33,7 @@ def train(deps, end: str = "succeed", **kwargs) -> dict:
 def finish_exports(deps) -> None:
     for training in deps.store.query("trainings", "exportState", "==", "EXPORTING"):
         for export in training["exports"].values():
-            deps.automl.succeed(export["operation"])
+            deps.backend.succeed(export["operation"])
     poll_operations(deps)
 
 
@@ -52,7 +52,7 @@ def test_failed_or_cancelled_training_is_notified_once(deps, end, kind):
     (note,) = notifications(deps)
     assert note["type"] == kind and note["trainingId"] == finished["trainingId"]
     assert note["reason"] and note["promoted"] is False and "exportLocation" not in note
-    assert deps.automl.count("export_model") == 0
+    assert deps.backend.count("export_model") == 0
 
 
 @pytest.mark.emulators
@@ -75,7 +75,7 @@ def test_challenger_is_promoted_only_when_its_map_beats_the_champion(deps):
     assert "does not beat" in notifications(deps)[1]["reason"]
     dataset = deps.store.get("datasets", "cards")
     assert dataset["championModel"] == better["model"] and dataset["championValue"] == pytest.approx(0.70)
-    assert [c[1] for c in deps.automl.calls if c[0] == "export_model"] == [first["model"], better["model"]]
+    assert [c[1] for c in deps.backend.calls if c[0] == "export_model"] == [first["model"], better["model"]]
 
 
 @pytest.mark.emulators
@@ -112,7 +112,7 @@ def test_duplicate_training_finished_event_exports_once(deps):
     outcomes = [export_and_notify(deps, as_event(finished)).status for _ in range(3)]
 
     assert outcomes == ["exporting", "duplicate", "duplicate"]
-    assert deps.automl.count("export_model") == 1
+    assert deps.backend.count("export_model") == 1
 
 
 @pytest.mark.emulators
@@ -124,9 +124,9 @@ def test_old_non_champion_models_beyond_retention_are_deleted(deps):
     for finished in rejected:
         export_and_notify(deps, as_event(finished))
 
-    deleted = [c[1] for c in deps.automl.calls if c[0] == "delete_model"]
+    deleted = [c[1] for c in deps.backend.calls if c[0] == "delete_model"]
     assert deleted == [rejected[0]["model"], rejected[1]["model"]]
-    assert champion["model"] in deps.automl.models and rejected[2]["model"] in deps.automl.models
+    assert champion["model"] in deps.backend.models and rejected[2]["model"] in deps.backend.models
 
 
 @pytest.mark.emulators
@@ -149,8 +149,8 @@ def test_failed_extra_format_still_exports_tflite_and_names_the_failure(deps, pi
     deps.settings = get_env()
     export_and_notify(deps, as_event(train(deps)))
     (training,) = deps.store.query("trainings", "exportState", "==", "EXPORTING")
-    deps.automl.succeed(training["exports"]["tflite"]["operation"])
-    deps.automl.fail(training["exports"]["tf_js"]["operation"], "tf_js converter missing")
+    deps.backend.succeed(training["exports"]["tflite"]["operation"])
+    deps.backend.fail(training["exports"]["tf_js"]["operation"], "tf_js converter missing")
 
     poll_operations(deps)
 
@@ -163,7 +163,7 @@ def test_failed_extra_format_still_exports_tflite_and_names_the_failure(deps, pi
 def test_failed_tflite_export_is_notified_as_a_failure(deps):
     export_and_notify(deps, as_event(train(deps)))
     (training,) = deps.store.query("trainings", "exportState", "==", "EXPORTING")
-    deps.automl.fail(training["exports"]["tflite"]["operation"], "converter crashed")
+    deps.backend.fail(training["exports"]["tflite"]["operation"], "converter crashed")
 
     poll_operations(deps)
 

@@ -80,7 +80,7 @@ def live(firestore_emulator, tmp_path):
 
 def test_a_row_whose_image_keeps_its_split_is_counted_and_shown_as_kept_not_rejected(live):
     deps, storage = live
-    dataset = deps.automl.create_dataset("import_counts")
+    dataset = deps.backend.create_dataset("import_counts")
     a, b, c, d = IMAGES
     first = _import(
         deps, dataset, _write_csv(storage, "first", [("TRAIN", a), ("TEST", b), ("TEST", c)]), "one"

@@ -75,10 +75,10 @@ def retrained(firestore_emulator, tmp_path_factory):
         ) as service,
         automl_deps(firestore_emulator.host, service) as deps,
     ):
-        dataset = deps.automl.create_dataset("retrained")
+        dataset = deps.backend.create_dataset("retrained")
         uri = tiny_dataset_csv(Path(service.storage_root), "retrained", {"TRAIN": 8, "TEST": 3})
-        op = deps.automl.import_data(dataset, [uri])
-        _until(deps, "the import", lambda: deps.automl.get_operation(op).done)
+        op = deps.backend.import_data(dataset, [uri])
+        _until(deps, "the import", lambda: deps.backend.get_operation(op).done)
         first = _retrain(deps, dataset, 1)
         second = _retrain(deps, dataset, 2)
         yield deps, first, second
@@ -87,7 +87,7 @@ def retrained(firestore_emulator, tmp_path_factory):
 def test_the_second_training_is_decided_on_the_same_images_as_the_champion(retrained):
     deps, first, second = retrained
     assert first["decidedBy"] == "first-model" and first["promoted"] is True
-    model = deps.automl.get_model(second["model"])
+    model = deps.backend.get_model(second["model"])
     assert model.labels[COMPARE_TO_LABEL] == first["model"].rsplit("/", 1)[1].lower()
 
     comparison = second["comparison"]

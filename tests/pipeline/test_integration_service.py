@@ -60,7 +60,7 @@ class Scenario:
         self.datasets: dict[str, str] = {}
 
     def import_dataset(self, role: str, csv_uri: str) -> None:
-        self.datasets[role] = _create_dataset(self.deps.automl, f"pipeline_{role}")
+        self.datasets[role] = _create_dataset(self.deps.backend, f"pipeline_{role}")
         status = self.functions.deliver(
             "import_dataset", {"schemaVersion": 1, "dataset": self.datasets[role], "inputUris": [csv_uri]}
         )
@@ -92,7 +92,7 @@ class Scenario:
 
     def _cancel_training(self, dataset: str) -> None:
         (training,) = [t for t in self.deps.store.query("trainings", "dataset", "==", dataset)]
-        self.deps.automl.client.transport.operations_client.cancel_operation(training["operation"])
+        self.deps.backend.client.transport.operations_client.cancel_operation(training["operation"])
 
     def run(self) -> None:
         deadline = time.monotonic() + SCENARIO_TIMEOUT_S
@@ -163,7 +163,7 @@ def _notification(scenario, role: str) -> dict:
 def test_hundred_duplicate_deliveries_make_one_create_model_call(scenario):
     assert scenario.delivery_statuses == [200] * 100
     assert len(scenario.deps.store.query("trainings", "dataset", "==", scenario.datasets["ok"])) == 1
-    create_ops = {op.name for op in scenario.deps.automl.list_operations() if op.kind == TRAINING}
+    create_ops = {op.name for op in scenario.deps.backend.list_operations() if op.kind == TRAINING}
     recorded = [t["operation"] for t in scenario.deps.store.query("trainings", "operation", "!=", None)]
     assert sorted(create_ops) == sorted(recorded)  # every CreateModel call is one recorded training
 
@@ -209,11 +209,11 @@ def test_malformed_messages_are_recorded_and_acknowledged(scenario):
 
 def test_gateway_finds_a_model_and_its_operation_as_reconciliation_does(scenario):
     training = _training(scenario, "ok")
-    models = scenario.deps.automl.list_models(training["dataset"])
+    models = scenario.deps.backend.list_models(training["dataset"])
     (model,) = [m for m in models if m.name == training["model"]]
     assert model.labels.get("edgetrain-training") == training["trainingId"]  # what reconciliation matches on
-    assert scenario.deps.automl.list_models(scenario.datasets["cancel"]) == []
-    ops = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
+    assert scenario.deps.backend.list_models(scenario.datasets["cancel"]) == []
+    ops = scenario.deps.backend.list_operations(f"worksOn={training['model']}")
     assert {o.kind for o in ops} == {TRAINING, EXPORT}
     (op,) = [o for o in ops if o.kind == TRAINING]
     assert op.name == training["operation"] and op.succeeded and op.model.name == training["model"]

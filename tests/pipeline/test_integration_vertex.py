@@ -87,7 +87,7 @@ class Scenario:
         self.datasets: dict[str, str] = {}
 
     def import_dataset(self, role: str, uri: str) -> None:
-        self.datasets[role] = self.deps.automl.create_dataset(f"vertex_{role}")
+        self.datasets[role] = self.deps.backend.create_dataset(f"vertex_{role}")
         payload = {"schemaVersion": 1, "dataset": self.datasets[role], "inputUris": [uri]}
         assert self.functions.deliver("import_dataset", payload) == 200
 
@@ -106,7 +106,7 @@ class Scenario:
                 self._deliver_until_acked("start_training", payload, message_id)
                 if payload["dataset"] == self.datasets["cancel"]:
                     (training,) = self.deps.store.query("trainings", "dataset", "==", payload["dataset"])
-                    self.deps.automl.clients.pipelines.cancel_training_pipeline(name=training["operation"])
+                    self.deps.backend.clients.pipelines.cancel_training_pipeline(name=training["operation"])
             for message_id, payload in self.tap.pull(topics.TOPIC_TRAINING_FINISHED):
                 self._deliver_until_acked("export_and_notify", payload, message_id)
             for _, payload in self.tap.pull(topics.TOPIC_NOTIFICATIONS):
@@ -163,7 +163,7 @@ def _notification(scenario, role: str) -> dict:
 
 
 def test_the_vertex_backend_is_what_drives_the_pipeline(scenario):
-    assert isinstance(scenario.deps.automl, VertexGateway)
+    assert isinstance(scenario.deps.backend, VertexGateway)
     for role in ("ok", "fail", "cancel"):
         assert "/trainingPipelines/" in _training(scenario, role)["operation"]
     imports = scenario.deps.store.query("imports", "state", "==", "SUCCEEDED")
@@ -200,14 +200,14 @@ def test_cancelled_training_pipeline_is_notified_as_cancelled(scenario):
 
 def test_gateway_finds_the_model_and_its_pipeline_as_reconciliation_does(scenario):
     training = _training(scenario, "ok")
-    (model,) = scenario.deps.automl.list_models(training["dataset"])
+    (model,) = scenario.deps.backend.list_models(training["dataset"])
     assert model.name == training["model"]
     assert model.labels.get("edgetrain-training") == training["trainingId"]  # what reconciliation matches on
-    assert scenario.deps.automl.list_models(scenario.datasets["cancel"]) == []
-    adopted = scenario.deps.automl.get_model(training["model"])  # what adoption records
+    assert scenario.deps.backend.list_models(scenario.datasets["cancel"]) == []
+    adopted = scenario.deps.backend.get_model(training["model"])  # what adoption records
     assert (adopted.name, adopted.model_type) == (training["model"], "mobile-versatile-1")
     assert adopted.cost_milli_node_hours == training["trainCostMilliNodeHours"]
     assert adopted.stop_reason == training["stopReason"] and adopted.dataset_id == training["datasetId"]
-    (op,) = scenario.deps.automl.list_operations(f"worksOn={training['model']}")
+    (op,) = scenario.deps.backend.list_operations(f"worksOn={training['model']}")
     assert op.kind == TRAINING and op.name == training["operation"] and op.model.name == training["model"]
-    assert scenario.deps.automl.list_operations("done=false") == []
+    assert scenario.deps.backend.list_operations("done=false") == []

@@ -16,7 +16,7 @@ from google.api_core import exceptions as gexc
 
 
 def start(deps, dataset: str) -> dict:
-    deps.automl.datasets[dataset] = 50
+    deps.backend.datasets[dataset] = 50
     payload = {"schemaVersion": 1, "dataset": dataset}
     start_training(deps, PubSubEvent(event_id=f"evt-{dataset}", text=json.dumps(payload), attributes={}))
     (training,) = deps.store.query("trainings", "datasetId", "==", dataset)
@@ -27,7 +27,7 @@ def claim_without_create(deps, dataset: str = "cards", key: str = "lost") -> dic
     """A training whose function died after claiming it (CreateModel maybe called, never recorded)."""
     request = TrainingRequest(schemaVersion=1, dataset=dataset)
     claim = records.claim_training(
-        deps.store, key, key, request, deps.automl.dataset_name(dataset), 100, deps.settings
+        deps.store, key, key, request, deps.backend.dataset_name(dataset), 100, deps.settings
     )
     deps.store.update("trainings", claim.training["trainingId"], {"createLeaseUntil": None})
     return claim.training
@@ -39,7 +39,7 @@ def test_only_trainings_whose_progress_changed_are_written(deps):
     first = poll_operations(deps)
     before_b = deps.store.get("trainings", b["trainingId"])["updatedAt"]
 
-    deps.automl.progress(a["operation"], 40)
+    deps.backend.progress(a["operation"], 40)
     second = poll_operations(deps)
     third = poll_operations(deps)
 
@@ -55,7 +55,7 @@ def test_only_trainings_whose_progress_changed_are_written(deps):
 )
 def test_finished_training_is_recorded_and_announced_once_by_overlapping_ticks(deps, end, state):
     training = start(deps, "cards")
-    getattr(deps.automl, end)(training["operation"])
+    getattr(deps.backend, end)(training["operation"])
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         list(pool.map(lambda _: poll_operations(deps), range(3)))
@@ -80,7 +80,7 @@ def test_lost_create_model_is_called_again_after_the_lease(deps):
 
     report = poll_operations(deps)
 
-    assert report.data["reconciled"] == 1 and deps.automl.count("create_model") == 1
+    assert report.data["reconciled"] == 1 and deps.backend.count("create_model") == 1
     doc = deps.store.get("trainings", lost["trainingId"])
     assert doc["state"] == "RUNNING" and doc["createAttempts"] == 2
 
@@ -88,7 +88,7 @@ def test_lost_create_model_is_called_again_after_the_lease(deps):
 @pytest.mark.emulators
 def test_unrecorded_create_model_is_adopted_by_its_label_not_repeated(deps):
     lost = claim_without_create(deps)
-    operation = deps.automl.create_model(
+    operation = deps.backend.create_model(
         lost["dataset"],
         lost["displayName"],
         lost["modelType"],
@@ -96,11 +96,11 @@ def test_unrecorded_create_model_is_adopted_by_its_label_not_repeated(deps):
         {records.TRAINING_LABEL: lost["trainingId"]},
     )
     assert poll_operations(deps).data["reconciled"] == 0  # an unrecorded CreateModel still runs: wait
-    deps.automl.succeed(operation)
+    deps.backend.succeed(operation)
 
     poll_operations(deps)
 
-    assert deps.automl.count("create_model") == 1
+    assert deps.backend.count("create_model") == 1
     doc = deps.store.get("trainings", lost["trainingId"])
     assert doc["state"] == "SUCCEEDED" and doc["operation"] == operation
     assert deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)[0]["trainingId"] == lost["trainingId"]
@@ -110,32 +110,32 @@ def test_unrecorded_create_model_is_adopted_by_its_label_not_repeated(deps):
 def test_training_within_its_create_lease_is_left_alone(deps):
     request = TrainingRequest(schemaVersion=1, dataset="cards")
     records.claim_training(
-        deps.store, "busy", "busy", request, deps.automl.dataset_name("cards"), 100, deps.settings
+        deps.store, "busy", "busy", request, deps.backend.dataset_name("cards"), 100, deps.settings
     )
 
     assert poll_operations(deps).data["reconciled"] == 0
-    assert deps.automl.count("create_model") == 0
+    assert deps.backend.count("create_model") == 0
 
 
 @pytest.mark.emulators
 def test_unrecorded_model_of_a_server_that_drops_labels_is_adopted_by_display_name(deps):
     lost = claim_without_create(deps)
-    operation = deps.automl.create_model(
+    operation = deps.backend.create_model(
         lost["dataset"], lost["displayName"], lost["modelType"], lost["trainBudgetMilliNodeHours"], {}
     )
-    deps.automl.succeed(operation)
+    deps.backend.succeed(operation)
 
     poll_operations(deps)
 
-    assert deps.automl.count("create_model") == 1
+    assert deps.backend.count("create_model") == 1
     assert deps.store.get("trainings", lost["trainingId"])["state"] == "SUCCEEDED"
 
 
 @pytest.mark.emulators
 def test_training_whose_operation_vanished_fails_instead_of_blocking_the_tick(deps):
     gone, alive = start(deps, "gone"), start(deps, "alive")
-    del deps.automl.operations[gone["operation"]]
-    deps.automl.progress(alive["operation"], 10)
+    del deps.backend.operations[gone["operation"]]
+    deps.backend.progress(alive["operation"], 10)
 
     poll_operations(deps)
 
@@ -150,16 +150,16 @@ def test_training_whose_operation_vanished_fails_instead_of_blocking_the_tick(de
 @pytest.mark.emulators
 def test_a_lasting_error_on_one_operation_does_not_stop_the_tick_for_the_others(deps, monkeypatch):
     broken, healthy = start(deps, "broken"), start(deps, "healthy")
-    deps.automl.succeed(broken["operation"])
-    deps.automl.succeed(healthy["operation"])
-    real_get = deps.automl.get_operation
+    deps.backend.succeed(broken["operation"])
+    deps.backend.succeed(healthy["operation"])
+    real_get = deps.backend.get_operation
 
     def get_operation(name: str):
         if name == broken["operation"]:
             raise gexc.PermissionDenied(f"caller cannot read {name}")  # every tick, not once
         return real_get(name)
 
-    monkeypatch.setattr(deps.automl, "get_operation", get_operation)
+    monkeypatch.setattr(deps.backend, "get_operation", get_operation)
 
     for _ in range(2):
         outcome = poll_operations(deps)
@@ -172,7 +172,7 @@ def test_a_lasting_error_on_one_operation_does_not_stop_the_tick_for_the_others(
     assert [m["trainingId"] for m in deps.publisher.on(topics.TOPIC_TRAINING_FINISHED)] == [
         healthy["trainingId"]
     ]
-    monkeypatch.setattr(deps.automl, "get_operation", real_get)  # the error clears: the next tick records it
+    monkeypatch.setattr(deps.backend, "get_operation", real_get)  # the error clears: the next tick records it
     assert poll_operations(deps).data["skipped"] == []
     assert deps.store.get("trainings", broken["trainingId"])["state"] == "SUCCEEDED"
 
@@ -198,13 +198,13 @@ def test_the_learning_curve_the_service_writes_is_carried_into_the_training(deps
     running = deps.store.get("trainings", training["trainingId"])
 
     curve_file.write_text("{not json")  # a half-read object: the tick goes on without the curve
-    deps.automl.progress(training["operation"], 60)
+    deps.backend.progress(training["operation"], 60)
     poll_operations(deps)
     assert deps.store.get("trainings", training["trainingId"])["progressPercent"] == 60
 
     curve["points"].append(point | {"epoch": 2, "valMap50": 0.3})
     curve_file.write_text(json.dumps(curve))
-    deps.automl.succeed(training["operation"])
+    deps.backend.succeed(training["operation"])
     poll_operations(deps)
     finished = deps.store.get("trainings", training["trainingId"])
 

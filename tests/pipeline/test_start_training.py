@@ -41,7 +41,7 @@ def test_hundred_duplicate_deliveries_some_concurrent_start_one_training(deps):
     results += [deliver_until_acked(deps, duplicate) for _ in range(60)]
 
     statuses = [status for status, _ in results]
-    assert deps.automl.count("create_model") == 1
+    assert deps.backend.count("create_model") == 1
     assert statuses.count("created") == 1 and statuses.count("duplicate") == 99
     assert len(deps.store.query("trainings", "datasetId", "==", "cards")) == 1
 
@@ -67,7 +67,7 @@ def test_same_request_id_in_different_messages_is_one_training(deps):
     second = start_training(deps, event(request(requestId="upstream-7"), "b"))
 
     assert (first.status, second.status) == ("created", "duplicate")
-    assert deps.automl.count("create_model") == 1
+    assert deps.backend.count("create_model") == 1
 
 
 @pytest.mark.emulators
@@ -76,25 +76,25 @@ def test_requests_while_a_training_runs_are_coalesced_into_one_follow_up(deps):
     second = start_training(deps, event(request(modelType="mobile-low-latency-1"), "e2"))
     third = start_training(deps, event(request(modelType="mobile-high-accuracy-1"), "e3"))
     assert (second.status, third.status) == ("coalesced", "coalesced")
-    assert deps.automl.count("create_model") == 1
+    assert deps.backend.count("create_model") == 1
 
     (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
-    deps.automl.succeed(running["operation"])
-    deps.automl.datasets["cards"] += 10
+    deps.backend.succeed(running["operation"])
+    deps.backend.datasets["cards"] += 10
     poll_operations(deps)
 
     (follow_up,) = deps.publisher.on(topics.TOPIC_DATASET_IMPORTED)
     assert follow_up["modelType"] == "mobile-high-accuracy-1"  # the latest request wins
     assert follow_up["requestId"] == f"coalesced-{running['trainingId']}"
     assert start_training(deps, event(follow_up, "e4")).status == "created"
-    assert deps.automl.calls[-1][3] == "mobile-high-accuracy-1"
+    assert deps.backend.calls[-1][3] == "mobile-high-accuracy-1"
 
 
 @pytest.mark.emulators
 def test_import_without_enough_new_examples_is_skipped_but_a_manual_request_is_not(deps, pipeline_env):
     start_training(deps, event(request(), "e1"))
     (running,) = deps.store.query("trainings", "state", "==", "RUNNING")
-    deps.automl.succeed(running["operation"])
+    deps.backend.succeed(running["operation"])
     poll_operations(deps)
 
     skipped = start_training(deps, event(request(source="import"), "e2"))
@@ -115,5 +115,5 @@ def test_dataset_policy_document_overrides_the_defaults(deps):
 
     start_training(deps, event(request()))
 
-    _, _, _, model_type, budget, _ = deps.automl.calls[-1]
+    _, _, _, model_type, budget, _ = deps.backend.calls[-1]
     assert (model_type, budget) == ("mobile-low-latency-1", 2_000)

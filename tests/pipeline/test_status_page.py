@@ -81,7 +81,7 @@ def test_all_firestore_text_is_escaped(deps):
 
 @pytest.mark.emulators
 def test_datasets_and_trainings_show_the_backends_display_name_with_the_id_at_hand(deps):
-    deps.automl.dataset_display_names["cards"] = "Playing <cards>"
+    deps.backend.dataset_display_names["cards"] = "Playing <cards>"
     request = json.dumps({"schemaVersion": 1, "dataset": "cards"})
     assert start_training(deps, PubSubEvent(event_id="e1", text=request, attributes={})).status == "created"
     client = http_client()
@@ -100,7 +100,7 @@ def test_datasets_and_trainings_show_the_backends_display_name_with_the_id_at_ha
     (shown,) = client.get("/api/datasets").json["datasets"]
     assert shown["datasetId"] == "cards" and shown["displayName"] == "Playing <cards>"
 
-    deps.automl.dataset_display_names["cards"] = "cards"  # named as its ID: shown once
+    deps.backend.dataset_display_names["cards"] = "cards"  # named as its ID: shown once
     start_training(deps, PubSubEvent(event_id="e2", text=request, attributes={}))
     datasets = client.get("/").get_data(as_text=True).split('id="datasets"')[1]
     assert '<a href="?dataset=cards">cards</a>' in datasets and 'class="muted">cards<' not in datasets

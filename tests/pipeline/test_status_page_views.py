@@ -247,7 +247,7 @@ def test_a_tried_image_comes_back_with_the_boxes_drawn_and_an_unreadable_one_wit
     assert (
         'x="10.0%" y="20.0%" width="40.0%" height="40.0%"' in html and 'src="data:image/jpeg;base64,' in html
     )
-    assert deps.automl.calls[-2][1:] == ("projects/p/locations/us-central1/models/IOD42", 0.4)
+    assert deps.backend.calls[-2][1:] == ("projects/p/locations/us-central1/models/IOD42", 0.4)
     assert refused.status_code == 400
     assert f"notes.jpg: {escape(UNKNOWN_FORMAT)}</p>" in refused.get_data(as_text=True)
     assert marked_up.status_code == 400

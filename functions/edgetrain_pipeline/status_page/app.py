@@ -198,7 +198,7 @@ def _try(deps: Deps, request: Request) -> Response:
         mimetype = upload.mimetype if upload else ""
         context["filename"] = upload.filename if upload else ""
         context["prediction"] = try_image.predict(
-            deps.automl, chosen["model"], data, mimetype, threshold, context["filename"]
+            deps.backend, chosen["model"], data, mimetype, threshold, context["filename"]
         )
     except try_image.UploadError as exc:
         return _render(deps, request, "try.html", context | {"error": str(exc)}, 400)

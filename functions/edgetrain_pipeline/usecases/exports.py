@@ -53,7 +53,7 @@ def export_and_notify(deps: Deps, event: PubSubEvent) -> Outcome:
         )
         return Outcome("notified", reason)
     try:  # its own evaluation and, when the backend compared it with the champion, the champion's
-        evaluations = deps.automl.model_evaluations(training["model"])
+        evaluations = deps.backend.model_evaluations(training["model"])
     except gexc.GoogleAPIError as exc:
         if is_retry_exhausted(exc):
             raise transient(FUNCTION, "ListModelEvaluations", exc) from exc
@@ -79,7 +79,7 @@ def start_missing_exports(deps: Deps, training_id: str) -> int:
         if fmt in exports:
             continue
         try:
-            operation = deps.automl.export_model(training["model"], fmt, prefix)
+            operation = deps.backend.export_model(training["model"], fmt, prefix)
             exports[fmt] = {"operation": operation, "state": "RUNNING", "progressPercent": 0}
             started += 1
         except gexc.GoogleAPIError as exc:
@@ -107,7 +107,7 @@ def apply_retention(deps: Deps, dataset_id: str) -> int:
     deleted = 0
     for training in candidates[deps.settings.retain_models :]:
         try:
-            deps.automl.delete_model(training["model"])
+            deps.backend.delete_model(training["model"])
         except gexc.GoogleAPIError as exc:
             _LOGGER.warning("retention: could not delete %s: %s", training["model"], exc)
             continue

@@ -16,7 +16,7 @@ def import_dataset(deps: Deps, event: PubSubEvent) -> Outcome:
     if request is None:
         return reject(deps, FUNCTION, event, problem)
     key = request.request_id or event.event_id
-    dataset = deps.automl.dataset_name(request.dataset)
+    dataset = deps.backend.dataset_name(request.dataset)
     record = import_records.claim_import(
         deps.store, key, event.event_id, dataset, request.input_uris, deps.settings.create_lease_s
     )
@@ -30,7 +30,7 @@ def launch_import(deps: Deps, record: dict) -> Outcome:
     failure releases the lease: the poller tries again on its next tick."""
     import_id = record["importId"]
     try:
-        operation = deps.automl.import_data(record["dataset"], record["inputUris"])
+        operation = deps.backend.import_data(record["dataset"], record["inputUris"])
     except Exception as exc:
         if is_permanent_api_error(exc):
             reason = f"ImportData rejected: {getattr(exc, 'message', exc)}"

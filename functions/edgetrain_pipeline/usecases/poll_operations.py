@@ -55,7 +55,7 @@ class _Operations:
 
     def __init__(self, deps: Deps):
         self._deps = deps
-        self.running = {op.name: op for op in deps.automl.list_operations("done=false")}
+        self.running = {op.name: op for op in deps.backend.list_operations("done=false")}
         self._fetched: dict[str, OperationView] = {}
 
     def get(self, name: str) -> OperationView:
@@ -63,7 +63,7 @@ class _Operations:
             return self.running[name]
         if name not in self._fetched:
             try:
-                self._fetched[name] = self._deps.automl.get_operation(name)
+                self._fetched[name] = self._deps.backend.get_operation(name)
             except gexc.NotFound:  # purged or deleted: it can never report an outcome now
                 self._fetched[name] = OperationView(
                     name=name,

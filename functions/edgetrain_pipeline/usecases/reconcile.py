@@ -26,11 +26,11 @@ _LOGGER = logging.getLogger("edgetrain_pipeline")
 
 def _adopt(deps: Deps, training: dict, model_name: str) -> bool:
     """Attach an existing model (and its operation when AutoML still lists one) to the training."""
-    ops = [op for op in deps.automl.list_operations(f"worksOn={model_name}") if op.kind == TRAINING]
+    ops = [op for op in deps.backend.list_operations(f"worksOn={model_name}") if op.kind == TRAINING]
     if ops and not ops[0].done:
         records.record_operation(deps.store, training["_id"], ops[0].name)
         return True
-    model = deps.automl.get_model(model_name)
+    model = deps.backend.get_model(model_name)
     fields = {
         "model": model.name,
         "progressPercent": 100,
@@ -45,7 +45,7 @@ def _adopt(deps: Deps, training: dict, model_name: str) -> bool:
 def _models_of(deps: Deps, training: dict) -> list:
     """Models of the training's dataset made for it: by label, else (for servers that drop labels) by display
     name, created after the training was claimed and not already attached to another training."""
-    models = deps.automl.list_models(training["dataset"])
+    models = deps.backend.list_models(training["dataset"])
     labelled = [m for m in models if m.labels.get(records.TRAINING_LABEL) == training["_id"]]
     if labelled:
         return labelled

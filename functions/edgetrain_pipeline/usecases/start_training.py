@@ -24,9 +24,9 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     key = request.request_id or event.event_id
     if (deps.store.get_event(FUNCTION, key) or {}).get("outcome"):  # cheap path for redeliveries
         return Outcome("duplicate", f"request {key} was already handled")
-    dataset = deps.automl.dataset_name(request.dataset)
+    dataset = deps.backend.dataset_name(request.dataset)
     try:
-        found = deps.automl.get_dataset(dataset)
+        found = deps.backend.get_dataset(dataset)
     except gexc.NotFound:
         return reject(deps, FUNCTION, event, f"dataset {dataset} does not exist")
     except gexc.GoogleAPIError as exc:
@@ -67,7 +67,7 @@ def base_model_for(deps: Deps, training: dict) -> str | None:
     if not same_type:
         return None
     try:
-        deps.automl.get_model(dataset["championModel"])
+        deps.backend.get_model(dataset["championModel"])
     except gexc.NotFound:
         return None
     return dataset["championModel"]
@@ -85,7 +85,7 @@ def launch(deps: Deps, training: dict) -> Outcome:
     training_id = training["trainingId"]
     try:
         base_model = base_model_for(deps, training)
-        operation = deps.automl.create_model(
+        operation = deps.backend.create_model(
             training["dataset"],
             training["displayName"],
             training["modelType"],
