@@ -224,8 +224,8 @@ def calls_training_backend(functions_dir: Path, entry_point: str) -> bool:
     modules, _ = _reachable(functions_dir, entry_point)
     for module in modules:
         for node in ast.walk(_parse(_module_path(functions_dir, module))):
-            if isinstance(node, ast.Attribute) and node.attr == "backend" and isinstance(node.value, ast.Name):
-                if node.value.id == "deps":
+            if isinstance(node, ast.Attribute) and node.attr == "backend":
+                if isinstance(node.value, ast.Name) and node.value.id == "deps":
                     return True
     return False
 
