@@ -231,8 +231,26 @@ def _train_once(console, stack, listener, csv_path: Path, run_id: str, args: arg
     follower = RunFollower(stack, dataset.rsplit("/", 1)[-1], console)
     model = follower.wait_for_model(listener, args.timeout * 60, stop_asked=_STOP_ASKED.is_set)
     if follower.training_id:
-        say(console, f"evaluation view: {evaluation_url(stack, follower.training_id)}", "bold")
+        url = evaluation_url(stack, follower.training_id)
+        if args.keep:
+            say(console, f"evaluation view: {url}", "bold")
+        try:
+            saved = save_evaluation_view(url, stack.run_dir / "evaluation.html")
+            say(console, f"evaluation view, saved as one file: {saved}", "bold")
+        except OSError as error:  # requests' errors are OSErrors too; the model is exported all the same
+            say(console, f"evaluation view {url} not saved: {error}", "yellow")
     return model
+
+
+def save_evaluation_view(url: str, dest: Path) -> Path:
+    """The status page's view of the model as one HTML file (its pictures inside), to open once the stack is
+    down."""
+    import requests
+
+    response = requests.get(url, params={"inline": "1"}, timeout=60)
+    response.raise_for_status()
+    dest.write_text(response.text, encoding="utf-8")
+    return dest
 
 
 def evaluation_url(stack, training_id: str) -> str:

@@ -35,7 +35,14 @@ def test_the_runner_trains_through_the_pipeline_and_prints_the_model_path_last(t
     assert "MODEL_EXPORTED" in result.stderr
     assert re.search(r"evaluation mAP@0\.5 [01]\.\d{3} boundingBoxMeanAveragePrecision", result.stderr)
     _assert_runs_in_litert(model)
-    assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())
+    run_dir = run_dir_of(tmp_path / "var")
+    assert all(not pids for pids in live_process_groups(run_dir).values())
+    # the stack is down; the evaluation view stays, as one file with its pictures inside
+    view = run_dir / "evaluation.html"
+    assert f"evaluation view, saved as one file: {view}" in result.stderr
+    html = view.read_text()
+    assert "mobile-low-latency-1" in html and 'id="samples"' in html and "../sample/" not in html
+    assert html.count('src="data:image/jpeg;base64,') >= 1
 
 
 def _assert_runs_in_litert(model: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from edgetrain_service.predict import UNKNOWN_FORMAT
 from tests.chromium import CHROMEDRIVER, CHROMIUM, start_chromium
-from tests.e2e.runner import TINY_TRAINER_OVERRIDES, runner_command, tiny_dataset
+from tests.e2e.runner import TINY_TRAINER_OVERRIDES, run_dir_of, runner_command, tiny_dataset
 
 pytestmark = [
     pytest.mark.emulators,
@@ -52,7 +52,8 @@ class KeptStack:
         self.bad_line = len(rows) + 1
         self.log = folder / "runner.log"
         overrides = folder / "overrides.json"
-        command = runner_command(self.data, folder / "var", overrides, "--keep")
+        self.var_dir = folder / "var"
+        command = runner_command(self.data, self.var_dir, overrides, "--keep")
         overrides.write_text(json.dumps(BROWSER_TRAINER_OVERRIDES))  # in place of the runner's tiny ones
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
@@ -192,6 +193,28 @@ def test_the_sample_predictions_load_with_their_boxes(stack, browser, tmp_path):
         assert sample.find_elements(By.CSS_SELECTOR, "rect.truth")
     kinds = [c.text.split(" · ")[0] for c in browser.find_elements(By.CSS_SELECTOR, ".sample-caption")]
     assert kinds == ["worst", "worst", "worst", "best"]
+
+
+def test_the_saved_evaluation_view_works_as_a_file_without_the_stack(stack, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    saved = run_dir_of(stack.var_dir) / "evaluation.html"
+    assert f"evaluation view, saved as one file: {saved}" in stack.log.read_text()
+
+    browser.get(saved.as_uri())
+    samples = _wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#samples .sample img"))
+    _wait(browser).until(lambda b: all(b.execute_script("return arguments[0].complete", i) for i in samples))
+    slider = browser.find_element(By.ID, "threshold")
+    slider.send_keys(Keys.HOME)
+    low = browser.find_element(By.CSS_SELECTOR, "tr.label-row .recall-at").text
+    slider.send_keys(Keys.END)
+    high = browser.find_element(By.CSS_SELECTOR, "tr.label-row .recall-at").text
+    browser.save_screenshot(str(tmp_path / "saved-view.png"))
+
+    assert len(samples) == 4
+    assert all(browser.execute_script("return arguments[0].naturalWidth", i) > 0 for i in samples)
+    assert browser.find_element(By.ID, "threshold-value").text == "0.99" and float(low) >= float(high)
 
 
 def test_the_imports_view_lists_the_stack_import(stack, browser, tmp_path):

@@ -3,6 +3,7 @@ package's diagnostics as the trainer writes them (edgetrain_trainer.diagnostics)
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from dataclasses import replace
@@ -117,6 +118,20 @@ def test_sample_pictures_come_from_the_exported_package_and_nothing_else(deps, t
     assert client.get("/sample/tr-view/sample-99.jpg").status_code == 404
     assert client.get("/sample/tr-missing/sample-0.jpg").status_code == 404
     assert client.get("/training/").status_code == 200  # no id: the overview
+
+
+@pytest.mark.emulators
+def test_the_view_saved_as_one_file_carries_its_sample_pictures_inside(deps, tmp_path):
+    put_trained(deps, tmp_path)
+    client = http_client()
+
+    saved = client.get("/training/tr-view?inline=1").get_data(as_text=True)
+
+    inline = re.findall(r'src="data:image/jpeg;base64,([^"]+)" alt', saved)
+    assert len(inline) == 4 and "../sample/" not in saved
+    served = {client.get(f"/sample/tr-view/sample-{i}.jpg").data for i in range(4)}
+    assert {base64.b64decode(data) for data in inline} == served
+    assert 'class="num precision-at">0.700<' in saved  # the rest of the view as the page shows it
 
 
 @pytest.mark.emulators

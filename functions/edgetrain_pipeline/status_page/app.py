@@ -134,15 +134,20 @@ def _training(deps: Deps, request: Request, training_id: str) -> Response:
         return _render(deps, request, "missing.html", {"base": "../", "what": f"training {training_id}"}, 404)
     threshold = model_view.threshold_of(request.args.get("threshold"))
     evaluation = doc.get("evaluation") or {}
-    diagnostics = model_view.read_diagnostics(storage_reader.reader_for(deps.settings), doc)
+    reader = storage_reader.reader_for(deps.settings)
+    diagnostics = model_view.read_diagnostics(reader, doc)
     curve = doc.get("trainingCurve") or {}
+    samples = model_view.sample_views(diagnostics)
+    if request.args.get("inline") == "1":  # pictures inside the HTML: a view saved as one file (make run's)
+        for sample in samples:
+            sample["data_uri"] = model_view.sample_data_uri(reader, doc, sample["file"])
     context = {
         "base": "../",
         "t": queries.training_view(doc),
         "threshold": threshold,
         "labels": model_view.label_rows(evaluation, threshold),
         "confusion": model_view.confusion_view(diagnostics),
-        "samples": model_view.sample_views(diagnostics),
+        "samples": samples,
         "learning": charts.learning_lines(curve.get("points") or []),
         "timing": model_view.timing(doc),
         "comparison": doc.get("comparison"),
@@ -153,13 +158,10 @@ def _training(deps: Deps, request: Request, training_id: str) -> Response:
 
 
 def _sample(deps: Deps, training_id: str, name: str) -> Response:
-    """One sample picture of the training's exported package (diagnostics/), from the exports bucket."""
-    doc = queries.get_training(deps.store, training_id)
-    location = model_view.package_location(doc or {})
-    if not location or not model_view.SAMPLE_FILE.match(name):
-        return Response("no such sample picture", status=404, mimetype="text/plain")
+    """One sample picture of the training's exported package, as its own response."""
+    doc = queries.get_training(deps.store, training_id) or {}
     try:
-        data = storage_reader.reader_for(deps.settings).read(f"{location.rstrip('/')}/diagnostics/{name}")
+        data = model_view.read_sample(storage_reader.reader_for(deps.settings), doc, name)
     except storage_reader.READ_ERRORS as exc:
         return Response(f"the sample picture cannot be read: {exc}", status=502, mimetype="text/plain")
     if data is None:

@@ -4,6 +4,7 @@ time elapsed and left. Everything is read, nothing computed from images: functio
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -37,6 +38,25 @@ def read_diagnostics(reader: StorageReader, doc: dict[str, Any]) -> dict[str, An
     except READ_ERRORS as exc:  # no read access, a broken object: the rest of the view still shows
         _LOGGER.warning("status page: %s unreadable: %s", uri, exc)
         return None
+
+
+def read_sample(reader: StorageReader, doc: dict[str, Any], name: str) -> bytes | None:
+    """One sample picture of the exported package (diagnostics/sample-N.jpg); None when there is no such
+    picture. Raises READ_ERRORS when the bucket cannot be read."""
+    location = package_location(doc)
+    if not location or not SAMPLE_FILE.match(name):
+        return None
+    return reader.read(f"{location.rstrip('/')}/diagnostics/{name}")
+
+
+def sample_data_uri(reader: StorageReader, doc: dict[str, Any], name: str) -> str | None:
+    """The sample picture as a data: URL, for a view saved as one file; None when it cannot be read."""
+    try:
+        data = read_sample(reader, doc, name)
+    except READ_ERRORS as exc:
+        _LOGGER.warning("status page: sample picture %s unreadable: %s", name, exc)
+        return None
+    return f"data:image/jpeg;base64,{base64.b64encode(data).decode()}" if data else None
 
 
 def nearest(confidence: list[float], threshold: float) -> int | None:
