@@ -33,9 +33,7 @@ def test_a_line_that_is_not_the_aggregate_cpu_line_is_refused():
 
 
 def test_other_work_counts_only_when_it_is_busy_now_and_over_the_last_minute():
-    assert (
-        cores_to_use(usable=2, cores=2, busy_now=1.0, load_average=1.0) == 1
-    )  # sustained: leave it its core
+    assert cores_to_use(usable=2, cores=2, busy_now=1.0, load_average=1.0) == 1  # sustained: its core
     assert cores_to_use(usable=2, cores=2, busy_now=1.0, load_average=0.1) == 2  # a burst at the start
     assert cores_to_use(usable=2, cores=2, busy_now=0.0, load_average=1.2) == 2  # a run that just ended
     assert cores_to_use(usable=2, cores=2, busy_now=2.0, load_average=5.0) == 1  # never fewer than one
