@@ -94,7 +94,7 @@ def run_training(store: Store, config: ServiceConfig, op_name: str, job: TrainJo
             out_dir=artifacts.train_dir(config, model_id),
             model_type=job.model_type,
             budget_milli_node_hours=job.budget,
-            overrides={**config.trainer_overrides, **job.overrides},
+            overrides={**_thread_share(config.workers), **config.trainer_overrides, **job.overrides},
             init_from=model_dir / "base_model" if job.base_model else None,
         )
         result = train(request, progress=hooks.progress, cancel=hooks.cancelled)
@@ -131,6 +131,16 @@ def snapshot_rows(dataset_dir: Path, dest: Path) -> bool:
             return False
         shutil.copyfile(source, dest)
     return True
+
+
+def _thread_share(workers: int) -> dict[str, int]:
+    """With --workers N > 1, each training's automatic thread count is capped at the usable cores / N: TF
+    sizes its pools once, so N trainings started together would each take the whole machine."""
+    if workers <= 1:
+        return {}
+    from edgetrain_trainer.training.cpu import usable_cores
+
+    return {"max_threads": max(1, usable_cores() // workers)}
 
 
 def _stage_base_model(store: Store, config: ServiceConfig, job: TrainJob, dest: Path) -> str:

@@ -76,6 +76,7 @@ class TrainerConfig:
     max_train_seconds: float | None = None  # cap training wall time below the budget's (benchmarks)
     export_reserve_seconds: float = 180.0  # budget time kept back for export and evaluation
     threads: int = 0  # TF intra-op threads; 0 = the usable cores sustained other work leaves free
+    max_threads: int = 0  # cap on that automatic count (`edgetrain serve --workers N`: cores / N); 0 = none
     # --- export and evaluation
     calibration_images: int = 48  # training images for int8 calibration
     max_detections: int = 100
@@ -123,6 +124,9 @@ class TrainerConfig:
             raise InvalidArgumentError(
                 f"overrides: finetune_warmup_epochs must be > 0, got {self.finetune_warmup_epochs}"
             )
+        for name in ("threads", "max_threads"):
+            if getattr(self, name) < 0:
+                raise InvalidArgumentError(f"overrides: {name} must be ≥ 0, got {getattr(self, name)}")
         for name in ("max_epochs", "max_train_images", "max_eval_images"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -67,7 +67,7 @@ def train(
         request.budget_milli_node_hours, config.export_reserve_seconds, config.max_train_seconds
     )
     warm = find_warm_start(request.init_from, request.model_type) if request.init_from else None
-    threads = configure_runtime(config.threads, request.seed)
+    threads = configure_runtime(config.threads, request.seed, config.max_threads)
 
     # TensorFlow is imported only once the request is valid
     from .export.package import save_model_dir, write_tflite_package
@@ -198,10 +198,11 @@ def train(
     )
 
 
-def configure_runtime(threads: int, seed: int) -> int:
-    """Seed everything and size TF's thread pools to the free cores (they collapse when oversubscribed)."""
+def configure_runtime(threads: int, seed: int, max_threads: int = 0) -> int:
+    """Seed everything and size TF's thread pools: `threads`, else the free cores capped by `max_threads`
+    when that is set (the pools collapse when oversubscribed)."""
     if threads <= 0:
-        threads = free_cores()
+        threads = min(free_cores(), max_threads) if max_threads > 0 else free_cores()
     import keras
     import tensorflow as tf
 

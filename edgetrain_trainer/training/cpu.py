@@ -10,6 +10,7 @@ from pathlib import Path
 
 PROC_STAT = "/proc/stat"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
 
 
 def free_cores(window_seconds: float = 0.5) -> int:
@@ -30,25 +31,56 @@ def cores_to_use(usable: int, cores: int, busy_now: float, load_average: float) 
     return max(1, min(usable, round(cores - min(busy_now, load_average))))
 
 
-def usable_cores(cgroup_root: Path = CGROUP_ROOT) -> int:
-    """Cores this process may use: its CPU affinity, capped by its cgroup's CPU quota (v2 or v1)."""
+def usable_cores(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int:
+    """Cores this process may use: its CPU affinity, capped by its cgroups' CPU quota (v2 or v1)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    quota = cgroup_cpu_quota(cgroup_root)
+    quota = cgroup_cpu_quota(cgroup_root, proc_cgroup)
     return max(1, min(cores, math.ceil(quota))) if quota else cores
 
 
-def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
-    """CPUs' worth of time the cgroup may use (v2's cpu.max, v1's cfs quota / period); None: no limit."""
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> float | None:
+    """CPUs' worth of time this process may use: the tightest quota on its cgroup and the cgroup's ancestors
+    (v2's cpu.max, v1's cfs quota / period); None: no limit."""
+    quotas = [quota for folder in _cgroup_folders(root, proc_cgroup) if (quota := _folder_quota(folder))]
+    return min(quotas, default=None)
+
+
+def _cgroup_folders(root: Path, proc_cgroup: Path) -> list[Path]:
+    """The process's cgroup folder (v2's unified one, v1's cpu controller's) and its ancestors up to the
+    mount, those that exist. Under a cgroup namespace (Docker, Kubernetes) the process's path is "/" and the
+    mount is its own cgroup; without one (a systemd unit's CPUQuota) the limit sits deeper, at its path."""
     try:
-        fields = (root / "cpu.max").read_text().split()  # v2: "<quota|max> <period>"
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        lines = []
+    folders = []
+    for line in lines:  # "0::/path" (v2) or "ID:cpu,cpuacct:/path" (v1)
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            mount = root
+        elif "cpu" in controllers.split(","):
+            mount = root / "cpu"
+        else:
+            continue
+        relative = Path(path.lstrip("/"))
+        folders += [mount / part for part in (relative, *relative.parents)]
+    folders += [root, root / "cpu"]  # no /proc/self/cgroup: the mounts alone
+    return [folder for folder in dict.fromkeys(folders) if folder.is_dir()]
+
+
+def _folder_quota(folder: Path) -> float | None:
+    try:
+        fields = (folder / "cpu.max").read_text().split()  # v2: "<quota|max> <period>"
     except OSError:
         try:
             fields = [
-                (root / "cpu" / "cpu.cfs_quota_us").read_text().strip(),  # v1: -1 when unlimited
-                (root / "cpu" / "cpu.cfs_period_us").read_text().strip(),
+                (folder / "cpu.cfs_quota_us").read_text().strip(),  # v1: -1 when unlimited
+                (folder / "cpu.cfs_period_us").read_text().strip(),
             ]
         except OSError:
             return None

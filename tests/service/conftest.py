@@ -40,6 +40,8 @@ TINY_TRAINER = {
     # a one-epoch model scores its boxes under the default 0.05; Predict tests need boxes to return
     "score_threshold": 0.01,
 }
+# The session's service runs --workers 2 and leaves thread sizing to it (test_concurrency checks the share).
+SHARED_CORES_TRAINER = {key: value for key, value in TINY_TRAINER.items() if key != "threads"}
 SUBSET = {"TRAIN": 20, "TEST": 4}  # cards has no VALIDATION rows: the trainer holds some TRAIN out
 TRAIN_TIMEOUT_S = 600
 
@@ -110,7 +112,7 @@ def start_training(
 def service(tmp_path_factory):
     root = tmp_path_factory.mktemp("service")
     with ServiceProcess(
-        root / "data", storage_root=root / "gcs", trainer_overrides=TINY_TRAINER, workers=2
+        root / "data", storage_root=root / "gcs", trainer_overrides=SHARED_CORES_TRAINER, workers=2
     ) as running:
         yield running
 

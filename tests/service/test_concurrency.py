@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from edgetrain_trainer.training.cpu import usable_cores
+
 from .conftest import PARENT
 
 
@@ -18,3 +22,13 @@ def test_operation_progress_is_recorded_while_training(client, trainings):
         op = client.transport.operations_client.get_operation(name)
         assert op.done
         assert op.metadata.type_url.endswith("google.cloud.automl.v1.OperationMetadata")
+
+
+def test_trainings_at_once_share_the_cores(service, trainings):
+    # TF's pools are sized once, at the start: two trainings started together must not both take every core
+    share = max(1, usable_cores() // 2)
+    log = service.log_path.read_text(errors="replace")
+    for name in trainings.operations:
+        started = re.findall(rf"{name.rsplit('/', 1)[1]} \S+ data: loading .* \((\d+) threads\)", log)
+        assert started, f"no training start of {name} in the service log"
+        assert all(int(threads) <= share for threads in started), (started, share)
