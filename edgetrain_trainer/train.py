@@ -167,8 +167,11 @@ def train(
             )
         )
         evaluation, latency_ms = evaluate_package(tmp / "package", test_ex, dataset.labels, cancelled)
+        evaluated = [EvaluatedImage(ids[e.image_path], e.image_ref) for e in test_ex]
+        # the metrics and the images they were computed on, so a package says what its figures rest on
+        record = {**evaluation.to_dict(), "evaluatedImages": [_image_entry(i) for i in evaluated]}
         for name in ("package", "model"):
-            (tmp / name / "evaluation.json").write_text(json.dumps(evaluation.to_dict(), indent=1))
+            (tmp / name / "evaluation.json").write_text(json.dumps(record, indent=1))
     package_dir = out_dir / "package"
     size = (package_dir / "model.tflite").stat().st_size
     report(
@@ -186,16 +189,20 @@ def train(
         stop_reason=stop_reason,
         train_cost_milli_node_hours=max(clock.cost_milli_node_hours(), 1),
         wall_seconds=time.monotonic() - started,
-        evaluation=evaluation.to_dict(),
+        evaluation=record,
         map50=evaluation.map50,
         map50_95=evaluation.map50_95,
         latency_ms=latency_ms,
         size_bytes=size,
         bad_rows=list(dataset.errors),
         threads=threads,
-        evaluated_images=[EvaluatedImage(ids[e.image_path], e.image_ref) for e in test_ex],
+        evaluated_images=evaluated,
         validation_images=[ids[e.image_path] for e in val_ex],
     )
+
+
+def _image_entry(image: EvaluatedImage) -> dict[str, str]:
+    return {"imageId": image.image_id, "imageRef": image.image_ref}
 
 
 def configure_runtime(threads: int, seed: int, max_threads: int = 0) -> int:

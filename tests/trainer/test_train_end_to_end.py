@@ -6,6 +6,8 @@ contract, result, Keras vs TF Lite agreement and export tests.
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 
 import numpy as np
@@ -64,6 +66,18 @@ def test_package_holds_the_automl_files(trained):
     assert metadata["maxDetections"] == 100 and metadata["classesPerDetection"] == 2
     assert json.loads((result.package_dir / "evaluation.json").read_text()) == result.evaluation
     assert not [p for p in out.parent.iterdir() if p.name != "out"], "temporary directories left behind"
+
+
+def test_the_evaluation_names_the_images_it_was_computed_on(trained):
+    result, _, _ = trained
+    evaluation = json.loads((result.package_dir / "evaluation.json").read_text())
+    test_refs = {row[1] for row in csv.reader(open(CARDS)) if row[0] == "TEST"}
+    listed = evaluation["evaluatedImages"]
+    assert sorted(image["imageRef"] for image in listed) == sorted(test_refs)
+    assert len(listed) == evaluation["evaluatedExampleCount"]
+    for image in listed:  # an image's id is the sha256 of its bytes
+        assert image["imageId"] == hashlib.sha256((CARDS.parent / image["imageRef"]).read_bytes()).hexdigest()
+    assert [image["imageId"] for image in listed] == [i.image_id for i in result.evaluated_images]
 
 
 def test_tflite_model_has_the_task_library_signature(trained):
