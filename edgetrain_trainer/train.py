@@ -168,8 +168,8 @@ def train(
         )
         evaluation, latency_ms = evaluate_package(tmp / "package", test_ex, dataset.labels, cancelled)
         evaluated = [EvaluatedImage(ids[e.image_path], e.image_ref) for e in test_ex]
-        # the metrics and the images they were computed on, so a package says what its figures rest on
-        record = {**evaluation.to_dict(), "evaluatedImages": [_image_entry(i) for i in evaluated]}
+        # the metrics and the images they rest on, by content: a path can be the service's private copy
+        record = {**evaluation.to_dict(), "evaluatedImageIds": [image.image_id for image in evaluated]}
         for name in ("package", "model"):
             (tmp / name / "evaluation.json").write_text(json.dumps(record, indent=1))
     package_dir = out_dir / "package"
@@ -199,10 +199,6 @@ def train(
         evaluated_images=evaluated,
         validation_images=[ids[e.image_path] for e in val_ex],
     )
-
-
-def _image_entry(image: EvaluatedImage) -> dict[str, str]:
-    return {"imageId": image.image_id, "imageRef": image.image_ref}
 
 
 def configure_runtime(threads: int, seed: int, max_threads: int = 0) -> int:

@@ -71,13 +71,11 @@ def test_package_holds_the_automl_files(trained):
 def test_the_evaluation_names_the_images_it_was_computed_on(trained):
     result, _, _ = trained
     evaluation = json.loads((result.package_dir / "evaluation.json").read_text())
-    test_refs = {row[1] for row in csv.reader(open(CARDS)) if row[0] == "TEST"}
-    listed = evaluation["evaluatedImages"]
-    assert sorted(image["imageRef"] for image in listed) == sorted(test_refs)
-    assert len(listed) == evaluation["evaluatedExampleCount"]
-    for image in listed:  # an image's id is the sha256 of its bytes
-        assert image["imageId"] == hashlib.sha256((CARDS.parent / image["imageRef"]).read_bytes()).hexdigest()
-    assert [image["imageId"] for image in listed] == [i.image_id for i in result.evaluated_images]
+    test_images = {CARDS.parent / row[1] for row in csv.reader(open(CARDS)) if row[0] == "TEST"}
+    ids = evaluation["evaluatedImageIds"]  # an image's id is the sha256 of its bytes
+    assert sorted(ids) == sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in test_images)
+    assert len(ids) == evaluation["evaluatedExampleCount"]
+    assert ids == [image.image_id for image in result.evaluated_images]  # in evaluation order
 
 
 def test_tflite_model_has_the_task_library_signature(trained):
