@@ -69,7 +69,7 @@ def _cgroup_folders(root: Path, proc_cgroup: Path) -> list[Path]:
             continue
         relative = Path(path.lstrip("/"))
         folders += [mount / part for part in (relative, *relative.parents)]
-    folders += [root, root / "cpu"]  # no /proc/self/cgroup: the mounts alone
+    folders += [root, root / "cpu"]  # the mounts too: all there is without /proc/self/cgroup
     return [folder for folder in dict.fromkeys(folders) if folder.is_dir()]
 
 
