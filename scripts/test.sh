@@ -17,7 +17,10 @@ echo "== terraform fmt"
 terraform fmt -check -recursive infra || exit 1
 
 echo "== pytest"
-$BIN/python -m pytest -q -ra "$@"
+# Two workers: most test trainings use one thread, and much of the rest waits on emulators and services.
+# tests/conftest.py keeps each module, and each costly session fixture's users, on one worker. `-n 0` after
+# this script's name runs everything in one process.
+$BIN/python -m pytest -q -ra -n 2 --dist loadgroup "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "pytest collected no tests" >&2

@@ -6,15 +6,44 @@ TEST_PROJECT. Both are stopped, Java children included, when the session ends. `
 scope) gives a test an empty Firestore database and no topics or subscriptions.
 
 `cards_training` is one real training (tests/trained.py) that the tests needing *a* trained model share.
+
+`make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). Each worker builds the session
+fixtures it uses, so `pytest_collection_modifyitems` below keeps every module whole on one worker (its module
+fixtures are built once) and puts all modules using one costly session fixture on the same worker.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from edgetrain.localstack import emulators
 
 TEST_PROJECT = "edgetrain-test"
+
+
+def _costly_session_group(item: pytest.Item) -> str | None:
+    """The session fixture taking a minute or more (a training, a trained service) that `item` uses, if any.
+    The emulators start in seconds and are built on each worker that needs them."""
+    used = getattr(item, "fixturenames", ())
+    if "cards_training" in used:
+        return "cards_training"
+    if "service" in used:  # tests/service and tests/vertex each define their own
+        return f"{item.path.parent.name}-service"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    groups: dict[Path, str] = {}
+    for item in items:
+        group = _costly_session_group(item)
+        if group and item.path not in groups:
+            groups[item.path] = group
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(groups.get(item.path, module)))
 
 
 @pytest.fixture(scope="session")
