@@ -1,7 +1,8 @@
 """The Firestore adapter: every document the pipeline reads or writes, and the transactions that keep the
 handlers idempotent. The collections (schema in docs/pipeline.md):
 
-  datasets/{datasetId}     policy, activeTraining, pendingRequest, champion, lastTrainedExampleCount
+  datasets/{datasetId}     policy, activeTraining, pendingRequest, champion, lastTrainedExampleCount,
+                           lastImportId
   trainings/{trainingId}   one per accepted training request: state, progress, cost, evaluation, exports…
   imports/{importId}       one per ImportData call the pipeline made
   events/start_training:{key}  idempotency claims (key = requestId or CloudEvent id), their outcome

@@ -38,14 +38,17 @@ def claim_import(
     store: FirestoreStore, key: str, event_id: str, dataset: str, input_uris: list[str], lease_s: float
 ) -> dict | None:
     """Create imports/<id of key> if absent (the claim: one of any number of concurrent deliveries wins);
-    None when it exists already. The winner holds a lease of lease_s to call ImportData."""
+    None when it exists already. The winner holds a lease of lease_s to call ImportData. In the same commit
+    the dataset's document names this import as its latest, so a dataset is listed from its first import
+    on, whether or not the import succeeds or a training follows."""
     import_id = import_id_for(key)
+    dataset_id = dataset.rsplit("/", 1)[-1]
     stamp = now()
     doc = {
         "importId": import_id,
         "key": key,
         "dataset": dataset,
-        "datasetId": dataset.rsplit("/", 1)[-1],
+        "datasetId": dataset_id,
         "inputUris": input_uris,
         "state": "CREATING",
         "operation": None,
@@ -55,8 +58,15 @@ def claim_import(
         "createdAt": stamp,
         "updatedAt": stamp,
     }
+    batch = store.client.batch()
+    batch.create(store.collection("imports").document(import_id), doc)
+    batch.set(
+        store.collection("datasets").document(dataset_id),
+        {"datasetId": dataset_id, "dataset": dataset, "lastImportId": import_id, "updatedAt": stamp},
+        merge=True,
+    )
     try:
-        store.retry(store.collection("imports").document(import_id).create)(doc)
+        store.retry(batch.commit)()
     except gexc.AlreadyExists:
         return None
     return doc

@@ -11,7 +11,8 @@ from edgetrain_pipeline import topics
 from edgetrain_pipeline.envelope import PubSubEvent
 from edgetrain_pipeline.usecases.start_training import start_training
 
-from .apps import http_client
+from .apps import cloudevent_client, http_client
+from .events import post, pubsub_event
 from .fake_automl import evaluation_summary
 
 
@@ -104,6 +105,48 @@ def test_datasets_and_trainings_show_the_backends_display_name_with_the_id_at_ha
     start_training(deps, PubSubEvent(event_id="e2", text=request, attributes={}))
     datasets = client.get("/").get_data(as_text=True).split('id="datasets"')[1]
     assert '<a href="?dataset=cards">cards</a>' in datasets and 'class="muted">cards<' not in datasets
+
+
+def dataset_row(html: str, dataset_id: str) -> str:
+    """The overview's row of one dataset in its datasets table."""
+    table = html[html.index('id="datasets"') : html.index("</table>", html.index('id="datasets"'))]
+    start = table.index(f'<a href="?dataset={dataset_id}">')
+    end = table.find("<tr>", start)
+    return table[start:] if end < 0 else table[start:end]
+
+
+@pytest.mark.emulators
+def test_a_dataset_is_listed_with_its_latest_import_from_its_first_import_on(deps):
+    importer, poller, client = (
+        cloudevent_client("import_dataset"),
+        cloudevent_client("poll_operations"),
+        http_client(),
+    )
+
+    def import_file(name: str) -> dict:
+        request = {"schemaVersion": 1, "dataset": "fresh", "inputUris": [f"gs://b/{name}"], "requestId": name}
+        assert post(importer, pubsub_event(request)).status_code == 200
+        (record,) = [i for i in deps.store.query("imports", "datasetId", "==", "fresh") if i["key"] == name]
+        return record
+
+    first = import_file("first.csv")
+    row = dataset_row(client.get("/").get_data(as_text=True), "fresh")
+    assert f'href="imports#import-{first["importId"]}">RUNNING 0%</a>' in row
+
+    deps.backend.fail(first["operation"], "No valid rows to import (see partial failures).")
+    assert post(poller, pubsub_event({})).status_code == 200
+    row = dataset_row(client.get("/").get_data(as_text=True), "fresh")
+    assert f'href="imports#import-{first["importId"]}">FAILED</a>' in row
+    assert '<div class="error">No valid rows to import (see partial failures).</div>' in row
+    assert '<td class="num">0</td>' in row  # no training: the failed import made none
+    shown = {d["datasetId"]: d for d in client.get("/api/datasets").json["datasets"]}["fresh"]
+    assert shown["lastImport"]["importId"] == first["importId"] and shown["lastImport"]["state"] == "FAILED"
+    assert shown["trainingCount"] == 0 and shown["activeTraining"] is None
+    assert deps.store.query("trainings", "datasetId", "==", "fresh") == []
+
+    second = import_file("second.csv")
+    row = dataset_row(client.get("/").get_data(as_text=True), "fresh")
+    assert f'href="imports#import-{second["importId"]}">RUNNING 0%</a>' in row and "FAILED" not in row
 
 
 @pytest.mark.emulators

@@ -73,10 +73,21 @@ def model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, st
     return names
 
 
+def last_imports(store: FirestoreStore, import_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The imports by id, as the imports view shows them but without their reported rows."""
+    refs = [store.collection("imports").document(i) for i in sorted(set(import_ids))]
+    snaps = store.retry(lambda: list(store.client.get_all(refs)))() if refs else []
+    views = (import_view(snap.id, as_dict(snap)) for snap in snaps if snap.exists)
+    return {v["importId"]: {k: v[k] for k in v if k not in ("rejected", "keptSplit")} for v in views}
+
+
 def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
+    """Every dataset the pipeline has imported into or been asked to train (import_records.claim_import,
+    training_records.claim_training)."""
     docs = store.retry(lambda: list(store.collection("datasets").stream()))()
     rows = [as_dict(s) | {"_id": s.id} for s in docs]
     names = model_names(store, [d.get("championModel") for d in rows])
+    imports = last_imports(store, [d["lastImportId"] for d in rows if d.get("lastImportId")])
     return [
         {
             "datasetId": d["_id"],
@@ -89,6 +100,7 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
             "championValue": d.get("championValue"),
             "trainingCount": d.get("trainingCount", 0),
             "pendingRequest": bool(d.get("pendingRequest")),
+            "lastImport": imports.get(d.get("lastImportId") or ""),
         }
         for d in rows
     ]
