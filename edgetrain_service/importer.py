@@ -54,6 +54,11 @@ def _copy_image(source: Path, images_dir: Path) -> Path:
     return target
 
 
+# The bucket (under the storage root) of the service's own copies of import files: Vertex's files converted to
+# AutoML CSVs. GCS refuses bucket names that start with "goog", so this one can never shadow a real bucket.
+WORK_BUCKET = "goog-edgetrain-vertex-imports"
+
+
 def remove_copies(config: ServiceConfig, uris: list[str]) -> None:
     """Delete import files the service wrote for itself (ImportJob.remove_when_done), and each one's folder
     once empty. Called when their operation is done: a file that will not go is logged, not raised."""
@@ -65,6 +70,27 @@ def remove_copies(config: ServiceConfig, uris: list[str]) -> None:
                 path.parent.rmdir()
         except (OSError, ServiceError) as error:
             _LOGGER.warning("could not remove the import copy %s: %s", uri, error)
+
+
+def remove_unclaimed_copies(config: ServiceConfig, claimed: set[str]) -> list[str]:
+    """Delete the files in WORK_BUCKET that are not in `claimed` (the URIs the import jobs still to run will
+    read), and the folders left empty; the URIs of the deleted files. Those are the copies of a job row this
+    version cannot read, or of a request the server was killed in the middle of (its copies are written
+    before its job). Only at start-up, before the server takes requests."""
+    root = config.storage_root / WORK_BUCKET
+    removed = []
+    for path in sorted(root.rglob("*"), reverse=True):  # a folder's files before the folder
+        uri = "gs://" + path.relative_to(config.storage_root).as_posix()
+        try:
+            if path.is_dir():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif uri not in claimed:
+                path.unlink()
+                removed.append(uri)
+        except OSError as error:
+            _LOGGER.warning("could not remove the import copy %s: %s", uri, error)
+    return removed
 
 
 def drop_uncommitted(store: Store, config: ServiceConfig, op_name: str, job: ImportJob) -> None:

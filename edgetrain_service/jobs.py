@@ -8,7 +8,9 @@ A job whose outcome could not be written when its worker ended (the database fai
 and, if the server stops first, by the next start's recovery.
 
 An import's own copies of its input files (Vertex's files converted to AutoML CSVs) are removed once its
-operation is done, however it ended; they stay while it may run again.
+operation is done, however it ended; they stay while it may run again. Start-up removes the copies that no
+queued job will read: those of a job row this version cannot read, or of a request the server was killed in
+the middle of.
 
 Cancel: a running job checks for it itself and stops cleanly. One whose worker is still alive
 `cancel_grace_s` after the scheduler first saw the request (stuck in I/O or in a long native call) is
@@ -90,6 +92,19 @@ class Scheduler:
             if aborted and isinstance(job, job_payloads.ImportJob):
                 importer.drop_uncommitted(self.store, self.config, op_name, job)
             _remove_copies(self.config, job)
+        self._remove_unclaimed_copies()
+
+    def _remove_unclaimed_copies(self) -> None:
+        claimed: set[str] = set()
+        for row in self.store.query("SELECT payload FROM jobs WHERE state='queued' AND kind='import'"):
+            try:
+                job = job_payloads.decode("import", row["payload"])
+            except ValueError:  # a row this version cannot read: the loop ends it, its copies can go
+                continue
+            if isinstance(job, job_payloads.ImportJob):
+                claimed.update(job.uris)
+        for uri in importer.remove_unclaimed_copies(self.config, claimed):
+            _LOGGER.warning("removed the import copy %s: no job will read it", uri)
 
     def stop(self) -> None:
         """Stop dispatching; terminate workers and put their jobs back in the queue for the next start."""

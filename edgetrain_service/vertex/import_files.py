@@ -22,13 +22,11 @@ from pathlib import Path
 
 from ..config import ServiceConfig
 from ..errors import invalid_field
-from ..importer import remove_copies
+from ..importer import WORK_BUCKET, remove_copies
 
 ML_USES = {"training": "TRAIN", "validation": "VALIDATION", "test": "TEST"}
 ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
 ANNOTATION_SET_LABEL = "aiplatform.googleapis.com/annotation_set_name"
-# GCS refuses bucket names that start with "goog", so this one can never shadow a real bucket.
-WORK_BUCKET = "goog-edgetrain-vertex-imports"
 _ANNOTATION_KEYS = {"displayName", "xMin", "yMin", "xMax", "yMax", "annotationResourceLabels"}
 _LINE_KEYS = {"imageGcsUri", "boundingBoxAnnotations", "dataItemResourceLabels"}
 

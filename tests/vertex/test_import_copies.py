@@ -4,6 +4,7 @@ official aiplatform client; the database faults are real SQLite errors raised by
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -123,3 +124,38 @@ def test_converted_files_of_an_import_interrupted_too_often_go_when_it_ends_abor
         assert ended.error.code == 10  # ABORTED
         assert _work_entries(storage) == []
         assert grpc_clients(running.grpc_target).datasets.get_dataset(name=dataset.name).data_item_count == 0
+
+
+def test_copies_no_queued_job_will_read_go_at_start_up(tmp_path):
+    """A job row this version cannot read, and a request killed after converting its files but before
+    queuing its job, leave copies no job will remove; the next start removes them and keeps a queued job's."""
+    data, storage = tmp_path / "data", tmp_path / "gcs"
+    with ServiceProcess(data, storage_root=storage, workers=0) as running:
+        dataset = create_dataset(grpc_clients(running.grpc_target), "leftovers")
+    config = ServiceConfig(data_dir=data, storage_root=storage)
+
+    def convert(name: str, picture: str) -> list[str]:
+        source = _vertex_csv(storage, name, [picture])
+        return import_files.convert(config, [(source, "import_configs[0].gcs_source.uris")], name).uris
+
+    queued, unreadable = convert("queued", "IMG_2388.JPG"), convert("unreadable", "IMG_2389.JPG")
+    convert("killed", "IMG_2390.JPG")  # no job: the server died before it queued one
+    with Store(config.db_path).tx() as db:
+        op = operations.start(db, PARENT, dataset.name, "import_data_details")
+        Store.insert_job(db, op.name, ImportJob(dataset=dataset.name, uris=queued, remove_when_done=True))
+        bad = operations.start(db, PARENT, dataset.name, "import_data_details")
+        Store.insert_job(
+            db, bad.name, ImportJob(dataset=dataset.name, uris=unreadable, remove_when_done=True)
+        )
+        db.execute("UPDATE jobs SET payload='{not json' WHERE op_name=?", (bad.name,))
+    assert len(_work_files(storage)) == 3
+
+    with ServiceProcess(data, storage_root=storage, workers=0) as running:
+        client = automl_clients(running.grpc_target)[0]
+        assert not finished(client, op.name, timeout_s=60).HasField("error")  # its copy was there to read
+        assert finished(client, bad.name, timeout_s=30).error.code == 13  # INTERNAL: cannot run the job
+        assert grpc_clients(running.grpc_target).datasets.get_dataset(name=dataset.name).data_item_count == 1
+        wait_for(lambda: not _work_entries(storage), 10, "every copy to go")
+        log = running.log_path.read_text()
+    removed = set(re.findall(r"removed the import copy (\S+): no job will read it", log))
+    assert removed == {*unreadable, f"gs://{import_files.WORK_BUCKET}/killed/0.csv"}
