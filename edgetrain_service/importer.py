@@ -38,6 +38,9 @@ FAILED_PRECONDITION = code_pb2.FAILED_PRECONDITION
 
 _LOGGER = logging.getLogger("edgetrain.service.importer")
 MAX_PARTIAL_FAILURES = 1000
+# The bucket (under the storage root) of the service's own copies of import files: Vertex's files converted to
+# AutoML CSVs. GCS refuses bucket names that start with "goog", so this one can never shadow a real bucket.
+WORK_BUCKET = "goog-edgetrain-vertex-imports"
 
 
 def _copy_image(source: Path, images_dir: Path) -> Path:
@@ -52,11 +55,6 @@ def _copy_image(source: Path, images_dir: Path) -> Path:
     shutil.copyfile(source, tmp)
     tmp.replace(target)
     return target
-
-
-# The bucket (under the storage root) of the service's own copies of import files: Vertex's files converted to
-# AutoML CSVs. GCS refuses bucket names that start with "goog", so this one can never shadow a real bucket.
-WORK_BUCKET = "goog-edgetrain-vertex-imports"
 
 
 def remove_copies(config: ServiceConfig, uris: list[str]) -> None:
