@@ -18,8 +18,9 @@ terraform fmt -check -recursive infra || exit 1
 
 echo "== pytest"
 # Two workers: most test trainings use one thread, and much of the rest waits on emulators and services.
-# tests/conftest.py keeps each module, and each costly session fixture's users, on one worker. `-n 0` after
-# this script's name runs everything in one process.
+# tests/conftest.py keeps each module, and each costly session fixture's users, on one worker; xdist names a
+# test with its group after an @ (drop it to run the test alone). `-n 0` after this script's name runs
+# everything in one process.
 $BIN/python -m pytest -q -ra -n 2 --dist loadgroup "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
