@@ -14,8 +14,6 @@ fixtures are built once) and puts all modules using one costly session fixture o
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from edgetrain.localstack import emulators
@@ -36,14 +34,17 @@ def _costly_session_group(item: pytest.Item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    groups: dict[Path, str] = {}
+    groups: dict[str, str] = {}  # module node id -> its group, if a test of it uses a costly fixture
     for item in items:
         group = _costly_session_group(item)
-        if group and item.path not in groups:
-            groups[item.path] = group
+        if group:
+            groups.setdefault(_module(item), group)
     for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(groups.get(item.path, module)))
+        item.add_marker(pytest.mark.xdist_group(groups.get(_module(item), _module(item))))
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
 
 
 @pytest.fixture(scope="session")
