@@ -71,7 +71,9 @@ def test_package_holds_the_automl_files(trained):
 def test_the_evaluation_names_the_images_it_was_computed_on(trained):
     result, _, _ = trained
     evaluation = json.loads((result.package_dir / "evaluation.json").read_text())
-    test_images = {CARDS.parent / row[1] for row in csv.reader(open(CARDS)) if row[0] == "TEST"}
+    test_images = {
+        CARDS.parent / row[1] for row in csv.reader(CARDS.read_text().splitlines()) if row[0] == "TEST"
+    }
     ids = evaluation["evaluatedImageIds"]  # an image's id is the sha256 of its bytes
     assert sorted(ids) == sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in test_images)
     assert len(ids) == evaluation["evaluatedExampleCount"]
