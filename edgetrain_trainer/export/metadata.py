@@ -75,7 +75,7 @@ def with_metadata(
                 )
             ),
             author="edgetrain",
-            licenses=f"Backbone weights: {BACKBONES[spec.backbone].licence}",
+            licenses=f"Backbone weights: {BACKBONES[spec.backbone].licence if spec.backbone in BACKBONES else 'Apache-2.0 (NanoDet)'}",
         ),
         input_md=metadata_info.InputImageTensorMd(
             name="image",
