@@ -75,7 +75,7 @@ def with_metadata(
                 )
             ),
             author="edgetrain",
-            licenses=f"Backbone weights: {BACKBONES[spec.backbone].licence if spec.backbone in BACKBONES else 'Apache-2.0 (NanoDet)'}",
+            licenses=f"Backbone weights: {BACKBONES[spec.backbone].licence}",
         ),
         input_md=metadata_info.InputImageTensorMd(
             name="image",

@@ -35,7 +35,7 @@ class ModelTypeSpec:
 
 MODEL_TYPE_SPECS: dict[str, ModelTypeSpec] = {
     "mobile-low-latency-1": ModelTypeSpec(
-        "mobile-low-latency-1", "nanodet_g", 320, fpn_channels=64, fpn_repeats=0, head_repeats=1
+        "mobile-low-latency-1", "mobilenet_v2", 320, fpn_channels=64, fpn_repeats=1, head_repeats=2
     ),
     "mobile-versatile-1": ModelTypeSpec(
         "mobile-versatile-1", "efficientnet_lite1", 384, fpn_channels=72, fpn_repeats=2, head_repeats=3

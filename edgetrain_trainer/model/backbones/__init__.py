@@ -89,14 +89,6 @@ def _build(name: str, input_size: int, weights: bool, classifier: bool) -> keras
 
 
 def build_backbone(name: str, input_size: int, *, weights: bool = True) -> keras.Model:
-    if name == "nanodet_g":
-        from . import _nanodet
-
-        return _nanodet.build(input_size, weights)
-    return _build_backbone(name, input_size, weights=weights)
-
-
-def _build_backbone(name: str, input_size: int, *, weights: bool = True) -> keras.Model:
     """A feature extractor: float32 RGB images [B, input_size, input_size, 3] in 0..255 -> [C3, C4, C5].
 
     C3, C4, C5 have strides 8, 16, 32 (FEATURE_STRIDES) and BACKBONES[name].feature_channels channels.
