@@ -19,6 +19,8 @@ from .training_backend import OperationView
 FUNCTION = "import_dataset"
 REQUEST_PREFIX = "import-"  # the requestId of the dataset-imported event: REQUEST_PREFIX + importId
 _IMPORT_ID = re.compile(r"^im-[0-9a-f]{20}$")  # what import_id_for makes
+# The fields claim_import writes to a dataset's document: a document with no others holds no training state
+_CLAIM_FIELDS = {"datasetId", "dataset", "lastImportId", "updatedAt"}
 
 
 def import_id_for(key: str) -> str:
@@ -70,6 +72,25 @@ def claim_import(
     except gexc.AlreadyExists:
         return None
     return doc
+
+
+def fail_import_of_unknown_dataset(store: FirestoreStore, record: dict, reason: str) -> None:
+    """ImportData answered NOT_FOUND: record the import as failed and, in the same transaction, remove the
+    dataset document its claim made, unless something else has written to it since (another import, a
+    training). A typo in a dataset id then leaves a failed import on the imports page, not a dataset row
+    on the overview."""
+    import_ref = store.collection("imports").document(record["importId"])
+    dataset_ref = store.collection("datasets").document(record["datasetId"])
+
+    def body(txn: firestore.Transaction) -> None:
+        dataset = as_dict(dataset_ref.get(transaction=txn))
+        txn.update(
+            import_ref, {"state": "FAILED", "error": reason, "createLeaseUntil": None, "updatedAt": now()}
+        )
+        if dataset.get("lastImportId") == record["importId"] and set(dataset) <= _CLAIM_FIELDS:
+            txn.delete(dataset_ref)
+
+    store.run_transaction(body)
 
 
 def acquire_import_lease(store: FirestoreStore, import_id: str, lease_s: float) -> dict | None:

@@ -10,6 +10,7 @@ import pytest
 from edgetrain_pipeline import topics
 from edgetrain_pipeline.envelope import PubSubEvent
 from edgetrain_pipeline.usecases.start_training import start_training
+from google.api_core import exceptions as gexc
 
 from .apps import cloudevent_client, http_client
 from .events import post, pubsub_event
@@ -147,6 +148,31 @@ def test_a_dataset_is_listed_with_its_latest_import_from_its_first_import_on(dep
     second = import_file("second.csv")
     row = dataset_row(client.get("/").get_data(as_text=True), "fresh")
     assert f'href="imports#import-{second["importId"]}">RUNNING 0%</a>' in row and "FAILED" not in row
+
+
+@pytest.mark.emulators
+def test_an_import_into_a_dataset_the_backend_does_not_know_makes_no_dataset_row(deps):
+    importer, client = cloudevent_client("import_dataset"), http_client()
+    known = {"schemaVersion": 1, "dataset": "flowers", "inputUris": ["gs://b/a.csv"], "requestId": "a"}
+    assert post(importer, pubsub_event(known)).status_code == 200
+    deps.backend.fail_next["import_data"] = gexc.NotFound("Dataset flowrs not found.")
+    typo = {"schemaVersion": 1, "dataset": "flowrs", "inputUris": ["gs://b/b.csv"], "requestId": "b"}
+
+    assert post(importer, pubsub_event(typo)).status_code == 200  # answered, not redelivered
+
+    (failed,) = deps.store.query("imports", "datasetId", "==", "flowrs")
+    assert failed["state"] == "FAILED" and failed["error"] == "ImportData rejected: Dataset flowrs not found."
+    assert [d["datasetId"] for d in client.get("/api/datasets").json["datasets"]] == ["flowers"]
+    assert "flowrs" not in client.get("/").get_data(as_text=True)
+    assert "Dataset flowrs not found." in client.get("/imports").get_data(as_text=True)
+
+    # a dataset with a training history keeps its document when the backend no longer knows it
+    deps.store.update("datasets", "roses", {"datasetId": "roses", "championModel": "models/IOD1"})
+    deps.backend.fail_next["import_data"] = gexc.NotFound("Dataset roses not found.")
+    gone = {"schemaVersion": 1, "dataset": "roses", "inputUris": ["gs://b/c.csv"], "requestId": "c"}
+    assert post(importer, pubsub_event(gone)).status_code == 200
+    (failed,) = deps.store.query("imports", "datasetId", "==", "roses")
+    assert deps.store.get("datasets", "roses")["lastImportId"] == failed["importId"]
 
 
 @pytest.mark.emulators

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.api_core import exceptions as gexc
+
 from .. import import_records
 from ..deps import Deps
 from ..envelope import PubSubEvent
@@ -34,9 +36,11 @@ def launch_import(deps: Deps, record: dict) -> Outcome:
     except Exception as exc:
         if is_permanent_api_error(exc):
             reason = f"ImportData rejected: {getattr(exc, 'message', exc)}"
-            deps.store.update(
-                "imports", import_id, {"state": "FAILED", "error": reason, "createLeaseUntil": None}
-            )
+            if isinstance(exc, gexc.NotFound):  # no such dataset (a typo): no dataset row for it either
+                import_records.fail_import_of_unknown_dataset(deps.store, record, reason)
+            else:
+                fields = {"state": "FAILED", "error": reason, "createLeaseUntil": None}
+                deps.store.update("imports", import_id, fields)
             return Outcome("failed", reason, {"importId": import_id})
         deps.store.update("imports", import_id, {"createLeaseUntil": None, "lastError": f"ImportData: {exc}"})
         raise transient(FUNCTION, "ImportData", exc) from exc
