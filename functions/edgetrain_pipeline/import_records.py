@@ -74,19 +74,17 @@ def claim_import(
     return doc
 
 
-def fail_import_of_unknown_dataset(store: FirestoreStore, record: dict, reason: str) -> None:
-    """ImportData answered NOT_FOUND: record the import as failed and, in the same transaction, remove the
-    dataset document its claim made, unless something else has written to it since (another import, a
-    training). A typo in a dataset id then leaves a failed import on the imports page, not a dataset row
-    on the overview."""
+def fail_import_of_unknown_dataset(store: FirestoreStore, record: dict, failed: dict) -> None:
+    """ImportData answered NOT_FOUND: write the `failed` fields to the import's record and, in the same
+    transaction, remove the dataset document its claim made, unless something else has written to it since
+    (another import, a training). A typo in a dataset id then leaves a failed import on the imports page, not
+    a dataset row on the overview."""
     import_ref = store.collection("imports").document(record["importId"])
     dataset_ref = store.collection("datasets").document(record["datasetId"])
 
     def body(txn: firestore.Transaction) -> None:
         dataset = as_dict(dataset_ref.get(transaction=txn))
-        txn.update(
-            import_ref, {"state": "FAILED", "error": reason, "createLeaseUntil": None, "updatedAt": now()}
-        )
+        txn.update(import_ref, {**failed, "updatedAt": now()})
         if dataset.get("lastImportId") == record["importId"] and set(dataset) <= _CLAIM_FIELDS:
             txn.delete(dataset_ref)
 

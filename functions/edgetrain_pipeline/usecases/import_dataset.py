@@ -36,11 +36,11 @@ def launch_import(deps: Deps, record: dict) -> Outcome:
     except Exception as exc:
         if is_permanent_api_error(exc):
             reason = f"ImportData rejected: {getattr(exc, 'message', exc)}"
+            failed = {"state": "FAILED", "error": reason, "createLeaseUntil": None}
             if isinstance(exc, gexc.NotFound):  # no such dataset (a typo): no dataset row for it either
-                import_records.fail_import_of_unknown_dataset(deps.store, record, reason)
+                import_records.fail_import_of_unknown_dataset(deps.store, record, failed)
             else:
-                fields = {"state": "FAILED", "error": reason, "createLeaseUntil": None}
-                deps.store.update("imports", import_id, fields)
+                deps.store.update("imports", import_id, failed)
             return Outcome("failed", reason, {"importId": import_id})
         deps.store.update("imports", import_id, {"createLeaseUntil": None, "lastError": f"ImportData: {exc}"})
         raise transient(FUNCTION, "ImportData", exc) from exc
