@@ -97,6 +97,10 @@ class RestApp:
         try:
             if body_field is not None and request.get_data():
                 payload = json.loads(request.get_data())
+                if not isinstance(payload, dict):  # ParseDict raises TypeError on null, numbers, booleans
+                    raise InvalidArgument(
+                        f"Invalid request body: expected a JSON object, got {json.dumps(payload)[:40]}"
+                    )
                 target = message if body_field == "*" else getattr(message, body_field)
                 json_format.ParseDict(payload, target)
             query = {key: value for key, value in request.args.items() if key not in ("$alt", "alt")}

@@ -170,6 +170,21 @@ def test_page_tokens_the_service_never_returned_are_invalid_argument(service, cl
     assert "page_token" in raised.value.details()
 
 
+@pytest.mark.parametrize("body", ["null", "5", "true", '"displayName"', "[]", '[{"displayName": "a"}]'])
+@pytest.mark.parametrize("surface", ["automl", "vertex"])
+def test_rest_json_that_is_no_object_is_a_400(service, surface, body):
+    """Found by probing: null, numbers and booleans made the protobuf JSON parser raise TypeError (a 500),
+    and a list or a string was read as if it were a message."""
+    url = service.rest_url if surface == "automl" else service.vertex_rest_url
+    response = requests.post(
+        f"{url}/v1/{PARENT}/datasets", data=body, headers={"Content-Type": "application/json"}, timeout=60
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert error["message"] == f"Invalid request body: expected a JSON object, got {body}"
+
+
 def test_rest_json_nested_too_deeply_is_a_400(service):
     body = "[" * 100_000 + "]" * 100_000
     response = requests.post(
