@@ -170,11 +170,10 @@ def _jsonl_rows(raw: str) -> list[list[str]]:
         if not isinstance(box, dict):
             raise Refused(f"{where} must be an object")
         _known(box, _ANNOTATION_KEYS, f"{where}: ")
-        _known(
-            box.get("annotationResourceLabels") or {},
-            {ANNOTATION_SET_LABEL},
-            f"{where}.annotationResourceLabels: ",
-        )
+        box_labels = box.get("annotationResourceLabels") or {}
+        if not isinstance(box_labels, dict):
+            raise Refused(f"{where}.annotationResourceLabels must be an object")
+        _known(box_labels, {ANNOTATION_SET_LABEL}, f"{where}.annotationResourceLabels: ")
         corners = []
         for key in ("xMin", "yMin", "xMax", "yMax"):
             value = box.get(key)

@@ -69,6 +69,21 @@ def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_lin
             json.dumps(
                 {"imageGcsUri": "gs://test-bucket/mixed_jsonl/images/a.jpg", "colour": "red"}
             ),  # line 10
+            json.dumps(
+                {
+                    "imageGcsUri": "gs://test-bucket/mixed_jsonl/images/a.jpg",
+                    "boundingBoxAnnotations": [
+                        {
+                            "displayName": "ace",
+                            "xMin": 0.1,
+                            "yMin": 0.1,
+                            "xMax": 0.5,
+                            "yMax": 0.5,
+                            "annotationResourceLabels": 5,
+                        }
+                    ],
+                }
+            ),  # line 11
         ],
     )
     op = clients.datasets.import_data(name=dataset.name, import_configs=[import_config(csv_uri, jsonl_uri)])
@@ -81,10 +96,13 @@ def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_lin
     assert failures[1].startswith(f"Error in {csv_uri} line 27: the image must be a gs:// URI")
     assert failures[2].startswith(f"Error in {jsonl_uri} line 9: not JSON")
     assert failures[3].startswith(f"Error in {jsonl_uri} line 10: 'colour' is not stored")
-    assert failures[4].startswith(
+    assert failures[4] == (
+        f"Error in {jsonl_uri} line 11: boundingBoxAnnotations[0].annotationResourceLabels must be an object"
+    )
+    assert failures[5].startswith(
         f"Error in {csv_uri} line 26: cannot fetch image gs://test-bucket/mixed_csv/missing"
     )
-    assert len(failures) == 5
+    assert len(failures) == 6
     # the 8 JSONL images are among the 24 CSV ones (the first of each split): stored once
     assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 24
     jsonl_only = create_dataset(clients, "jsonl import")
