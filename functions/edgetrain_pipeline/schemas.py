@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .config import MODEL_TYPES
+from .document_ids import document_id_problem
 
 _DATASET_NAME = re.compile(r"^(projects/[^/]+/locations/[^/]+/datasets/)?[A-Za-z0-9_-]{1,128}$")
 _DISPLAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")  # AutoML's model display-name rule
@@ -31,6 +32,8 @@ class _Message(BaseModel):
 def _check_dataset(value: str) -> str:
     if not _DATASET_NAME.match(value):
         raise ValueError("must be a dataset ID or projects/P/locations/L/datasets/ID")
+    if problem := document_id_problem(value.rsplit("/", 1)[-1]):
+        raise ValueError(f"the dataset ID {problem}")
     return value
 
 
@@ -106,6 +109,13 @@ class TrainingFinished(_Message):
     dataset: str
     state: TerminalState
     model: str | None = None
+
+    @field_validator("training_id")
+    @classmethod
+    def _training_id(cls, value: str) -> str:
+        if problem := document_id_problem(value):
+            raise ValueError(f"the training ID {problem}")
+        return value
 
 
 class LabelComparison(_Message):

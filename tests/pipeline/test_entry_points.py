@@ -128,6 +128,18 @@ def test_import_dataset_imports_once_and_the_poller_announces_the_import(deps):
 
 
 @pytest.mark.emulators
+def test_import_request_for_a_dataset_id_firestore_reserves_is_recorded(deps):
+    """Found by probing: "__x__" passed the schema, then Firestore refused it as a document ID (a 500)."""
+    event = pubsub_event({"schemaVersion": 1, "dataset": "__x__", "inputUris": ["gs://b/a.csv"]})
+
+    assert post(cloudevent_client("import_dataset"), event).status_code == 200
+
+    reason = deps.store.get("rejected_messages", f"import_dataset:{event['id']}")["reason"]
+    assert "the dataset ID has the form __ID__, which Firestore reserves" in reason
+    assert deps.backend.count("import_data") == 0
+
+
+@pytest.mark.emulators
 def test_import_request_without_csv_is_recorded(deps):
     event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": ["gs://b/images.zip"]})
 

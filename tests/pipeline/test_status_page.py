@@ -196,6 +196,38 @@ def test_json_api_pages_trainings_newest_first(deps):
 
 
 @pytest.mark.emulators
+@pytest.mark.parametrize(
+    ("page_size", "error"),
+    [
+        ("0", "pageSize: 0 must be 1 or more"),
+        ("-5", "pageSize: -5 must be 1 or more"),
+        ("two", "pageSize: 'two' is not a whole number"),
+    ],
+)
+def test_json_api_answers_a_bad_page_size_with_a_400(deps, page_size, error):
+    put_training(deps, 0)
+    response = http_client().get("/api/trainings", query_string={"pageSize": page_size})
+    assert (response.status_code, response.json) == (400, {"error": error})
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize(
+    "bad_id", ["__tr__", ".", "..", "x" * 1501], ids=["reserved", "dot", "dot-dot", "over-1500-bytes"]
+)
+def test_ids_that_cannot_name_a_firestore_document_are_a_400_or_404_not_a_500(deps, bad_id):
+    """Found by probing: Firestore answers these IDs with INVALID_ARGUMENT, which the pages let through."""
+    put_training(deps, 0)
+    client = http_client()
+    for path in ("/", "/api/trainings"):
+        response = client.get(path, query_string={"pageToken": bad_id})
+        assert response.status_code == 400
+        assert "pageToken: not a token this page returned" in response.get_data(as_text=True)
+    assert client.get(f"/training/{bad_id}").status_code == 404
+    assert client.get(f"/sample/{bad_id}/0.jpg").status_code == 404
+    assert client.get("/training/tr-000").status_code == 200
+
+
+@pytest.mark.emulators
 def test_form_publishes_a_training_request(deps):
     client = http_client()
     token = csrf_token(client.get("/").get_data(as_text=True))

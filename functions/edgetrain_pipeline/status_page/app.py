@@ -249,6 +249,19 @@ def _train(deps: Deps, request: Request) -> Response:
     return Response(status=303, headers={"Location": f"./?requested={message.request_id}"})
 
 
+def _page_size(raw: str | None, default: int) -> int:
+    """The API's pageSize: 1 or more, at most 200 (raises ValueError, answered with a 400)."""
+    if not raw:
+        return default
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ValueError(f"pageSize: {raw!r} is not a whole number") from None
+    if size < 1:
+        raise ValueError(f"pageSize: {size} must be 1 or more")
+    return min(size, 200)
+
+
 def _route(path: str) -> tuple[str, list[str]]:
     """(route, its arguments) from the end of the path: training/ID, sample/ID/FILE, api/NAME, a page name."""
     parts = [p for p in path.split("/") if p]
@@ -278,7 +291,7 @@ def handle_request(deps: Deps, request: Request) -> Response:
         if route == "api/datasets":
             return _json({"datasets": queries.list_datasets(deps.store)})
         if route == "api/trainings":
-            size = min(int(request.args.get("pageSize") or deps.settings.status_page_size), 200)
+            size = _page_size(request.args.get("pageSize"), deps.settings.status_page_size)
             trainings, token = queries.list_trainings(
                 deps.store, size, request.args.get("pageToken"), request.args.get("dataset")
             )

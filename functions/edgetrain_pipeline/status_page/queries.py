@@ -8,6 +8,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
+from ..document_ids import document_id_problem
 from ..firestore_store import FirestoreStore, as_dict
 from .imports_view import import_view
 
@@ -109,7 +110,10 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
 def list_trainings(
     store: FirestoreStore, page_size: int, page_token: str | None = None, dataset_id: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; the page token is the id of the last training of the previous page."""
+    """Newest first; the page token is the id of the last training of the previous page (ValueError when it
+    cannot be one)."""
+    if page_token and (problem := document_id_problem(page_token)):
+        raise ValueError(f"pageToken: not a token this page returned (it {problem})")
     query: Any = store.collection("trainings")
     if dataset_id:
         query = query.where(filter=FieldFilter("datasetId", "==", dataset_id))
@@ -131,6 +135,8 @@ def recent_rejected(store: FirestoreStore, limit: int = 20) -> list[dict[str, An
 
 
 def get_training(store: FirestoreStore, training_id: str) -> dict[str, Any] | None:
+    if document_id_problem(training_id):  # cannot name a document, so names none
+        return None
     return store.get("trainings", training_id)
 
 
