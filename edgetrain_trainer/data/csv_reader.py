@@ -88,6 +88,8 @@ def parse_row(cells: list[str]) -> tuple[str, str, Box | None]:
     image_ref = cells[1]
     if not image_ref:
         raise RowRejected("IMAGE is empty")
+    if "\x00" in image_ref:  # no file system path can hold one; os calls raise ValueError on it
+        raise RowRejected("IMAGE contains a NUL character")
     label, coords = cells[2], cells[3:]
     if not label and not any(coords):
         return ml_use, image_ref, None  # an image with no objects

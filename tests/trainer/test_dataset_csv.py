@@ -46,6 +46,8 @@ BAD_ROWS = [
     ("TRAINING,b.jpg,cat,0.1,0.1,,,0.5,0.5,,", "ML_USE 'TRAINING' must be one of"),
     (",b.jpg,cat,0.1,0.1,,,0.5,0.5,,", "ML_USE '' must be one of"),
     ("TRAIN,,cat,0.1,0.1,,,0.5,0.5,,", "IMAGE is empty"),
+    ("TRAIN,b\x00.jpg,cat,0.1,0.1,,,0.5,0.5,,", "IMAGE contains a NUL character"),  # was a ValueError
+    ("TRAIN,.,cat,0.1,0.1,,,0.5,0.5,,", "not a file"),
     ("TRAIN,b.jpg,cat,abc,0.1,,,0.5,0.5,,", "X_MIN 'abc' is not a number"),
     ("TRAIN,b.jpg,cat,0.1,nan,,,0.5,0.5,,", "Y_MIN 'nan' is not a number"),
     ("TRAIN,b.jpg,cat,0.1,0.1,,,1.2,0.5,,", "X_MAX 1.2 is outside 0–1"),
