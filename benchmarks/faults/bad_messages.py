@@ -24,6 +24,7 @@ INJECTIONS = [
     "$(rm -rf /)",
     "name\r\nX-Injected: 1",
     "😀" * 40,
+    "__reserved__",  # a valid-looking ID Firestore refuses as a document ID
 ]
 CONFINEMENT_URIS = [
     "/etc/passwd.csv",

@@ -128,7 +128,8 @@ def rest_body(
     rng: random.Random, parent: str, dataset: str, model: str
 ) -> tuple[str, bytes, dict, int | None]:
     """(path, body, headers, declared length) of a bad REST write: JSON nested too deep, not UTF-8, unknown
-    fields, a form post, a foreign Host or Origin, a non-finite budget, or a Content-Length over the limit."""
+    fields, a form post, a foreign Host or Origin, a non-finite budget, JSON that is no object, or a
+    Content-Length over the limit."""
     path = rng.choice(
         [
             f"/v1/{parent}/datasets",
@@ -139,7 +140,7 @@ def rest_body(
             f"/v1/{parent}/trainingPipelines",
         ]
     )
-    variant = rng.randrange(8)
+    variant = rng.randrange(9)
     headers = {}
     if variant == 0:
         body = b"[" * 100_000
@@ -162,6 +163,8 @@ def rest_body(
                 "datasetId": "IOD1",
             }
         ).encode()
+    elif variant == 7:
+        body = rng.choice([b"null", b"5", b"true", b'"x"', b"[]", b'[{"displayName": "a"}]'])
     else:
         return path, b"{}", {}, rng.choice([43 * 2**20, 2**40])
     return path, body, headers, None
