@@ -81,7 +81,12 @@ def parse(event: PubSubEvent, schema: type[M]) -> M:
     try:
         return schema.model_validate(payload)
     except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise InvalidMessageException(f"{schema.__name__}: {reasons}") from None
+        raise InvalidMessageException(f"{schema.__name__}: {validation_reasons(exc)}") from None
+
+
+def validation_reasons(exc: ValidationError) -> str:
+    """'field: reason; ...' for each of a pydantic error's failures, worded for a person."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg'].removeprefix('Value error, ')}"
+        for err in exc.errors()
+    )

@@ -279,7 +279,8 @@ def test_invalid_form_is_shown_again_with_an_escaped_error(deps):
     )
 
     html = response.get_data(as_text=True)
-    assert response.status_code == 400 and "displayName" in html and "<i>x</i>" not in html
+    assert response.status_code == 400 and "<i>x</i>" not in html
+    assert "displayName: up to 32 ASCII letters, digits or underscores, starting with a letter" in html
     assert deps.publisher.messages == []
 
 
@@ -293,8 +294,9 @@ def test_fragment_holds_only_the_trainings_table(deps):
 
 
 @pytest.mark.emulators
-@pytest.mark.parametrize("budget", ["inf", "-inf", "nan", "1e400"])
-def test_a_budget_that_is_not_a_finite_number_is_shown_again_with_the_form(deps, budget):
+@pytest.mark.parametrize("budget", ["inf", "-inf", "nan", "1e400", "1e306", "0.5", "101"])
+def test_a_budget_outside_1_to_100_node_hours_is_shown_again_with_the_form(deps, budget):
+    """1e306 node hours overflowed the rounding to milli node hours (a 500)."""
     client = http_client()
     token = csrf_token(client.get("/").get_data(as_text=True))
     form = {"csrf": token, "dataset": "cards", "optimizeFor": "best-tradeoff", "budgetNodeHours": budget}
@@ -303,7 +305,7 @@ def test_a_budget_that_is_not_a_finite_number_is_shown_again_with_the_form(deps,
 
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and response.mimetype == "text/html"
-    assert "node hour budget" in html and 'name="csrf"' in html
+    assert f"node hour budget: {budget} is not from 1 to 100 node hours" in html and 'name="csrf"' in html
     assert deps.publisher.messages == []
 
 

@@ -15,9 +15,11 @@ from typing import Any
 
 from flask import Request, Response
 from jinja2 import Environment, FileSystemLoader
+from pydantic import ValidationError
 
 from .. import storage_reader, topics
 from ..deps import Deps
+from ..envelope import validation_reasons
 from ..errors import CsrfException, InvalidMessageException
 from ..schemas import TrainingRequest
 from . import charts, csrf, model_view, queries, try_image
@@ -213,12 +215,13 @@ def _training_request(deps: Deps, form: dict[str, str]) -> TrainingRequest:
         raise InvalidMessageException(
             f"optimize for: choose one of {', '.join(v[0] for v in OPTIMIZE_FOR.values())}"
         )
+    raw_hours = form.get("budgetNodeHours", "").strip() or str(DEFAULT_BUDGET_NODE_HOURS)
     try:
-        hours = float(form.get("budgetNodeHours") or DEFAULT_BUDGET_NODE_HOURS)
+        hours = float(raw_hours)
     except ValueError:
         raise InvalidMessageException("node hour budget: not a number") from None
-    if not math.isfinite(hours):
-        raise InvalidMessageException(f"node hour budget: {hours} is not a finite number of node hours")
+    if not (math.isfinite(hours) and 1 <= hours <= 100):  # also keeps round() below from overflowing
+        raise InvalidMessageException(f"node hour budget: {raw_hours} is not from 1 to 100 node hours")
     payload = {
         "schemaVersion": 1,
         "dataset": form.get("dataset", "").strip(),
@@ -231,8 +234,8 @@ def _training_request(deps: Deps, form: dict[str, str]) -> TrainingRequest:
         payload["displayName"] = form["displayName"].strip()
     try:
         return TrainingRequest.model_validate(payload)
-    except ValueError as exc:
-        raise InvalidMessageException(str(exc).replace("\n", " ")) from None
+    except ValidationError as exc:
+        raise InvalidMessageException(validation_reasons(exc)) from None
 
 
 def _train(deps: Deps, request: Request) -> Response:
