@@ -8,6 +8,8 @@ queued -> QUEUED, running -> RUNNING, cancel asked -> CANCELLING, then SUCCEEDED
 
 from __future__ import annotations
 
+import json
+
 from google.cloud.aiplatform_v1.types import PipelineState
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -52,7 +54,9 @@ def _shown(value) -> str:
 
 def _task_inputs(struct, field: str) -> tuple[str, int, bool, str | None]:
     """(model type, budget, disableEarlyStopping, uptrainBaseModelId or None) of the training task inputs."""
-    inputs = json_format.MessageToDict(struct)
+    inputs = json_format.MessageToDict(struct)  # any JSON value: a Value, not a Struct
+    if not isinstance(inputs, dict):
+        raise invalid_field(field, f"must be an object with modelType, not {json.dumps(inputs)[:40]}")
     if "baseModelId" in inputs:
         raise invalid_field(
             f"{field}.baseModelId",
@@ -63,6 +67,8 @@ def _task_inputs(struct, field: str) -> tuple[str, int, bool, str | None]:
         if key not in INPUT_KEYS:
             raise invalid_field(f"{field}.{key}", f"is not supported; use {', '.join(sorted(INPUT_KEYS))}")
     model_type = inputs.get("modelType")
+    if not isinstance(model_type, str):
+        raise invalid_field(f"{field}.modelType", f"is required: one of {', '.join(names.MODEL_TYPES)}")
     if model_type in names.CLOUD_MODEL_TYPES:
         raise invalid_field(
             f"{field}.modelType",

@@ -71,6 +71,21 @@ def test_cloud_and_unknown_model_types_are_refused(clients, dataset):
 
 
 @pytest.mark.parametrize(
+    ("inputs", "reason"),
+    [
+        (None, "training_task_inputs: must be an object with modelType, not null"),
+        ([1, 2], "training_task_inputs: must be an object with modelType, not [1.0, 2.0]"),
+        ({"budgetMilliNodeHours": 20000}, "training_task_inputs.modelType: is required"),
+        ({"modelType": ["MOBILE_TF_VERSATILE_1"]}, "training_task_inputs.modelType: is required"),
+    ],
+    ids=["null", "list", "no-model-type", "model-type-list"],
+)
+def test_task_inputs_of_the_wrong_shape_are_refused_naming_the_field(clients, dataset, inputs, reason):
+    """Found by probing: null, and a list as modelType, raised TypeError (a 500)."""
+    assert reason in _refused(clients, dataset, "training_task_inputs", training_task_inputs=inputs)
+
+
+@pytest.mark.parametrize(
     ("path", "value", "field"),
     [
         ("input_data_config__fraction_split", {"training_fraction": 0.8}, "input_data_config.fraction_split"),
