@@ -157,20 +157,26 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self, is_ready: Callable[[], bool], timeout: float, what: str = "ready") -> None:
-        """Poll `is_ready` until true; on exit or timeout stop the process and raise ProcessStartError."""
+        """Poll `is_ready` until true; on exit or timeout stop the process and raise ProcessStartError.
+        Ctrl-C or `kill` while waiting stops it too: the caller's `with` block has not begun, so its exit
+        would not run."""
+        try:
+            self._poll_ready(is_ready, timeout, what)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _poll_ready(self, is_ready: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen is not None and self.popen.poll() is not None:
-                code = self.popen.returncode
-                self.stop()
                 raise ProcessStartError(
-                    f"{self.name} exited with code {code} before it was {what}; log {self.log_path}:\n"
-                    f"{self.log_tail()}"
+                    f"{self.name} exited with code {self.popen.returncode} before it was {what}; log "
+                    f"{self.log_path}:\n{self.log_tail()}"
                 )
             if is_ready():
                 return
             time.sleep(0.2)
-        self.stop()
         raise ProcessStartError(
             f"{self.name} was not {what} after {timeout:.0f} s; log {self.log_path}:\n{self.log_tail()}"
         )
