@@ -30,6 +30,7 @@ from typing import Any
 
 from benchmarks.faults import duplicates, kills, message_faults, request_faults
 from benchmarks.faults.figures import EXPECTED, off_figures
+from benchmarks.interrupts import stop_cleanly_on_sigterm
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, save_record
 
@@ -174,6 +175,7 @@ def _cell(record: dict[str, Any], scenario: str, figure: str, expected: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_cleanly_on_sigterm()  # `kill` or `timeout`: stop what the benchmark started
     args = parse_args(sys.argv[1:] if argv is None else argv)
     record = run(args)
     if args.results == RESULTS:

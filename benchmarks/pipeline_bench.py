@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.interrupts import stop_cleanly_on_sigterm
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, save_record
 
@@ -275,6 +276,7 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_cleanly_on_sigterm()  # `kill` or `timeout`: stop what the benchmark started
     args = parse_args(sys.argv[1:] if argv is None else argv)
     record = run(args)
     save_record(args.results, record)

@@ -31,13 +31,13 @@ import argparse
 import csv
 import json
 import os
-import signal
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.interrupts import stop_cleanly_on_sigterm
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, measured_on, save_record
 from benchmarks.retrain_pipeline import PipelineDriver
@@ -231,10 +231,6 @@ def render_markdown(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _interrupt(signum, _frame) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
@@ -255,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": [],
         "cold": None,
     }
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` or `timeout`: stop the stack, keep the record
+    stop_cleanly_on_sigterm()  # `kill` or `timeout`: stop the stack, keep the record
     try:
         run(args, record)
     except (Exception, KeyboardInterrupt) as error:  # keep what was measured; the record says why it stopped

@@ -29,6 +29,7 @@ import grpc
 from google.cloud import automl_v1
 from google.longrunning import operations_pb2
 
+from benchmarks.interrupts import stop_cleanly_on_sigterm
 from benchmarks.machine import git_info, machine_info
 from benchmarks.report import RESULTS_DIR, save_record
 from edgetrain_service import operations
@@ -154,6 +155,7 @@ def training_overhead(root: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_cleanly_on_sigterm()  # `kill` or `timeout`: stop what the benchmark started
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.service_bench", description=__doc__.splitlines()[0]
     )

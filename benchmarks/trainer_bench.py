@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.interrupts import stop_cleanly_on_sigterm
 from benchmarks.machine import ROOT, git_info, machine_info
 from benchmarks.memory import PhaseMemory
 from benchmarks.report import RESULTS_DIR, save_record
@@ -77,6 +78,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_cleanly_on_sigterm()  # `kill` or `timeout`: stop what the benchmark started
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.one:
         record = run_one(args.dataset[0], args.model_type[0], args)

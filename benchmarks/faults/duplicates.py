@@ -16,6 +16,7 @@ from typing import Any
 from benchmarks.faults import service_view
 from benchmarks.faults.push import post, push_body
 from benchmarks.faults.stack import FaultStack, wait_until
+from benchmarks.interrupts import map_in_threads
 from edgetrain.localstack import wiring
 
 STEP_TIMEOUT_S = 600.0
@@ -55,8 +56,7 @@ def deliver(stack: FaultStack, function: str, data: bytes, message_id: str, copi
     url, path = stack.function_url(function), stack.push_path(function)
     sequential = copies // 3
     statuses = [post(url, path, body) for _ in range(sequential)]
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        statuses += list(pool.map(lambda _: post(url, path, body), range(copies - sequential)))
+    statuses += map_in_threads(lambda _: post(url, path, body), range(copies - sequential), workers=10)
     return statuses
 
 

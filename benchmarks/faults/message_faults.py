@@ -8,13 +8,13 @@ left no Firestore record with a reason: rejected_messages/{function}:{id}, or a 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.faults.bad_messages import BadMessage, MessageGenerator
 from benchmarks.faults.push import NO_ANSWER, message_id_of, post
 from benchmarks.faults.stack import FaultStack, wait_until
+from benchmarks.interrupts import map_in_threads
 
 ANSWER_TIMEOUT_S = 300.0
 RECORD_TIMEOUT_S = 120.0  # imports on the real dataset are recorded FAILED by a later poll tick
@@ -83,8 +83,7 @@ def _send(stack: FaultStack, messages: list[BadMessage]) -> list[Delivery]:
         message_id = stack.publish(message.function, message.data, **message.attributes)
         return Delivery(message, message_id, [])
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(one, messages))
+    return map_in_threads(one, messages, workers=8)
 
 
 def _record(stack: FaultStack, delivery: Delivery) -> str:

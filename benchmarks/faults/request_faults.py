@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ import grpc
 
 from benchmarks.faults.bad_requests import BadRequest, RequestGenerator
 from benchmarks.faults.stack import FaultStack
+from benchmarks.interrupts import map_in_threads
 
 TIMEOUT_S = 60.0
 INTERNAL_GRPC = ("INTERNAL", "UNKNOWN", "DATA_LOSS")
@@ -77,8 +77,7 @@ def run(stack: FaultStack, count: int, seed: int, dataset: str, model: str | Non
     )
     restarts = 0
     try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda r: send(stack, channel, r), requests))
+        answers = map_in_threads(lambda r: send(stack, channel, r), requests, workers=8)
     finally:
         channel.close()
     if stack.service.process.poll() is not None or stack.service.process.pid != pid:
