@@ -15,6 +15,7 @@ from .errors import ConfigurationException
 
 TRAINING_BACKENDS = ("automl-v1", "vertex-ai")
 MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")
+MIN_BUDGET_MILLI_NODE_HOURS, MAX_BUDGET_MILLI_NODE_HOURS = 1_000, 100_000  # AutoML's range for edge models
 EXPORT_FORMATS = ("tflite", "tf_saved_model", "tf_js")
 CHAMPION_METRICS = ("boundingBoxMeanAveragePrecision", "meanAveragePrecisionAt50")
 
@@ -123,7 +124,12 @@ def get_env() -> Settings:
         vertex_endpoint=os.environ.get("VERTEX_ENDPOINT") or None,
         automl_token=os.environ.get("AUTOML_TOKEN") or None,
         default_model_type=_choice("DEFAULT_MODEL_TYPE", "mobile-versatile-1", MODEL_TYPES),
-        default_budget_milli_node_hours=_int("DEFAULT_BUDGET_MILLI_NODE_HOURS", 24_000, 1_000, 100_000),
+        default_budget_milli_node_hours=_int(
+            "DEFAULT_BUDGET_MILLI_NODE_HOURS",
+            24_000,
+            MIN_BUDGET_MILLI_NODE_HOURS,
+            MAX_BUDGET_MILLI_NODE_HOURS,
+        ),
         min_new_examples=_int("MIN_NEW_EXAMPLES", 1, 0, 10_000_000),
         champion_metric=_choice("CHAMPION_METRIC", "boundingBoxMeanAveragePrecision", CHAMPION_METRICS),
         champion_min_improvement=_float("CHAMPION_MIN_IMPROVEMENT", 0.005, 0.0),

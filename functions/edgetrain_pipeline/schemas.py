@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .config import MODEL_TYPES
+from .config import MAX_BUDGET_MILLI_NODE_HOURS, MIN_BUDGET_MILLI_NODE_HOURS, MODEL_TYPES
 from .document_ids import document_id_problem
 
 _DATASET_NAME = re.compile(r"^(projects/[^/]+/locations/[^/]+/datasets/)?[A-Za-z0-9_-]{1,128}$")
@@ -44,7 +44,10 @@ class TrainingRequest(_Message):
     dataset: str
     model_type: str | None = Field(default=None, alias="modelType")
     train_budget_milli_node_hours: int | None = Field(
-        default=None, alias="trainBudgetMilliNodeHours", ge=1_000, le=100_000
+        default=None,
+        alias="trainBudgetMilliNodeHours",
+        ge=MIN_BUDGET_MILLI_NODE_HOURS,
+        le=MAX_BUDGET_MILLI_NODE_HOURS,
     )
     display_name: str | None = Field(default=None, alias="displayName")
     request_id: str | None = Field(default=None, alias="requestId")

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader
 from pydantic import ValidationError
 
 from .. import storage_reader, topics
+from ..config import MAX_BUDGET_MILLI_NODE_HOURS, MIN_BUDGET_MILLI_NODE_HOURS
 from ..deps import Deps
 from ..envelope import validation_reasons
 from ..errors import CsrfException, InvalidMessageException
@@ -220,8 +221,11 @@ def _training_request(deps: Deps, form: dict[str, str]) -> TrainingRequest:
         hours = float(raw_hours)
     except ValueError:
         raise InvalidMessageException("node hour budget: not a number") from None
-    if not (math.isfinite(hours) and 1 <= hours <= 100):  # also keeps round() below from overflowing
-        raise InvalidMessageException(f"node hour budget: {raw_hours} is not from 1 to 100 node hours")
+    low, high = MIN_BUDGET_MILLI_NODE_HOURS / 1000, MAX_BUDGET_MILLI_NODE_HOURS / 1000
+    if not (math.isfinite(hours) and low <= hours <= high):  # also keeps round() below from overflowing
+        raise InvalidMessageException(
+            f"node hour budget: {raw_hours} is not from {low:g} to {high:g} node hours"
+        )
     payload = {
         "schemaVersion": 1,
         "dataset": form.get("dataset", "").strip(),
