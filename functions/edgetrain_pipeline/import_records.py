@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -19,8 +19,6 @@ from .training_backend import OperationView
 FUNCTION = "import_dataset"
 REQUEST_PREFIX = "import-"  # the requestId of the dataset-imported event: REQUEST_PREFIX + importId
 _IMPORT_ID = re.compile(r"^im-[0-9a-f]{20}$")  # what import_id_for makes
-# The fields claim_import writes to a dataset's document: a document with no others holds no training state
-_CLAIM_FIELDS = {"datasetId", "dataset", "lastImportId", "updatedAt"}
 
 
 def import_id_for(key: str) -> str:
@@ -64,7 +62,7 @@ def claim_import(
     batch.create(store.collection("imports").document(import_id), doc)
     batch.set(
         store.collection("datasets").document(dataset_id),
-        {"datasetId": dataset_id, "dataset": dataset, "lastImportId": import_id, "updatedAt": stamp},
+        _dataset_claim(dataset_id, dataset, import_id, stamp),
         merge=True,
     )
     try:
@@ -72,6 +70,15 @@ def claim_import(
     except gexc.AlreadyExists:
         return None
     return doc
+
+
+def _dataset_claim(dataset_id: str, dataset: str, import_id: str, stamp: datetime | None) -> dict:
+    """What claim_import writes to a dataset's document."""
+    return {"datasetId": dataset_id, "dataset": dataset, "lastImportId": import_id, "updatedAt": stamp}
+
+
+# A dataset document with no fields but the claim's holds no training state
+_CLAIM_FIELDS = set(_dataset_claim("", "", "", None))
 
 
 def fail_import_of_unknown_dataset(store: FirestoreStore, record: dict, failed: dict) -> None:
