@@ -15,27 +15,37 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _state_and_parent(pid: int) -> tuple[str, int] | None:
+    """The process's state letter and parent pid from /proc, None once it is gone."""
+    try:
+        state, ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+    except OSError:
+        return None
+    return state, int(ppid)
+
+
+def _alive(pid: int) -> bool:
+    found = _state_and_parent(pid)
+    return found is not None and found[0] != "Z"
+
+
 def _running_children(parent: int, marker: str) -> list[int]:
     """Live processes whose parent is `parent` and whose command line holds `marker`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
+        pid = int(entry.name)
+        stat = _state_and_parent(pid)
+        if stat is None or stat[0] == "Z" or stat[1] != parent:
+            continue
         try:
-            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if int(ppid) == parent and state != "Z" and marker in cmdline:
-            found.append(int(entry.name))
+        if marker in cmdline:
+            found.append(pid)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("after_s", [0.0, 8.0], ids=["while-it-starts", "while-it-serves"])
