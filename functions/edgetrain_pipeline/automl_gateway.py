@@ -21,6 +21,7 @@ from google.cloud.automl_v1.services.prediction_service.transports import Predic
 from .automl_channel import insecure_channel
 from .config import Settings
 from .model_evaluations import Evaluations, automl_evaluations
+from .resource_names import resource_id
 from .retrying import transient_retry
 from .training_backend import (
     EXPORT,
@@ -143,10 +144,10 @@ class AutoMlGateway:
         """Start a training; the operation's name. AutoML v1 has no base-model field for object detection:
         base_model travels as `edgetrain serve`'s BASE_MODEL_LABEL extension (docs/service.md)."""
         if base_model is not None:
-            labels = {**labels, BASE_MODEL_LABEL: base_model.rsplit("/", 1)[-1].lower()}
+            labels = {**labels, BASE_MODEL_LABEL: resource_id(base_model).lower()}
         model = automl_v1.Model(
             display_name=display_name,
-            dataset_id=self.dataset_name(dataset).rsplit("/", 1)[-1],
+            dataset_id=resource_id(self.dataset_name(dataset)),
             labels=labels,
             image_object_detection_model_metadata=automl_v1.ImageObjectDetectionModelMetadata(
                 model_type=model_type, train_budget_milli_node_hours=budget
@@ -206,7 +207,7 @@ class AutoMlGateway:
         return _operation_view(self.client.transport.operations_client.get_operation(name, retry=self._retry))
 
     def list_models(self, dataset: str) -> list[ModelView]:
-        dataset_id = self.dataset_name(dataset).rsplit("/", 1)[-1]
+        dataset_id = resource_id(self.dataset_name(dataset))
         request = {"parent": self.location_path, "filter": f"dataset_id={dataset_id}"}
         models = self.client.list_models(request=request, retry=self._retry)
         return [_model_view(m) for m in models]

@@ -13,6 +13,7 @@ from .config import Settings
 from .evaluation import headline_metrics
 from .firestore_store import FirestoreStore, as_dict, now
 from .model_evaluations import Evaluations
+from .resource_names import resource_id
 from .schemas import Notification
 
 
@@ -81,7 +82,7 @@ def promotion_rule(settings: Settings) -> promotion.Rule:
 
 
 def _model_id(name: str | None) -> str:
-    return (name or "").rsplit("/", 1)[-1].upper()
+    return resource_id(name or "").upper()
 
 
 def _decide(

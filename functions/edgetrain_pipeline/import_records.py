@@ -13,6 +13,7 @@ from google.cloud import firestore
 
 from . import import_rows, topics
 from .firestore_store import FirestoreStore, as_dict, now
+from .resource_names import resource_id
 from .schemas import TrainingRequest
 from .training_backend import OperationView
 
@@ -42,7 +43,7 @@ def claim_import(
     the dataset's document names this import as its latest, so a dataset is listed from its first import
     on, whether or not the import succeeds or a training follows."""
     import_id = import_id_for(key)
-    dataset_id = dataset.rsplit("/", 1)[-1]
+    dataset_id = resource_id(dataset)
     stamp = now()
     doc = {
         "importId": import_id,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .config import MAX_BUDGET_MILLI_NODE_HOURS, MIN_BUDGET_MILLI_NODE_HOURS, MODEL_TYPES
 from .document_ids import document_id_problem
+from .resource_names import resource_id
 
 _DATASET_NAME = re.compile(r"^(projects/[^/]+/locations/[^/]+/datasets/)?[A-Za-z0-9_-]{1,128}$")
 _DISPLAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")  # AutoML's model display-name rule
@@ -32,7 +33,7 @@ class _Message(BaseModel):
 def _check_dataset(value: str) -> str:
     if not _DATASET_NAME.match(value):
         raise ValueError("must be a dataset ID or projects/P/locations/L/datasets/ID")
-    if problem := document_id_problem(value.rsplit("/", 1)[-1]):
+    if problem := document_id_problem(resource_id(value)):
         raise ValueError(f"the dataset ID {problem}")
     return value
 

@@ -18,6 +18,7 @@ from google.cloud import firestore
 from . import policy, topics
 from .config import Settings
 from .firestore_store import FirestoreStore, as_dict, now
+from .resource_names import resource_id
 from .schemas import TrainingFinished, TrainingRequest
 
 FUNCTION = "start_training"
@@ -27,10 +28,6 @@ TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 def training_id_for(key: str) -> str:
     return "tr-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-
-
-def dataset_id_of(dataset_name: str) -> str:
-    return dataset_name.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -59,7 +56,7 @@ def claim_training(
     "in_progress" (its caller asks Pub/Sub to redeliver), or takes the claim over once it is older than
     CREATE_LEASE_S (its holder died).
     """
-    dataset_id = dataset_id_of(dataset)
+    dataset_id = resource_id(dataset)
     event_ref = store.event_ref(FUNCTION, key)
     stamp = now()
     try:

@@ -24,6 +24,7 @@ from . import vertex_requests as requests
 from .automl_channel import insecure_channel
 from .config import Settings
 from .model_evaluations import Evaluations, vertex_evaluations
+from .resource_names import resource_id
 from .retrying import transient_retry
 from .training_backend import DatasetView, ModelView, OperationView, PredictedBox
 
@@ -154,7 +155,7 @@ class VertexGateway:
     def list_models(self, dataset: str) -> list[ModelView]:
         """Models that pipelines trained on the dataset and that still exist (ListModels has no dataset
         filter: the pipelines say which dataset each model came from)."""
-        dataset_id = requests.resource_id(self.dataset_name(dataset))
+        dataset_id = resource_id(self.dataset_name(dataset))
         existing = {
             m.name
             for m in self.clients.models.list_models(

@@ -13,6 +13,7 @@ from typing import Any
 from google.cloud import aiplatform_v1
 from google.longrunning import operations_pb2
 
+from .resource_names import resource_id
 from .training_backend import (
     CANCELLED_CODE,
     EXPORT,
@@ -53,10 +54,6 @@ _METADATA_KINDS: dict[str, tuple[str, Any]] = {
     "ImportDataOperationMetadata": (IMPORT, aiplatform_v1.ImportDataOperationMetadata),
     "ExportModelOperationMetadata": (EXPORT, aiplatform_v1.ExportModelOperationMetadata),
 }
-
-
-def resource_id(name: str) -> str:
-    return name.rsplit("/", 1)[-1]
 
 
 def dataset(display_name: str) -> aiplatform_v1.Dataset:

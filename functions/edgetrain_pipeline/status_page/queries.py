@@ -10,6 +10,7 @@ from google.cloud.firestore_v1 import FieldFilter
 
 from ..document_ids import document_id_problem
 from ..firestore_store import FirestoreStore, as_dict
+from ..resource_names import resource_id
 from .imports_view import import_view
 
 
@@ -70,7 +71,7 @@ def model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, st
     names: dict[str, str] = {}
     for start in range(0, len(wanted), 30):  # Firestore's limit for "in"
         for doc in store.query("trainings", "model", "in", wanted[start : start + 30]):
-            names[doc["model"]] = doc.get("displayName") or doc["model"].rsplit("/", 1)[-1]
+            names[doc["model"]] = doc.get("displayName") or resource_id(doc["model"])
     return names
 
 

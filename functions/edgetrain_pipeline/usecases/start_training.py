@@ -10,6 +10,7 @@ from ..deps import Deps
 from ..envelope import PubSubEvent
 from ..errors import TransientFailureException
 from ..model_evaluations import COMPARE_TO_LABEL
+from ..resource_names import resource_id
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingRequest
 from .common import Outcome, flush_outbox, is_permanent_api_error, parse_or_none, reject, transient
@@ -77,7 +78,7 @@ def compare_to_label(deps: Deps, training: dict) -> dict[str, str]:
     """COMPARE_TO_LABEL naming the dataset's champion, if it has one: the backend then also evaluates the
     champion on this training's TEST images, and the promotion rule compares the two (promotion.py)."""
     champion = (deps.store.get("datasets", training["datasetId"]) or {}).get("championModel")
-    return {COMPARE_TO_LABEL: champion.rsplit("/", 1)[-1].lower()} if champion else {}
+    return {COMPARE_TO_LABEL: resource_id(champion).lower()} if champion else {}
 
 
 def launch(deps: Deps, training: dict) -> Outcome:
