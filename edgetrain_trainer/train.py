@@ -31,8 +31,8 @@ from .data.image_ids import image_ids
 from .data.image_store import load_images
 from .data.rows import TEST
 from .data.splits import split_examples
-from .errors import InvalidArgumentError, TrainingCancelled
-from .export.staging import staged_directory
+from .errors import TrainingCancelled
+from .export.staging import check_destination, staged_directory
 from .model.catalog import spec_for
 from .training.budget import BudgetClock
 from .training.cpu import free_cores
@@ -61,8 +61,7 @@ def train(
     cancelled = cancel or (lambda: False)
     config = TrainerConfig.from_overrides(request.overrides)
     out_dir = Path(request.out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise InvalidArgumentError(f"out_dir: {out_dir} already exists and is not empty")
+    check_destination(out_dir, "out_dir")
     clock = BudgetClock(
         request.budget_milli_node_hours, config.export_reserve_seconds, config.max_train_seconds
     )

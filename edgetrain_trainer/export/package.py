@@ -29,7 +29,7 @@ from ..model.detector import backbone_feature_shapes, build_detector, build_head
 from ..model.postprocess import PostProcessConfig
 from ..types import EXPORT_FORMATS, CancelCheck
 from .metadata import with_metadata
-from .staging import staged_directory
+from .staging import check_destination, staged_directory
 from .tflite import convert_to_tflite, write_inference_saved_model
 
 TFLITE_OUTPUTS = ["bounding_boxes", "class_labels", "class_confidences", "num_of_boxes"]
@@ -149,8 +149,7 @@ def export_model(
         )
     if quantization not in ("int8", "float32"):
         raise InvalidArgumentError(f"quantization: {quantization!r} must be 'int8' or 'float32'")
-    if dest_dir.exists() and any(dest_dir.iterdir()):
-        raise InvalidArgumentError(f"dest_dir: {dest_dir} already exists and is not empty")
+    check_destination(dest_dir, "dest_dir")
     model = load_model_dir(model_dir)
     detector, spec, labels, config = model.detector, model.spec, model.labels, model.config
     with staged_directory(dest_dir) as tmp:

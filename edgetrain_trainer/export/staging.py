@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import InvalidArgumentError
+
 
 @contextmanager
 def staged_directory(dest: Path) -> Iterator[Path]:
@@ -26,6 +28,23 @@ def staged_directory(dest: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_destination(dest: Path, field: str) -> None:
+    """Refuse, before any work, a `dest` that staged_directory could not fill: one that is not absent or an
+    empty directory, or whose parent cannot be created or written (found only at the end otherwise, after
+    the whole training)."""
+    nearest = next(path for path in (dest, *dest.parents) if path.exists())
+    if not nearest.is_dir():
+        raise InvalidArgumentError(f"{field}: {nearest} exists and is not a folder")
+    if nearest == dest and any(dest.iterdir()):
+        raise InvalidArgumentError(f"{field}: {dest} already exists and is not empty")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=_partial_prefix(dest), dir=dest.parent)).rmdir()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidArgumentError(f"{field}: cannot write into {dest.parent} ({reason})") from None
 
 
 def remove_with_partials(dest: Path) -> None:

@@ -82,6 +82,14 @@ def test_unusable_data_lists_bad_rows_with_line_numbers_and_exits_2(csv_path, tm
     assert "no usable rows (2 bad rows, listed above)" in err
 
 
+def test_an_output_path_under_a_file_is_a_usage_error(csv_path, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("user data")
+    code = run_cli("--csv", str(csv_path), "--out", str(tmp_path / "notes.txt" / "run"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"error: out_dir: {tmp_path / 'notes.txt'} exists and is not a folder" in err
+
+
 def test_export_formats_are_deduplicated_and_default_to_tflite(csv_path, tmp_path):
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)

@@ -52,6 +52,28 @@ def test_non_empty_output_directory_is_refused(tmp_path):
     assert (tmp_path / "out" / "keep.txt").read_text() == "user data"
 
 
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("a-file", "out_dir: .*a-file exists and is not a folder"),
+        ("a-file/out", "out_dir: .*a-file exists and is not a folder"),
+        ("a-file/sub/out", "out_dir: .*a-file exists and is not a folder"),
+    ],
+)
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, out, message):
+    """Found only when the trained package was written, after the whole training, until it was checked."""
+    (tmp_path / "a-file").write_text("user data")
+    with pytest.raises(InvalidArgumentError, match=message):
+        train(TrainRequest(data=CARDS, out_dir=tmp_path / out))
+    assert (tmp_path / "a-file").read_text() == "user data"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_an_output_folder_nothing_can_be_written_into_is_refused_before_any_work():
+    with pytest.raises(InvalidArgumentError, match=r"out_dir: cannot write into /proc \("):
+        train(TrainRequest(data=CARDS, out_dir=Path("/proc/edgetrain-out")))
+
+
 @pytest.mark.slow
 def test_feature_cache_stays_within_its_memory_cap(tmp_path):
     """A dataset too large for cache_max_mib gets fewer views, then a subset of its images, in the cache."""
