@@ -22,12 +22,23 @@ from pathlib import Path
 READY_PREFIX = "edgetrain serve ready"
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: 0 (any free port) to 65535")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--grpc-port", type=int, default=8600, help="gRPC port (0 = any free port)")
-    parser.add_argument("--rest-port", type=int, default=8601, help="REST port (0 = any free port)")
+    parser.add_argument("--grpc-port", type=_port, default=8600, help="gRPC port (0 = any free port)")
+    parser.add_argument("--rest-port", type=_port, default=8601, help="REST port (0 = any free port)")
     parser.add_argument(
-        "--vertex-rest-port", type=int, default=8602, help="Vertex AI surface REST port (0 = any free port)"
+        "--vertex-rest-port", type=_port, default=8602, help="Vertex AI surface REST port (0 = any free port)"
     )
     parser.add_argument("--data-dir", type=Path, default=Path("var/service"), help="database and files")
     parser.add_argument(

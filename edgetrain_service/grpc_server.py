@@ -74,7 +74,12 @@ def create_server(
     """A started-later server bound to `address` ("host:0" picks a port); returns (server, port)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],  # Predict carries whole images
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),  # Predict carries whole images
+            # grpc sets SO_REUSEPORT by default: a second service (or any gRPC server) on a port in use would
+            # bind it too, and the kernel would split the clients' requests between the two
+            ("grpc.so_reuseport", 0),
+        ],
         maximum_concurrent_rpcs=max(MAX_CONCURRENT_RPCS, max_workers),
     )
     by_service: dict[str, dict] = {}
@@ -87,7 +92,10 @@ def create_server(
     server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(service, handlers) for service, handlers in by_service.items()]
     )
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # grpc's "Failed to bind to address …; set GRPC_VERBOSITY=debug …"
+        port = 0
     if port == 0:
-        raise OSError(f"cannot bind gRPC to {address}")
+        raise OSError(f"cannot bind gRPC to {address}: the port is in use, or the host is not this machine's")
     return server, port

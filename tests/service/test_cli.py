@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from edgetrain_service.cli import READY_PREFIX
+
 
 def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout)
@@ -53,3 +57,42 @@ def test_an_allowed_local_dir_that_does_not_exist_is_refused_at_start(tmp_path):
 def test_serve_help_lists_the_hardening_flags():
     result = run("-m", "edgetrain.cli", "serve", "--help")
     assert all(flag in result.stdout for flag in ("--allow-local-dir", "--allow-host", "--allow-origin"))
+
+
+@pytest.mark.parametrize("flag", ["--grpc-port", "--rest-port", "--vertex-rest-port"])
+@pytest.mark.parametrize("value", ["99999", "-5", "http"])
+def test_a_port_outside_0_to_65535_is_a_usage_error(tmp_path, flag, value):
+    """99999 made gRPC listen on some other port, silently; -5 was an OverflowError traceback."""
+    result = run("-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), flag, value)
+    assert result.returncode == 2
+    assert f"{flag}: {value!r} is not a port: 0 (any free port) to 65535" in result.stderr
+
+
+def test_a_grpc_port_in_use_is_refused_not_shared(tmp_path):
+    """grpc binds with SO_REUSEPORT by default: a second service on the port took half the requests."""
+    other_ports_free = ["--rest-port", "0", "--vertex-rest-port", "0"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "edgetrain_service.cli", "--data-dir", str(tmp_path / "a"), "--grpc-port", "0"]
+        + other_ports_free,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        ready = first.stdout.readline()
+        assert ready.startswith(READY_PREFIX), ready
+        port = ready.split("grpc=", 1)[1].split()[0].rsplit(":", 1)[1]
+        second = run(
+            "-m",
+            "edgetrain_service.cli",
+            "--data-dir",
+            str(tmp_path / "b"),
+            "--grpc-port",
+            port,
+            *other_ports_free,
+        )
+        assert second.returncode == 1
+        assert f"edgetrain serve: cannot start: cannot bind gRPC to 127.0.0.1:{port}" in second.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
