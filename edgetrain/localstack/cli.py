@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import threading
 import time
@@ -111,8 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _usage_error(args: argparse.Namespace) -> str | None:
     if not 1_000 <= args.budget <= 100_000:
         return f"--budget {args.budget}: must be 1,000-100,000 milli node hours"
-    if args.poll_interval <= 0 or args.timeout <= 0:
-        return "--poll-interval and --timeout must be positive"
+    if not (0 < args.poll_interval < math.inf and 0 < args.timeout < math.inf):  # nan fails both
+        return "--poll-interval and --timeout must be positive numbers"
     if not args.functions_source.is_file():
         return f"--functions-source {args.functions_source}: no such file (run from a checkout of edgetrain)"
     if not args.full_training and not args.trainer_overrides.is_file():
@@ -154,8 +155,14 @@ def run(args: argparse.Namespace) -> int:
     except (LocalStackError, ValueError) as error:
         console.print(f"edgetrain local-stack run: {error}", markup=False)
         return EXIT_USAGE
-
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        (args.var_dir / run_id).mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # --var-dir under a file, or not writable
+        problem = f"--var-dir {args.var_dir}: cannot create a run folder in it ({error.strerror or error})"
+        console.print(f"edgetrain local-stack run: {problem}", markup=False)
+        return EXIT_USAGE
+
     config = StackConfig(
         run_dir=args.var_dir / run_id,
         functions_source=args.functions_source.resolve(),
