@@ -141,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 0:
         print("edgetrain serve: --workers must be 0 (queue-only) or more", file=sys.stderr)
         return 2
-    if args.cancel_grace_seconds < 0:
-        print("edgetrain serve: --cancel-grace-seconds must be 0 or more", file=sys.stderr)
+    if not args.cancel_grace_seconds >= 0:  # nan too: it killed every cancelled worker at once
+        print("edgetrain serve: --cancel-grace-seconds must be a number, 0 or more", file=sys.stderr)
         return 2
     missing = [str(folder) for folder in args.allow_local_dir if not folder.is_dir()]
     if missing:

@@ -54,6 +54,13 @@ def test_an_allowed_local_dir_that_does_not_exist_is_refused_at_start(tmp_path):
     )
 
 
+@pytest.mark.parametrize("value", ["-1", "nan"])
+def test_cancel_grace_seconds_must_be_a_number_of_seconds(tmp_path, value):
+    result = run("-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), "--cancel-grace-seconds", value)
+    assert result.returncode == 2
+    assert "--cancel-grace-seconds must be a number, 0 or more" in result.stderr
+
+
 def test_serve_help_lists_the_hardening_flags():
     result = run("-m", "edgetrain.cli", "serve", "--help")
     assert all(flag in result.stdout for flag in ("--allow-local-dir", "--allow-host", "--allow-origin"))
