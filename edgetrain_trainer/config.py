@@ -14,6 +14,7 @@ it stops improving.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -104,6 +105,38 @@ class TrainerConfig:
         return config
 
     def validate(self) -> None:
+        for field in fields(self):  # nan passes every comparison below, inf most of them
+            value = getattr(self, field.name)
+            numbers = value if isinstance(value, tuple) else (value,)
+            if not all(math.isfinite(v) for v in numbers if isinstance(v, float)):
+                raise InvalidArgumentError(f"overrides: {field.name} must be finite, got {value}")
+        for name in ("head_learning_rate", "finetune_learning_rate", "grad_clip_norm", "max_train_seconds"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise InvalidArgumentError(f"overrides: {name} must be > 0, got {value}")
+        for name in (
+            "weight_decay",
+            "ema_epochs",
+            "min_delta",
+            "augment_color",
+            "export_reserve_seconds",
+            "min_validation_images",
+        ):
+            if getattr(self, name) < 0:
+                raise InvalidArgumentError(f"overrides: {name} must be ≥ 0, got {getattr(self, name)}")
+        if not 0 <= self.score_threshold < 1:
+            raise InvalidArgumentError(
+                f"overrides: score_threshold must be in [0, 1), got {self.score_threshold}"
+            )
+        if not 0 < self.nms_iou_threshold <= 1:
+            raise InvalidArgumentError(
+                f"overrides: nms_iou_threshold must be in (0, 1], got {self.nms_iou_threshold}"
+            )
+        low, high = self.augment_scale
+        if not 0 < low <= high:
+            raise InvalidArgumentError(
+                f"overrides: augment_scale must be [low, high] with 0 < low ≤ high, got {[low, high]}"
+            )
         positive = [
             "cache_views",
             "cache_max_mib",

@@ -35,6 +35,19 @@ def test_unknown_key_is_named():
         ({"box_loss": "iou"}, "box_loss must be one of .*'giou'.*, got 'iou'"),
         ({"box_loss": 1}, "box_loss must be str"),
         ({"giou_weight": 0}, "giou_weight must be > 0, got 0.0"),
+        # JSON's NaN and Infinity parse to floats that passed every range check
+        ({"score_threshold": float("nan")}, "score_threshold must be finite, got nan"),
+        ({"giou_weight": float("nan")}, "giou_weight must be finite, got nan"),
+        ({"max_train_seconds": float("nan")}, "max_train_seconds must be finite, got nan"),
+        ({"head_learning_rate": float("inf")}, "head_learning_rate must be finite, got inf"),
+        ({"augment_scale": [0.5, float("inf")]}, r"augment_scale must be finite, got \(0.5, inf\)"),
+        ({"score_threshold": 2}, r"score_threshold must be in \[0, 1\), got 2.0"),
+        ({"nms_iou_threshold": 0}, r"nms_iou_threshold must be in \(0, 1\], got 0.0"),
+        ({"augment_scale": [1.4, 0.6]}, r"augment_scale must be \[low, high\] with 0 < low ≤ high"),
+        ({"finetune_learning_rate": 0}, "finetune_learning_rate must be > 0, got 0.0"),
+        ({"max_train_seconds": -5}, "max_train_seconds must be > 0, got -5.0"),
+        ({"weight_decay": -1e-4}, "weight_decay must be ≥ 0, got -0.0001"),
+        ({"augment_color": -0.2}, "augment_color must be ≥ 0, got -0.2"),
     ],
 )
 def test_bad_values_are_rejected(overrides, message):
