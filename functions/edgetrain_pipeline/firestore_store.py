@@ -13,11 +13,12 @@ handlers idempotent. The collections (schema in docs/pipeline.md):
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -28,6 +29,7 @@ from .retrying import transient_retry
 
 TRANSACTION_ATTEMPTS = 5  # then back off (retrying.py): many concurrent deliveries contend on one document
 BATCH_LIMIT = 500  # Firestore's maximum writes per batch
+T = TypeVar("T")
 
 
 def now() -> datetime:
@@ -48,7 +50,30 @@ class FirestoreStore:
         self._settings = settings
         self._client = client
         self._lock = threading.Lock()
+        self._deadline_s = settings.retry_deadline_s
         self.retry = transient_retry(settings.retry_deadline_s)
+
+    def within(self, deadline_s: float) -> FirestoreStore:
+        """This store on the same client, giving up on transient errors after deadline_s (a page someone
+        waits on answers "unavailable" in seconds instead of minutes)."""
+        shorter = copy.copy(self)
+        shorter._client = self.client
+        shorter._deadline_s = deadline_s
+        shorter.retry = transient_retry(deadline_s)
+        return shorter
+
+    def call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One Firestore call, retried on transient errors until this store's deadline. The client's own
+        default retry (up to 300 s a call, nested inside ours) is off, so the deadline is the only one."""
+        return self.retry(method)(*args, retry=None, timeout=self._deadline_s, **kwargs)
+
+    def read_all(self, query: Any) -> list[Any]:
+        """The snapshots of a query or collection, its stream read whole in each attempt."""
+        return self.retry(lambda: list(query.stream(retry=None, timeout=self._deadline_s)))()
+
+    def get_many(self, refs: list[firestore.DocumentReference]) -> list[Any]:
+        """The snapshots of these documents (missing ones too), in one batched read."""
+        return self.retry(lambda: list(self.client.get_all(refs, retry=None, timeout=self._deadline_s)))()
 
     @property
     def client(self) -> firestore.Client:
@@ -80,17 +105,15 @@ class FirestoreStore:
     # ---- plain reads and writes
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
-        snap = self.retry(self.collection(collection).document(doc_id).get)()
+        snap = self.call(self.collection(collection).document(doc_id).get)
         return as_dict(snap) or None
 
     def update(self, collection: str, doc_id: str, fields: dict[str, Any]) -> None:
         fields = {**fields, "updatedAt": now()}
-        self.retry(self.collection(collection).document(doc_id).set)(fields, merge=True)
+        self.call(self.collection(collection).document(doc_id).set, fields, merge=True)
 
     def query(self, collection: str, field: str, op: str, value: Any) -> list[dict[str, Any]]:
-        snaps = self.retry(
-            lambda: list(self.collection(collection).where(filter=FieldFilter(field, op, value)).stream())
-        )()
+        snaps = self.read_all(self.collection(collection).where(filter=FieldFilter(field, op, value)))
         return [as_dict(s) | {"_id": s.id} for s in snaps]
 
     def write_many(self, collection: str, changes: Iterable[tuple[str, dict[str, Any]]]) -> int:
@@ -103,7 +126,7 @@ class FirestoreStore:
                 batch.set(
                     self.collection(collection).document(doc_id), {**fields, "updatedAt": stamp}, merge=True
                 )
-            self.retry(batch.commit)()
+            self.call(batch.commit)
         return len(changes)
 
     # ---- rejected messages and idempotency claims
@@ -116,13 +139,13 @@ class FirestoreStore:
             "payload": excerpt,
             "receivedAt": now(),
         }
-        self.retry(self.collection("rejected_messages").document(_safe_id(f"{function}:{event_id}")).set)(doc)
+        self.call(self.collection("rejected_messages").document(_safe_id(f"{function}:{event_id}")).set, doc)
 
     def event_ref(self, function: str, key: str) -> firestore.DocumentReference:
         return self.collection("events").document(_safe_id(f"{function}:{key}"))
 
     def get_event(self, function: str, key: str) -> dict[str, Any] | None:
-        snap = self.retry(self.event_ref(function, key).get)()
+        snap = self.call(self.event_ref(function, key).get)
         return as_dict(snap) or None
 
     # ---- outbox: messages committed atomically with a state change
@@ -139,7 +162,7 @@ class FirestoreStore:
         return self.get("outbox", outbox_id)
 
     def delete_outbox(self, outbox_id: str) -> None:
-        self.retry(self.collection("outbox").document(outbox_id).delete)()
+        self.call(self.collection("outbox").document(outbox_id).delete)
 
     def stale_outbox(self, older_than_s: float) -> list[str]:
         cutoff = now() - timedelta(seconds=older_than_s)

@@ -67,7 +67,7 @@ def claim_import(
         merge=True,
     )
     try:
-        store.retry(batch.commit)()
+        store.call(batch.commit)
     except gexc.AlreadyExists:
         return None
     return doc
@@ -155,6 +155,6 @@ def record_example_count(store: FirestoreStore, request: TrainingRequest, exampl
         return
     ref = store.collection("imports").document(import_id)
     try:
-        store.retry(ref.update)({"exampleCountAfter": example_count, "updatedAt": now()})
+        store.call(ref.update, {"exampleCountAfter": example_count, "updatedAt": now()})
     except gexc.NotFound:
         pass

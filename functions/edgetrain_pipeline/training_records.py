@@ -60,9 +60,9 @@ def claim_training(
     event_ref = store.event_ref(FUNCTION, key)
     stamp = now()
     try:
-        store.retry(event_ref.create)({"key": key, "eventId": event_id, "outcome": None, "claimedAt": stamp})
+        store.call(event_ref.create, {"key": key, "eventId": event_id, "outcome": None, "claimedAt": stamp})
     except gexc.AlreadyExists:
-        existing = as_dict(store.retry(event_ref.get)())
+        existing = as_dict(store.call(event_ref.get))
         if existing.get("outcome"):
             return Claim("duplicate", "already handled", {"trainingId": existing.get("trainingId")})
         claimed_at = existing.get("claimedAt") or stamp

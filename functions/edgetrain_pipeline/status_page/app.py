@@ -5,6 +5,7 @@ Routes match the end of the path, so the page works under any prefix the deploym
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import secrets
@@ -22,6 +23,7 @@ from ..config import MAX_BUDGET_MILLI_NODE_HOURS, MIN_BUDGET_MILLI_NODE_HOURS
 from ..deps import Deps
 from ..envelope import validation_reasons
 from ..errors import CsrfException, InvalidMessageException
+from ..retrying import is_retry_exhausted
 from ..schemas import TrainingRequest
 from . import charts, csrf, model_view, queries, try_image
 from .charts import LC_H, LC_PAD, LC_W, PR_H, PR_PAD, PR_W
@@ -36,6 +38,9 @@ _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
 _TEMPLATES.globals.update(
     pr_w=PR_W, pr_h=PR_H, pr_pad=PR_PAD, lc_w=LC_W, lc_h=LC_H, lc_pad=LC_PAD, duration=model_view.duration
 )
+# The function's timeout is 60 s (infra): with Firestore or the backend out, answer 503 within seconds
+READ_DEADLINE_S = 10.0
+RETRY_AFTER_S = 30
 SHORT_KEEP = 36  # characters of a long path or resource name shown before the "whole value" click
 
 
@@ -166,9 +171,9 @@ def _sample(deps: Deps, training_id: str, name: str) -> Response:
     try:
         data = model_view.read_sample(storage_reader.reader_for(deps.settings), doc, name)
     except storage_reader.READ_ERRORS as exc:
-        return Response(f"the sample picture cannot be read: {exc}", status=502, mimetype="text/plain")
+        return _text(f"the sample picture cannot be read: {exc}", 502)
     if data is None:
-        return Response("no such sample picture", status=404, mimetype="text/plain")
+        return _text("no such sample picture", 404)
     response = Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -282,6 +287,23 @@ def _route(path: str) -> tuple[str, list[str]]:
 
 def handle_request(deps: Deps, request: Request) -> Response:
     route, args = _route(request.path)
+    store = deps.store.within(min(READ_DEADLINE_S, deps.settings.retry_deadline_s))
+    try:
+        return _handle(dataclasses.replace(deps, store=store), request, route, args)
+    except Exception as exc:
+        if not is_retry_exhausted(exc):
+            raise
+        message = f"Temporarily unavailable, try again in a minute: {exc}"
+        response = _json({"error": message}, 503) if route.startswith("api/") else _text(message, 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+
+def _text(message: str, status: int) -> Response:
+    return Response(message, status=status, mimetype="text/plain")
+
+
+def _handle(deps: Deps, request: Request, route: str, args: list[str]) -> Response:
     try:
         if request.method == "POST" and route == "train":
             return _train(deps, request)
@@ -305,6 +327,6 @@ def handle_request(deps: Deps, request: Request) -> Response:
             return _json({"trainings": trainings, "nextPageToken": token})
         return _page(deps, request)
     except CsrfException as exc:
-        return Response(str(exc), status=exc.http_status, mimetype="text/plain")
+        return _text(str(exc), exc.http_status)
     except ValueError as exc:
         return _json({"error": str(exc)}, 400)

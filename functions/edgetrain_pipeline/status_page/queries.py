@@ -78,7 +78,7 @@ def model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, st
 def last_imports(store: FirestoreStore, import_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The imports by id, as the imports view shows them but without their reported rows."""
     refs = [store.collection("imports").document(i) for i in sorted(set(import_ids))]
-    snaps = store.retry(lambda: list(store.client.get_all(refs)))() if refs else []
+    snaps = store.get_many(refs) if refs else []
     views = (import_view(snap.id, as_dict(snap)) for snap in snaps if snap.exists)
     return {v["importId"]: {k: v[k] for k in v if k not in ("rejected", "keptSplit")} for v in views}
 
@@ -86,7 +86,7 @@ def last_imports(store: FirestoreStore, import_ids: list[str]) -> dict[str, dict
 def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
     """Every dataset the pipeline has imported into or been asked to train (import_records.claim_import,
     training_records.claim_training)."""
-    docs = store.retry(lambda: list(store.collection("datasets").stream()))()
+    docs = store.read_all(store.collection("datasets"))
     rows = [as_dict(s) | {"_id": s.id} for s in docs]
     names = model_names(store, [d.get("championModel") for d in rows])
     imports = last_imports(store, [d["lastImportId"] for d in rows if d.get("lastImportId")])
@@ -120,10 +120,10 @@ def list_trainings(
         query = query.where(filter=FieldFilter("datasetId", "==", dataset_id))
     query = query.order_by("createdAt", direction=firestore.Query.DESCENDING)
     if page_token:
-        cursor = store.retry(store.collection("trainings").document(page_token).get)()
+        cursor = store.call(store.collection("trainings").document(page_token).get)
         if cursor.exists:
             query = query.start_after(cursor)
-    snaps = store.retry(lambda: list(query.limit(page_size + 1).stream()))()
+    snaps = store.read_all(query.limit(page_size + 1))
     views = [training_view(as_dict(s)) for s in snaps[:page_size]]
     next_token = snaps[page_size - 1].id if len(snaps) > page_size else None
     return views, next_token
@@ -131,7 +131,7 @@ def list_trainings(
 
 def recent_rejected(store: FirestoreStore, limit: int = 20) -> list[dict[str, Any]]:
     query = store.collection("rejected_messages").order_by("receivedAt", direction=firestore.Query.DESCENDING)
-    snaps = store.retry(lambda: list(query.limit(limit).stream()))()
+    snaps = store.read_all(query.limit(limit))
     return [(d := as_dict(s)) | {"receivedAt": _iso(d.get("receivedAt"))} for s in snaps]
 
 
@@ -144,7 +144,7 @@ def get_training(store: FirestoreStore, training_id: str) -> dict[str, Any] | No
 def trained_models(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
     """Trainings that produced a model, newest first: what "Try an image" offers."""
     query = store.collection("trainings").where(filter=FieldFilter("state", "==", "SUCCEEDED"))
-    snaps = store.retry(lambda: list(query.stream()))()
+    snaps = store.read_all(query)
     docs = sorted((as_dict(s) for s in snaps), key=lambda d: str(d.get("createdAt")), reverse=True)
     return [d for d in docs if d.get("model")][:limit]
 
@@ -152,5 +152,5 @@ def trained_models(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any
 def list_imports(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
     """Imports newest first, each with its counts and reported rows (imports_view.py)."""
     query = store.collection("imports").order_by("createdAt", direction=firestore.Query.DESCENDING)
-    snaps = store.retry(lambda: list(query.limit(limit).stream()))()
+    snaps = store.read_all(query.limit(limit))
     return [import_view(snap.id, as_dict(snap)) for snap in snaps]

@@ -1,0 +1,62 @@
+"""Firestore out of reach: reads give up at RETRY_DEADLINE_S, and the status page answers 503 in seconds."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from edgetrain_pipeline import deps as deps_module
+from edgetrain_pipeline.config import get_env
+from edgetrain_pipeline.firestore_store import FirestoreStore
+from google.api_core import exceptions as gexc
+
+from .apps import http_client
+from .fake_automl import FakeAutoMl
+from .recording_publisher import RecordingPublisher
+
+
+@pytest.fixture
+def unreachable_firestore(pipeline_env):
+    """Settings whose Firestore is a closed port on this machine (every call: connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pipeline_env.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{port}")
+    pipeline_env.setenv("RETRY_DEADLINE_S", "3")
+    get_env.cache_clear()
+    return get_env()
+
+
+def test_a_read_gives_up_at_the_retry_deadline(unreachable_firestore):
+    """The client's own retry (up to 300 s a call) ran inside ours, so RETRY_DEADLINE_S did not hold."""
+    store = FirestoreStore(unreachable_firestore)
+    started = time.monotonic()
+    with pytest.raises(gexc.RetryError):
+        store.get("trainings", "tr-1")
+    assert time.monotonic() - started < 20
+
+
+def test_the_status_page_answers_503_within_seconds(unreachable_firestore):
+    """It waited about four minutes on Firestore's retries, then answered a bare 500."""
+    deps_module.set_deps(
+        deps_module.Deps(
+            unreachable_firestore, FirestoreStore(unreachable_firestore), FakeAutoMl(), RecordingPublisher()
+        )
+    )
+    try:
+        client = http_client()
+        for path, kind in (
+            ("/", "text/plain"),
+            ("/api/trainings", "application/json"),
+            ("/imports", "text/plain"),
+        ):
+            started = time.monotonic()
+            response = client.get(path)
+            assert time.monotonic() - started < 20, path
+            assert response.status_code == 503, path
+            assert response.headers["Retry-After"] == "30"
+            assert response.mimetype == kind
+            assert "Temporarily unavailable, try again in a minute" in response.get_data(as_text=True)
+    finally:
+        deps_module.set_deps(None)
