@@ -214,13 +214,21 @@ class AutoMlGateway:
 
     # ---- prediction
 
-    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
+    def predict(
+        self,
+        model: str,
+        image: bytes,
+        score_threshold: float,
+        max_boxes: int,
+        deadline_s: float | None = None,
+    ) -> list[PredictedBox]:
         request = automl_v1.PredictRequest(
             name=model,
             payload=automl_v1.ExamplePayload(image=automl_v1.Image(image_bytes=image)),
             params={"score_threshold": f"{score_threshold:g}", "max_bounding_box_count": str(max_boxes)},
         )
-        response = self.prediction_client.predict(request=request, retry=self._retry)
+        retry = self._retry if deadline_s is None else transient_retry(deadline_s)
+        response = self.prediction_client.predict(request=request, retry=retry, timeout=deadline_s)
         boxes = []
         for annotation in response.payload:
             vertices = annotation.image_object_detection.bounding_box.normalized_vertices

@@ -121,7 +121,15 @@ class TrainingBackend(Protocol):
     def get_operation(self, name: str) -> OperationView:
         """One operation or training by the name create_model/import_data/export_model returned."""
 
-    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
-        """Objects a trained model finds in one encoded image (the status page's "Try an image").
-        InvalidArgument: not an image the backend can decode; FailedPrecondition: the backend serves no
-        online prediction for this model (Vertex AI: only from a deployed endpoint)."""
+    def predict(
+        self,
+        model: str,
+        image: bytes,
+        score_threshold: float,
+        max_boxes: int,
+        deadline_s: float | None = None,
+    ) -> list[PredictedBox]:
+        """Objects a trained model finds in one encoded image (the status page's "Try an image"), retrying
+        transient errors for deadline_s (None: RETRY_DEADLINE_S). InvalidArgument: not an image the backend
+        can decode; FailedPrecondition: the backend serves no online prediction for this model (Vertex AI:
+        only from a deployed endpoint)."""

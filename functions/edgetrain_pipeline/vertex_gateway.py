@@ -219,7 +219,14 @@ class VertexGateway:
         op = self.clients.datasets.get_operation(request={"name": name}, retry=self._retry)
         return requests.operation_view(op)
 
-    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
+    def predict(
+        self,
+        model: str,
+        image: bytes,
+        score_threshold: float,
+        max_boxes: int,
+        deadline_s: float | None = None,
+    ) -> list[PredictedBox]:
         raise gexc.FailedPrecondition(
             "Vertex AI predicts only through a model deployed to an endpoint, which this pipeline does not "
             "create: try images with TRAINING_BACKEND=automl-v1"

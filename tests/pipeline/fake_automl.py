@@ -195,7 +195,14 @@ class FakeAutoMl:
     def count(self, method: str) -> int:
         return sum(1 for call in self.calls if call[0] == method)
 
-    def predict(self, model: str, image: bytes, score_threshold: float, max_boxes: int) -> list[PredictedBox]:
+    def predict(
+        self,
+        model: str,
+        image: bytes,
+        score_threshold: float,
+        max_boxes: int,
+        deadline_s: float | None = None,
+    ) -> list[PredictedBox]:
         """One box per test: a body starting with b"not an image" is refused as the service refuses it, one
         starting with b"<" with a reason holding markup."""
         self._record("predict", model, score_threshold)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import base64
 import io
 import re
+import socket
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from edgetrain_pipeline.automl_gateway import AutoMlGateway
 from edgetrain_pipeline.import_rows import ReportedRow, parse_row
 from markupsafe import escape
 from PIL import Image
@@ -208,6 +211,28 @@ def test_trying_an_image_needs_the_csrf_token_and_refuses_a_file_over_the_limit(
     assert no_model.status_code == 400 and "choose one of the trained models" in no_model.get_data(
         as_text=True
     )
+
+
+@pytest.mark.emulators
+def test_trying_an_image_with_the_backend_out_of_reach_answers_503_within_seconds(deps, tmp_path):
+    """Predict retried for RETRY_DEADLINE_S (60 s here and by default: the status function's timeout)."""
+    put_trained(deps, tmp_path)
+    with socket.socket() as probe:  # a port nothing listens on: every call is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    deps.backend = AutoMlGateway(replace(deps.settings, automl_endpoint=closed))
+    client = http_client()
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/try").get_data(as_text=True)).group(1)
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(picture, format="PNG")
+
+    started = time.monotonic()
+    upload = (io.BytesIO(picture.getvalue()), "a.png")
+    response = client.post("/try", data={"csrf": token, "training": "tr-view", "image": upload})
+
+    assert time.monotonic() - started < 20
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "Temporarily unavailable, try again in a minute" in response.get_data(as_text=True)
 
 
 def test_the_eta_of_a_running_training_is_the_share_left_capped_by_the_budget():

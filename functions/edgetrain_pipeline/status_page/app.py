@@ -208,7 +208,7 @@ def _try(deps: Deps, request: Request) -> Response:
         mimetype = upload.mimetype if upload else ""
         context["filename"] = upload.filename if upload else ""
         context["prediction"] = try_image.predict(
-            deps.backend, chosen["model"], data, mimetype, threshold, context["filename"]
+            deps.backend, chosen["model"], data, mimetype, threshold, context["filename"], _deadline_s(deps)
         )
     except try_image.UploadError as exc:
         return _render(deps, request, "try.html", context | {"error": str(exc)}, 400)
@@ -287,7 +287,7 @@ def _route(path: str) -> tuple[str, list[str]]:
 
 def handle_request(deps: Deps, request: Request) -> Response:
     route, args = _route(request.path)
-    store = deps.store.within(min(READ_DEADLINE_S, deps.settings.retry_deadline_s))
+    store = deps.store.within(_deadline_s(deps))
     try:
         return _handle(dataclasses.replace(deps, store=store), request, route, args)
     except Exception as exc:
@@ -297,6 +297,10 @@ def handle_request(deps: Deps, request: Request) -> Response:
         response = _json({"error": message}, 503) if route.startswith("api/") else _text(message, 503)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
+
+
+def _deadline_s(deps: Deps) -> float:
+    return min(READ_DEADLINE_S, deps.settings.retry_deadline_s)
 
 
 def _text(message: str, status: int) -> Response:

@@ -49,12 +49,13 @@ def predict(
     content_type: str,
     score_threshold: float,
     name: str = "",
+    deadline_s: float | None = None,
 ) -> Prediction:
     """Boxes the model finds in `data` at or above score_threshold, through the backend's Predict.
     UploadError with the backend's message when it refuses the image (named by the upload's file name in
     place of the request field) or the model cannot predict; other API errors propagate."""
     try:
-        found = backend.predict(model, data, score_threshold, MAX_BOXES)
+        found = backend.predict(model, data, score_threshold, MAX_BOXES, deadline_s)
     except gexc.InvalidArgument as exc:
         raise UploadError(f"{name or 'the file'}: {str(exc.message).removeprefix(IMAGE_FIELD)}") from None
     except (gexc.FailedPrecondition, gexc.NotFound) as exc:
