@@ -227,8 +227,10 @@ class AutoMlGateway:
             payload=automl_v1.ExamplePayload(image=automl_v1.Image(image_bytes=image)),
             params={"score_threshold": f"{score_threshold:g}", "max_bounding_box_count": str(max_boxes)},
         )
-        retry = self._retry if deadline_s is None else transient_retry(deadline_s)
-        response = self.prediction_client.predict(request=request, retry=retry, timeout=deadline_s)
+        within: dict = {"retry": self._retry}  # and the method's default timeout per attempt
+        if deadline_s is not None:
+            within = {"retry": transient_retry(deadline_s), "timeout": deadline_s}
+        response = self.prediction_client.predict(request=request, **within)
         boxes = []
         for annotation in response.payload:
             vertices = annotation.image_object_detection.bounding_box.normalized_vertices
