@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -110,20 +111,11 @@ class TrainerConfig:
             numbers = value if isinstance(value, tuple) else (value,)
             if not all(math.isfinite(v) for v in numbers if isinstance(v, float)):
                 raise InvalidArgumentError(f"overrides: {field.name} must be finite, got {value}")
-        for name in ("head_learning_rate", "finetune_learning_rate", "grad_clip_norm", "max_train_seconds"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise InvalidArgumentError(f"overrides: {name} must be > 0, got {value}")
-        for name in (
-            "weight_decay",
-            "ema_epochs",
-            "min_delta",
-            "augment_color",
-            "export_reserve_seconds",
-            "min_validation_images",
-        ):
-            if getattr(self, name) < 0:
-                raise InvalidArgumentError(f"overrides: {name} must be ≥ 0, got {getattr(self, name)}")
+        for names, rule, holds in _MINIMUMS:
+            for name in names:
+                value = getattr(self, name)
+                if value is not None and not holds(value):  # None: an optional setting left unset
+                    raise InvalidArgumentError(f"overrides: {name} must be {rule}, got {value}")
         if not 0 <= self.score_threshold < 1:
             raise InvalidArgumentError(
                 f"overrides: score_threshold must be in [0, 1), got {self.score_threshold}"
@@ -137,33 +129,6 @@ class TrainerConfig:
             raise InvalidArgumentError(
                 f"overrides: augment_scale must be [low, high] with 0 < low ≤ high, got {[low, high]}"
             )
-        positive = [
-            "cache_views",
-            "cache_max_mib",
-            "images_max_mib",
-            "head_max_epochs",
-            "head_batch_size",
-            "finetune_max_epochs",
-            "finetune_batch_size",
-            "patience",
-            "calibration_images",
-            "max_detections",
-            "classes_per_detection",
-        ]
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise InvalidArgumentError(f"overrides: {name} must be ≥ 1, got {getattr(self, name)}")
-        if self.finetune_warmup_epochs <= 0:
-            raise InvalidArgumentError(
-                f"overrides: finetune_warmup_epochs must be > 0, got {self.finetune_warmup_epochs}"
-            )
-        for name in ("threads", "max_threads"):
-            if getattr(self, name) < 0:
-                raise InvalidArgumentError(f"overrides: {name} must be ≥ 0, got {getattr(self, name)}")
-        for name in ("max_epochs", "max_train_images", "max_eval_images"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InvalidArgumentError(f"overrides: {name} must be ≥ 1, got {value}")
         if self.input_size is not None and (self.input_size < 64 or self.input_size % 64):
             raise InvalidArgumentError(
                 f"overrides: input_size must be a multiple of 64, got {self.input_size}"
@@ -184,10 +149,6 @@ class TrainerConfig:
             raise InvalidArgumentError(
                 f"overrides: selection_metric must be one of {SELECTION_METRICS}, got {metric!r}"
             )
-        if self.giou_weight <= 0:
-            raise InvalidArgumentError(f"overrides: giou_weight must be > 0, got {self.giou_weight}")
-        if self.cooldown_epochs < 0:
-            raise InvalidArgumentError(f"overrides: cooldown_epochs must be ≥ 0, got {self.cooldown_epochs}")
         if not self.cache_features and not self.finetune:
             raise InvalidArgumentError("overrides: cache_features and finetune cannot both be off")
 
@@ -196,6 +157,58 @@ class TrainerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# (settings, rule, check): the lower bounds TrainerConfig.validate applies
+_MINIMUMS: tuple[tuple[tuple[str, ...], str, Callable[[Any], bool]], ...] = (
+    (
+        (
+            "cache_views",
+            "cache_max_mib",
+            "images_max_mib",
+            "head_max_epochs",
+            "head_batch_size",
+            "finetune_max_epochs",
+            "finetune_batch_size",
+            "patience",
+            "calibration_images",
+            "max_detections",
+            "classes_per_detection",
+            "max_epochs",
+            "max_train_images",
+            "max_eval_images",
+        ),
+        "≥ 1",
+        lambda value: value >= 1,
+    ),
+    (
+        (
+            "head_learning_rate",
+            "finetune_learning_rate",
+            "finetune_warmup_epochs",
+            "grad_clip_norm",
+            "giou_weight",
+            "max_train_seconds",
+        ),
+        "> 0",
+        lambda value: value > 0,
+    ),
+    (
+        (
+            "weight_decay",
+            "ema_epochs",
+            "min_delta",
+            "augment_color",
+            "export_reserve_seconds",
+            "min_validation_images",
+            "cooldown_epochs",
+            "threads",
+            "max_threads",
+        ),
+        "≥ 0",
+        lambda value: value >= 0,
+    ),
+)
 
 
 def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
