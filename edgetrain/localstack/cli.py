@@ -156,15 +156,16 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"edgetrain local-stack run: {error}", markup=False)
         return EXIT_USAGE
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = args.var_dir / run_id
     try:
-        (args.var_dir / run_id).mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # --var-dir under a file, or not writable
         problem = f"--var-dir {args.var_dir}: cannot create a run folder in it ({error.strerror or error})"
         console.print(f"edgetrain local-stack run: {problem}", markup=False)
         return EXIT_USAGE
 
     config = StackConfig(
-        run_dir=args.var_dir / run_id,
+        run_dir=run_dir,
         functions_source=args.functions_source.resolve(),
         trainer_overrides=overrides,
         poll_interval_s=args.poll_interval,

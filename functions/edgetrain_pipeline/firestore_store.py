@@ -13,7 +13,7 @@ handlers idempotent. The collections (schema in docs/pipeline.md):
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -50,30 +50,31 @@ class FirestoreStore:
         self._settings = settings
         self._client = client
         self._lock = threading.Lock()
-        self._deadline_s = settings.retry_deadline_s
         self.retry = transient_retry(settings.retry_deadline_s)
 
     def within(self, deadline_s: float) -> FirestoreStore:
         """This store on the same client, giving up on transient errors after deadline_s (a page someone
         waits on answers "unavailable" in seconds instead of minutes)."""
-        shorter = copy.copy(self)
-        shorter._client = self.client
-        shorter._deadline_s = deadline_s
-        shorter.retry = transient_retry(deadline_s)
-        return shorter
+        return FirestoreStore(dataclasses.replace(self._settings, retry_deadline_s=deadline_s), self.client)
+
+    @property
+    def _one_attempt(self) -> dict[str, Any]:
+        """What each client call gets: no retry of the client's own (self.retry is the only one), and at
+        most the deadline."""
+        return {"retry": None, "timeout": self._settings.retry_deadline_s}
 
     def call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """One Firestore call, retried on transient errors until this store's deadline. The client's own
         default retry (up to 300 s a call, nested inside ours) is off, so the deadline is the only one."""
-        return self.retry(method)(*args, retry=None, timeout=self._deadline_s, **kwargs)
+        return self.retry(method)(*args, **self._one_attempt, **kwargs)
 
     def read_all(self, query: Any) -> list[Any]:
         """The snapshots of a query or collection, its stream read whole in each attempt."""
-        return self.retry(lambda: list(query.stream(retry=None, timeout=self._deadline_s)))()
+        return self.retry(lambda: list(query.stream(**self._one_attempt)))()
 
     def get_many(self, refs: list[firestore.DocumentReference]) -> list[Any]:
         """The snapshots of these documents (missing ones too), in one batched read."""
-        return self.retry(lambda: list(self.client.get_all(refs, retry=None, timeout=self._deadline_s)))()
+        return self.retry(lambda: list(self.client.get_all(refs, **self._one_attempt)))()
 
     @property
     def client(self) -> firestore.Client:
