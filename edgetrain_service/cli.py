@@ -134,7 +134,6 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if not is_loopback(args.host) and not args.token:
         print(f"edgetrain serve: binding {args.host} (not loopback) requires --token", file=sys.stderr)
         return 2

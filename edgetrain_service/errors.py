@@ -42,13 +42,6 @@ class PermissionDenied(ServiceError):
     grpc_code = grpc.StatusCode.PERMISSION_DENIED
 
 
-class PayloadTooLarge(ServiceError):
-    """A REST body over the size limit (refused before it is read)."""
-
-    http_status = 413
-    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
-
-
 class UnsupportedMediaType(ServiceError):
     http_status = 415
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT

@@ -1,5 +1,5 @@
-"""What a REST request must look like before its body is read: a Host this server answers to, no browser
-Origin unless allowed, a JSON Content-Type on writes, and a bounded body.
+"""What a REST request must look like before it is served: a Host this server answers to, no browser Origin
+unless allowed, and a JSON Content-Type on writes (the HTTP server, rest_server.py, bounds the body).
 
 Without a token the service trusts anything that reaches its loopback port, so a web page must not be able to
 reach it: DNS rebinding arrives with a foreign Host header, a cross-site form or fetch with an Origin header
@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Request
 
-from .errors import PayloadTooLarge, PermissionDenied, UnsupportedMediaType
+from .errors import PermissionDenied, UnsupportedMediaType
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# A Predict body carries a base64 image: AutoML's 30 MB limit is 40 MB encoded, plus the JSON around it.
-MAX_BODY_BYTES = 42 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,6 @@ class HttpGuard:
     check_host: bool = True
     hosts: frozenset[str] = frozenset()
     origins: frozenset[str] = field(default_factory=frozenset)
-    max_body_bytes: int = MAX_BODY_BYTES
 
     def check(self, request: Request) -> None:
         if self.check_host:
@@ -44,11 +41,6 @@ class HttpGuard:
             raise PermissionDenied(
                 f"Requests from the browser origin {origin!r} are refused (edgetrain serve --allow-origin)."
             )
-        if request.content_length is not None and request.content_length > self.max_body_bytes:
-            raise PayloadTooLarge(
-                f"Request body of {request.content_length} bytes is over the limit of {self.max_body_bytes}."
-            )
-        request.max_content_length = self.max_body_bytes  # a chunked body is cut off at the limit too
         # A write with no body and no Content-Type (`curl -X POST …:cancel`) has nothing to misread; an empty
         # form still sends its Content-Type, and a browser's fetch sends an Origin header (refused above).
         empty = not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", "")

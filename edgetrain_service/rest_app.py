@@ -12,12 +12,12 @@ import re
 import time
 
 from google.protobuf import json_format
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from . import auth
 from .api import AUTOML, OPERATIONS, PREDICTION, ServiceApi
-from .errors import Internal, InvalidArgument, NotFound, PayloadTooLarge, ServiceError
+from .errors import Internal, InvalidArgument, NotFound, ServiceError
 from .http_guard import HttpGuard
 
 _LOGGER = logging.getLogger("edgetrain.service.rest")
@@ -132,10 +132,6 @@ class RestApp:
             response = Response(
                 json.dumps(error_body(error)), status=error.http_status, mimetype="application/json"
             )
-        except RequestEntityTooLarge:  # a chunked body that ran past the limit
-            limit = self.guard.max_body_bytes
-            too_large = PayloadTooLarge(f"Request body is over the limit of {limit} bytes.")
-            response = Response(json.dumps(error_body(too_large)), status=413, mimetype="application/json")
         except HTTPException as error:
             response = error.get_response()
         except Exception as error:  # an unexpected bug: report INTERNAL, keep serving

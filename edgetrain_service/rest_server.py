@@ -1,48 +1,57 @@
-"""The REST transport's HTTP server: werkzeug's threaded server with a fixed number of request threads.
+"""The REST transports' HTTP server: waitress, a production WSGI server, on a thread of its own.
 
-werkzeug's own threaded server starts a thread per connection, without limit. Here the accept loop waits for
-a free slot instead, so connections past the limit wait in the kernel's listen backlog and the server's
-threads and memory stay bounded.
+waitress reads each request, headers and body, in one event loop and hands only whole requests to its fixed
+pool of threads, so a client that sends slowly (or not at all) holds a connection, never a request thread.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from waitress import wasyncore
+from waitress.server import create_server
 
+# A Predict body carries a base64 image: AutoML's 30 MB limit is 40 MB encoded, plus the JSON around it.
+MAX_BODY_BYTES = 42 * 1024 * 1024
 REST_THREADS = 16
-SOCKET_TIMEOUT_S = 60.0  # a connection that sends nothing for this long gives its thread back
+CONNECTION_LIMIT = 400  # open connections a port; two ports stay well inside the usual limit of 1,024 files
+IDLE_TIMEOUT_S = 60.0  # a connection with no request in progress is closed after this long without a byte
 
 
-class _Handler(WSGIRequestHandler):
-    timeout = SOCKET_TIMEOUT_S
-
-
-class BoundedWSGIServer(ThreadedWSGIServer):
-    def __init__(self, host: str, port: int, app, threads: int = REST_THREADS):
-        super().__init__(host, port, app, handler=_Handler)
-        self.threads = threads
-        self._slots = threading.BoundedSemaphore(threads)
-        self._stopping = threading.Event()
-
-    def process_request(self, request, client_address) -> None:
-        while not self._slots.acquire(timeout=0.5):
-            if self._stopping.is_set():
-                self.shutdown_request(request)
-                return
+class RestServer:
+    def __init__(self, host: str, port: int, app, name: str, threads: int = REST_THREADS):
+        # one address, as the gRPC port's: waitress would bind every address a host name resolves to
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        ip = str(address[0])
+        self._map: dict = {}
         try:
-            super().process_request(request, client_address)  # starts the request's thread
-        except BaseException:
-            self._slots.release()
-            raise
+            self._server = create_server(
+                app,
+                map=self._map,
+                listen=f"[{ip}]:{port}" if family == socket.AF_INET6 else f"{ip}:{port}",
+                threads=threads,
+                connection_limit=CONNECTION_LIMIT,
+                channel_timeout=IDLE_TIMEOUT_S,
+                max_request_body_size=MAX_BODY_BYTES,  # 413 once Content-Length or a chunked body passes it
+                asyncore_use_poll=True,  # select() cannot watch descriptors past 1024
+                ident="edgetrain",
+            )
+        except OSError as error:
+            raise OSError(f"cannot bind REST to {host}:{port}: {error.strerror or error}") from error
+        self.port = int(self._server.effective_port)
+        self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
 
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+    def start(self) -> None:
+        self._thread.start()
 
-    def shutdown(self) -> None:
-        self._stopping.set()
-        super().shutdown()
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop accepting, let requests in flight answer (up to `grace_s`), then close every connection."""
+        self._in_loop(lambda: wasyncore.dispatcher.close(self._server))  # the listening socket only
+        self._server.task_dispatcher.shutdown(timeout=grace_s)
+        self._in_loop(lambda: [dispatcher.close() for dispatcher in list(self._map.values())])
+        self._thread.join(timeout=grace_s)
+
+    def _in_loop(self, thunk) -> None:
+        """waitress's socket map belongs to its loop thread: change it there."""
+        self._server.trigger.pull_trigger(thunk)

@@ -4,7 +4,6 @@ scheduler and its worker processes."""
 from __future__ import annotations
 
 import logging
-import threading
 
 from .api import ServiceApi
 from .config import ServiceConfig
@@ -13,7 +12,7 @@ from .grpc_server import create_server
 from .http_guard import HttpGuard
 from .jobs import Scheduler
 from .rest_app import RestApp
-from .rest_server import BoundedWSGIServer
+from .rest_server import RestServer
 from .store import Store
 from .vertex.rest import ROUTES as VERTEX_ROUTES
 
@@ -41,15 +40,11 @@ class Service:
         self.scheduler = Scheduler(self.store, config)
         self.api.on_enqueue = self.scheduler.wake
         self.grpc_server, self.grpc_port = create_server(self.api, f"{host}:{grpc_port}", token)
-        self.rest_server = BoundedWSGIServer(host, rest_port, RestApp(self.api, token, guard))
-        self.rest_port = self.rest_server.server_port
-        self._rest_thread = threading.Thread(target=self.rest_server.serve_forever, name="rest", daemon=True)
+        self.rest_server = RestServer(host, rest_port, RestApp(self.api, token, guard), name="rest")
+        self.rest_port = self.rest_server.port
         # Vertex's REST paths have AutoML's shape (Google tells them apart by host): a port of their own
-        self.vertex_rest_server = BoundedWSGIServer(
-            host, vertex_rest_port, RestApp(self.api, token, guard, routes=VERTEX_ROUTES)
-        )
-        self._vertex_thread = threading.Thread(
-            target=self.vertex_rest_server.serve_forever, name="vertex-rest", daemon=True
+        self.vertex_rest_server = RestServer(
+            host, vertex_rest_port, RestApp(self.api, token, guard, routes=VERTEX_ROUTES), name="vertex-rest"
         )
 
     @property
@@ -62,13 +57,13 @@ class Service:
 
     @property
     def vertex_rest_url(self) -> str:
-        return f"http://{self.host}:{self.vertex_rest_server.server_port}"
+        return f"http://{self.host}:{self.vertex_rest_server.port}"
 
     def start(self) -> None:
         self.scheduler.start()
         self.grpc_server.start()
-        self._rest_thread.start()
-        self._vertex_thread.start()
+        self.rest_server.start()
+        self.vertex_rest_server.start()
         _LOGGER.info(
             "serving gRPC on %s and REST on %s (data dir %s)",
             self.grpc_target,
@@ -78,8 +73,8 @@ class Service:
 
     def stop(self) -> None:
         """Stop taking requests, then stop workers (their jobs stay queued for the next start)."""
-        self.rest_server.shutdown()
-        self.vertex_rest_server.shutdown()
+        self.rest_server.stop()
+        self.vertex_rest_server.stop()
         self.grpc_server.stop(grace=5).wait()
         self.scheduler.stop()
         _LOGGER.info("stopped")

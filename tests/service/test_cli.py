@@ -75,12 +75,19 @@ def test_a_port_outside_0_to_65535_is_a_usage_error(tmp_path, flag, value):
     assert f"{flag}: {value!r} is not a port: 0 (any free port) to 65535" in result.stderr
 
 
-def test_a_grpc_port_in_use_is_refused_not_shared(tmp_path):
+@pytest.mark.parametrize(
+    "flag, key, transport",
+    [
+        ("--grpc-port", "grpc", "gRPC"),
+        ("--rest-port", "rest", "REST"),
+        ("--vertex-rest-port", "vertex_rest", "REST"),
+    ],
+)
+def test_a_port_in_use_is_refused_not_shared(tmp_path, flag, key, transport):
     """grpc binds with SO_REUSEPORT by default: a second service on the port took half the requests."""
-    other_ports_free = ["--rest-port", "0", "--vertex-rest-port", "0"]
+    any_free = ["--grpc-port", "0", "--rest-port", "0", "--vertex-rest-port", "0"]
     first = subprocess.Popen(
-        [sys.executable, "-m", "edgetrain_service.cli", "--data-dir", str(tmp_path / "a"), "--grpc-port", "0"]
-        + other_ports_free,
+        [sys.executable, "-m", "edgetrain_service.cli", "--data-dir", str(tmp_path / "a"), *any_free],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -88,18 +95,11 @@ def test_a_grpc_port_in_use_is_refused_not_shared(tmp_path):
     try:
         ready = first.stdout.readline()
         assert ready.startswith(READY_PREFIX), ready
-        port = ready.split("grpc=", 1)[1].split()[0].rsplit(":", 1)[1]
-        second = run(
-            "-m",
-            "edgetrain_service.cli",
-            "--data-dir",
-            str(tmp_path / "b"),
-            "--grpc-port",
-            port,
-            *other_ports_free,
-        )
+        port = dict(part.split("=", 1) for part in ready.split()[len(READY_PREFIX.split()) :])[key]
+        port = port.rsplit(":", 1)[1]
+        second = run("-m", "edgetrain_service.cli", "--data-dir", str(tmp_path / "b"), *any_free, flag, port)
         assert second.returncode == 1
-        assert f"edgetrain serve: cannot start: cannot bind gRPC to 127.0.0.1:{port}" in second.stderr
+        assert f"edgetrain serve: cannot start: cannot bind {transport} to 127.0.0.1:{port}" in second.stderr
     finally:
         first.terminate()
         first.wait(timeout=60)

@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from edgetrain_service.http_guard import MAX_BODY_BYTES
 from edgetrain_service.process import ServiceProcess
-from edgetrain_service.rest_server import REST_THREADS
+from edgetrain_service.rest_server import MAX_BODY_BYTES, REST_THREADS
 
 from .conftest import PARENT, rest_client
 
@@ -139,7 +138,7 @@ def test_body_over_the_limit_is_413_before_it_is_sent(guarded):
     ).encode()
     started = time.monotonic()
     answer = _raw_request(guarded, head)  # no body follows: the answer cannot wait for it
-    assert answer.startswith(b"HTTP/1.1 413") and b"over the limit" in answer
+    assert answer.startswith(b"HTTP/1.1 413") and f"max_body of {MAX_BODY_BYTES}".encode() in answer
     assert time.monotonic() - started < 10
 
 
@@ -159,3 +158,19 @@ def test_idle_connections_do_not_get_a_thread_each(guarded):
             sock.close()
     # once they are gone the server answers again
     assert requests.get(_datasets(guarded), timeout=60).status_code == 200
+
+
+def test_clients_that_send_slowly_do_not_hold_the_request_threads(guarded):
+    address = urlsplit(guarded.rest_url)
+    head = f"GET /v1/{PARENT}/datasets HTTP/1.1\r\nHost: 127.0.0.1:{address.port}\r\n".encode()
+    slow = [socket.create_connection((address.hostname, address.port), timeout=30) for _ in range(40)]
+    try:
+        for sock in slow:
+            sock.sendall(head)  # and never the blank line that ends the headers
+        time.sleep(1.0)
+        started = time.monotonic()
+        assert requests.get(_datasets(guarded), timeout=20).status_code == 200
+        assert time.monotonic() - started < 10
+    finally:
+        for sock in slow:
+            sock.close()
