@@ -125,6 +125,18 @@ def _load_overrides(path: Path | None) -> dict:
     return overrides
 
 
+def _cannot_create(folder: Path) -> str | None:
+    """Why `folder` cannot be the service's folder, or None (it exists or was created)."""
+    nearest = next(path for path in (folder, *folder.parents) if path.exists())
+    if not nearest.is_dir():
+        return f"{nearest} is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"cannot create it ({error.strerror or error})"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from .auth import is_loopback
     from .config import ServiceConfig
@@ -143,6 +155,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.cancel_grace_seconds >= 0:  # nan too: it killed every cancelled worker at once
         print("edgetrain serve: --cancel-grace-seconds must be a number, 0 or more", file=sys.stderr)
         return 2
+    for flag, folder in (("--data-dir", args.data_dir), ("--storage-root", args.storage_root)):
+        problem = folder and _cannot_create(folder)
+        if problem:
+            print(f"edgetrain serve: {flag} {folder}: {problem}", file=sys.stderr)
+            return 2
     missing = [str(folder) for folder in args.allow_local_dir if not folder.is_dir()]
     if missing:
         print(f"edgetrain serve: --allow-local-dir {', '.join(missing)}: no such folder", file=sys.stderr)

@@ -103,3 +103,14 @@ def test_a_port_in_use_is_refused_not_shared(tmp_path, flag, key, transport):
     finally:
         first.terminate()
         first.wait(timeout=60)
+
+
+@pytest.mark.parametrize("flag", ["--data-dir", "--storage-root"])
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_a_data_folder_that_is_a_file_is_a_usage_error(tmp_path, flag, under):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    folders = {"--data-dir": tmp_path / "data", "--storage-root": tmp_path / "gcs", flag: a_file / under}
+    result = run("-m", "edgetrain_service.cli", *(str(part) for pair in folders.items() for part in pair))
+    assert result.returncode == 2
+    assert f"edgetrain serve: {flag} {a_file / under}: {a_file} is a file, not a folder" in result.stderr
