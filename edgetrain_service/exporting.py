@@ -10,6 +10,7 @@ from . import artifacts, names, operations
 from .config import ServiceConfig
 from .errors import FailedPrecondition, InvalidArgument
 from .job_payloads import ExportJob
+from .models import refuse_object_in_the_way
 from .protos import Empty
 from .store import Store
 
@@ -24,6 +25,7 @@ def run_export(store: Store, config: ServiceConfig, op_name: str, job: ExportJob
         return
     result = artifacts.read_result(config, names.parse_name(job.model, "models").id)
     dest = Path(job.dest)
+    refuse_object_in_the_way(config, dest)  # one may have appeared since the request
     remove_with_partials(dest)  # a re-run after a crash starts from an empty folder
     if job.format == "tflite":
         # The package that was trained and evaluated, byte for byte (not a re-quantized copy).

@@ -7,6 +7,7 @@ import datetime as dt
 import shutil
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from edgetrain_trainer import EXPORT_FORMATS, MODEL_TYPES
 from edgetrain_trainer.errors import InvalidArgumentError
@@ -215,6 +216,7 @@ def export_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
         )
     base = config.resolve_uri(prefix, "output_config.gcs_destination.output_uri_prefix")
     dest = base / export_dir_name(model_format, model.display_name, dt.datetime.now(dt.UTC))
+    refuse_object_in_the_way(config, dest)
     details = t("ExportModelOperationMetadata")()
     details.output_info.gcs_output_directory = config.to_gcs_uri(dest) + "/"
     job = ExportJob(model=model.name, format=model_format, dest=str(dest))
@@ -222,6 +224,17 @@ def export_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
         op = operations.start(db, names.location_of(model.name), model.name, "export_model_details", details)
         Store.insert_job(db, op.name, job)
     return op
+
+
+def refuse_object_in_the_way(config: ServiceConfig, dest: Path) -> None:
+    """Real GCS keeps an object and a prefix of the same name; a local storage root cannot, and an export
+    under a file would fail in the worker as INTERNAL."""
+    nearest = next(path for path in (dest, *dest.parents) if path.exists())
+    if not nearest.is_dir():
+        raise FailedPrecondition(
+            f"{config.to_gcs_uri(nearest)} is an object in this service's storage root, which cannot also "
+            "hold a prefix of that name (real GCS can): choose another output_uri_prefix."
+        )
 
 
 def get_model_evaluation(store: Store, request) -> ModelEvaluation:

@@ -161,6 +161,18 @@ def test_export_unknown_format_is_invalid_argument(client, trainings):
         )
 
 
+@pytest.mark.parametrize("prefix", ["gs://test-bucket/taken", "gs://test-bucket/taken/deeper/"])
+def test_export_under_an_object_is_refused_before_it_starts(client, trainings, service, prefix):
+    # Real GCS keeps an object and a prefix of the same name; a local storage root cannot
+    (service.storage_root / "test-bucket").mkdir(parents=True, exist_ok=True)
+    (service.storage_root / "test-bucket" / "taken").write_text("an object, not a folder")
+    with pytest.raises(exceptions.FailedPrecondition, match="gs://test-bucket/taken is an object"):
+        client.export_model(
+            name=trainings.low_latency.name,
+            output_config={"model_format": "tflite", "gcs_destination": {"output_uri_prefix": prefix}},
+        )
+
+
 def test_predict_respects_threshold_and_max_boxes(prediction_client, trainings):
     image = (CARDS / "images" / "IMG_2383.JPG").read_bytes()
     response = prediction_client.predict(
