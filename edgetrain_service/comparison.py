@@ -29,14 +29,16 @@ from .config import ServiceConfig
 from .errors import FailedPrecondition
 from .job_payloads import TrainJob
 from .models import KIND
+from .resource_labels import (
+    COMPARED_LATENCY_LABEL,
+    COMPARED_TEST_IMAGES_LABEL,
+    LATENCY_LABEL,
+    TEST_IMAGES_LABEL,
+)
 from .store import Store
 
 _LOGGER = logging.getLogger("edgetrain.service.comparison")
 
-TEST_IMAGES_LABEL = "edgetrain-test-images"  # images_digest of the TEST images the model was evaluated on
-LATENCY_LABEL = "edgetrain-latency-us"  # int8 TF Lite median invoke time, 2 threads, microseconds
-COMPARED_TEST_IMAGES_LABEL = "edgetrain-compared-test-images"
-COMPARED_LATENCY_LABEL = "edgetrain-compared-latency-us"
 COMPARED_PREFIX = "compared-to:"  # display_name of the compared model's evaluations: compared-to:ID[:label]
 
 

@@ -9,6 +9,7 @@ from .config import ServiceConfig
 from .errors import invalid_field
 from .job_payloads import ImportJob
 from .protos import AnnotationSpec, Dataset, Empty, lro, now, t
+from .resource_labels import validate_labels
 from .resources import load, mask_paths, page
 from .store import Store
 
@@ -26,6 +27,7 @@ def create_dataset(store: Store, request) -> lro.Operation:
     dataset = Dataset()
     dataset.CopyFrom(request.dataset)
     names.validate_display_name(dataset.display_name, "dataset.display_name")
+    validate_labels(dataset.labels, "dataset.labels")
     if dataset.WhichOneof("dataset_metadata") != "image_object_detection_dataset_metadata":
         raise invalid_field(
             "dataset.image_object_detection_dataset_metadata",
@@ -63,6 +65,7 @@ def update_dataset(store: Store, request) -> Dataset:
         elif path == "description":
             current.description = request.dataset.description
         else:
+            validate_labels(request.dataset.labels, "dataset.labels")
             current.labels.clear()
             current.labels.update(request.dataset.labels)
     current.etag = str(int(current.etag or "0") + 1)

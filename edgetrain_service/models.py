@@ -18,6 +18,7 @@ from .config import ServiceConfig
 from .errors import FailedPrecondition, InvalidArgument, invalid_field
 from .job_payloads import BASE_MODEL_LABEL, COMPARE_TO_LABEL, ExportJob, TrainJob
 from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
+from .resource_labels import MAX_CREATE_MODEL_LABELS, validate_labels
 from .resources import load, mask_paths, page
 from .store import Store
 
@@ -94,6 +95,7 @@ def create_model(
     record: Callable[[sqlite3.Connection, lro.Operation, str], None] | None = None,
     base: str | None = None,
     base_field: str = f"model.labels[{BASE_MODEL_LABEL}]",
+    labels_field: str = "model.labels",
 ) -> lro.Operation:
     """`trainer_overrides`: this training's settings over the server's (Vertex's disableEarlyStopping).
     `record(db, operation, model name)` writes more in the same transaction (Vertex's training pipeline).
@@ -102,6 +104,7 @@ def create_model(
     parent = names.parse_location(request.parent)
     model = request.model
     names.validate_display_name(model.display_name, "model.display_name")
+    validate_labels(model.labels, labels_field, MAX_CREATE_MODEL_LABELS)
     model_type, budget = _validate_metadata(model)
     if not model.dataset_id:
         raise invalid_field("model.dataset_id", "is required")
@@ -169,6 +172,7 @@ def update_model(store: Store, request) -> Model:
         if path == "display_name":
             model.display_name = names.validate_display_name(request.model.display_name, "model.display_name")
         else:
+            validate_labels(request.model.labels, "model.labels")
             model.labels.clear()
             model.labels.update(request.model.labels)
     _save(store, model)

@@ -19,6 +19,7 @@ from ..importer import remove_copies
 from ..protos import Dataset as AutoMlDataset
 from ..protos import now
 from ..protos import t as automl_t
+from ..resource_labels import validate_labels
 from ..store import Store
 from . import import_files, names, operations
 from .filters import listed_by_display_name
@@ -40,6 +41,7 @@ def create_dataset(store: Store, request):
     dataset = request.dataset
     only_fields(dataset, DATASET_FIELDS, OUTPUT_ONLY, "dataset")
     names.validate_display_name(dataset.display_name, "dataset.display_name")
+    validate_labels(dataset.labels, "dataset.labels")
     if dataset.metadata_schema_uri != names.IMAGE_DATASET_SCHEMA:
         raise invalid_field(
             "dataset.metadata_schema_uri",

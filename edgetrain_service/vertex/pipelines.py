@@ -30,6 +30,7 @@ from ..job_payloads import COMPARE_TO_LABEL
 from ..protos import Empty, lro, now
 from ..protos import Model as AutoMlModel
 from ..protos import t as automl_t
+from ..resource_labels import validate_labels
 from ..resources import page
 from ..store import Store
 from . import names, operations
@@ -106,6 +107,7 @@ def create_training_pipeline(store: Store, request):
     pipeline, field = request.training_pipeline, "training_pipeline"
     only_fields(pipeline, PIPELINE_FIELDS, PIPELINE_OUTPUT_ONLY, field)
     names.validate_display_name(pipeline.display_name, f"{field}.display_name")
+    validate_labels(pipeline.labels, f"{field}.labels")
     if pipeline.training_task_definition != names.OBJECT_DETECTION_TRAINING:
         raise invalid_field(
             f"{field}.training_task_definition",
@@ -157,6 +159,7 @@ def create_training_pipeline(store: Store, request):
         record=record,
         base=base,
         base_field=f"{inputs_field}.uptrainBaseModelId",
+        labels_field=f"{field}.model_to_upload.labels",
     )
     return view(store, stored, model_names[0])
 

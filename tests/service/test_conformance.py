@@ -194,6 +194,12 @@ def test_predict_respects_threshold_and_max_boxes(prediction_client, trainings):
 
 
 def test_update_then_delete_model(client, trainings):
+    with pytest.raises(exceptions.InvalidArgument, match="model.labels: key 'Suite'"):
+        client.update_model(
+            model={"name": trainings.versatile.name, "labels": {"Suite": "x"}},
+            update_mask={"paths": ["labels"]},
+        )
+    assert client.get_model(name=trainings.versatile.name).labels["suite"] == "service-tests"
     model = client.update_model(
         model={"name": trainings.versatile.name, "display_name": "renamed"},
         update_mask={"paths": ["display_name"]},

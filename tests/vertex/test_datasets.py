@@ -39,6 +39,16 @@ def test_a_dataset_of_another_kind_is_refused_naming_the_field(clients):
         )
 
 
+def test_dataset_labels_google_would_refuse_are_refused_naming_the_field(clients):
+    dataset = {
+        "display_name": "t",
+        "metadata_schema_uri": names.IMAGE_DATASET_SCHEMA,
+        "labels": {"team": "A B"},
+    }
+    with pytest.raises(exceptions.InvalidArgument, match="dataset.labels: value 'A B' of 'team'"):
+        clients.datasets.create_dataset(parent=PARENT, dataset=dataset)
+
+
 def test_list_options_the_service_cannot_apply_are_refused(clients):
     with pytest.raises(exceptions.InvalidArgument, match="order_by"):
         list(clients.datasets.list_datasets(request={"parent": PARENT, "order_by": "display_name"}))

@@ -32,6 +32,14 @@ def _refused(clients, dataset, field: str, **changes):
     return raised.value.message
 
 
+@pytest.mark.parametrize(
+    "path, field",
+    [("labels", "training_pipeline.labels"), ("model_to_upload__labels", "model_to_upload.labels")],
+)
+def test_labels_google_would_refuse_are_refused_naming_the_field(clients, dataset, path, field):
+    assert "'Suite'" in _refused(clients, dataset, field, **{path: {"Suite": "vertex"}})
+
+
 @pytest.mark.parametrize("budget", [999, 100_001, 1500.5])
 def test_budget_outside_1000_to_100000_is_refused_naming_the_field(clients, dataset, budget):
     message = _refused(
