@@ -113,5 +113,5 @@ def test_max_threads_caps_the_automatic_count_and_threads_overrides_both():
 
 @pytest.mark.parametrize("key", ["threads", "max_threads"])
 def test_a_negative_thread_count_is_refused(key):
-    with pytest.raises(InvalidArgumentError, match=f"{key} must be ≥ 0"):
+    with pytest.raises(InvalidArgumentError, match=f"{key}: Input should be greater than or equal to 0"):
         TrainerConfig.from_overrides({key: -1})

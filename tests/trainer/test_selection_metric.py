@@ -36,5 +36,7 @@ def test_map50_keeps_the_epoch_that_finds_the_most_objects():
 
 def test_the_default_selects_on_map50_95_and_an_unknown_metric_is_refused():
     assert TrainerConfig().selection_metric == "map50_95"
-    with pytest.raises(InvalidArgumentError, match="selection_metric must be one of"):
+    with pytest.raises(
+        InvalidArgumentError, match="selection_metric: Input should be 'map50' or 'map50_95', got 'f1'"
+    ):
         TrainerConfig.from_overrides({"selection_metric": "f1"})
