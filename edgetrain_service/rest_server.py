@@ -15,7 +15,8 @@ from waitress.server import create_server
 # A Predict body carries a base64 image: AutoML's 30 MB limit is 40 MB encoded, plus the JSON around it.
 MAX_BODY_BYTES = 42 * 1024 * 1024
 REST_THREADS = 16
-CONNECTION_LIMIT = 400  # open connections a port; two ports stay well inside the usual limit of 1,024 files
+# open connections a port (waitress's default); each may buffer a body of up to MAX_BODY_BYTES
+CONNECTION_LIMIT = 100
 IDLE_TIMEOUT_S = 60.0  # a connection with no request in progress is closed after this long without a byte
 
 
