@@ -17,7 +17,7 @@ MAX_BODY_BYTES = 42 * 1024 * 1024
 REST_THREADS = 16
 # open connections a port (waitress's default); each may buffer a body of up to MAX_BODY_BYTES
 CONNECTION_LIMIT = 100
-IDLE_TIMEOUT_S = 60.0  # a connection with no request in progress is closed after this long without a byte
+IDLE_TIMEOUT_S = 60.0  # a connection silent this long is closed, unless a request of it is being served
 
 
 class RestServer:
@@ -50,8 +50,12 @@ class RestServer:
         """Stop accepting, let requests in flight answer (up to `grace_s`), then close every connection."""
         self._in_loop(lambda: wasyncore.dispatcher.close(self._server))  # the listening socket only
         self._server.task_dispatcher.shutdown(timeout=grace_s)
-        self._in_loop(lambda: [dispatcher.close() for dispatcher in list(self._map.values())])
+        self._in_loop(self._close_everything)  # the loop ends with nothing left to watch
         self._thread.join(timeout=grace_s)
+
+    def _close_everything(self) -> None:
+        for dispatcher in list(self._map.values()):  # connections and waitress's wake-up pipe
+            dispatcher.close()
 
     def _in_loop(self, thunk) -> None:
         """waitress's socket map belongs to its loop thread: change it there."""
