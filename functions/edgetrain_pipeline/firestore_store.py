@@ -20,12 +20,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from .config import Settings
-from .retrying import transient_retry
+from .retrying import is_retry_exhausted, transient_retry
 
 TRANSACTION_ATTEMPTS = 5  # then back off (retrying.py): many concurrent deliveries contend on one document
 BATCH_LIMIT = 500  # Firestore's maximum writes per batch
@@ -96,9 +95,13 @@ class FirestoreStore:
                 return firestore.transactional(body)(
                     self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
                 )
-            except ValueError as exc:  # "Failed to commit transaction in N attempts" from the last Aborted
-                if isinstance(exc.__cause__, gexc.Aborted):
-                    raise exc.__cause__ from exc
+            except ValueError as exc:
+                # The client's own ValueErrors hide the API error behind them: "Failed to commit transaction
+                # in N attempts" (from the last Aborted), or "no transaction ID, so it cannot be rolled back"
+                # (while handling the RetryError of a BeginTransaction that could not reach Firestore)
+                hidden = exc.__cause__ or exc.__context__
+                if hidden is not None and is_retry_exhausted(hidden):
+                    raise hidden from exc
                 raise
 
         return self.retry(attempt)()

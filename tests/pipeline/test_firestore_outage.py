@@ -37,6 +37,15 @@ def test_a_read_gives_up_at_the_retry_deadline(unreachable_firestore):
     assert time.monotonic() - started < 20
 
 
+def test_a_transaction_reports_the_outage_not_the_clients_rollback_error(unreachable_firestore):
+    """The client's BeginTransaction retries for 60 s of its own, then its rollback raised "The transaction
+    has no transaction ID" and hid why: the status page's POST /train answered that as a 400."""
+    store = FirestoreStore(unreachable_firestore)
+    ref = store.collection("trainings").document("tr-1")
+    with pytest.raises(gexc.RetryError, match="failed to connect"):
+        store.run_transaction(lambda txn: ref.get(transaction=txn).exists)
+
+
 def test_the_status_page_answers_503_within_seconds(unreachable_firestore):
     """It waited about four minutes on Firestore's retries, then answered a bare 500."""
     deps_module.set_deps(
