@@ -59,7 +59,19 @@ def read_csv(path: Path, resolve: Resolver | None = None) -> tuple[list[Annotati
         except StopIteration:
             break
         except csv.Error as exc:
+            count += 1
             errors.append(RowError(line, f"malformed CSV ({exc})", source))
+            continue
+        if reader.line_num > line:  # no AutoML cell holds a line break: a quote was left open
+            count += 1
+            errors.append(
+                RowError(
+                    line,
+                    f"lines {line}–{reader.line_num} were read as one record: "
+                    f"a quote on line {line} is not closed on its line",
+                    source,
+                )
+            )
             continue
         cells = [c.strip() for c in cells]
         if not any(cells):

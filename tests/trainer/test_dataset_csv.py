@@ -92,6 +92,24 @@ def test_line_numbers_count_blank_lines_and_quoted_cells(folder):
     assert [(e.line, e.reason) for e in errors] == [(3, "X_MIN 'x' is not a number")]
 
 
+def test_a_record_over_the_csv_field_limit_is_counted_and_reported(folder):
+    csv_path = write_csv(folder, GOOD, "TRAIN," + "b" * 200_000 + ".jpg,cat,0.1,0.1,,,0.5,0.5,,", GOOD)
+    summary = validate_import(csv_path).to_dict()
+    assert summary["rowCount"] == 3
+    assert [(e["line"], e["reason"]) for e in summary["errors"]] == [
+        (2, "malformed CSV (field larger than field limit (131072))")
+    ]
+
+
+def test_an_unclosed_quote_is_named_with_the_lines_it_swallowed(folder):
+    csv_path = write_csv(folder, GOOD, 'TRAIN,"b.jpg,cat,0.1,0.1,,,0.5,0.5,,', GOOD, "TEST,c.png,,,,,,,,,")
+    summary = validate_import(csv_path).to_dict()
+    assert summary["rowCount"] == 2
+    assert [(e["line"], e["reason"]) for e in summary["errors"]] == [
+        (2, "lines 2–4 were read as one record: a quote on line 2 is not closed on its line")
+    ]
+
+
 def test_nothing_usable_raises_dataset_error_with_every_row_error(folder):
     csv_path = write_csv(
         folder, "TRAIN,missing.jpg,cat,0.1,0.1,,,0.5,0.5,,", "BAD,a.jpg,cat,0.1,0.1,,,0.5,0.5,,"
