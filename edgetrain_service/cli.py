@@ -35,12 +35,21 @@ def _port(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--grpc-port", type=_port, default=8600, help="gRPC port (0 = any free port)")
-    parser.add_argument("--rest-port", type=_port, default=8601, help="REST port (0 = any free port)")
     parser.add_argument(
-        "--vertex-rest-port", type=_port, default=8602, help="Vertex AI surface REST port (0 = any free port)"
+        "--grpc-port", type=_port, default=8600, help="gRPC port (default 8600; 0 = any free port)"
     )
-    parser.add_argument("--data-dir", type=Path, default=Path("var/service"), help="database and files")
+    parser.add_argument(
+        "--rest-port", type=_port, default=8601, help="REST port (default 8601; 0 = any free port)"
+    )
+    parser.add_argument(
+        "--vertex-rest-port",
+        type=_port,
+        default=8602,
+        help="Vertex AI surface REST port (default 8602; 0 = any free port)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("var/service"), help="database and files (default var/service)"
+    )
     parser.add_argument(
         "--storage-root",
         type=Path,
@@ -60,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="trainings run at once; more are queued. 0: queue-only (accept and keep trainings, run none; "
-        "for draining a machine or load tests)",
+        help="trainings run at once (default 1); more are queued. 0: queue-only (accept and keep trainings, "
+        "run none; for draining a machine or load tests)",
     )
     parser.add_argument(
         "--token",
@@ -102,26 +111,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trainer-overrides",
         type=Path,
         default=None,
-        help='JSON file of trainer hyperparameter overrides, e.g. {"max_epochs": 1}',
+        metavar="FILE",
+        help='a JSON file of trainer settings every training uses, e.g. one holding {"max_epochs": 1}',
     )
 
 
 def _load_overrides(path: Path | None) -> dict:
+    """The --trainer-overrides file's settings; ValueError says what is wrong with it."""
     if path is None:
         return {}
+    if not path.is_file():
+        hint = " (it takes the path of a JSON file)" if str(path).lstrip().startswith("{") else ""
+        raise ValueError(f"no such file{hint}")
     try:
         overrides = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: {error}") from error
+        raise ValueError(str(error)) from error
     if not isinstance(overrides, dict):
-        raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: must hold a JSON object")
+        raise ValueError("must hold a JSON object")
     from edgetrain_trainer.config import TrainerConfig
     from edgetrain_trainer.errors import InvalidArgumentError
 
     try:  # fail at start-up, not in every training
         TrainerConfig.from_overrides(overrides)
     except InvalidArgumentError as error:
-        raise SystemExit(f"edgetrain serve: --trainer-overrides {path}: {error}") from error
+        raise ValueError(str(error)) from error
     return overrides
 
 
@@ -164,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"edgetrain serve: --allow-local-dir {', '.join(missing)}: no such folder", file=sys.stderr)
         return 2
+    try:
+        overrides = _load_overrides(args.trainer_overrides)
+    except ValueError as error:
+        print(f"edgetrain serve: --trainer-overrides {args.trainer_overrides}: {error}", file=sys.stderr)
+        return 2
     if args.workers == 0:
         logging.getLogger("edgetrain.serve").warning(
             "--workers 0: trainings stay queued until the service starts with --workers 1 or more"
@@ -172,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         storage_root=args.storage_root or args.data_dir / "storage",
         workers=args.workers,
-        trainer_overrides=_load_overrides(args.trainer_overrides),
+        trainer_overrides=overrides,
         cancel_grace_s=args.cancel_grace_seconds,
         allowed_dirs=args.allow_local_dir,
         progress_uri_prefix=args.progress_uri_prefix,

@@ -124,7 +124,7 @@ def write_tflite_package(
         "outputTensors": ["output_0", "output_1", "output_2", "output_3"],
         "boxFormat": "ymin,xmin,ymax,xmax normalized",
         "postProcessing": "TFLite_Detection_PostProcess",
-        "tfliteMetadata": True,  # TF Lite Metadata inside model.tflite (tflite_metadata.py)
+        "tfliteMetadata": True,  # TF Lite Metadata inside model.tflite (export/metadata.py)
     }
     (dest / "tflite_metadata.json").write_text(json.dumps(metadata, indent=2))
 

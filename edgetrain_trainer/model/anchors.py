@@ -72,7 +72,3 @@ def generate_anchors(input_size: int, config: AnchorConfig = DEFAULT_ANCHORS) ->
         level[..., 3] = hw[None, None, :, 1]
         per_level.append(level.reshape(-1, 4))
     return (np.concatenate(per_level, axis=0) / input_size).astype(np.float32)
-
-
-def num_anchors(input_size: int, config: AnchorConfig = DEFAULT_ANCHORS) -> int:
-    return sum((input_size // s) ** 2 for s in config.strides) * config.anchors_per_location

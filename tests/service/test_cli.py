@@ -28,7 +28,15 @@ def test_unreadable_trainer_overrides_are_reported(tmp_path):
     bad = tmp_path / "overrides.json"
     bad.write_text("{max_epochs: 1}")
     result = run("-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), "--trainer-overrides", str(bad))
-    assert result.returncode != 0 and "--trainer-overrides" in result.stderr
+    assert result.returncode == 2 and "--trainer-overrides" in result.stderr
+
+
+def test_inline_json_for_trainer_overrides_is_told_it_takes_a_file(tmp_path):
+    """It was an rc-1 "[Errno 2] No such file or directory" (`train --overrides` does take inline JSON)."""
+    inline = '{"max_epochs": 1}'
+    result = run("-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), "--trainer-overrides", inline)
+    assert result.returncode == 2
+    assert f"--trainer-overrides {inline}: no such file (it takes the path of a JSON file)" in result.stderr
 
 
 def test_unknown_trainer_setting_is_rejected_at_start(tmp_path):
@@ -37,7 +45,7 @@ def test_unknown_trainer_setting_is_rejected_at_start(tmp_path):
     result = run(
         "-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), "--trainer-overrides", str(overrides)
     )
-    assert result.returncode != 0 and "epochz" in result.stderr
+    assert result.returncode == 2 and "epochz" in result.stderr
 
 
 def test_an_allowed_local_dir_that_does_not_exist_is_refused_at_start(tmp_path):
@@ -61,9 +69,11 @@ def test_cancel_grace_seconds_must_be_a_number_of_seconds(tmp_path, value):
     assert "--cancel-grace-seconds must be a number, 0 or more" in result.stderr
 
 
-def test_serve_help_lists_the_hardening_flags():
+def test_serve_help_lists_the_hardening_flags_and_the_default_ports():
     result = run("-m", "edgetrain.cli", "serve", "--help")
     assert all(flag in result.stdout for flag in ("--allow-local-dir", "--allow-host", "--allow-origin"))
+    help_text = " ".join(result.stdout.split())
+    assert all(f"default {port};" in help_text for port in (8600, 8601, 8602))
 
 
 @pytest.mark.parametrize("flag", ["--grpc-port", "--rest-port", "--vertex-rest-port"])

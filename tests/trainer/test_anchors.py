@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgetrain_trainer.model.anchors import AnchorConfig, generate_anchors, num_anchors
+from edgetrain_trainer.model.anchors import AnchorConfig, generate_anchors
 
 
 def test_single_shape_anchors_match_hand_computed_grid():
@@ -34,7 +34,7 @@ def test_shapes_of_one_location_are_scale_major_then_ratio():
 
 def test_default_count_matches_head_layout():
     # levels 3..6 at 320 px: 40² + 20² + 10² + 5² cells, 9 shapes each
-    assert num_anchors(320) == (1600 + 400 + 100 + 25) * 9 == len(generate_anchors(320))
+    assert len(generate_anchors(320)) == (1600 + 400 + 100 + 25) * 9
 
 
 def test_input_not_divisible_by_largest_stride_is_rejected():
