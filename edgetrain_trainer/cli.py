@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     for error in report.errors:
         print(f"bad row: {error}", file=sys.stderr)
     if not report.usable:
-        return _usage_error(f"{request.data}: no usable rows ({len(report.errors)} bad rows, listed above)")
+        return _usage_error(f"{request.data}: {report.unusable_reason()}")
     evaluated_on = "TEST" if report.dataset.split_counts()["TEST"] else "VALIDATION"
     if "tf_js" in request.export_formats:  # fail now, not after hours of training
         return _usage_error(

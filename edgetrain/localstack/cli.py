@@ -130,6 +130,22 @@ def _load_overrides(args: argparse.Namespace) -> dict | None:
     return overrides
 
 
+def _check_rows(console, csv_path: Path) -> None:
+    """Validate the rows as ImportData will, before any process starts: the bad ones are listed (the import
+    skips them); LocalStackError when no image would have a box to train on."""
+    from edgetrain_trainer.data.dataset import validate_import
+    from edgetrain_trainer.errors import DatasetError
+
+    try:
+        report = validate_import(csv_path)
+    except DatasetError as error:
+        raise LocalStackError(f"--data {error}") from error
+    for error in report.errors:
+        console.print(f"bad row: {error}", markup=False)
+    if not report.usable:
+        raise LocalStackError(f"--data {csv_path}: {report.unusable_reason()}")
+
+
 # Set by Ctrl-C or `kill` as well as raising: a KeyboardInterrupt that lands in a weakref callback or a
 # finalizer is printed and swallowed ("Exception ignored in ..."), and the run would go on to the end.
 _STOP_ASKED = threading.Event()
@@ -152,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         csv_path = upstream.check_csv(args.data)
         overrides = _load_overrides(args)
+        _check_rows(console, csv_path)
     except (LocalStackError, ValueError) as error:
         console.print(f"edgetrain local-stack run: {error}", markup=False)
         return EXIT_USAGE

@@ -110,6 +110,14 @@ class ImportReport:
         """True when at least one image has at least one valid box (training is possible)."""
         return self.dataset.box_count > 0
 
+    def unusable_reason(self) -> str:
+        """Why training is impossible, said after the row errors have been listed."""
+        if self.row_count == 0:
+            if any(source.is_dir() for source in self.dataset.sources):
+                return "no annotations found (a Pascal VOC folder holds Annotations/*.xml or *.xml below it)"
+            return "no annotation rows found"
+        return f"no image has a valid box ({self.row_count} rows read, {len(self.errors)} bad, listed above)"
+
     def to_dict(self) -> dict[str, Any]:
         ds = self.dataset
         return {

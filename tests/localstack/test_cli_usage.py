@@ -35,3 +35,16 @@ def test_poll_interval_and_timeout_must_be_positive_numbers(tmp_path, flag, valu
     assert result.returncode == 2
     assert "--poll-interval and --timeout must be positive numbers" in result.stderr
     assert not (tmp_path / "var").exists()
+
+
+def test_a_csv_without_a_usable_row_is_refused_with_its_bad_rows_before_anything_starts(tmp_path):
+    """It started the whole stack and failed 20 s later with "see partial failures", never saying why."""
+    (tmp_path / "a.jpg").write_text("not an image")
+    data = tmp_path / "annotations.csv"
+    data.write_text("TRAIN,a.jpg,cat,0.1,0.1,,,0.5,0.5,,\nTRAINX,b.jpg,cat,0.1,0.1,,,0.5,0.5,,\n")
+    result = local_stack_run("--data", str(data), "--var-dir", str(tmp_path / "var"))
+    assert result.returncode == 2
+    assert f"bad row: {data}:1: not an image PIL can identify" in result.stderr
+    assert f"bad row: {data}:2: ML_USE 'TRAINX' must be one of" in result.stderr
+    assert f"--data {data}: no image has a valid box (2 rows read, 2 bad, listed above)" in result.stderr
+    assert not (tmp_path / "var").exists()

@@ -79,7 +79,15 @@ def test_unusable_data_lists_bad_rows_with_line_numbers_and_exits_2(csv_path, tm
     assert code == 2
     assert f"bad row: {csv_path}:1: ML_USE 'TRAINX' must be one of" in err
     assert f"bad row: {csv_path}:2: X_MIN 0.5 must be less than X_MAX 0.4" in err
-    assert "no usable rows (2 bad rows, listed above)" in err
+    assert "no image has a valid box (2 rows read, 2 bad, listed above)" in err
+
+
+def test_a_voc_folder_without_annotations_says_what_it_looked_for(tmp_path, capsys):
+    """It said "no usable rows (0 bad rows, listed above)" and listed nothing."""
+    (tmp_path / "voc").mkdir()
+    code = run_cli("--voc", str(tmp_path / "voc"), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "no annotations found (a Pascal VOC folder holds Annotations/*.xml" in capsys.readouterr().err
 
 
 def test_an_output_path_under_a_file_is_a_usage_error(csv_path, tmp_path, capsys):
