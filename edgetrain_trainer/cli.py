@@ -17,14 +17,19 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .config import TrainerConfig
 from .errors import DatasetError, InvalidArgumentError, TrainerError, TrainingCancelled
+from .export.staging import check_destination
 from .types import (
     DEFAULT_BUDGET_MILLI_NODE_HOURS,
     DEFAULT_MODEL_TYPE,
     EXPORT_FORMATS,
+    MAX_BUDGET_MILLI_NODE_HOURS,
+    MIN_BUDGET_MILLI_NODE_HOURS,
     MODEL_TYPES,
     TrainRequest,
 )
@@ -45,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--budget-milli-node-hours",
-        type=int,
+        type=_budget,
         default=DEFAULT_BUDGET_MILLI_NODE_HOURS,
         metavar="N",
         help="1,000–100,000; 1,000 = one hour of this machine (default 24,000); "
@@ -200,6 +205,7 @@ def _request(args: argparse.Namespace) -> TrainRequest:
         raise InvalidArgumentError(f"--overrides: not valid JSON ({exc})") from None
     if not isinstance(overrides, dict):
         raise InvalidArgumentError("--overrides: must be a JSON object, e.g. '{\"max_epochs\": 2}'")
+    _say_flag("--overrides", "overrides", lambda: TrainerConfig.from_overrides(overrides))
     request = TrainRequest(
         data=data,
         out_dir=args.out,
@@ -214,12 +220,34 @@ def _request(args: argparse.Namespace) -> TrainRequest:
     if args.init_from is not None:  # fail now on a folder without a model or of another model type
         from .training.warm_start import find_warm_start
 
-        find_warm_start(args.init_from, args.model_type)
+        _say_flag("--init-from", "init_from", lambda: find_warm_start(args.init_from, args.model_type))
     if args.csv is not None and not args.csv.is_file():
         raise InvalidArgumentError(f"--csv: {args.csv} is not a file")
     if args.voc is not None and not args.voc.is_dir():
         raise InvalidArgumentError(f"--voc: {args.voc} is not a folder")
+    check_destination(args.out, "--out")
     return request
+
+
+def _say_flag(flag: str, field: str, check: Callable[[], object]) -> None:
+    """Run a check whose errors name the request's field (`field: ...`); they name the flag instead."""
+    try:
+        check()
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{flag}: {str(exc).removeprefix(field + ': ')}") from None
+
+
+def _budget(text: str) -> int:
+    """An argparse type: milli node hours within AutoML's range for mobile models."""
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of milli node hours") from None
+    if not MIN_BUDGET_MILLI_NODE_HOURS <= value <= MAX_BUDGET_MILLI_NODE_HOURS:
+        raise argparse.ArgumentTypeError(
+            f"{value:,} is outside {MIN_BUDGET_MILLI_NODE_HOURS:,}–{MAX_BUDGET_MILLI_NODE_HOURS:,}"
+        )
+    return value
 
 
 def _usage_error(message: str) -> int:

@@ -33,9 +33,8 @@ def csv_path(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--budget-milli-node-hours", "999"], "trainBudgetMilliNodeHours: 999 is outside 1,000–100,000"),
-        (["--budget-milli-node-hours", "100001"], "trainBudgetMilliNodeHours: 100001 is outside"),
         (["--overrides", "{max_epochs: 1}"], "--overrides: not valid JSON"),
+        (["--overrides", '{"max_epochz": 1}'], "error: --overrides: unknown trainer setting 'max_epochz'"),
         (["--overrides", "[1, 2]"], "--overrides: must be a JSON object"),
     ],
 )
@@ -44,6 +43,29 @@ def test_invalid_arguments_exit_2_with_the_reason(csv_path, tmp_path, capsys, ex
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("999", "999 is outside 1,000–100,000"),
+        ("100001", "100,001 is outside 1,000–100,000"),
+        ("lots", "'lots' is not a whole number of milli node hours"),
+    ],
+)
+def test_a_budget_outside_automls_range_is_refused_by_its_flag(csv_path, tmp_path, capsys, value, message):
+    """The message named the API field trainBudgetMilliNodeHours, not the flag."""
+    with pytest.raises(SystemExit) as caught:
+        run_cli("--csv", str(csv_path), "--out", str(tmp_path / "out"), "--budget-milli-node-hours", value)
+    assert caught.value.code == 2
+    assert f"error: argument --budget-milli-node-hours: {message}" in capsys.readouterr().err
+
+
+def test_a_budget_may_be_written_with_thousands_separators(csv_path, tmp_path):
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--csv", str(csv_path), "--out", "x", "--budget-milli-node-hours", "24,000"])
+    assert args.budget_milli_node_hours == 24_000
 
 
 def test_missing_data_exits_2(tmp_path, capsys):
@@ -95,7 +117,8 @@ def test_an_output_path_under_a_file_is_a_usage_error(csv_path, tmp_path, capsys
     code = run_cli("--csv", str(csv_path), "--out", str(tmp_path / "notes.txt" / "run"))
     assert code == 2
     err = capsys.readouterr().err
-    assert f"error: out_dir: {tmp_path / 'notes.txt'} exists and is not a folder" in err
+    assert f"error: --out: {tmp_path / 'notes.txt'} exists and is not a folder" in err
+    assert "%" not in err  # refused before the progress bar appears
 
 
 def test_export_formats_are_deduplicated_and_default_to_tflite(csv_path, tmp_path):
@@ -183,4 +206,4 @@ def test_the_edgetrain_command_dispatches_train_here(csv_path, tmp_path):
     ]
     result = subprocess.run([sys.executable, "-m", "edgetrain.cli", *argv], capture_output=True, text=True)
     assert result.returncode == 2
-    assert "edgetrain train: error: trainBudgetMilliNodeHours: 999 is outside" in result.stderr
+    assert "edgetrain train: error: argument --budget-milli-node-hours: 999 is outside" in result.stderr

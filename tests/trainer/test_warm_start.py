@@ -199,7 +199,9 @@ def test_the_cli_refuses_an_init_from_of_another_type(champion, tmp_path, capsys
     code = cli.run(parser.parse_args([*args, "--model-type", "mobile-high-accuracy-1"]))
     assert code == 2
     err = capsys.readouterr().err
-    assert "init_from: " in err and "a mobile-high-accuracy-1 training can only start from" in err, err
+    assert "error: --init-from: " in err and "a mobile-high-accuracy-1 training can only start from" in err, (
+        err
+    )
     assert not (tmp_path / "out").exists()
 
 
