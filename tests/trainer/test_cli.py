@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from edgetrain_trainer import cli
+from edgetrain_trainer import cli, cli_terminal
 from edgetrain_trainer.types import Progress, StopReason, TrainRequest, TrainResult
 
 
@@ -134,7 +134,7 @@ def test_export_formats_are_deduplicated_and_default_to_tflite(csv_path, tmp_pat
 
 
 def test_progress_bar_shows_phase_epoch_losses_and_validation_map(capsys):
-    with cli._ProgressBar() as bar:
+    with cli_terminal.ProgressBar() as bar:
         bar.update(
             Progress(12.5, "head", epoch=3, losses={"cls": 0.4321, "box": 0.12}, val_map=0.654, message="go")
         )
@@ -146,7 +146,7 @@ def test_progress_bar_shows_phase_epoch_losses_and_validation_map(capsys):
 
 def test_first_interrupt_requests_cancel_and_the_second_aborts():
     before = signal.getsignal(signal.SIGINT)
-    with cli._CancelOnInterrupt() as cancel:
+    with cli_terminal.CancelOnInterrupt() as cancel:
         assert not cancel()
         os.kill(os.getpid(), signal.SIGINT)
         assert cancel()
@@ -171,7 +171,7 @@ def test_summary_names_every_figure(tmp_path):
         latency_ms=12.34,
         size_bytes=4_200_000,
     )
-    text = cli.summary(result, request, "TEST", bad_rows=3)
+    text = cli_terminal.summary(result, request, "TEST", bad_rows=3)
     for expected in [
         "MODEL_CONVERGED",
         "250 milli node hours (budget 1,000), wall time 15m 05s",
