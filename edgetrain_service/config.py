@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .errors import invalid_field
+from .gcs_names import split_gcs_uri
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ServiceConfig:
             bucket_path = uri[len("gs://") :]
             if not bucket_path or bucket_path.startswith("/"):
                 raise invalid_field(field_name, f"{uri!r} has no bucket")
+            split_gcs_uri(uri, field_name)
             path = (self.storage_root / bucket_path).resolve()
             if path != self.storage_root and self.storage_root not in path.parents:
                 raise invalid_field(field_name, f"{uri!r} points outside the storage root")

@@ -10,7 +10,7 @@ from .errors import invalid_field
 from .job_payloads import ImportJob
 from .protos import AnnotationSpec, Dataset, Empty, lro, now, t
 from .resource_labels import validate_labels
-from .resources import load, mask_paths, page
+from .resources import check_etag, load, load_for_update, mask_paths, page
 from .store import Store
 
 KIND = "dataset"
@@ -27,6 +27,7 @@ def create_dataset(store: Store, request) -> lro.Operation:
     dataset = Dataset()
     dataset.CopyFrom(request.dataset)
     names.validate_display_name(dataset.display_name, "dataset.display_name")
+    names.validate_description(dataset.description, "dataset.description")
     validate_labels(dataset.labels, "dataset.labels")
     if dataset.WhichOneof("dataset_metadata") != "image_object_detection_dataset_metadata":
         raise invalid_field(
@@ -56,23 +57,27 @@ def list_datasets(store: Store, request):
 
 
 def update_dataset(store: Store, request) -> Dataset:
-    current = get_dataset(store, request.dataset.name, "dataset.name")
-    for path in mask_paths(request.update_mask, {"display_name", "description", "labels"}, "display_name"):
-        if path == "display_name":
-            current.display_name = names.validate_display_name(
-                request.dataset.display_name, "dataset.display_name"
-            )
-        elif path == "description":
-            current.description = request.dataset.description
-        else:
-            validate_labels(request.dataset.labels, "dataset.labels")
-            current.labels.clear()
-            current.labels.update(request.dataset.labels)
-    current.etag = str(int(current.etag or "0") + 1)
+    name = request.dataset.name
+    names.parse_name(name, "datasets", "dataset.name")
+    paths = mask_paths(request.update_mask, {"display_name", "description", "labels"}, "display_name")
     with store.tx() as db:
-        Store.put_resource(
-            db, current.name, KIND, names.location_of(current.name), current.SerializeToString()
-        )
+        current = load_for_update(db, name, KIND, Dataset, "Dataset")
+        check_etag(request.dataset.etag, current.etag, "dataset")
+        for path in paths:
+            if path == "display_name":
+                current.display_name = names.validate_display_name(
+                    request.dataset.display_name, "dataset.display_name"
+                )
+            elif path == "description":
+                current.description = names.validate_description(
+                    request.dataset.description, "dataset.description"
+                )
+            else:
+                validate_labels(request.dataset.labels, "dataset.labels")
+                current.labels.clear()
+                current.labels.update(request.dataset.labels)
+        current.etag = str(int(current.etag or "0") + 1)
+        Store.put_resource(db, name, KIND, names.location_of(name), current.SerializeToString())
     return current
 
 

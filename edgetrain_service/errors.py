@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import grpc
 
+# gRPC carries an error's message in trailing metadata (twice, with its details), which clients cap at 8 KiB:
+# a message that repeats a long input would reach the client as RESOURCE_EXHAUSTED instead of its own code.
+MAX_MESSAGE_BYTES = 1000
+
 
 class ServiceError(Exception):
     """Base of every error the service reports to a client on purpose."""
@@ -13,6 +17,7 @@ class ServiceError(Exception):
     grpc_code = grpc.StatusCode.INTERNAL
 
     def __init__(self, message: str, field: str | None = None):
+        message = shorten(message, MAX_MESSAGE_BYTES)
         super().__init__(message)
         self.message = message
         self.field = field  # the request field at fault, for INVALID_ARGUMENT details
@@ -62,6 +67,11 @@ class AlreadyExists(ServiceError):
     grpc_code = grpc.StatusCode.ALREADY_EXISTS
 
 
+class Aborted(ServiceError):
+    http_status = 409
+    grpc_code = grpc.StatusCode.ABORTED
+
+
 class Unimplemented(ServiceError):
     http_status = 501
     grpc_code = grpc.StatusCode.UNIMPLEMENTED
@@ -70,6 +80,15 @@ class Unimplemented(ServiceError):
 class Internal(ServiceError):
     http_status = 500
     grpc_code = grpc.StatusCode.INTERNAL
+
+
+def shorten(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, saying how much was cut."""
+    data = text.encode()
+    if len(data) <= max_bytes:
+        return text
+    kept = data[: max_bytes - 40].decode(errors="ignore")
+    return f"{kept}… ({len(text) - len(kept):,} characters cut)"
 
 
 def invalid_field(field: str, problem: str) -> InvalidArgument:

@@ -12,6 +12,7 @@ from .errors import invalid_field
 
 _TERM = re.compile(r"^\s*([A-Za-z_]+)\s*(!=|=)\s*(.*?)\s*$")
 _AND = re.compile(r"\s+AND\s+", re.IGNORECASE)
+MAX_TERMS = 20  # far above any useful filter; SQLite refuses expressions past a depth of about a thousand
 _COLUMNS = {
     "done": "done",
     "worksOn": "works_on",
@@ -34,7 +35,10 @@ def compile_operation_filter(text: str) -> tuple[str, list]:
         return "1", []
     clauses: list[str] = []
     params: list[int | str] = []
-    for term in _AND.split(text):
+    terms = _AND.split(text)
+    if len(terms) > MAX_TERMS:
+        raise invalid_field("filter", f"has {len(terms)} terms; at most {MAX_TERMS} joined by AND")
+    for term in terms:
         match = _TERM.match(term)
         if not match:
             raise invalid_field("filter", f"cannot parse {term!r}; use KEY=VALUE or KEY!=VALUE joined by AND")

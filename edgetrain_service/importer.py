@@ -27,7 +27,7 @@ from . import dataset_rows, import_store, names, operations
 from .config import ServiceConfig
 from .dataset_lock import dataset_lock
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
-from .errors import InvalidArgument, ServiceError
+from .errors import InvalidArgument, ServiceError, shorten
 from .image_limits import file_pixel_problem
 from .job_payloads import ImportJob
 from .protos import AnnotationSpec, Dataset, Empty, Status
@@ -38,6 +38,7 @@ FAILED_PRECONDITION = code_pb2.FAILED_PRECONDITION
 
 _LOGGER = logging.getLogger("edgetrain.service.importer")
 MAX_PARTIAL_FAILURES = 1000
+MAX_FAILURE_BYTES = 500
 # The bucket (under the storage root) of the service's own copies of import files: Vertex's files converted to
 # AutoML CSVs. GCS refuses bucket names that start with "goog", so this one can never shadow a real bucket.
 WORK_BUCKET = "goog-edgetrain-vertex-imports"
@@ -146,18 +147,19 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
     try:
         examples, places, errors, row_count = _validate(config, [Path(p) for p in by_path])
     except DatasetError as error:
-        raise InvalidArgument(f"Cannot read the import file: {error}") from error
+        message = str(error)
+        for path, uri in by_path.items():  # the URI the caller gave, never the storage root's path
+            message = message.replace(path, uri)
+        raise InvalidArgument(f"Cannot read the import file: {message}") from error
     reports = [(by_path.get(e.source, e.source), e.line, INVALID_ARGUMENT, e.reason) for e in errors]
     if not examples:
+        if row_count:
+            message = f"No valid rows to import: all {row_count} rows were rejected (see partial failures)."
+        else:
+            message = f"No rows to import: {', '.join(job.uris)} holds no annotation rows."
         with store.tx() as db:
             operations.finish(
-                db,
-                op_name,
-                error=(
-                    INVALID_ARGUMENT,
-                    (f"No valid rows to import: all {row_count} rows were rejected (see partial failures)."),
-                ),
-                partial_failures=_statuses(reports),
+                db, op_name, error=(INVALID_ARGUMENT, message), partial_failures=_statuses(reports)
             )
         return
 
@@ -234,9 +236,10 @@ def _cells(box) -> dataset_rows.Cells:
 
 
 def _statuses(reports: list[tuple[str, int, int, str]]) -> list[Status]:
-    """Partial failures in file and line order, as AutoML words them."""
+    """Partial failures in file and line order, as AutoML words them; each short enough that a thousand of
+    them leave the operation readable (a row's reason may repeat a cell of any length)."""
     return [
-        Status(code=code, message=f"Error in {uri} line {line}: {reason}")
+        Status(code=code, message=shorten(f"Error in {uri} line {line}: {reason}", MAX_FAILURE_BYTES))
         for uri, line, code, reason in sorted(reports, key=lambda r: (r[0], r[1]))[:MAX_PARTIAL_FAILURES]
     ]
 

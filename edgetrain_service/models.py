@@ -19,7 +19,7 @@ from .errors import FailedPrecondition, InvalidArgument, invalid_field
 from .job_payloads import BASE_MODEL_LABEL, COMPARE_TO_LABEL, ExportJob, TrainJob
 from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
 from .resource_labels import MAX_CREATE_MODEL_LABELS, validate_labels
-from .resources import load, mask_paths, page
+from .resources import check_etag, load, load_for_update, mask_paths, page
 from .store import Store
 
 KIND = "model"
@@ -108,6 +108,10 @@ def create_model(
     model_type, budget = _validate_metadata(model)
     if not model.dataset_id:
         raise invalid_field("model.dataset_id", "is required")
+    if "/" in model.dataset_id:
+        raise invalid_field(
+            "model.dataset_id", "must be the dataset's ID (the last part of its name), not a resource name"
+        )
     dataset_name = f"{parent}/datasets/{model.dataset_id}"
     dataset = datasets.get_dataset(store, dataset_name, "model.dataset_id")
     if dataset.example_count == 0:
@@ -160,32 +164,41 @@ def list_models(store: Store, request):
     return response
 
 
-def _save(store: Store, model: Model) -> None:
-    model.update_time.CopyFrom(now())
-    with store.tx() as db:
-        Store.put_resource(db, model.name, KIND, names.location_of(model.name), model.SerializeToString())
-
-
 def update_model(store: Store, request) -> Model:
-    model = get_model(store, request.model.name, "model.name")
-    for path in mask_paths(request.update_mask, {"display_name", "labels"}, "display_name"):
-        if path == "display_name":
-            model.display_name = names.validate_display_name(request.model.display_name, "model.display_name")
-        else:
-            validate_labels(request.model.labels, "model.labels")
-            model.labels.clear()
-            model.labels.update(request.model.labels)
-    _save(store, model)
+    name = request.model.name
+    names.parse_name(name, "models", "model.name")
+    paths = mask_paths(request.update_mask, {"display_name", "labels"}, "display_name")
+    with store.tx() as db:
+        model = load_for_update(db, name, KIND, Model, "Model")
+        check_etag(request.model.etag, model.etag, "model")
+        for path in paths:
+            if path == "display_name":
+                model.display_name = names.validate_display_name(
+                    request.model.display_name, "model.display_name"
+                )
+            else:
+                validate_labels(request.model.labels, "model.labels")
+                model.labels.clear()
+                model.labels.update(request.model.labels)
+        _write(db, model)
     return model
 
 
 def set_deployed(store: Store, name: str, deployed: bool) -> lro.Operation:
-    model = get_model(store, name)
-    model.deployment_state = DeploymentState.DEPLOYED if deployed else DeploymentState.UNDEPLOYED
-    _save(store, model)
-    details = "deploy_model_details" if deployed else "undeploy_model_details"
+    names.parse_name(name, "models")
     with store.tx() as db:
+        model = load_for_update(db, name, KIND, Model, "Model")
+        model.deployment_state = DeploymentState.DEPLOYED if deployed else DeploymentState.UNDEPLOYED
+        _write(db, model)
+        details = "deploy_model_details" if deployed else "undeploy_model_details"
         return operations.done_now(db, names.location_of(name), name, details, Empty())
+
+
+def _write(db: sqlite3.Connection, model: Model) -> None:
+    """Store a model changed inside the transaction `db` (read with load_for_update)."""
+    model.update_time.CopyFrom(now())
+    model.etag = str(int(model.etag or "0") + 1)
+    Store.put_resource(db, model.name, KIND, names.location_of(model.name), model.SerializeToString())
 
 
 def delete_model(store: Store, config: ServiceConfig, request) -> lro.Operation:

@@ -71,10 +71,20 @@ def location_of(name: str) -> str:
 _DISPLAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 
 
+MAX_DESCRIPTION_CHARS = 25_000  # dataset.proto: "can be up to 25000 characters long"
+
+
 def validate_display_name(value: str, field: str = "display_name") -> str:
     """AutoML's rule: up to 32 ASCII letters, digits and underscores, starting with a letter."""
     if not _DISPLAY_NAME.match(value or ""):
+        shown = repr(value) if len(value) <= 64 else f"{value[:64]!r}… ({len(value):,} characters)"
         raise invalid_field(
-            field, f"{value!r} must be 1-32 ASCII letters, digits or underscores and start with a letter"
+            field, f"{shown} must be 1-32 ASCII letters, digits or underscores and start with a letter"
         )
+    return value
+
+
+def validate_description(value: str, field: str) -> str:
+    if len(value) > MAX_DESCRIPTION_CHARS:
+        raise invalid_field(field, f"is {len(value):,} characters long; at most {MAX_DESCRIPTION_CHARS:,}")
     return value

@@ -15,7 +15,7 @@ from . import names
 from .errors import FailedPrecondition, NotFound, invalid_field
 from .filters import compile_operation_filter
 from .protos import Any, Empty, OperationMetadata, Status, lro, now
-from .resources import parse_page_token
+from .resources import MAX_PAGE_BYTES, parse_page_token
 from .store import Store
 
 CANCELLED = code_pb2.CANCELLED  # 1: what a cancelled AutoML operation reports
@@ -155,10 +155,14 @@ def list_operations(store: Store, request: lro.ListOperationsRequest) -> lro.Lis
         (parent, after, *params, size + 1),
     )
     response = lro.ListOperationsResponse()
-    for row in rows[:size]:
+    page_bytes = 0
+    for number, row in enumerate(rows):
+        full = number == size or (number and page_bytes + len(row["proto"]) > MAX_PAGE_BYTES)
+        if full:
+            response.next_page_token = str(rows[number - 1]["seq"])
+            break
         response.operations.add().MergeFromString(row["proto"])
-    if len(rows) > size:
-        response.next_page_token = str(rows[size - 1]["seq"])
+        page_bytes += len(row["proto"])
     return response
 
 

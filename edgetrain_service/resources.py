@@ -1,14 +1,19 @@
-"""Shared helpers for stored resources: load-or-NOT_FOUND, paging, update masks."""
+"""Shared helpers for stored resources: load-or-NOT_FOUND, read-modify-write, paging, update masks."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from google.protobuf.message import Message
 
-from .errors import NotFound, invalid_field
+from .errors import Aborted, NotFound, invalid_field
 from .store import Store
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# A page stops early (with a next page token, as AIP-158 allows) once its items pass this size: gRPC clients
+# refuse responses over 4 MiB by default, and one operation may carry a thousand partial failures.
+MAX_PAGE_BYTES = 3 * 1024 * 1024
 MAX_SQLITE_INTEGER = 2**63 - 1
 
 
@@ -17,6 +22,25 @@ def load(store: Store, name: str, kind: str, cls: type[Message], label: str) -> 
     if blob is None:
         raise NotFound(f"{label} {name} not found.")
     return cls.FromString(blob)
+
+
+def load_for_update(db: sqlite3.Connection, name: str, kind: str, cls: type[Message], label: str) -> Message:
+    """The resource as it is inside the write transaction `db`, which then writes it back: an update made
+    from a copy read earlier would undo a concurrent import's counts or bring a deleted resource back."""
+    row = db.execute("SELECT proto FROM resources WHERE name=? AND kind=?", (name, kind)).fetchone()
+    if row is None:
+        raise NotFound(f"{label} {name} not found.")
+    return cls.FromString(row["proto"])
+
+
+def check_etag(sent: str, current: str, label: str) -> None:
+    """A request's etag, when it sends one, must be the resource's current one (a consistent
+    read-modify-write); without one the update overwrites (the AutoML v1 protos' rule)."""
+    if sent and sent != current:
+        raise Aborted(
+            f"etag {sent[:64]!r} is not the {label}'s current etag {current!r}: it changed since you read "
+            "it; read it again and retry."
+        )
 
 
 def parse_page_token(token: str) -> int:
@@ -43,14 +67,16 @@ def page(
         raise invalid_field("page_size", f"{size} must be between 1 and {MAX_PAGE_SIZE}")
     after = parse_page_token(page_token)
     items: list[Message] = []
+    page_bytes = 0
     while True:
         rows = store.list_resources(kind, parent, after, 256)
         for row in rows:
             message = cls.FromString(row["proto"])
             if keep(row, message):
-                if len(items) == size:
+                if len(items) == size or (items and page_bytes + len(row["proto"]) > MAX_PAGE_BYTES):
                     return items, str(after)
                 items.append(message)
+                page_bytes += len(row["proto"])
             after = row["seq"]
         if len(rows) < 256:
             return items, ""

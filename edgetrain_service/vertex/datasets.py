@@ -41,6 +41,7 @@ def create_dataset(store: Store, request):
     dataset = request.dataset
     only_fields(dataset, DATASET_FIELDS, OUTPUT_ONLY, "dataset")
     names.validate_display_name(dataset.display_name, "dataset.display_name")
+    automl_names.validate_description(dataset.description, "dataset.description")
     validate_labels(dataset.labels, "dataset.labels")
     if dataset.metadata_schema_uri != names.IMAGE_DATASET_SCHEMA:
         raise invalid_field(

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from google.rpc import code_pb2
 
 from .. import operations as automl_ops
-from ..errors import NotFound, invalid_field
+from ..errors import NotFound, invalid_field, shorten
+from ..importer import MAX_FAILURE_BYTES
 from ..protos import Empty, Status, lro
 from ..protos import t as automl_t
 from ..store import Store
@@ -105,7 +106,9 @@ def _partial_failures(rec: Record, job_failures) -> list[Status]:
         source = rec.sources[match.group(1)]
         line = source["lines"][int(match.group(2)) - 1]
         messages.append(f"Error in {source['uri']} line {line}: {match.group(3)}")
-    statuses = [Status(code=code_pb2.INVALID_ARGUMENT, message=m) for m in messages]
+    statuses = [
+        Status(code=code_pb2.INVALID_ARGUMENT, message=shorten(m, MAX_FAILURE_BYTES)) for m in messages
+    ]
     if len(statuses) > MAX_PARTIAL_FAILURES:
         more = len(statuses) - MAX_PARTIAL_FAILURES + 1
         statuses = statuses[: MAX_PARTIAL_FAILURES - 1]

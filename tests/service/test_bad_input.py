@@ -195,3 +195,69 @@ def test_rest_json_nested_too_deeply_is_a_400(service):
     )
     assert response.status_code == 400
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reason"),
+    [
+        ("gs://test-bucket/a/../../x/", "path segments . and .. cannot be stored"),
+        ("gs://./x/", "the bucket name '.'"),
+        ("gs://Test-Bucket/x/", "may hold only lowercase letters"),
+        ("gs://-xy/", "must start and end with a letter or digit"),
+        ("gs://test-bucket/a\nb/", "cannot hold a carriage return or line feed"),
+        ("gs://test-bucket/b\x00k/", "a NUL character cannot be stored"),
+        ("gs://test-bucket/" + "a" * 300 + "/", "a path segment over 255 bytes cannot be stored"),
+    ],
+)
+def test_export_prefixes_gcs_would_refuse_or_this_storage_cannot_hold_are_invalid_argument(
+    client, trainings, service, prefix, reason
+):
+    """`..` and `gs://./` wrote into another bucket; a NUL or a 300-character segment was INTERNAL."""
+    before = sorted(path.name for path in service.storage_root.iterdir())
+    with pytest.raises(exceptions.InvalidArgument, match="output_uri_prefix") as refused:
+        client.export_model(
+            name=trainings.low_latency.name,
+            output_config={"model_format": "tflite", "gcs_destination": {"output_uri_prefix": prefix}},
+        )
+    assert reason in refused.value.message
+    assert sorted(path.name for path in service.storage_root.iterdir()) == before
+
+
+def test_an_import_file_that_is_no_text_names_its_uri_not_the_servers_path(client, service):
+    (service.storage_root / BUCKET / "photo.csv").write_bytes(b"\xff\xd8\xff\xe0 not text")
+    dataset = client.create_dataset(
+        parent=PARENT, dataset={"display_name": "binary", "image_object_detection_dataset_metadata": {}}
+    ).result()
+    op = client.import_data(
+        name=dataset.name, input_config={"gcs_source": {"input_uris": [f"gs://{BUCKET}/photo.csv"]}}
+    )
+    with pytest.raises(exceptions.GoogleAPICallError) as failed:
+        op.result(timeout=120)
+    assert f"gs://{BUCKET}/photo.csv: not UTF-8 text" in failed.value.message
+    assert str(service.storage_root) not in failed.value.message
+
+
+def test_an_empty_import_file_says_it_holds_no_rows(client, service):
+    """It said "all 0 rows were rejected (see partial failures)" and listed none."""
+    uri = _write_csv(service, "empty.csv", [""])
+    dataset = client.create_dataset(
+        parent=PARENT, dataset={"display_name": "empty", "image_object_detection_dataset_metadata": {}}
+    ).result()
+    op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+    with pytest.raises(
+        exceptions.GoogleAPICallError, match=f"No rows to import: {uri} holds no annotation rows"
+    ):
+        op.result(timeout=120)
+
+
+def test_a_dataset_name_given_as_dataset_id_is_invalid_argument(client, dataset):
+    """The NOT_FOUND it got named a doubled path (…/datasets/projects/…)."""
+    with pytest.raises(exceptions.InvalidArgument, match="model.dataset_id: must be the dataset's ID"):
+        client.create_model(
+            parent=PARENT,
+            model={
+                "display_name": "m",
+                "dataset_id": dataset.name,
+                "image_object_detection_model_metadata": {},
+            },
+        )
