@@ -23,6 +23,7 @@ from edgetrain.localstack.stack import LocalStack
 
 READ_INTERVAL_S = 2.0
 FAILED_NOTIFICATIONS = ("MODEL_REJECTED", "TRAINING_FAILED", "TRAINING_CANCELLED")
+MAX_FAILURES_SHOWN = 10
 
 
 class NotificationListener:
@@ -121,7 +122,7 @@ class RunFollower:
             detail = f" ({imp['error']})" if imp.get("error") else ""
             self._report("import", imp.get("state"), f"import {imp.get('state')}{detail}")
             if imp.get("state") == "FAILED":
-                raise PipelineFailedError(f"the import failed: {imp.get('error') or 'no reason recorded'}")
+                raise PipelineFailedError(_import_failure(imp))
             if imp.get("state") in ("CREATING", "RUNNING"):
                 progress.update(task, description="importing", completed=imp.get("progressPercent") or 0)
         training = _first(self._docs("trainings"))
@@ -159,6 +160,16 @@ class RunFollower:
         if not model.is_file():
             raise PipelineFailedError(f"MODEL_EXPORTED names {location}, but {model} does not exist")
         return model.resolve()
+
+
+def _import_failure(imp: dict) -> str:
+    """The failed import's error, then the rows it rejected (the first few), one per line."""
+    failures = imp.get("partialFailures") or []
+    lines = [f"the import failed: {imp.get('error') or 'no reason recorded'}"]
+    lines += [f"  {failure}" for failure in failures[:MAX_FAILURES_SHOWN]]
+    if len(failures) > MAX_FAILURES_SHOWN:
+        lines.append(f"  … and {len(failures) - MAX_FAILURES_SHOWN} more in the import's Firestore document")
+    return "\n".join(lines)
 
 
 def _training_line(training: dict[str, Any]) -> str:

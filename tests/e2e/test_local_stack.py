@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.e2e.runner import (
     live_process_groups,
@@ -108,14 +109,20 @@ def test_bad_data_is_refused_before_anything_starts(tmp_path):
 
 
 def test_an_import_that_fails_ends_the_run_with_the_reason(tmp_path):
-    data = tmp_path / "missing" / "annotations.csv"
+    """The image passes the checks made before the stack starts, but the stack's service reads only the
+    CSV's folder, so the pipeline's import rejects the row: the run ends with the row's reason."""
+    elsewhere = tmp_path / "elsewhere" / "cells.jpg"
+    elsewhere.parent.mkdir()
+    Image.new("RGB", (64, 48), (150, 40, 40)).save(elsewhere)
+    data = tmp_path / "data" / "annotations.csv"
     data.parent.mkdir()
-    data.write_text("TRAIN,images/nowhere.jpg,RBC,0.1,0.1,,,0.5,0.5,,\n")
+    data.write_text(f"TRAIN,{elsewhere},RBC,0.1,0.1,,,0.5,0.5,,\n")
     command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
 
     assert result.returncode == 1, result.stderr[-4000:]
     assert "the import failed" in result.stderr
+    assert f"line 1: cannot fetch image {elsewhere} (is not a file inside" in result.stderr
     assert result.stdout == ""
     assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())
