@@ -178,6 +178,18 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"edgetrain serve: --allow-local-dir {', '.join(missing)}: no such folder", file=sys.stderr)
         return 2
+    if args.progress_uri_prefix:  # checked now, not by every training that would write there
+        from .errors import ServiceError
+        from .gcs_names import split_gcs_uri
+
+        try:
+            if not args.progress_uri_prefix.startswith("gs://"):
+                raise ValueError(f"{args.progress_uri_prefix!r}: must be gs://BUCKET/PATH/")
+            split_gcs_uri(args.progress_uri_prefix, "--progress-uri-prefix")
+        except (ServiceError, ValueError) as error:
+            problem = str(error).removeprefix("--progress-uri-prefix: ")
+            print(f"edgetrain serve: --progress-uri-prefix {problem}", file=sys.stderr)
+            return 2
     try:
         overrides = _load_overrides(args.trainer_overrides)
     except ValueError as error:

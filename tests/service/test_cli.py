@@ -124,3 +124,17 @@ def test_a_data_folder_that_is_a_file_is_a_usage_error(tmp_path, flag, under):
     result = run("-m", "edgetrain_service.cli", *(str(part) for pair in folders.items() for part in pair))
     assert result.returncode == 2
     assert f"edgetrain serve: {flag} {a_file / under}: {a_file} is a file, not a folder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("prefix", "problem"),
+    [
+        ("file:///tmp/curves/", "must be gs://BUCKET/PATH/"),
+        ("gs://b/curves/", "the bucket name 'b' must be 3-63"),
+    ],
+)
+def test_a_progress_prefix_no_training_could_write_to_is_refused_at_start(tmp_path, prefix, problem):
+    """A bucket name GCS refuses failed each training when it went to write its curve."""
+    result = run("-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), "--progress-uri-prefix", prefix)
+    assert result.returncode == 2
+    assert "--progress-uri-prefix" in result.stderr and problem in result.stderr

@@ -14,7 +14,7 @@ OP = "projects/p/locations/us-central1/operations/IOD123"
 
 def test_each_epoch_adds_a_point_and_phase_changes_rewrite_the_object(tmp_path):
     config = ServiceConfig(
-        data_dir=tmp_path / "data", storage_root=tmp_path / "gcs", progress_uri_prefix="gs://b/curves/"
+        data_dir=tmp_path / "data", storage_root=tmp_path / "gcs", progress_uri_prefix="gs://bkt/curves/"
     )
     job = TrainJob(
         model="projects/p/locations/us-central1/models/IOD1",
@@ -25,7 +25,7 @@ def test_each_epoch_adds_a_point_and_phase_changes_rewrite_the_object(tmp_path):
         create_time="2026-12-06T00:00:00Z",
     )
     curve = _curve(config, OP, job)
-    path = tmp_path / "gcs" / "b" / "curves" / "IOD123.json"
+    path = tmp_path / "gcs" / "bkt" / "curves" / "IOD123.json"
     assert curve is not None and curve.path == path
 
     curve.record(Progress(2.0, "data", message="loading"))
