@@ -15,6 +15,19 @@ def url(service, path: str) -> str:
     return f"{service.rest_url}/v1/{path}"
 
 
+def listed_operations(service, filter_: str) -> list[str]:
+    """Every page of ListOperations over REST: a page may end early (a few MiB), with a token for the rest."""
+    names, token = [], ""
+    while True:
+        page = requests.get(
+            url(service, f"{PARENT}/operations"), params={"filter": filter_, "pageToken": token}, timeout=30
+        ).json()
+        names += [o["name"] for o in page["operations"]]
+        token = page.get("nextPageToken", "")
+        if not token:
+            return names
+
+
 def test_curl_create_dataset_import_and_poll(service, cards_uri):
     response = requests.post(
         url(service, f"{PARENT}/datasets"),
@@ -37,10 +50,7 @@ def test_curl_create_dataset_import_and_poll(service, cards_uri):
     assert "importDataDetails" in op["metadata"]
     waited = requests.post(url(service, f"{op['name']}:wait"), json={"timeout": "120s"}, timeout=150).json()
     assert waited["done"] is True and "error" not in waited
-    listed = requests.get(
-        url(service, f"{PARENT}/operations"), params={"filter": "done=true"}, timeout=30
-    ).json()
-    assert op["name"] in [o["name"] for o in listed["operations"]]
+    assert op["name"] in listed_operations(service, "done=true")
     fetched = requests.get(url(service, dataset["name"]), timeout=30).json()
     assert fetched["exampleCount"] == 24
 
@@ -129,11 +139,7 @@ def test_rest_client_long_running_create_dataset_and_import(rest, cards_uri):
 
 
 def test_curl_quoted_filter_as_in_googles_docs(service, trainings):
-    listed = requests.get(
-        url(service, f"{PARENT}/operations"), params={"filter": '"done=true"'}, timeout=30
-    ).json()
-    names = {o["name"] for o in listed["operations"]}
-    assert set(trainings.operations) <= names
+    assert set(trainings.operations) <= set(listed_operations(service, '"done=true"'))
     bad = requests.get(url(service, f"{PARENT}/operations"), params={"filter": "colour=blue"}, timeout=30)
     assert bad.status_code == 400 and "filter" in bad.json()["error"]["message"]
 
