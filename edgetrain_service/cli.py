@@ -139,6 +139,20 @@ def _load_overrides(path: Path | None) -> dict:
     return overrides
 
 
+def _progress_prefix_problem(prefix: str) -> str | None:
+    """Why trainings could not write their curves under `prefix`, or None."""
+    from .errors import ServiceError
+    from .gcs_names import split_gcs_uri
+
+    if not prefix.startswith("gs://"):
+        return f"{prefix!r}: must be gs://BUCKET/PATH/"
+    try:
+        split_gcs_uri(prefix, "--progress-uri-prefix")
+    except ServiceError as error:
+        return error.message.removeprefix("--progress-uri-prefix: ")
+    return None
+
+
 def _cannot_create(folder: Path) -> str | None:
     """Why `folder` cannot be the service's folder, or None (it exists or was created)."""
     nearest = next(path for path in (folder, *folder.parents) if path.exists())
@@ -178,18 +192,10 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"edgetrain serve: --allow-local-dir {', '.join(missing)}: no such folder", file=sys.stderr)
         return 2
-    if args.progress_uri_prefix:  # checked now, not by every training that would write there
-        from .errors import ServiceError
-        from .gcs_names import split_gcs_uri
-
-        try:
-            if not args.progress_uri_prefix.startswith("gs://"):
-                raise ValueError(f"{args.progress_uri_prefix!r}: must be gs://BUCKET/PATH/")
-            split_gcs_uri(args.progress_uri_prefix, "--progress-uri-prefix")
-        except (ServiceError, ValueError) as error:
-            problem = str(error).removeprefix("--progress-uri-prefix: ")
-            print(f"edgetrain serve: --progress-uri-prefix {problem}", file=sys.stderr)
-            return 2
+    problem = args.progress_uri_prefix and _progress_prefix_problem(args.progress_uri_prefix)
+    if problem:  # checked now, not by every training that would write there
+        print(f"edgetrain serve: --progress-uri-prefix {problem}", file=sys.stderr)
+        return 2
     try:
         overrides = _load_overrides(args.trainer_overrides)
     except ValueError as error:
