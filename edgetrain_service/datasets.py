@@ -10,7 +10,7 @@ from .errors import invalid_field
 from .job_payloads import ImportJob
 from .protos import AnnotationSpec, Dataset, Empty, lro, now, t
 from .resource_labels import validate_labels
-from .resources import check_etag, load, load_for_update, mask_paths, page
+from .resources import apply_mask, bump_etag, check_etag, load, load_for_update, mask_paths, page
 from .store import Store
 
 KIND = "dataset"
@@ -63,20 +63,8 @@ def update_dataset(store: Store, request) -> Dataset:
     with store.tx() as db:
         current = load_for_update(db, name, KIND, Dataset, "Dataset")
         check_etag(request.dataset.etag, current.etag, "dataset")
-        for path in paths:
-            if path == "display_name":
-                current.display_name = names.validate_display_name(
-                    request.dataset.display_name, "dataset.display_name"
-                )
-            elif path == "description":
-                current.description = names.validate_description(
-                    request.dataset.description, "dataset.description"
-                )
-            else:
-                validate_labels(request.dataset.labels, "dataset.labels")
-                current.labels.clear()
-                current.labels.update(request.dataset.labels)
-        current.etag = str(int(current.etag or "0") + 1)
+        apply_mask(current, request.dataset, paths, "dataset")
+        bump_etag(current)
         Store.put_resource(db, name, KIND, names.location_of(name), current.SerializeToString())
     return current
 

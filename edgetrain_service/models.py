@@ -19,7 +19,7 @@ from .errors import FailedPrecondition, InvalidArgument, invalid_field
 from .job_payloads import BASE_MODEL_LABEL, COMPARE_TO_LABEL, ExportJob, TrainJob
 from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
 from .resource_labels import MAX_CREATE_MODEL_LABELS, validate_labels
-from .resources import check_etag, load, load_for_update, mask_paths, page
+from .resources import apply_mask, bump_etag, check_etag, load, load_for_update, mask_paths, page
 from .store import Store
 
 KIND = "model"
@@ -171,15 +171,7 @@ def update_model(store: Store, request) -> Model:
     with store.tx() as db:
         model = load_for_update(db, name, KIND, Model, "Model")
         check_etag(request.model.etag, model.etag, "model")
-        for path in paths:
-            if path == "display_name":
-                model.display_name = names.validate_display_name(
-                    request.model.display_name, "model.display_name"
-                )
-            else:
-                validate_labels(request.model.labels, "model.labels")
-                model.labels.clear()
-                model.labels.update(request.model.labels)
+        apply_mask(model, request.model, paths, "model")
         _write(db, model)
     return model
 
@@ -197,7 +189,7 @@ def set_deployed(store: Store, name: str, deployed: bool) -> lro.Operation:
 def _write(db: sqlite3.Connection, model: Model) -> None:
     """Store a model changed inside the transaction `db` (read with load_for_update)."""
     model.update_time.CopyFrom(now())
-    model.etag = str(int(model.etag or "0") + 1)
+    bump_etag(model)
     Store.put_resource(db, model.name, KIND, names.location_of(model.name), model.SerializeToString())
 
 

@@ -6,7 +6,9 @@ import sqlite3
 
 from google.protobuf.message import Message
 
+from . import names
 from .errors import Aborted, NotFound, invalid_field
+from .resource_labels import validate_labels
 from .store import Store
 
 DEFAULT_PAGE_SIZE = 100
@@ -41,6 +43,25 @@ def check_etag(sent: str, current: str, label: str) -> None:
             f"etag {sent[:64]!r} is not the {label}'s current etag {current!r}: it changed since you read "
             "it; read it again and retry."
         )
+
+
+def apply_mask(current: Message, sent: Message, paths: list[str], field: str) -> None:
+    """Copy the masked fields of `sent` (display_name, description, labels) onto `current`, each checked by
+    its rule; `field` names the request's resource in errors ("dataset", "model")."""
+    for path in paths:
+        if path == "display_name":
+            current.display_name = names.validate_display_name(sent.display_name, f"{field}.display_name")
+        elif path == "description":
+            current.description = names.validate_description(sent.description, f"{field}.description")
+        else:
+            validate_labels(sent.labels, f"{field}.labels")
+            current.labels.clear()
+            current.labels.update(sent.labels)
+
+
+def bump_etag(message: Message) -> None:
+    """A changed resource gets a new etag (this service's are counters)."""
+    message.etag = str(int(message.etag or "0") + 1)
 
 
 def parse_page_token(token: str) -> int:
