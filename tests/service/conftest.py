@@ -81,13 +81,23 @@ def rest_client(url: str) -> automl_v1.AutoMlClient:
     )
 
 
-def create_imported_dataset(client: automl_v1.AutoMlClient, display_name: str, uri: str):
-    dataset = client.create_dataset(
+def create_dataset(client: automl_v1.AutoMlClient, display_name: str) -> automl_v1.Dataset:
+    """An empty image object detection dataset."""
+    return client.create_dataset(
         parent=PARENT, dataset={"display_name": display_name, "image_object_detection_dataset_metadata": {}}
     ).result()
-    client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}}).result(
-        timeout=300
-    )
+
+
+def import_files(
+    client: automl_v1.AutoMlClient, dataset: automl_v1.Dataset, *uris: str
+) -> operation.Operation:
+    """ImportData of the CSVs at `uris` into `dataset`; the operation, not waited for."""
+    return client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": list(uris)}})
+
+
+def create_imported_dataset(client: automl_v1.AutoMlClient, display_name: str, uri: str):
+    dataset = create_dataset(client, display_name)
+    import_files(client, dataset, uri).result(timeout=300)
     return client.get_dataset(name=dataset.name)
 
 

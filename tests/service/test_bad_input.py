@@ -11,7 +11,7 @@ from google.longrunning import operations_pb2
 
 from edgetrain_service.process import ServiceProcess
 
-from .conftest import BUCKET, PARENT, create_imported_dataset, grpc_clients
+from .conftest import BUCKET, PARENT, create_dataset, create_imported_dataset, grpc_clients, import_files
 
 
 def _write_csv(service, name: str, lines: list[str]) -> str:
@@ -34,10 +34,8 @@ def test_bad_csv_rows_become_partial_failures_and_good_rows_are_imported(client,
             f"TRAIN,gs://{BUCKET}/../../etc/passwd,ace,0.1,0.1,,,0.5,0.5,,",
         ],
     )
-    dataset = client.create_dataset(
-        parent=PARENT, dataset={"display_name": "mixed", "image_object_detection_dataset_metadata": {}}
-    ).result()
-    op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+    dataset = create_dataset(client, "mixed")
+    op = import_files(client, dataset, uri)
     op.result(timeout=120)
     failures = [f.message for f in op.metadata.partial_failures]
     assert len(failures) == 4
@@ -50,10 +48,8 @@ def test_bad_csv_rows_become_partial_failures_and_good_rows_are_imported(client,
 
 def test_csv_with_only_bad_rows_fails_the_import(client, service):
     uri = _write_csv(service, "all_bad.csv", ["TRAIN,nothing.jpg,ace,2,2,,,3,3,,"])
-    dataset = client.create_dataset(
-        parent=PARENT, dataset={"display_name": "all_bad", "image_object_detection_dataset_metadata": {}}
-    ).result()
-    op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+    dataset = create_dataset(client, "all_bad")
+    op = import_files(client, dataset, uri)
     with pytest.raises(exceptions.GoogleAPICallError, match="No valid rows"):
         op.result(timeout=120)
     assert len(op.metadata.partial_failures) == 1
@@ -225,12 +221,8 @@ def test_export_prefixes_gcs_would_refuse_or_this_storage_cannot_hold_are_invali
 
 def test_an_import_file_that_is_no_text_names_its_uri_not_the_servers_path(client, service):
     (service.storage_root / BUCKET / "photo.csv").write_bytes(b"\xff\xd8\xff\xe0 not text")
-    dataset = client.create_dataset(
-        parent=PARENT, dataset={"display_name": "binary", "image_object_detection_dataset_metadata": {}}
-    ).result()
-    op = client.import_data(
-        name=dataset.name, input_config={"gcs_source": {"input_uris": [f"gs://{BUCKET}/photo.csv"]}}
-    )
+    dataset = create_dataset(client, "binary")
+    op = import_files(client, dataset, f"gs://{BUCKET}/photo.csv")
     with pytest.raises(exceptions.GoogleAPICallError) as failed:
         op.result(timeout=120)
     assert f"gs://{BUCKET}/photo.csv: not UTF-8 text" in failed.value.message
@@ -240,10 +232,8 @@ def test_an_import_file_that_is_no_text_names_its_uri_not_the_servers_path(clien
 def test_an_empty_import_file_says_it_holds_no_rows(client, service):
     """It said "all 0 rows were rejected (see partial failures)" and listed none."""
     uri = _write_csv(service, "empty.csv", [""])
-    dataset = client.create_dataset(
-        parent=PARENT, dataset={"display_name": "empty", "image_object_detection_dataset_metadata": {}}
-    ).result()
-    op = client.import_data(name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}})
+    dataset = create_dataset(client, "empty")
+    op = import_files(client, dataset, uri)
     with pytest.raises(
         exceptions.GoogleAPICallError, match=f"No rows to import: {uri} holds no annotation rows"
     ):

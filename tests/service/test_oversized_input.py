@@ -10,13 +10,7 @@ import requests
 from google.api_core import exceptions
 from google.longrunning import operations_pb2
 
-from .conftest import BUCKET, PARENT
-
-
-def _dataset(client, display_name: str):
-    return client.create_dataset(
-        parent=PARENT, dataset={"display_name": display_name, "image_object_detection_dataset_metadata": {}}
-    ).result()
+from .conftest import BUCKET, PARENT, create_dataset, import_files
 
 
 @pytest.mark.parametrize("length", [3_500, 20_000])
@@ -34,7 +28,7 @@ def test_a_long_display_name_is_invalid_argument_on_both_transports(client, rest
 
 def test_a_description_is_at_most_25000_characters(client):
     """A 5 MB description made GetDataset and ListDatasets fail with RESOURCE_EXHAUSTED for everyone."""
-    dataset = _dataset(client, "described")
+    dataset = create_dataset(client, "described")
     with pytest.raises(exceptions.InvalidArgument, match="dataset.description: is 25,001 characters long"):
         client.update_dataset(
             dataset={"name": dataset.name, "description": "d" * 25_001},
@@ -71,10 +65,8 @@ def _import_with_long_labels(client, service, name: str, bad_rows: int):
     lines = [good] + [f"TRAIN,gs://{BUCKET}/cards/none.jpg,{label},0.1,0.1,,,0.5,0.5,,"] * bad_rows
     path = service.storage_root / BUCKET / f"{name}.csv"
     path.write_text("\n".join(lines) + "\n")
-    dataset = _dataset(client, name)
-    op = client.import_data(
-        name=dataset.name, input_config={"gcs_source": {"input_uris": [f"gs://{BUCKET}/{name}.csv"]}}
-    )
+    dataset = create_dataset(client, name)
+    op = import_files(client, dataset, f"gs://{BUCKET}/{name}.csv")
     op.result(timeout=300)
     return op
 

@@ -11,13 +11,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import automl_v1
 
-from .conftest import PARENT, write_cards_subset
-
-
-def _new_dataset(client, display_name: str):
-    return client.create_dataset(
-        parent=PARENT, dataset={"display_name": display_name, "image_object_detection_dataset_metadata": {}}
-    ).result()
+from .conftest import create_dataset, import_files, write_cards_subset
 
 
 def _relabel(client, name: str, rounds: int) -> None:
@@ -34,11 +28,9 @@ def test_updates_during_an_import_keep_its_example_count(client, service):
     """Probed by hand: 7 of 8 such imports ended with exampleCount 0, and CreateModel refused the dataset."""
     uri = write_cards_subset(service.storage_root, "raced", {"TRAIN": 6, "TEST": 2})
     for attempt in range(3):
-        dataset = _new_dataset(client, f"raced_{attempt}")
+        dataset = create_dataset(client, f"raced_{attempt}")
         with ThreadPoolExecutor(3) as pool:
-            import_op = client.import_data(
-                name=dataset.name, input_config={"gcs_source": {"input_uris": [uri]}}
-            )
+            import_op = import_files(client, dataset, uri)
             updaters = [pool.submit(_relabel, client, dataset.name, 60) for _ in range(3)]
             import_op.result(timeout=300)
             for updater in updaters:
@@ -49,7 +41,7 @@ def test_updates_during_an_import_keep_its_example_count(client, service):
 def test_an_update_racing_a_delete_does_not_bring_the_dataset_back(client):
     """Probed by hand: in 5 of 60 races the deleted dataset was there again, without its files."""
     for attempt in range(40):
-        dataset = _new_dataset(client, f"gone_{attempt}")
+        dataset = create_dataset(client, f"gone_{attempt}")
         with ThreadPoolExecutor(2) as pool:
             update = pool.submit(_relabel, client, dataset.name, 3)
             client.delete_dataset(name=dataset.name).result(timeout=30)
@@ -79,7 +71,7 @@ def test_undeploy_and_update_model_at_once_both_take_effect(client, trainings):
 
 
 def test_an_update_with_a_stale_etag_is_aborted_and_changes_nothing(client, rest):
-    dataset = _new_dataset(client, "etagged")
+    dataset = create_dataset(client, "etagged")
     renamed = client.update_dataset(
         dataset={"name": dataset.name, "display_name": "first", "etag": dataset.etag},
         update_mask={"paths": ["display_name"]},
