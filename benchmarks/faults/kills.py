@@ -19,6 +19,7 @@ from typing import Any
 from benchmarks.faults import service_view
 from benchmarks.faults.kill_checks import Tracker, firestore_disagreements
 from benchmarks.faults.stack import EXPORT_BUCKET, FaultStack, wait_until
+from edgetrain.localstack.wiring import RETRY_MAX_BACKOFF_S
 
 PHASES = (
     ("import", "service"),
@@ -35,6 +36,7 @@ MAX_DELAY_S = {
 WORK_TIMEOUT_S = 600.0
 WORK_TRIES = 3
 SETTLE_TIMEOUT_S = 900.0
+QUIET_S = RETRY_MAX_BACKOFF_S + 30.0
 
 
 def worker_pids(service_pid: int) -> list[int]:
@@ -188,15 +190,7 @@ class KillScenario:
                     "op": op.name if op else None,
                 }
             )
-        # Settled: the service runs nothing and the poller has recorded every outcome in Firestore.
-        settled = wait_until(
-            lambda: (
-                not [o for o in self.tracker.observe() if not o.done]
-                and not firestore_disagreements(self.stack)
-            ),
-            SETTLE_TIMEOUT_S,
-            3,
-        )
+        settled = self._settle()
         problems = firestore_disagreements(self.stack)
         return {
             "kills": kills,
@@ -211,6 +205,22 @@ class KillScenario:
             "requests_published": self.requests,
             "seconds": round(time.monotonic() - started, 1),
         }
+
+    def _settle(self) -> bool:
+        """Wait until the service runs nothing, Firestore records every outcome, and that has held with the
+        same operations for QUIET_S: a request whose push failed during a kill is delivered again up to the
+        subscription's longest backoff later and may start an operation after everything looked done."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        quiet_since, seen = time.monotonic(), None
+        while time.monotonic() < deadline:
+            ops = self.tracker.observe()
+            names = {o.name for o in ops}
+            if any(not o.done for o in ops) or names != seen or firestore_disagreements(self.stack):
+                quiet_since, seen = time.monotonic(), names
+            elif time.monotonic() - quiet_since >= QUIET_S:
+                return True
+            time.sleep(3)
+        return False
 
 
 def run(stack: FaultStack, kills: int, seed: int) -> dict[str, Any]:
