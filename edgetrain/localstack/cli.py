@@ -130,9 +130,10 @@ def _load_overrides(args: argparse.Namespace) -> dict | None:
     return overrides
 
 
-def _check_rows(console, csv_path: Path) -> None:
+def _check_rows(console, csv_path: Path) -> tuple[Path, ...]:
     """Validate the rows as ImportData will, before any process starts: the bad ones are listed (the import
-    skips them); LocalStackError when no image would have a box to train on."""
+    skips them); LocalStackError when no image would have a box to train on. Returns the folders the stack's
+    service may import from: the CSV's and its images' (as the service resolves them), none inside another."""
     from edgetrain_trainer.data.dataset import validate_import
     from edgetrain_trainer.errors import DatasetError
 
@@ -144,6 +145,12 @@ def _check_rows(console, csv_path: Path) -> None:
         console.print(f"bad row: {error}", markup=False)
     if not report.usable:
         raise LocalStackError(f"--data {csv_path}: {report.unusable_reason()}")
+    folders = {csv_path.parent.resolve(), *(ex.image_path.resolve().parent for ex in report.dataset.examples)}
+    kept: list[Path] = []
+    for folder in sorted(folders, key=lambda f: f.parts):  # a folder sorts right before those inside it
+        if not kept or kept[-1] not in folder.parents:
+            kept.append(folder)
+    return tuple(kept)
 
 
 # Set by Ctrl-C or `kill` as well as raising: a KeyboardInterrupt that lands in a weakref callback or a
@@ -168,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         csv_path = upstream.check_csv(args.data)
         overrides = _load_overrides(args)
-        _check_rows(console, csv_path)
+        import_folders = _check_rows(console, csv_path)
     except (LocalStackError, ValueError) as error:
         console.print(f"edgetrain local-stack run: {error}", markup=False)
         return EXIT_USAGE
@@ -186,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         functions_source=args.functions_source.resolve(),
         trainer_overrides=overrides,
         poll_interval_s=args.poll_interval,
-        allow_local_dirs=(csv_path.parent,),
+        allow_local_dirs=import_folders,
         backend=args.backend,
         function_env={
             "DEFAULT_MODEL_TYPE": args.model_type,

@@ -52,7 +52,7 @@ class StackConfig:
         if self.backend not in BACKENDS:
             raise LocalStackError(f"backend {self.backend!r}: must be one of {', '.join(BACKENDS)}")
 
-    allow_local_dirs: tuple[Path, ...] = ()  # folders `edgetrain serve` may import from (the --data CSV's)
+    allow_local_dirs: tuple[Path, ...] = ()  # folders `edgetrain serve` may import from
 
 
 def load_topics(functions_source: Path) -> ModuleType:

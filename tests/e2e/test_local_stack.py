@@ -24,8 +24,17 @@ from tests.e2e.runner import (
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
 
+def _labels_beside_the_images(data: Path) -> Path:
+    """The CSV moved to a sibling of the images' folder (a common layout): its rows name `../images/...`."""
+    moved = data.parent / "labels" / data.name
+    moved.parent.mkdir()
+    moved.write_text(data.read_text().replace(",images/", ",../images/"))
+    data.unlink()
+    return moved
+
+
 def test_the_runner_trains_through_the_pipeline_and_prints_the_model_path_last(tmp_path):
-    data = tiny_dataset(tmp_path / "tiny")
+    data = _labels_beside_the_images(tiny_dataset(tmp_path / "tiny"))
     command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -109,20 +118,20 @@ def test_bad_data_is_refused_before_anything_starts(tmp_path):
 
 
 def test_an_import_that_fails_ends_the_run_with_the_reason(tmp_path):
-    """The image passes the checks made before the stack starts, but the stack's service reads only the
-    CSV's folder, so the pipeline's import rejects the row: the run ends with the row's reason."""
-    elsewhere = tmp_path / "elsewhere" / "cells.jpg"
-    elsewhere.parent.mkdir()
-    Image.new("RGB", (64, 48), (150, 40, 40)).save(elsewhere)
+    """The image passes the checks made before the stack starts (the trainer's), but the stack's service
+    refuses images over 40 million pixels, so the pipeline's import rejects the row: the run ends with the
+    row's reason."""
     data = tmp_path / "data" / "annotations.csv"
-    data.parent.mkdir()
-    data.write_text(f"TRAIN,{elsewhere},RBC,0.1,0.1,,,0.5,0.5,,\n")
+    huge = data.parent / "cells.jpg"
+    huge.parent.mkdir()
+    Image.new("RGB", (8000, 6000), (150, 40, 40)).save(huge)
+    data.write_text("TRAIN,cells.jpg,RBC,0.1,0.1,,,0.5,0.5,,\n")
     command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
 
     assert result.returncode == 1, result.stderr[-4000:]
     assert "the import failed" in result.stderr
-    assert f"line 1: cannot fetch image {elsewhere} (is not a file inside" in result.stderr
+    assert "line 1: cannot fetch image cells.jpg (image is 8000 x 6000 pixels; the limit is" in result.stderr
     assert result.stdout == ""
     assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())
