@@ -20,12 +20,14 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from google.api_core import retry as gretry
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from .config import Settings
 from .retrying import is_retry_exhausted, transient_retry
 
+_NEVER_RESUME = gretry.Retry(predicate=lambda exc: False)
 TRANSACTION_ATTEMPTS = 5  # then back off (retrying.py): many concurrent deliveries contend on one document
 BATCH_LIMIT = 500  # Firestore's maximum writes per batch
 T = TypeVar("T")
@@ -68,8 +70,11 @@ class FirestoreStore:
         return self.retry(method)(*args, **self._one_attempt, **kwargs)
 
     def read_all(self, query: Any) -> list[Any]:
-        """The snapshots of a query or collection, its stream read whole in each attempt."""
-        return self.retry(lambda: list(query.stream(**self._one_attempt)))()
+        """The snapshots of a query or collection, its stream read whole in each attempt. A stream that fails
+        part way asks its `retry` whether to resume, so it gets one that never does (None would raise
+        AttributeError in the client) and the error reaches self.retry."""
+        attempt = self._one_attempt | {"retry": _NEVER_RESUME}
+        return self.retry(lambda: list(query.stream(**attempt)))()
 
     def get_many(self, refs: list[firestore.DocumentReference]) -> list[Any]:
         """The snapshots of these documents (missing ones too), in one batched read."""

@@ -9,6 +9,7 @@ import pytest
 from edgetrain_pipeline import deps as deps_module
 from edgetrain_pipeline.config import get_env
 from edgetrain_pipeline.firestore_store import FirestoreStore
+from edgetrain_pipeline.retrying import is_retry_exhausted
 from google.api_core import exceptions as gexc
 
 from .apps import http_client
@@ -69,3 +70,21 @@ def test_the_status_page_answers_503_within_seconds(unreachable_firestore):
             assert "Temporarily unavailable, try again in a minute" in response.get_data(as_text=True)
     finally:
         deps_module.set_deps(None)
+
+
+@pytest.mark.emulators
+def test_a_query_past_its_deadline_part_way_through_gives_up_like_any_read(deps):
+    """A stream that fails part way asks its retry whether to resume; given none, the client raised
+    AttributeError, which neither the pipeline's retry nor the status page's 503 recognised (a 500)."""
+    trainings = deps.store.collection("trainings")
+    for start in range(0, 1_200, 50):  # 60 MB: streaming it takes longer than the deadline below
+        batch = deps.store.client.batch()
+        for n in range(start, start + 50):
+            batch.set(trainings.document(f"tr-{n:04d}"), {"padding": "x" * 50_000})
+        batch.commit()
+
+    with pytest.raises(Exception) as raised:
+        deps.store.within(0.3).read_all(trainings)
+
+    assert is_retry_exhausted(raised.value), repr(raised.value)
+    assert len(deps.store.read_all(trainings)) == 1_200  # with time enough, the same read succeeds
