@@ -76,9 +76,10 @@ class FirestoreStore:
         attempt = self._one_attempt | {"retry": _NEVER_RESUME}
         return self.retry(lambda: list(query.stream(**attempt)))()
 
-    def get_many(self, refs: list[firestore.DocumentReference]) -> list[Any]:
-        """The snapshots of these documents (missing ones too), in one batched read."""
-        return self.retry(lambda: list(self.client.get_all(refs, **self._one_attempt)))()
+    def get_many(self, refs: list[firestore.DocumentReference], fields: list[str] | None = None) -> list[Any]:
+        """The snapshots of these documents (missing ones too), in one batched read; only `fields` of each
+        when given."""
+        return self.retry(lambda: list(self.client.get_all(refs, field_paths=fields, **self._one_attempt)))()
 
     @property
     def client(self) -> firestore.Client:

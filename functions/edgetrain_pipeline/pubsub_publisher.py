@@ -32,8 +32,11 @@ class PubSubPublisher:
             topic if topic.startswith("projects/") else self.client.topic_path(self._settings.project, topic)
         )
 
-    def publish(self, topic: str, message: dict[str, Any], **attributes: str) -> str:
-        """Publish and wait for the server's message id (the client retries transient errors itself)."""
+    def publish(
+        self, topic: str, message: dict[str, Any], timeout_s: float = PUBLISH_TIMEOUT_S, **attributes: str
+    ) -> str:
+        """Publish and wait up to timeout_s for the server's message id (the client retries transient errors
+        itself); TimeoutError after that, when the message may still be sent."""
         data = json.dumps(message, separators=(",", ":"), sort_keys=True).encode("utf-8")
         future = self.client.publish(self.topic_path(topic), data, **attributes)
-        return future.result(timeout=PUBLISH_TIMEOUT_S)
+        return future.result(timeout=timeout_s)

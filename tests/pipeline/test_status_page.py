@@ -132,12 +132,12 @@ def test_a_dataset_is_listed_with_its_latest_import_from_its_first_import_on(dep
 
     first = import_file("first.csv")
     row = dataset_row(client.get("/").get_data(as_text=True), "fresh")
-    assert f'href="imports#import-{first["importId"]}">RUNNING 0%</a>' in row
+    assert f'href="imports?import={first["importId"]}">RUNNING 0%</a>' in row
 
     deps.backend.fail(first["operation"], "No valid rows to import (see partial failures).")
     assert post(poller, pubsub_event({})).status_code == 200
     row = dataset_row(client.get("/").get_data(as_text=True), "fresh")
-    assert f'href="imports#import-{first["importId"]}">FAILED</a>' in row
+    assert f'href="imports?import={first["importId"]}">FAILED</a>' in row
     assert '<div class="error">No valid rows to import (see partial failures).</div>' in row
     assert '<td class="num">0</td>' in row  # no training: the failed import made none
     shown = {d["datasetId"]: d for d in client.get("/api/datasets").json["datasets"]}["fresh"]
@@ -147,7 +147,7 @@ def test_a_dataset_is_listed_with_its_latest_import_from_its_first_import_on(dep
 
     second = import_file("second.csv")
     row = dataset_row(client.get("/").get_data(as_text=True), "fresh")
-    assert f'href="imports#import-{second["importId"]}">RUNNING 0%</a>' in row and "FAILED" not in row
+    assert f'href="imports?import={second["importId"]}">RUNNING 0%</a>' in row and "FAILED" not in row
 
 
 @pytest.mark.emulators

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -22,10 +23,10 @@ from .. import storage_reader, topics
 from ..config import MAX_BUDGET_MILLI_NODE_HOURS, MIN_BUDGET_MILLI_NODE_HOURS
 from ..deps import Deps
 from ..envelope import validation_reasons
-from ..errors import CsrfException, InvalidMessageException
+from ..errors import CsrfException, InvalidMessageException, TransientFailureException
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingRequest
-from . import charts, csrf, model_view, queries, try_image
+from . import charts, csrf, model_view, queries, try_image, values
 from .charts import LC_H, LC_PAD, LC_W, PR_H, PR_PAD, PR_W
 
 OPTIMIZE_FOR = {  # the seed's form: what a person wants → the AutoML edge model type
@@ -41,17 +42,19 @@ _TEMPLATES.globals.update(
 # The function's timeout is 60 s (infra): with Firestore or the backend out, answer 503 within seconds
 READ_DEADLINE_S = 10.0
 RETRY_AFTER_S = 30
+_MANUAL_REQUEST_ID = re.compile(r"manual-[0-9a-f]{32}")
+IMPORT_ROWS_LISTED = 20  # reported rows of each import in the list (an import reports up to 1,000)
 SHORT_KEEP = 36  # characters of a long path or resource name shown before the "whole value" click
 
 
-def _when(iso: str | None) -> str:
+def _when(iso: Any) -> str:
     """An ISO timestamp as 'YYYY-MM-DD HH:MM:SS UTC' for people (the JSON API keeps ISO 8601)."""
     if not iso:
         return "—"
     try:
         return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except ValueError:
-        return iso
+    except (TypeError, ValueError):  # not a timestamp a version of the pipeline wrote: shown as it is
+        return str(iso)
 
 
 def _short(value: str | None, keep: int = SHORT_KEEP) -> str:
@@ -65,7 +68,8 @@ _TEMPLATES.filters["short"] = _short
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, default=str), status=status, mimetype="application/json")
+    body = json.dumps(values.without_nan(payload), default=str, allow_nan=False)  # NaN is not JSON
+    return Response(body, status=status, mimetype="application/json")
 
 
 def _is_https(request: Request) -> bool:
@@ -116,24 +120,30 @@ def _page(
     trainings, next_token = queries.list_trainings(
         deps.store, settings.status_page_size, request.args.get("pageToken"), dataset_id
     )
+    context: dict[str, Any] = {"trainings": trainings, "next_token": next_token, "dataset_filter": dataset_id}
+    if request.args.get("fragment") == "trainings":  # the auto-refresh: the table alone, read alone
+        return _render(deps, request, "trainings.html", context, status)
     datasets = queries.list_datasets(deps.store)
     names = {d["datasetId"]: d["displayName"] for d in datasets if d["displayName"]}
-    context = {
+    context |= {
         "datasets": datasets,
-        "trainings": trainings,
-        "next_token": next_token,
-        "dataset_filter": dataset_id,
         "dataset_filter_name": names.get(dataset_id or "", dataset_id),
         "refresh_s": settings.status_refresh_s,
         "optimize_for": OPTIMIZE_FOR,
         "default_budget": DEFAULT_BUDGET_NODE_HOURS,
         "error": error,
         "form": form or {},
+        "request_id": _manual_request_id(),
         "requested": request.args.get("requested"),
         "rejected": queries.recent_rejected(deps.store),
     }
-    template = "trainings.html" if request.args.get("fragment") == "trainings" else "page.html"
-    return _render(deps, request, template, context, status)
+    return _render(deps, request, "page.html", context, status)
+
+
+def _manual_request_id(sent: str | None = None) -> str:
+    """The requestId of one submission of the form: made when the form is rendered, so a person who posts
+    the same form again (after a 503) asks for the same training, which start_training runs once."""
+    return sent if sent and _MANUAL_REQUEST_ID.fullmatch(sent) else f"manual-{uuid.uuid4().hex}"
 
 
 def _training(deps: Deps, request: Request, training_id: str) -> Response:
@@ -141,22 +151,22 @@ def _training(deps: Deps, request: Request, training_id: str) -> Response:
     if doc is None:
         return _render(deps, request, "missing.html", {"base": "../", "what": f"training {training_id}"}, 404)
     threshold = model_view.threshold_of(request.args.get("threshold"))
-    evaluation = doc.get("evaluation") or {}
+    evaluation = values.mapping(doc.get("evaluation"))
     reader = storage_reader.reader_for(deps.settings)
     diagnostics = model_view.read_diagnostics(reader, doc)
-    curve = doc.get("trainingCurve") or {}
+    curve = values.mapping(doc.get("trainingCurve"))
     samples = model_view.sample_views(diagnostics)
     if request.args.get("inline") == "1":  # pictures inside the HTML: a view saved as one file (make run's)
         for sample in samples:
             sample["data_uri"] = model_view.sample_data_uri(reader, doc, sample["file"])
     context = {
         "base": "../",
-        "t": queries.training_view(doc),
+        "t": queries.training_view(doc, training_id),
         "threshold": threshold,
         "labels": model_view.label_rows(evaluation, threshold),
         "confusion": model_view.confusion_view(diagnostics),
         "samples": samples,
-        "learning": charts.learning_lines(curve.get("points") or []),
+        "learning": charts.learning_lines([p for p in curve.get("points") or [] if isinstance(p, dict)]),
         "timing": model_view.timing(doc),
         "comparison": doc.get("comparison"),
         "champion_reason": doc.get("championReason"),
@@ -181,7 +191,19 @@ def _sample(deps: Deps, training_id: str, name: str) -> Response:
 
 
 def _imports(deps: Deps, request: Request) -> Response:
-    return _render(deps, request, "imports.html", {"imports": queries.list_imports(deps.store)})
+    """A page of imports, newest first, each with its first IMPORT_ROWS_LISTED reported rows; ?import=ID:
+    that import alone with all of them (the overview links a dataset's latest import there)."""
+    import_id = request.args.get("import")
+    if import_id is not None:
+        found = queries.get_import(deps.store, import_id)
+        if found is None:
+            return _render(deps, request, "missing.html", {"what": f"import {import_id}"}, 404)
+        return _render(deps, request, "imports.html", {"imports": [found], "single": True})
+    imports, next_token = queries.list_imports(
+        deps.store, deps.settings.status_page_size, request.args.get("pageToken")
+    )
+    context = {"imports": imports, "next_token": next_token, "rows_listed": IMPORT_ROWS_LISTED}
+    return _render(deps, request, "imports.html", context)
 
 
 def _try(deps: Deps, request: Request) -> Response:
@@ -236,7 +258,7 @@ def _training_request(deps: Deps, form: dict[str, str]) -> TrainingRequest:
         "dataset": form.get("dataset", "").strip(),
         "modelType": OPTIMIZE_FOR[optimize][1],
         "trainBudgetMilliNodeHours": round(hours * 1000),
-        "requestId": f"manual-{uuid.uuid4().hex}",
+        "requestId": _manual_request_id(form.get("requestId")),
         "source": "manual",
     }
     if form.get("displayName", "").strip():
@@ -252,25 +274,32 @@ def _train(deps: Deps, request: Request) -> Response:
         deps.settings.csrf_secret, request.cookies.get(csrf.COOKIE_NAME), request.form.get("csrf")
     ):
         raise CsrfException("the form expired or came from another site: reload the page and submit again")
-    form = {k: request.form.get(k, "") for k in ("dataset", "displayName", "optimizeFor", "budgetNodeHours")}
+    fields = ("dataset", "displayName", "optimizeFor", "budgetNodeHours", "requestId")
+    form = {k: request.form.get(k, "") for k in fields}
     try:
         message = _training_request(deps, form)
     except InvalidMessageException as exc:
         return _page(deps, request, status=400, error=str(exc), form=form)
-    deps.publisher.publish(topics.TOPIC_DATASET_IMPORTED, message.to_wire())
+    try:
+        deps.publisher.publish(topics.TOPIC_DATASET_IMPORTED, message.to_wire(), timeout_s=_deadline_s(deps))
+    except TimeoutError:
+        raise TransientFailureException(
+            f"Pub/Sub did not take the training request within {_deadline_s(deps):g} s; post the form again "
+            "(the same form asks for the same training)"
+        ) from None
     return Response(status=303, headers={"Location": f"./?requested={message.request_id}"})
 
 
 def _page_size(raw: str | None, default: int) -> int:
-    """The API's pageSize: 1 or more, at most 200 (raises ValueError, answered with a 400)."""
+    """The API's pageSize: 1 or more, at most 200 (InvalidMessageException, answered with a 400)."""
     if not raw:
         return default
     try:
         size = int(raw)
     except ValueError:
-        raise ValueError(f"pageSize: {raw!r} is not a whole number") from None
+        raise InvalidMessageException(f"pageSize: {raw!r} is not a whole number") from None
     if size < 1:
-        raise ValueError(f"pageSize: {size} must be 1 or more")
+        raise InvalidMessageException(f"pageSize: {size} must be 1 or more")
     return min(size, 200)
 
 
@@ -291,7 +320,7 @@ def handle_request(deps: Deps, request: Request) -> Response:
     try:
         return _handle(dataclasses.replace(deps, store=store), request, route, args)
     except Exception as exc:
-        if not is_retry_exhausted(exc):
+        if not (is_retry_exhausted(exc) or isinstance(exc, TransientFailureException)):
             raise
         message = f"Temporarily unavailable, try again in a minute: {exc}"
         response = _json({"error": message}, 503) if route.startswith("api/") else _text(message, 503)
@@ -311,10 +340,13 @@ def _handle(deps: Deps, request: Request, route: str, args: list[str]) -> Respon
     try:
         if request.method == "POST" and route == "train":
             return _train(deps, request)
-        if route == "try" and request.method in ("GET", "POST"):
+        if route == "try" and request.method in ("GET", "HEAD", "POST"):
             return _try(deps, request)
-        if request.method != "GET":
-            return _json({"error": f"{request.method} is not allowed here"}, 405)
+        if request.method not in ("GET", "HEAD"):  # HEAD: answered as GET, without the body (werkzeug)
+            allowed = "GET, HEAD, POST" if route in ("train", "try") else "GET, HEAD"
+            response = _json({"error": f"{request.method} is not allowed here"}, 405)
+            response.headers["Allow"] = allowed
+            return response
         if route == "training":
             return _training(deps, request, args[0])
         if route == "sample":
@@ -329,8 +361,10 @@ def _handle(deps: Deps, request: Request, route: str, args: list[str]) -> Respon
                 deps.store, size, request.args.get("pageToken"), request.args.get("dataset")
             )
             return _json({"trainings": trainings, "nextPageToken": token})
+        if route.startswith("api/"):
+            return _json({"error": f"no such API: {route} (there are api/datasets and api/trainings)"}, 404)
         return _page(deps, request)
     except CsrfException as exc:
         return _text(str(exc), exc.http_status)
-    except ValueError as exc:
-        return _json({"error": str(exc)}, 400)
+    except InvalidMessageException as exc:  # the request's own fault; an error reading the data is a 500
+        return _json({"error": str(exc)}, 400) if route.startswith("api/") else _text(str(exc), 400)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .values import finite_number
+
 PR_W, PR_H, PR_PAD = 220, 170, 28  # one label's precision/recall chart, px
 LC_W, LC_H, LC_PAD = 520, 200, 36  # the learning curve chart, px
 
@@ -29,7 +31,8 @@ def learning_lines(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not points:
         return {}
     span = max(len(points) - 1, 1)
-    losses = [p.get("loss") for p in points]
+    # a training that diverged logs NaN or inf: such a point is left out, and one would hide the whole line
+    losses = [finite_number(p.get("loss")) for p in points]
     top_loss = max((v for v in losses if v is not None), default=0.0) or 1.0
 
     def xy(i: int, fraction: float) -> str:
@@ -38,7 +41,7 @@ def learning_lines(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return f"{x:.1f},{y:.1f}"
 
     loss_line = " ".join(xy(i, v / top_loss) for i, v in enumerate(losses) if v is not None)
-    maps = [(i, p.get("valMap50")) for i, p in enumerate(points)]
+    maps = [(i, finite_number(p.get("valMap50"))) for i, p in enumerate(points)]
     map_line = " ".join(xy(i, v) for i, v in maps if v is not None)
     stages = []
     for i, p in enumerate(points):

@@ -24,4 +24,5 @@ def token_for(secret: str, nonce: str) -> str:
 def is_valid(secret: str, nonce: str | None, token: str | None) -> bool:
     if not nonce or not token:
         return False
-    return hmac.compare_digest(token_for(secret, nonce), token)
+    # bytes: compare_digest refuses str with non-ASCII characters (TypeError), which any site can post
+    return hmac.compare_digest(token_for(secret, nonce).encode(), token.encode("utf-8", "replace"))

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..storage_reader import READ_ERRORS, StorageReader
 from . import charts
+from .values import finite_number, listed, mapping, text
 
 _LOGGER = logging.getLogger("edgetrain_pipeline")
 DEFAULT_THRESHOLD = 0.5  # AutoML's default score threshold for Predict
@@ -69,19 +70,18 @@ def nearest(confidence: list[float], threshold: float) -> int | None:
 def label_rows(evaluation: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
     """One row per label of evaluation.perLabel, with precision and recall at `threshold` and its PR chart."""
     rows = []
-    for entry in evaluation.get("perLabel") or []:
-        curve = entry.get("curve50") or {}
-        confidence = [float(c) for c in curve.get("confidence", [])]
-        recall = [float(r) for r in curve.get("recall", [])]
-        precision = [float(p) for p in curve.get("precision", [])]
+    for entry in listed(evaluation.get("perLabel")):
+        if not isinstance(entry, dict):
+            continue
+        confidence, recall, precision = _curve50(entry)
         at = nearest(confidence, threshold)
         marker = charts.pr_xy(recall[at], precision[at]) if at is not None else None
         rows.append(
             {
-                "label": entry.get("label"),
-                "ap50": entry.get("ap50"),
-                "ap5095": entry.get("ap5095"),
-                "boxes": entry.get("boxes"),
+                "label": text(entry.get("label")),
+                "ap50": finite_number(entry.get("ap50")),
+                "ap5095": finite_number(entry.get("ap5095")),
+                "boxes": finite_number(entry.get("boxes")),
                 "confidence": ",".join(f"{c:g}" for c in confidence),
                 "recall": ",".join(f"{r:g}" for r in recall),
                 "precision": ",".join(f"{p:g}" for p in precision),
@@ -92,6 +92,21 @@ def label_rows(evaluation: dict[str, Any], threshold: float) -> list[dict[str, A
             }
         )
     return rows
+
+
+def _curve50(entry: dict[str, Any]) -> tuple[list[float], list[float], list[float]]:
+    """A label's (confidence, recall, precision) at IoU 0.5: the points where all three are numbers."""
+    curve = mapping(entry.get("curve50"))
+    columns = [listed(curve.get(key)) for key in _CURVE_KEYS]
+    points = [
+        (float(c), float(r), float(p))
+        for c, r, p in zip(*columns, strict=False)  # one shorter than the others: up to its end
+        if all(finite_number(v) is not None for v in (c, r, p))
+    ]
+    return [c for c, _, _ in points], [r for _, r, _ in points], [p for _, _, p in points]
+
+
+_CURVE_KEYS = ("confidence", "recall", "precision")
 
 
 def confusion_view(diagnostics: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -151,9 +166,9 @@ def timing(doc: dict[str, Any], now: datetime | None = None) -> dict[str, float 
     elapsed = None
     if isinstance(created, datetime):
         elapsed = max(((finished if isinstance(finished, datetime) else now) - created).total_seconds(), 0.0)
-    budget_s = (doc.get("trainBudgetMilliNodeHours") or 0) / 1000 * 3600 or None
+    budget_s = (finite_number(doc.get("trainBudgetMilliNodeHours")) or 0) / 1000 * 3600 or None
     eta = None
-    percent = float(doc.get("progressPercent") or 0)
+    percent = min(float(finite_number(doc.get("progressPercent")) or 0), 100.0)
     if doc.get("state") in ("CREATING", "RUNNING") and elapsed is not None:
         by_progress = elapsed * (100 - percent) / percent if percent >= 1 else None
         by_budget = max(budget_s - elapsed, 0.0) if budget_s else None

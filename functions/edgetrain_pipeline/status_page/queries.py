@@ -2,85 +2,110 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from ..document_ids import document_id_problem
+from ..errors import InvalidMessageException
 from ..firestore_store import FirestoreStore, as_dict
 from ..resource_names import resource_id
 from .imports_view import import_view
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
+from .values import finite_number, iso, listed, mapping, text
 
 
 def map_50_95(evaluation: dict[str, Any]) -> float | None:
     """COCO's mAP@[.5:.95]: the mean of the stored per-IoU mAPs at IoU 0.50, 0.55, …, 0.95 (None unless all
     ten are there). boundingBoxMeanAveragePrecision is AutoML's mean over its 23 thresholds (0.05–0.99)."""
-    by_iou = {
-        round(float(c["iouThreshold"]), 2): c.get("meanAveragePrecision")
-        for c in evaluation.get("curves", [])
-    }
+    by_iou = {}
+    for curve in _dicts(evaluation.get("curves")):
+        iou = finite_number(curve.get("iouThreshold"))
+        if iou is not None:
+            by_iou[round(float(iou), 2)] = finite_number(curve.get("meanAveragePrecision"))
     values = [by_iou.get(round(0.5 + 0.05 * i, 2)) for i in range(10)]
     known = [float(v) for v in values if v is not None]
     return sum(known) / len(known) if len(known) == len(values) else None
 
 
-def training_view(doc: dict[str, Any]) -> dict[str, Any]:
-    evaluation = doc.get("evaluation") or {}
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in listed(value) if isinstance(item, dict)]
+
+
+def training_view(doc: dict[str, Any], training_id: str | None = None) -> dict[str, Any]:
+    """A training document as the pages and the JSON API show it; `training_id` is its document's ID, for a
+    document without the field. Fields of the wrong type read as missing."""
+    evaluation = mapping(doc.get("evaluation"))
+    exports = mapping(doc.get("exports"))
+    tflite = mapping(exports.get("tflite"))
+    training_id = text(doc.get("trainingId")) or training_id
     return {
-        "trainingId": doc.get("trainingId"),
-        "dataset": doc.get("datasetId"),
-        "datasetName": doc.get("datasetDisplayName"),  # the backend's display name when the training began
-        "displayName": doc.get("displayName"),
-        "modelType": doc.get("modelType"),
-        "state": doc.get("state"),
-        "exportState": doc.get("exportState"),
-        "progressPercent": doc.get("progressPercent") or 0,
-        "trainBudgetMilliNodeHours": doc.get("trainBudgetMilliNodeHours"),
-        "trainCostMilliNodeHours": doc.get("trainCostMilliNodeHours"),
-        "stopReason": doc.get("stopReason"),
-        "boundingBoxMeanAveragePrecision": evaluation.get("boundingBoxMeanAveragePrecision"),
-        "meanAveragePrecisionAt50": evaluation.get("meanAveragePrecisionAt50"),
+        "trainingId": training_id,
+        "dataset": text(doc.get("datasetId")),
+        "datasetName": text(doc.get("datasetDisplayName")),  # the backend's display name when it began
+        "displayName": text(doc.get("displayName")) or training_id,
+        "modelType": text(doc.get("modelType")),
+        "state": text(doc.get("state")),
+        "exportState": text(doc.get("exportState")),
+        "progressPercent": finite_number(doc.get("progressPercent")) or 0,
+        "trainBudgetMilliNodeHours": finite_number(doc.get("trainBudgetMilliNodeHours")),
+        "trainCostMilliNodeHours": finite_number(doc.get("trainCostMilliNodeHours")),
+        "stopReason": text(doc.get("stopReason")),
+        "boundingBoxMeanAveragePrecision": finite_number(evaluation.get("boundingBoxMeanAveragePrecision")),
+        "meanAveragePrecisionAt50": finite_number(evaluation.get("meanAveragePrecisionAt50")),
         "meanAveragePrecision50To95": map_50_95(evaluation),
-        "curves": evaluation.get("curves", []),
+        "curves": _dicts(evaluation.get("curves")),
         "promoted": doc.get("promoted"),
-        "model": doc.get("model"),
-        "operation": doc.get("operation"),
-        "exportLocation": doc.get("exportLocation")
-        or ((doc.get("exports") or {}).get("tflite") or {}).get("location"),
-        "championReason": doc.get("championReason"),
-        "latencyMs": doc.get("latencyMs"),
-        "evaluatedImages": evaluation.get("imageCount"),
-        "evaluatedBoxes": evaluation.get("evaluatedBoundingBoxCount"),
+        "model": text(doc.get("model")),
+        "operation": text(doc.get("operation")),
+        "exportLocation": text(doc.get("exportLocation")) or text(tflite.get("location")),
+        "championReason": text(doc.get("championReason")),
+        "latencyMs": finite_number(doc.get("latencyMs")),
+        "evaluatedImages": finite_number(evaluation.get("imageCount")),
+        "evaluatedBoxes": finite_number(evaluation.get("evaluatedBoundingBoxCount")),
         "notification": doc.get("notification"),
-        "error": doc.get("error") or doc.get("lastError"),
-        "createdAt": _iso(doc.get("createdAt")),
-        "updatedAt": _iso(doc.get("updatedAt")),
-        "finishedAt": _iso(doc.get("finishedAt")),
+        "error": text(doc.get("error")) or text(doc.get("lastError")),
+        "createdAt": iso(doc.get("createdAt")),
+        "updatedAt": iso(doc.get("updatedAt")),
+        "finishedAt": iso(doc.get("finishedAt")),
     }
 
 
 def model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, str]:
-    """Display names of trained models by resource name, from their trainings."""
-    wanted = sorted({m for m in models if m})
+    """Display names of trained models by resource name, from their trainings (those two fields only: a
+    training document carries its evaluation curves, ~100 KB)."""
+    wanted = sorted({m for m in models if isinstance(m, str) and m})
+    trainings = store.collection("trainings").select(["model", "displayName"])
     names: dict[str, str] = {}
     for start in range(0, len(wanted), 30):  # Firestore's limit for "in"
-        for doc in store.query("trainings", "model", "in", wanted[start : start + 30]):
+        chunk = wanted[start : start + 30]
+        for snap in store.read_all(trainings.where(filter=FieldFilter("model", "in", chunk))):
+            doc = as_dict(snap)
             names[doc["model"]] = doc.get("displayName") or resource_id(doc["model"])
     return names
 
 
+# What the overview shows of a dataset's latest import; its reported rows (up to 1,000) stay in Firestore
+IMPORT_SUMMARY_FIELDS = [
+    "datasetId", "state", "inputUris", "progressPercent", "error", "rowsRejected", "rowsKeptSplit",
+    "exampleCountAfter", "createdAt", "finishedAt",
+]  # fmt: skip
+
+
 def last_imports(store: FirestoreStore, import_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The imports by id, as the imports view shows them but without their reported rows."""
-    refs = [store.collection("imports").document(i) for i in sorted(set(import_ids))]
-    snaps = store.get_many(refs) if refs else []
-    views = (import_view(snap.id, as_dict(snap)) for snap in snaps if snap.exists)
+    """The imports by id, as the imports view shows them but without their reported rows. A record without
+    stored counts (running, refused, or from before they were stored) is read whole, to count its rows."""
+    ids = sorted({i for i in import_ids if isinstance(i, str) and not document_id_problem(i)})
+    docs = {s.id: as_dict(s) for s in _get_many(store, "imports", ids, IMPORT_SUMMARY_FIELDS) if s.exists}
+    uncounted = [i for i, doc in docs.items() if "rowsRejected" not in doc]
+    docs |= {s.id: as_dict(s) for s in _get_many(store, "imports", uncounted) if s.exists}
+    views = (import_view(import_id, doc) for import_id, doc in docs.items())
     return {v["importId"]: {k: v[k] for k in v if k not in ("rejected", "keptSplit")} for v in views}
+
+
+def _get_many(store: FirestoreStore, collection: str, ids: list[str], fields: list[str] | None = None):
+    refs = [store.collection(collection).document(i) for i in ids]
+    return store.get_many(refs, fields) if refs else []
 
 
 def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
@@ -93,16 +118,18 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
     return [
         {
             "datasetId": d["_id"],
-            "dataset": d.get("dataset"),
-            "displayName": d.get("displayName"),  # the backend's, at the dataset's latest training request
-            "activeTraining": d.get("activeTraining"),
-            "championModel": d.get("championModel"),
-            "championName": names.get(d.get("championModel") or ""),
-            "championMetric": d.get("championMetric"),
-            "championValue": d.get("championValue"),
-            "trainingCount": d.get("trainingCount", 0),
+            "dataset": text(d.get("dataset")),
+            "displayName": text(
+                d.get("displayName")
+            ),  # the backend's, at the dataset's latest training request
+            "activeTraining": text(d.get("activeTraining")),
+            "championModel": text(d.get("championModel")),
+            "championName": names.get(text(d.get("championModel")) or ""),
+            "championMetric": text(d.get("championMetric")),
+            "championValue": finite_number(d.get("championValue")),
+            "trainingCount": finite_number(d.get("trainingCount")) or 0,
             "pendingRequest": bool(d.get("pendingRequest")),
-            "lastImport": imports.get(d.get("lastImportId") or ""),
+            "lastImport": imports.get(text(d.get("lastImportId")) or ""),
         }
         for d in rows
     ]
@@ -111,28 +138,35 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
 def list_trainings(
     store: FirestoreStore, page_size: int, page_token: str | None = None, dataset_id: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; the page token is the id of the last training of the previous page (ValueError when it
-    cannot be one)."""
-    if page_token and (problem := document_id_problem(page_token)):
-        raise ValueError(f"pageToken: not a token this page returned (it {problem})")
+    """Newest first, a page at a time (page tokens: _newest_first)."""
     query: Any = store.collection("trainings")
     if dataset_id:
         query = query.where(filter=FieldFilter("datasetId", "==", dataset_id))
+    snaps, next_token = _newest_first(store, "trainings", query, page_size, page_token)
+    return [training_view(as_dict(s), s.id) for s in snaps], next_token
+
+
+def _newest_first(
+    store: FirestoreStore, collection: str, query: Any, page_size: int, page_token: str | None
+) -> tuple[list[Any], str | None]:
+    """One page of `query` by createdAt, newest first; the page token is the ID of the last document of the
+    previous page (InvalidMessageException when it is not one)."""
+    if page_token and (problem := document_id_problem(page_token)):
+        raise InvalidMessageException(f"pageToken: not a token this page returned (it {problem})")
     query = query.order_by("createdAt", direction=firestore.Query.DESCENDING)
     if page_token:
-        cursor = store.call(store.collection("trainings").document(page_token).get)
-        if cursor.exists:
-            query = query.start_after(cursor)
+        cursor = store.call(store.collection(collection).document(page_token).get)
+        if not cursor.exists:  # starting over would repeat the pages a client has read
+            raise InvalidMessageException("pageToken: not a token this page returned (no such document)")
+        query = query.start_after(cursor)
     snaps = store.read_all(query.limit(page_size + 1))
-    views = [training_view(as_dict(s)) for s in snaps[:page_size]]
-    next_token = snaps[page_size - 1].id if len(snaps) > page_size else None
-    return views, next_token
+    return snaps[:page_size], (snaps[page_size - 1].id if len(snaps) > page_size else None)
 
 
 def recent_rejected(store: FirestoreStore, limit: int = 20) -> list[dict[str, Any]]:
     query = store.collection("rejected_messages").order_by("receivedAt", direction=firestore.Query.DESCENDING)
     snaps = store.read_all(query.limit(limit))
-    return [(d := as_dict(s)) | {"receivedAt": _iso(d.get("receivedAt"))} for s in snaps]
+    return [(d := as_dict(s)) | {"receivedAt": iso(d.get("receivedAt"))} for s in snaps]
 
 
 def get_training(store: FirestoreStore, training_id: str) -> dict[str, Any] | None:
@@ -141,16 +175,44 @@ def get_training(store: FirestoreStore, training_id: str) -> dict[str, Any] | No
     return store.get("trainings", training_id)
 
 
+TRAINED_MODEL_FIELDS = ["trainingId", "displayName", "datasetId", "model", "state", "createdAt"]
+TRAINED_MODELS_PAGE = 200
+
+
 def trained_models(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
-    """Trainings that produced a model, newest first: what "Try an image" offers."""
-    query = store.collection("trainings").where(filter=FieldFilter("state", "==", "SUCCEEDED"))
-    snaps = store.read_all(query)
-    docs = sorted((as_dict(s) for s in snaps), key=lambda d: str(d.get("createdAt")), reverse=True)
-    return [d for d in docs if d.get("model")][:limit]
+    """The newest `limit` trainings that produced a model: what "Try an image" offers. Read newest first a
+    page at a time, only the fields it shows (a year of whole training documents is gigabytes)."""
+    query = (
+        store.collection("trainings")
+        .select(TRAINED_MODEL_FIELDS)
+        .order_by("createdAt", direction=firestore.Query.DESCENDING)
+    )
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while len(found) < limit:
+        snaps = store.read_all((query.start_after(cursor) if cursor else query).limit(TRAINED_MODELS_PAGE))
+        docs = ((as_dict(s), s.id) for s in snaps)
+        found += [d | {"trainingId": d.get("trainingId") or i} for d, i in docs if _has_model(d)]
+        if len(snaps) < TRAINED_MODELS_PAGE:
+            break
+        cursor = snaps[-1]
+    return found[:limit]
 
 
-def list_imports(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
-    """Imports newest first, each with its counts and reported rows (imports_view.py)."""
-    query = store.collection("imports").order_by("createdAt", direction=firestore.Query.DESCENDING)
-    snaps = store.read_all(query.limit(limit))
-    return [import_view(snap.id, as_dict(snap)) for snap in snaps]
+def _has_model(doc: dict[str, Any]) -> bool:
+    return doc.get("state") == "SUCCEEDED" and isinstance(doc.get("model"), str) and bool(doc["model"])
+
+
+def list_imports(
+    store: FirestoreStore, page_size: int, page_token: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Imports newest first, a page at a time, each with its counts and reported rows (imports_view.py)."""
+    snaps, next_token = _newest_first(store, "imports", store.collection("imports"), page_size, page_token)
+    return [import_view(snap.id, as_dict(snap)) for snap in snaps], next_token
+
+
+def get_import(store: FirestoreStore, import_id: str) -> dict[str, Any] | None:
+    if document_id_problem(import_id):  # cannot name a document, so names none
+        return None
+    doc = store.get("imports", import_id)
+    return import_view(import_id, doc) if doc else None

@@ -1,0 +1,245 @@
+"""status_page with a long history, odd documents and hostile requests: every page stays usable, a request's
+own fault is a 400 and nothing else is, and what it cannot do right now is a 503 in seconds."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from edgetrain_pipeline import deps as deps_module
+from edgetrain_pipeline import topics
+from edgetrain_pipeline.config import get_env
+from edgetrain_pipeline.pubsub_publisher import PubSubPublisher
+from google.cloud import firestore
+
+from .apps import http_client
+from .fake_automl import evaluation_summary
+from .test_status_page import csrf_token, put_training
+
+pytestmark = pytest.mark.emulators
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def put_import(deps, n: int, rows: int = 0, **fields) -> str:
+    import_id = f"imp-{n:03d}"
+    failures = [
+        f"Error in gs://b/data.csv line {line}: cannot fetch image x{line}.jpg" for line in range(rows)
+    ]
+    doc = {
+        "datasetId": "cards",
+        "state": "SUCCEEDED",
+        "inputUris": ["gs://b/data.csv"],
+        "partialFailures": failures,
+        "rowsRejected": rows,
+        "rowsKeptSplit": 0,
+        "createdAt": START + timedelta(minutes=n),
+    } | fields
+    deps.store.update("imports", import_id, doc)
+    return import_id
+
+
+def test_try_an_image_offers_the_newest_fifty_trained_models_of_a_long_history(deps):
+    """It read every successful training whole (with its curves) and sorted them in memory: a few hundred
+    trainings took the function past its memory and its time."""
+    batch = deps.store.client.batch()
+    for n in range(260):
+        state = "FAILED" if n % 3 == 0 else "SUCCEEDED"
+        doc = {"trainingId": f"tr-{n:03d}", "datasetId": "cards", "displayName": f"model_{n}", "state": state}
+        doc |= {"createdAt": START + timedelta(minutes=n), "evaluation": evaluation_summary(0.5)}
+        if state == "SUCCEEDED" and n % 5:
+            doc["model"] = f"projects/p/locations/l/models/m{n}"
+        batch.set(deps.store.collection("trainings").document(doc["trainingId"]), doc)
+        if n % 100 == 99:
+            batch.commit()
+            batch = deps.store.client.batch()
+    batch.commit()
+
+    html = http_client().get("/try").get_data(as_text=True)
+
+    offered = re.findall(r'<option value="(tr-\d+)"', html)
+    with_model = [f"tr-{n:03d}" for n in reversed(range(260)) if n % 3 and n % 5]
+    assert offered == with_model[:50]
+
+
+def test_the_overview_links_a_dataset_to_its_latest_import_shown_whole_and_the_list_pages(deps):
+    """/imports listed the 50 newest imports with every reported row (up to 1,000 each) and no way on;
+    the overview linked a dataset to an anchor on it that an older import did not have."""
+    for n in range(25):
+        put_import(deps, n, rows=30)
+    deps.store.update("datasets", "cards", {"displayName": "cards", "lastImportId": "imp-000"})
+    client = http_client()
+
+    overview = client.get("/").get_data(as_text=True)
+    assert 'href="imports?import=imp-000"' in overview
+    single = client.get("/imports?import=imp-000").get_data(as_text=True)
+    assert single.count('class="rejected-row"') == 30 and 'id="import-imp-000"' in single
+    assert client.get("/imports?import=imp-999").status_code == 404
+
+    first = client.get("/imports").get_data(as_text=True)
+    shown = re.findall(r'id="import-(imp-\d+)"', first)
+    assert shown == [f"imp-{n:03d}" for n in range(24, 4, -1)]  # STATUS_PAGE_SIZE, newest first
+    assert first.count('class="rejected-row"') == 20 * 20
+    assert '10 more: <a href="imports?import=imp-024">' in first
+    token = re.search(r'id="next-page" href="imports\?pageToken=([^"]+)"', first).group(1)
+    second = client.get(f"/imports?pageToken={token}").get_data(as_text=True)
+    assert re.findall(r'id="import-(imp-\d+)"', second) == [f"imp-{n:03d}" for n in range(4, -1, -1)]
+    assert 'id="next-page"' not in second
+
+
+def test_a_diverged_training_keeps_its_learning_curve_and_the_api_stays_json(deps):
+    """One NaN loss made the SVG polyline unreadable (the whole line vanished); the API wrote a bare NaN."""
+    points = [{"stage": "fine-tune", "loss": loss, "valMap50": 0.5} for loss in (1.0, 0.8, float("nan"), 0.4)]
+    put_training(
+        deps,
+        1,
+        state="FAILED",
+        trainingCurve={"points": points},
+        evaluation={"meanAveragePrecisionAt50": float("nan")},
+    )
+    client = http_client()
+
+    view = client.get("/training/tr-001").get_data(as_text=True)
+    loss_line = re.search(r'<polyline class="loss"[^>]*points="([^"]*)"', view).group(1)
+    assert len(loss_line.split()) == 3 and "nan" not in loss_line  # the three finite points
+
+    body = client.get("/api/trainings").get_data(as_text=True)
+    (training,) = json.loads(body, parse_constant=lambda token: pytest.fail(f"not JSON: {token}"))[
+        "trainings"
+    ]
+    assert training["meanAveragePrecisionAt50"] is None
+
+
+ODD_TRAININGS = {
+    "budget as text": {"trainBudgetMilliNodeHours": "24000", "trainCostMilliNodeHours": "1500"},
+    "metric as text": {"state": "SUCCEEDED", "evaluation": {"meanAveragePrecisionAt50": "0.7"}},
+    "curve without its IoU": {
+        "evaluation": {"curves": [{"meanAveragePrecision": 0.5}, {"iouThreshold": "n/a"}]}
+    },
+    "evaluation as text": {"evaluation": "pending"},
+    "progress as text": {"progressPercent": "abc"},
+    "progress past 100": {"progressPercent": 250},
+    "model as a number": {"model": 12345},
+    "no trainingId field": {"trainingId": firestore.DELETE_FIELD},
+    "uneven PR curve": {
+        "evaluation": {
+            "perLabel": [
+                {"label": "a", "ap50": "0.8", "curve50": {"confidence": [0.9, 0.5], "recall": [0.1]}}
+            ]
+        }
+    },
+    "loss as text": {"trainingCurve": {"points": [{"loss": "1.0"}, {"loss": 0.5}]}},
+}
+
+
+@pytest.mark.parametrize("fields", ODD_TRAININGS.values(), ids=ODD_TRAININGS.keys())
+def test_a_training_document_of_an_odd_shape_leaves_every_page_working(deps, fields):
+    """One such document (an older version's, a hand edit) answered / or its view with a 500, or with a
+    JSON 400 blaming the request, for everyone."""
+    put_training(deps, 1)
+    put_training(deps, 2)
+    deps.store.update("trainings", "tr-002", fields)
+    client = http_client()
+
+    for path in ("/", "/?fragment=trainings", "/training/tr-002", "/api/trainings", "/try"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.get_data(as_text=True)[-2000:])
+    overview = client.get("/").get_data(as_text=True)
+    assert 'href="training/tr-001"' in overview and 'href="training/tr-002"' in overview
+    eta = re.search(r'<span id="eta">([^<]*)</span>', client.get("/training/tr-002").get_data(as_text=True))
+    assert eta is None or not eta.group(1).startswith("-")  # an ETA, when shown, is never negative
+
+
+def test_odd_dataset_and_import_documents_leave_every_page_working(deps):
+    deps.store.update(
+        "datasets", "cards", {"championValue": "0.9", "championModel": 7, "lastImportId": "a/b"}
+    )
+    deps.store.update("datasets", "dogs", {"displayName": None, "lastImportId": 5})
+    put_import(
+        deps, 1, partialFailures=["Error in gs://b/x.csv line 2: bad label", 42], inputUris="gs://b/x.csv"
+    )
+    put_import(deps, 2, partialFailures="Error in gs://b/x.csv line 3: bad box")
+    client = http_client()
+
+    for path in ("/", "/api/datasets", "/imports", "/imports?import=imp-001"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.get_data(as_text=True)[-2000:])
+    imports = client.get("/imports").get_data(as_text=True)
+    assert imports.count('class="rejected-row"') == 1  # the string in a list; not one row per character
+    assert "<code>g</code>" not in imports  # inputUris as one string: one file, not a file per character
+
+
+def test_requests_the_page_cannot_serve_get_a_clear_status(deps):
+    put_training(deps, 1)
+    client = http_client()
+
+    assert client.get("/api/trainings?pageToken=tr-999").status_code == 400  # not a token it gave
+    wrong = client.get("/?pageToken=tr-999")
+    assert wrong.status_code == 400 and wrong.mimetype == "text/plain"
+    typo = client.get("/api/training")
+    assert typo.status_code == 404 and "api/trainings" in typo.get_json()["error"]
+    head = client.head("/")
+    assert head.status_code == 200 and head.get_data() == b""
+    put = client.put("/")
+    assert put.status_code == 405 and put.headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("path", ["/train", "/try"])
+def test_a_csrf_token_with_non_ascii_characters_is_refused_like_any_wrong_one(deps, path):
+    """hmac.compare_digest raised TypeError on it: a 500 any site could cause with a cross-site form."""
+    client = http_client()
+    client.get("/")
+
+    response = client.post(path, data={"csrf": "é", "dataset": "cards", "optimizeFor": "best-tradeoff"})
+
+    assert response.status_code == 403
+
+
+def test_the_form_carries_one_request_id_so_posting_it_again_asks_for_the_same_training(deps):
+    client = http_client()
+    html = client.get("/").get_data(as_text=True)
+    request_id = re.search(r'name="requestId" value="(manual-[0-9a-f]{32})"', html).group(1)
+    form = {
+        "csrf": csrf_token(html),
+        "dataset": "cards",
+        "optimizeFor": "best-tradeoff",
+        "requestId": request_id,
+    }
+
+    for _ in range(2):
+        assert client.post("/train", data=form).status_code == 303
+
+    sent = [m["requestId"] for m in deps.publisher.on(topics.TOPIC_DATASET_IMPORTED)]
+    assert sent == [request_id, request_id]
+    forged = client.post("/train", data=form | {"requestId": "manual-<x>"})
+    assert forged.status_code == 303
+    assert re.fullmatch(
+        r"manual-[0-9a-f]{32}", deps.publisher.on(topics.TOPIC_DATASET_IMPORTED)[-1]["requestId"]
+    )
+
+
+def test_the_form_with_pubsub_out_of_reach_answers_503_within_seconds(deps, pipeline_env):
+    """It waited the publisher's 60 s (the function's whole timeout), then answered a 500."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pipeline_env.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{port}")
+    pipeline_env.setenv("RETRY_DEADLINE_S", "3")
+    get_env.cache_clear()
+    settings = get_env()
+    deps_module.set_deps(deps_module.Deps(settings, deps.store, deps.backend, PubSubPublisher(settings)))
+    client = http_client()
+    html = client.get("/").get_data(as_text=True)
+
+    started = time.monotonic()
+    response = client.post(
+        "/train", data={"csrf": csrf_token(html), "dataset": "cards", "optimizeFor": "best-tradeoff"}
+    )
+
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "post the form again" in response.get_data(as_text=True)
+    assert time.monotonic() - started < 15
