@@ -133,6 +133,7 @@ ODD_TRAININGS = {
         }
     },
     "loss as text": {"trainingCurve": {"points": [{"loss": "1.0"}, {"loss": 0.5}]}},
+    "comparison without a figure": {"comparison": {"labels": [{"label": "a", "championAp50": 0.5}]}},
 }
 
 

@@ -63,7 +63,14 @@ def _short(value: str | None, keep: int = SHORT_KEEP) -> str:
     return text if len(text) <= keep else f"{text[: keep // 3]}…{text[-(keep - keep // 3 - 1) :]}"
 
 
+def _three_places(value: Any) -> str:
+    """A metric as 0.734; '—' for anything but a finite number (missing, text, NaN)."""
+    number = values.finite_number(value)
+    return "—" if number is None else f"{number:.3f}"
+
+
 _TEMPLATES.filters["when"] = _when
+_TEMPLATES.filters["three_places"] = _three_places
 _TEMPLATES.filters["short"] = _short
 
 
