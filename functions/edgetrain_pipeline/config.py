@@ -42,7 +42,7 @@ class Settings:
     retry_deadline_s: float  # RETRY_DEADLINE_S: how long transient AutoML/Firestore errors are retried
     create_lease_s: float  # CREATE_LEASE_S: a CreateModel claim older than this is reconciled by the poller
     poll_max_age_s: float  # POLL_MAX_AGE_S: older scheduler ticks (a redelivered backlog) are dropped
-    status_page_size: int  # STATUS_PAGE_SIZE: trainings per page
+    status_page_size: int  # STATUS_PAGE_SIZE: trainings, and imports, per page
     status_refresh_s: int  # STATUS_REFRESH_S: auto-refresh interval of the status page
     csrf_secret: str  # CSRF_SECRET: signs the form tokens; one random per process when unset
     # TRAINING_PROGRESS_URI_PREFIX: where the service writes running trainings' learning curves (its

@@ -6,6 +6,7 @@ Routes match the end of the path, so the page works under any prefix the deploym
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -42,7 +43,7 @@ _TEMPLATES.globals.update(
 # The function's timeout is 60 s (infra): with Firestore or the backend out, answer 503 within seconds
 READ_DEADLINE_S = 10.0
 RETRY_AFTER_S = 30
-_MANUAL_REQUEST_ID = re.compile(r"manual-[0-9a-f]{32}")
+_FORM_ID = re.compile(r"[0-9a-f]{32}")
 IMPORT_ROWS_LISTED = 20  # reported rows of each import in the list (an import reports up to 1,000)
 SHORT_KEEP = 36  # characters of a long path or resource name shown before the "whole value" click
 
@@ -140,17 +141,21 @@ def _page(
         "default_budget": DEFAULT_BUDGET_NODE_HOURS,
         "error": error,
         "form": form or {},
-        "request_id": _manual_request_id(),
+        "form_id": secrets.token_hex(16),
         "requested": request.args.get("requested"),
         "rejected": queries.recent_rejected(deps.store),
     }
     return _render(deps, request, "page.html", context, status)
 
 
-def _manual_request_id(sent: str | None = None) -> str:
-    """The requestId of one submission of the form: made when the form is rendered, so a person who posts
-    the same form again (after a 503) asks for the same training, which start_training runs once."""
-    return sent if sent and _MANUAL_REQUEST_ID.fullmatch(sent) else f"manual-{uuid.uuid4().hex}"
+def _manual_request_id(form_id: str, content: dict[str, Any]) -> str:
+    """The requestId of a form post: from the ID the form got when it was rendered and what it asks for, so
+    the same form posted again unchanged (after a 503) asks for the same training, which start_training runs
+    once, and one edited after going back asks for another. A post without a form ID gets a fresh one."""
+    if not _FORM_ID.fullmatch(form_id or ""):
+        return f"manual-{uuid.uuid4().hex}"
+    digest = hashlib.sha256(json.dumps([form_id, content], sort_keys=True).encode()).hexdigest()
+    return f"manual-{digest[:32]}"
 
 
 def _training(deps: Deps, request: Request, training_id: str) -> Response:
@@ -260,16 +265,16 @@ def _training_request(deps: Deps, form: dict[str, str]) -> TrainingRequest:
         raise InvalidMessageException(
             f"node hour budget: {raw_hours} is not from {low:g} to {high:g} node hours"
         )
-    payload = {
+    payload: dict[str, Any] = {
         "schemaVersion": 1,
         "dataset": form.get("dataset", "").strip(),
         "modelType": OPTIMIZE_FOR[optimize][1],
         "trainBudgetMilliNodeHours": round(hours * 1000),
-        "requestId": _manual_request_id(form.get("requestId")),
         "source": "manual",
     }
     if form.get("displayName", "").strip():
         payload["displayName"] = form["displayName"].strip()
+    payload["requestId"] = _manual_request_id(form.get("formId", ""), payload)
     try:
         return TrainingRequest.model_validate(payload)
     except ValidationError as exc:
@@ -281,7 +286,7 @@ def _train(deps: Deps, request: Request) -> Response:
         deps.settings.csrf_secret, request.cookies.get(csrf.COOKIE_NAME), request.form.get("csrf")
     ):
         raise CsrfException("the form expired or came from another site: reload the page and submit again")
-    fields = ("dataset", "displayName", "optimizeFor", "budgetNodeHours", "requestId")
+    fields = ("dataset", "displayName", "optimizeFor", "budgetNodeHours", "formId")
     form = {k: request.form.get(k, "") for k in fields}
     try:
         message = _training_request(deps, form)
@@ -291,8 +296,8 @@ def _train(deps: Deps, request: Request) -> Response:
         deps.publisher.publish(topics.TOPIC_DATASET_IMPORTED, message.to_wire(), timeout_s=_deadline_s(deps))
     except TimeoutError:
         raise TransientFailureException(
-            f"Pub/Sub did not take the training request within {_deadline_s(deps):g} s; post the form again "
-            "(the same form asks for the same training)"
+            f"Pub/Sub did not confirm the training request within {_deadline_s(deps):g} s; it may still "
+            "start. Posting the same form again is safe: it asks for the same training."
         ) from None
     return Response(status=303, headers={"Location": f"./?requested={message.request_id}"})
 

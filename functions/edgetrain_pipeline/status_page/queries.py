@@ -43,7 +43,7 @@ def training_view(doc: dict[str, Any], training_id: str | None = None) -> dict[s
         "trainingId": training_id,
         "dataset": text(doc.get("datasetId")),
         "datasetName": text(doc.get("datasetDisplayName")),  # the backend's display name when it began
-        "displayName": text(doc.get("displayName")) or training_id,
+        "displayName": text(doc.get("displayName")),
         "modelType": text(doc.get("modelType")),
         "state": text(doc.get("state")),
         "exportState": text(doc.get("exportState")),
@@ -141,7 +141,12 @@ def list_trainings(
     """Newest first, a page at a time (page tokens: _newest_first)."""
     query: Any = store.collection("trainings")
     if dataset_id:
+        if problem := document_id_problem(dataset_id):  # Firestore would refuse the query (a 500)
+            raise InvalidMessageException(f"dataset: not a dataset ID (it {problem})")
         query = query.where(filter=FieldFilter("datasetId", "==", dataset_id))
+    query = query.order_by(
+        "createdAt", direction=firestore.Query.DESCENDING
+    )  # an index with datasetId: infra/
     snaps, next_token = _newest_first(store, "trainings", query, page_size, page_token)
     return [training_view(as_dict(s), s.id) for s in snaps], next_token
 
@@ -149,15 +154,15 @@ def list_trainings(
 def _newest_first(
     store: FirestoreStore, collection: str, query: Any, page_size: int, page_token: str | None
 ) -> tuple[list[Any], str | None]:
-    """One page of `query` by createdAt, newest first; the page token is the ID of the last document of the
-    previous page (InvalidMessageException when it is not one)."""
+    """One page of `query`, ordered by createdAt newest first by its caller (where a filter and the order
+    show infra's index check what they need); the page token is the ID of the last document of the previous
+    page (InvalidMessageException when it is not one)."""
     if page_token and (problem := document_id_problem(page_token)):
         raise InvalidMessageException(f"pageToken: not a token this page returned (it {problem})")
-    query = query.order_by("createdAt", direction=firestore.Query.DESCENDING)
     if page_token:
         cursor = store.call(store.collection(collection).document(page_token).get)
-        if not cursor.exists:  # starting over would repeat the pages a client has read
-            raise InvalidMessageException("pageToken: not a token this page returned (no such document)")
+        if "createdAt" not in as_dict(cursor):  # missing: starting over would repeat the pages read
+            raise InvalidMessageException("pageToken: not a token this page returned")
         query = query.start_after(cursor)
     snaps = store.read_all(query.limit(page_size + 1))
     return snaps[:page_size], (snaps[page_size - 1].id if len(snaps) > page_size else None)
@@ -180,10 +185,12 @@ TRAINED_MODELS_PAGE = 200
 
 
 def trained_models(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest `limit` trainings that produced a model: what "Try an image" offers. Read newest first a
-    page at a time, only the fields it shows (a year of whole training documents is gigabytes)."""
+    """The newest `limit` trainings that produced a model: what "Try an image" offers. The succeeded ones,
+    newest first (an index in infra/), a page at a time, only the fields it shows (a year of whole training
+    documents is gigabytes)."""
     query = (
         store.collection("trainings")
+        .where(filter=FieldFilter("state", "==", "SUCCEEDED"))
         .select(TRAINED_MODEL_FIELDS)
         .order_by("createdAt", direction=firestore.Query.DESCENDING)
     )
@@ -207,7 +214,8 @@ def list_imports(
     store: FirestoreStore, page_size: int, page_token: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Imports newest first, a page at a time, each with its counts and reported rows (imports_view.py)."""
-    snaps, next_token = _newest_first(store, "imports", store.collection("imports"), page_size, page_token)
+    query = store.collection("imports").order_by("createdAt", direction=firestore.Query.DESCENDING)
+    snaps, next_token = _newest_first(store, "imports", query, page_size, page_token)
     return [import_view(snap.id, as_dict(snap)) for snap in snaps], next_token
 
 

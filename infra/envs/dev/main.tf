@@ -60,6 +60,13 @@ locals {
         { field_path = "createdAt", order = "DESCENDING" },
       ]
     }
+    trainings_by_state = {
+      collection = "trainings"
+      fields = [
+        { field_path = "state", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
   }
 
   # training_backend: automl-v1 calls an AutoML Vision v1 service (the VM below unless automl_endpoint names
