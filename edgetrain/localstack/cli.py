@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import threading
 import time
@@ -32,6 +33,7 @@ from edgetrain.sample_data import BCCD_SAMPLE_CSV, DEMO_TRAINER_OVERRIDES
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")
 DEFAULT_MODEL_TYPE = "mobile-low-latency-1"  # the fastest to train: the default run must end in 15 minutes
+MAX_IMPORT_FOLDERS = 20  # more folders of images than this: their common folder is allowed instead
 DEFAULT_BUDGET = 1_000  # AutoML's minimum (one node hour); the demo overrides stop training earlier
 
 
@@ -150,6 +152,15 @@ def _check_rows(console, csv_path: Path) -> tuple[Path, ...]:
     for folder in sorted(folders, key=lambda f: f.parts):  # a folder sorts right before those inside it
         if not kept or kept[-1] not in folder.parents:
             kept.append(folder)
+    # A folder per class or per image would make a long list the service checks each image against: their
+    # common folder instead, unless that opens the whole home folder or more.
+    common = Path(os.path.commonpath(kept))
+    if len(kept) > MAX_IMPORT_FOLDERS and common not in (
+        Path(common.anchor),
+        Path.home(),
+        *Path.home().parents,
+    ):
+        return (common,)
     return tuple(kept)
 
 
