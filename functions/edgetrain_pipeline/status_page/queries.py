@@ -103,7 +103,9 @@ def last_imports(store: FirestoreStore, import_ids: list[str]) -> dict[str, dict
     return {v["importId"]: {k: v[k] for k in v if k not in ("rejected", "keptSplit")} for v in views}
 
 
-def _get_many(store: FirestoreStore, collection: str, ids: list[str], fields: list[str] | None = None):
+def _get_many(
+    store: FirestoreStore, collection: str, ids: list[str], fields: list[str] | None = None
+) -> list[Any]:
     refs = [store.collection(collection).document(i) for i in ids]
     return store.get_many(refs, fields) if refs else []
 
@@ -119,9 +121,8 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
         {
             "datasetId": d["_id"],
             "dataset": text(d.get("dataset")),
-            "displayName": text(
-                d.get("displayName")
-            ),  # the backend's, at the dataset's latest training request
+            # the backend's display name, at the dataset's latest training request
+            "displayName": text(d.get("displayName")),
             "activeTraining": text(d.get("activeTraining")),
             "championModel": text(d.get("championModel")),
             "championName": names.get(text(d.get("championModel")) or ""),
