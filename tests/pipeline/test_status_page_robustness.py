@@ -81,6 +81,26 @@ def test_try_an_image_offers_the_newest_fifty_trained_models_of_a_long_history(d
     assert offered == with_model[:50]
 
 
+def test_the_overview_names_each_champion_by_its_training(deps):
+    """Read by the training ID the dataset records; by model for a dataset recorded before it did."""
+    put_trainings(deps, ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"])
+    deps.store.update("trainings", "tr-002", {"displayName": None})
+    champions = {"cards": ("m0", "tr-000"), "dogs": ("m1", None), "cats": ("m2", "tr-002")}
+    for dataset, (model, training_id) in champions.items():
+        fields = {"displayName": dataset, "championModel": f"projects/p/locations/l/models/{model}"}
+        deps.store.update(
+            "datasets", dataset, fields | ({"championTrainingId": training_id} if training_id else {})
+        )
+
+    datasets = {d["datasetId"]: d for d in http_client().get("/api/datasets").get_json()["datasets"]}
+
+    assert {name: d["championName"] for name, d in datasets.items()} == {
+        "cards": "model_0",
+        "dogs": "model_1",
+        "cats": "m2",  # a champion without a display name: its model's ID
+    }
+
+
 def test_the_overview_links_a_dataset_to_its_latest_import_shown_whole_and_the_list_pages(deps):
     """/imports listed the 50 newest imports with every reported row (up to 1,000 each) and no way on;
     the overview linked a dataset to an anchor on it that an older import did not have."""

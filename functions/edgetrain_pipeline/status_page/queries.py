@@ -71,9 +71,28 @@ def training_view(doc: dict[str, Any], training_id: str | None = None) -> dict[s
     }
 
 
-def model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, str]:
-    """Display names of trained models by resource name, from their trainings (those two fields only: a
-    training document carries its evaluation curves, ~100 KB)."""
+def champion_names(store: FirestoreStore, datasets: list[dict[str, Any]]) -> dict[str, str]:
+    """Display names of the datasets' champion models by resource name, from their trainings: read by the
+    training's ID the dataset records (export_records), by model for a dataset from before it did."""
+    by_training = {
+        training_id: model
+        for d in datasets
+        if (model := text(d.get("championModel")))
+        and (training_id := text(d.get("championTrainingId")))
+        and not document_id_problem(training_id)
+    }
+    names: dict[str, str] = {}
+    for snap in _get_many(store, "trainings", sorted(by_training), ["model", "displayName"]):
+        doc = as_dict(snap)
+        if doc.get("model") == by_training[snap.id]:
+            names[doc["model"]] = text(doc.get("displayName")) or resource_id(doc["model"])
+    rest = [text(d.get("championModel")) for d in datasets if text(d.get("championModel")) not in names]
+    return names | _model_names(store, rest)
+
+
+def _model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, str]:
+    """Display names of trained models by resource name, from the trainings that made them (those two fields
+    only: a training document carries its evaluation curves, ~100 KB)."""
     wanted = sorted({m for m in models if isinstance(m, str) and m})
     trainings = store.collection("trainings").select(["model", "displayName"])
     names: dict[str, str] = {}
@@ -81,7 +100,7 @@ def model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, st
         chunk = wanted[start : start + 30]
         for snap in store.read_all(trainings.where(filter=FieldFilter("model", "in", chunk))):
             doc = as_dict(snap)
-            names[doc["model"]] = doc.get("displayName") or resource_id(doc["model"])
+            names[doc["model"]] = text(doc.get("displayName")) or resource_id(doc["model"])
     return names
 
 
@@ -115,7 +134,7 @@ def list_datasets(store: FirestoreStore) -> list[dict[str, Any]]:
     training_records.claim_training)."""
     docs = store.read_all(store.collection("datasets"))
     rows = [as_dict(s) | {"_id": s.id} for s in docs]
-    names = model_names(store, [d.get("championModel") for d in rows])
+    names = champion_names(store, rows)
     imports = last_imports(store, [d["lastImportId"] for d in rows if d.get("lastImportId")])
     return [
         {
