@@ -178,7 +178,7 @@ def _training(deps: Deps, request: Request, training_id: str) -> Response:
         "labels": model_view.label_rows(evaluation, threshold),
         "confusion": model_view.confusion_view(diagnostics),
         "samples": samples,
-        "learning": charts.learning_lines([p for p in curve.get("points") or [] if isinstance(p, dict)]),
+        "learning": charts.learning_lines(values.listed(curve.get("points"), dict)),
         "timing": model_view.timing(doc),
         "comparison": doc.get("comparison"),
         "champion_reason": doc.get("championReason"),

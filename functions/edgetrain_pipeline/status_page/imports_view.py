@@ -14,14 +14,14 @@ def import_view(import_id: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The record's counts (import_records.complete_import); None until the operation has reported (a
     running import, or one whose ImportData call was refused). A record from before the counts were stored
     gets them counted from its partial failures, which is how they are made."""
-    rejected, kept = split_rows([m for m in listed(doc.get("partialFailures")) if isinstance(m, str)])
+    rejected, kept = split_rows(listed(doc.get("partialFailures"), str))
     reported = "partialFailures" in doc
     uris = doc.get("inputUris")
     return {
         "importId": import_id,
         "datasetId": text(doc.get("datasetId")),
         "state": text(doc.get("state")),
-        "inputUris": [uris] if isinstance(uris, str) else [u for u in listed(uris) if isinstance(u, str)],
+        "inputUris": [uris] if isinstance(uris, str) else listed(uris, str),
         "progressPercent": finite_number(doc.get("progressPercent")) or 0,
         "error": text(doc.get("error")),
         "rowsRejected": _count(doc, "rowsRejected", len(rejected) if reported else None),

@@ -70,9 +70,7 @@ def nearest(confidence: list[float], threshold: float) -> int | None:
 def label_rows(evaluation: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
     """One row per label of evaluation.perLabel, with precision and recall at `threshold` and its PR chart."""
     rows = []
-    for entry in listed(evaluation.get("perLabel")):
-        if not isinstance(entry, dict):
-            continue
+    for entry in listed(evaluation.get("perLabel"), dict):
         confidence, recall, precision = _curve50(entry)
         at = nearest(confidence, threshold)
         marker = charts.pr_xy(recall[at], precision[at]) if at is not None else None

@@ -19,17 +19,13 @@ def map_50_95(evaluation: dict[str, Any]) -> float | None:
     """COCO's mAP@[.5:.95]: the mean of the stored per-IoU mAPs at IoU 0.50, 0.55, …, 0.95 (None unless all
     ten are there). boundingBoxMeanAveragePrecision is AutoML's mean over its 23 thresholds (0.05–0.99)."""
     by_iou = {}
-    for curve in _dicts(evaluation.get("curves")):
+    for curve in listed(evaluation.get("curves"), dict):
         iou = finite_number(curve.get("iouThreshold"))
         if iou is not None:
             by_iou[round(float(iou), 2)] = finite_number(curve.get("meanAveragePrecision"))
     values = [by_iou.get(round(0.5 + 0.05 * i, 2)) for i in range(10)]
     known = [float(v) for v in values if v is not None]
     return sum(known) / len(known) if len(known) == len(values) else None
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [item for item in listed(value) if isinstance(item, dict)]
 
 
 def training_view(doc: dict[str, Any], training_id: str | None = None) -> dict[str, Any]:
@@ -54,7 +50,7 @@ def training_view(doc: dict[str, Any], training_id: str | None = None) -> dict[s
         "boundingBoxMeanAveragePrecision": finite_number(evaluation.get("boundingBoxMeanAveragePrecision")),
         "meanAveragePrecisionAt50": finite_number(evaluation.get("meanAveragePrecisionAt50")),
         "meanAveragePrecision50To95": map_50_95(evaluation),
-        "curves": _dicts(evaluation.get("curves")),
+        "curves": listed(evaluation.get("curves"), dict),
         "promoted": doc.get("promoted"),
         "model": text(doc.get("model")),
         "operation": text(doc.get("operation")),
@@ -86,14 +82,14 @@ def champion_names(store: FirestoreStore, datasets: list[dict[str, Any]]) -> dic
         doc = as_dict(snap)
         if doc.get("model") == by_training[snap.id]:
             names[doc["model"]] = text(doc.get("displayName")) or resource_id(doc["model"])
-    rest = [text(d.get("championModel")) for d in datasets if text(d.get("championModel")) not in names]
+    rest = [model for d in datasets if (model := text(d.get("championModel"))) and model not in names]
     return names | _model_names(store, rest)
 
 
-def _model_names(store: FirestoreStore, models: list[str | None]) -> dict[str, str]:
+def _model_names(store: FirestoreStore, models: list[str]) -> dict[str, str]:
     """Display names of trained models by resource name, from the trainings that made them (those two fields
     only: a training document carries its evaluation curves, ~100 KB)."""
-    wanted = sorted({m for m in models if isinstance(m, str) and m})
+    wanted = sorted(set(models))
     trainings = store.collection("trainings").select(["model", "displayName"])
     names: dict[str, str] = {}
     for start in range(0, len(wanted), 30):  # Firestore's limit for "in"
@@ -164,9 +160,8 @@ def list_trainings(
         if problem := document_id_problem(dataset_id):  # Firestore would refuse the query (a 500)
             raise InvalidMessageException(f"dataset: not a dataset ID (it {problem})")
         query = query.where(filter=FieldFilter("datasetId", "==", dataset_id))
-    query = query.order_by(
-        "createdAt", direction=firestore.Query.DESCENDING
-    )  # an index with datasetId: infra/
+    # with the datasetId filter this needs a composite index: infra/
+    query = query.order_by("createdAt", direction=firestore.Query.DESCENDING)
     snaps, next_token = _newest_first(store, "trainings", query, page_size, page_token)
     return [training_view(as_dict(s), s.id) for s in snaps], next_token
 
@@ -177,9 +172,9 @@ def _newest_first(
     """One page of `query`, ordered by createdAt newest first by its caller (where a filter and the order
     show infra's index check what they need); the page token is the ID of the last document of the previous
     page (InvalidMessageException when it is not one)."""
-    if page_token and (problem := document_id_problem(page_token)):
-        raise InvalidMessageException(f"pageToken: not a token this page returned (it {problem})")
     if page_token:
+        if problem := document_id_problem(page_token):
+            raise InvalidMessageException(f"pageToken: not a token this page returned (it {problem})")
         cursor = store.call(store.collection(collection).document(page_token).get)
         if "createdAt" not in as_dict(cursor):  # missing: starting over would repeat the pages read
             raise InvalidMessageException("pageToken: not a token this page returned")
@@ -200,7 +195,7 @@ def get_training(store: FirestoreStore, training_id: str) -> dict[str, Any] | No
     return store.get("trainings", training_id)
 
 
-TRAINED_MODEL_FIELDS = ["trainingId", "displayName", "datasetId", "model", "state", "createdAt"]
+TRAINED_MODEL_FIELDS = ["trainingId", "displayName", "datasetId", "model", "createdAt"]
 TRAINED_MODELS_PAGE = 200
 
 
@@ -219,15 +214,15 @@ def trained_models(store: FirestoreStore, limit: int = 50) -> list[dict[str, Any
     while len(found) < limit:
         snaps = store.read_all((query.start_after(cursor) if cursor else query).limit(TRAINED_MODELS_PAGE))
         docs = ((as_dict(s), s.id) for s in snaps)
-        found += [d | {"trainingId": d.get("trainingId") or i} for d, i in docs if _has_model(d)]
+        found += [d | {"trainingId": d.get("trainingId") or i} for d, i in docs if _names_a_model(d)]
         if len(snaps) < TRAINED_MODELS_PAGE:
             break
         cursor = snaps[-1]
     return found[:limit]
 
 
-def _has_model(doc: dict[str, Any]) -> bool:
-    return doc.get("state") == "SUCCEEDED" and isinstance(doc.get("model"), str) and bool(doc["model"])
+def _names_a_model(doc: dict[str, Any]) -> bool:
+    return isinstance(doc.get("model"), str) and bool(doc["model"])
 
 
 def list_imports(

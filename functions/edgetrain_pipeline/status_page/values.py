@@ -27,9 +27,10 @@ def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def listed(value: Any) -> list[Any]:
-    """A list as it is; anything else (a string would read as its characters) an empty one."""
-    return value if isinstance(value, list) else []
+def listed(value: Any, kind: type = object) -> list[Any]:
+    """The items of a list that are of `kind`; anything but a list (a string would read as its characters)
+    gives none."""
+    return [item for item in value if isinstance(item, kind)] if isinstance(value, list) else []
 
 
 def text(value: Any) -> str | None:
