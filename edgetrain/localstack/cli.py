@@ -23,12 +23,16 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from edgetrain.localstack import BACKENDS, DEFAULT_FUNCTIONS_SOURCE, EXPORT_BUCKET, upstream
 from edgetrain.localstack.console import make_console, say
 from edgetrain.localstack.errors import LocalStackError
 from edgetrain.sample_data import BCCD_SAMPLE_CSV, DEMO_TRAINER_OVERRIDES
+
+if TYPE_CHECKING:  # the trainer (TensorFlow) is imported only when the rows are checked
+    from edgetrain_trainer.data.dataset import ImportReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MODEL_TYPES = ("mobile-low-latency-1", "mobile-versatile-1", "mobile-high-accuracy-1")
@@ -132,10 +136,9 @@ def _load_overrides(args: argparse.Namespace) -> dict | None:
     return overrides
 
 
-def _check_rows(console, csv_path: Path) -> tuple[Path, ...]:
+def _check_rows(console, csv_path: Path) -> ImportReport:
     """Validate the rows as ImportData will, before any process starts: the bad ones are listed (the import
-    skips them); LocalStackError when no image would have a box to train on. Returns the folders the stack's
-    service may import from: the CSV's and its images' (as the service resolves them), none inside another."""
+    skips them); LocalStackError when no image would have a box to train on."""
     from edgetrain_trainer.data.dataset import validate_import
     from edgetrain_trainer.errors import DatasetError
 
@@ -147,6 +150,12 @@ def _check_rows(console, csv_path: Path) -> tuple[Path, ...]:
         console.print(f"bad row: {error}", markup=False)
     if not report.usable:
         raise LocalStackError(f"--data {csv_path}: {report.unusable_reason()}")
+    return report
+
+
+def _import_folders(csv_path: Path, report: ImportReport) -> tuple[Path, ...]:
+    """The folders the stack's service may import from: the CSV's and its images' (as the service resolves
+    them), none inside another."""
     folders = {csv_path.parent.resolve(), *(ex.image_path.resolve().parent for ex in report.dataset.examples)}
     kept: list[Path] = []
     for folder in sorted(folders, key=lambda f: f.parts):  # a folder sorts right before those inside it
@@ -186,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         csv_path = upstream.check_csv(args.data)
         overrides = _load_overrides(args)
-        import_folders = _check_rows(console, csv_path)
+        import_folders = _import_folders(csv_path, _check_rows(console, csv_path))
     except (LocalStackError, ValueError) as error:
         console.print(f"edgetrain local-stack run: {error}", markup=False)
         return EXIT_USAGE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -12,6 +11,8 @@ from edgetrain_pipeline.firestore_store import FirestoreStore
 from edgetrain_pipeline.retrying import is_retry_exhausted
 from google.api_core import exceptions as gexc
 
+from edgetrain.localstack.processes import free_port
+
 from .apps import http_client
 from .fake_automl import FakeAutoMl
 from .recording_publisher import RecordingPublisher
@@ -20,10 +21,7 @@ from .recording_publisher import RecordingPublisher
 @pytest.fixture
 def unreachable_firestore(pipeline_env):
     """Settings whose Firestore is a closed port on this machine (every call: connection refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    pipeline_env.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{port}")
+    pipeline_env.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nothing listens there
     pipeline_env.setenv("RETRY_DEADLINE_S", "3")
     get_env.cache_clear()
     return get_env()

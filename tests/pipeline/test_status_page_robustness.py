@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +15,8 @@ from edgetrain_pipeline.config import get_env
 from edgetrain_pipeline.pubsub_publisher import PubSubPublisher
 from google.api_core import retry as gretry
 from google.cloud import firestore, pubsub_v1
+
+from edgetrain.localstack.processes import free_port
 
 from .apps import http_client
 from .fake_automl import evaluation_summary
@@ -256,10 +257,7 @@ def test_the_same_form_posted_again_asks_for_the_same_training_and_an_edited_one
 
 def test_the_form_with_pubsub_out_of_reach_answers_503_within_seconds(deps, pipeline_env):
     """It waited the publisher's 60 s (the function's whole timeout), then answered a 500."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    pipeline_env.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{port}")
+    pipeline_env.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nothing listens there
     pipeline_env.setenv("RETRY_DEADLINE_S", "3")
     get_env.cache_clear()
     settings = get_env()
