@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from edgetrain_service.cli import dump_stacks_on_crash
+
+    dump_stacks_on_crash()
     args = build_parser().parse_args(argv)
     return int(args._run(args) or 0)
 

@@ -11,6 +11,7 @@ AI surface shares the gRPC port and has a REST port of its own.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -237,8 +238,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def dump_stacks_on_crash() -> None:
+    """On a crash in native code (gRPC, TensorFlow) print every Python thread's stack to stderr before the
+    process dies, so the report says where instead of a bare signal."""
+    if faulthandler.is_enabled():
+        return
+    try:
+        faulthandler.enable()
+    except (AttributeError, ValueError, OSError):  # a stderr without a file descriptor (an embedding caller)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m edgetrain_service.cli`: the same as `edgetrain serve`, without loading other subcommands."""
+    dump_stacks_on_crash()
     parser = argparse.ArgumentParser(prog="edgetrain serve", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -84,12 +84,15 @@ def test_ctrl_c_stops_every_process_the_runner_started(tmp_path, after_line):
     runner = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible
     )
+    seen: list[str] = []
     try:
         for line in runner.stderr:
+            seen.append(line)
             if after_line in line:
                 break
         else:
-            pytest.fail(f"the runner ended before printing {after_line!r} (code {runner.wait()})")
+            said = "".join(seen)[-4000:]
+            pytest.fail(f"the runner ended before printing {after_line!r} (code {runner.wait()}):\n{said}")
         runner.send_signal(signal.SIGINT)
         stdout, stderr = runner.communicate(timeout=180)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -138,3 +139,26 @@ def test_a_progress_prefix_no_training_could_write_to_is_refused_at_start(tmp_pa
     result = run("-m", "edgetrain_service.cli", "--data-dir", str(tmp_path), "--progress-uri-prefix", prefix)
     assert result.returncode == 2
     assert "--progress-uri-prefix" in result.stderr and problem in result.stderr
+
+
+@pytest.mark.parametrize("module", ["edgetrain.cli", "edgetrain_service.cli"])
+def test_a_crash_in_native_code_prints_where_every_thread_was(tmp_path, module):
+    """A runner that died of SIGABRT in CI left only "code -6": nothing said where."""
+    subcommand = ["serve"] if module == "edgetrain.cli" else []
+    ports = ["--grpc-port", "0", "--rest-port", "0", "--vertex-rest-port", "0"]
+    service = subprocess.Popen(
+        [sys.executable, "-m", module, *subcommand, "--data-dir", str(tmp_path), *ports],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert service.stdout.readline().startswith(READY_PREFIX)
+        service.send_signal(signal.SIGABRT)
+        _, stderr = service.communicate(timeout=60)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    assert service.returncode == -signal.SIGABRT
+    assert "Fatal Python error: Aborted" in stderr
+    assert "most recent call first" in stderr and "edgetrain_service" in stderr
