@@ -56,13 +56,14 @@ def check_image(path: Path | str) -> tuple[int, int]:
     """
     with _open(path) as image:
         width, height = image.size
-        orientation = _orientation(image)
         try:
             if image.format == "JPEG":
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             image.load()
         except (OSError, ValueError, SyntaxError) as exc:
             raise UnreadableImageError(path, f"cannot decode image ({exc})") from exc
+        # After load: reading a PNG's EXIF decodes the image, and a decode error there would be swallowed.
+        orientation = _orientation(image)
     if orientation in _TRANSPOSED_ORIENTATIONS:
         return height, width
     return width, height

@@ -77,6 +77,8 @@ def test_exif_orientation_is_applied_to_pixels_and_sizes(tmp_path):
 
     assert loaded.size == (20, 40)
     assert check_image(path) == (20, 40)
+    stored.save(tmp_path / "rotated.png", exif=exif)
+    assert load_rgb(tmp_path / "rotated.png").size == check_image(tmp_path / "rotated.png") == (20, 40)
     top, bottom = np.asarray(loaded)[5, 10].astype(int), np.asarray(loaded)[35, 10].astype(int)
     assert np.abs(top - [255, 0, 0]).max() < 30  # the stored left edge is now the top
     assert np.abs(bottom - [0, 0, 255]).max() < 30
@@ -103,6 +105,17 @@ def _truncated_jpeg(path: Path) -> Path:
     return path
 
 
+def _damaged_png(path: Path) -> Path:
+    """One byte of the pixel data flipped: the file opens, its pixels do not decode. The import check passed
+    it (reading a PNG's EXIF decodes it and swallowed the error) and the training then failed on it."""
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(path, format="PNG")
+    data = bytearray(path.read_bytes())
+    data[data.find(b"IDAT") + 10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
@@ -111,6 +124,7 @@ def _truncated_jpeg(path: Path) -> Path:
         (lambda p: p.write_text("hello, not pixels") and p, "not an image PIL can identify"),
         (lambda p: Image.new("RGB", (4, 4)).save(p, format="PPM") or p, "unsupported image format PPM"),
         (_truncated_jpeg, "cannot decode image"),
+        (_damaged_png, "cannot decode image"),
     ],
 )
 def test_unreadable_files_raise_a_dataset_error_naming_the_file(tmp_path, make, reason):
