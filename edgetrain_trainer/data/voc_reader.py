@@ -61,6 +61,12 @@ def read_voc(root: Path) -> tuple[list[AnnotationRow], list[RowError], int]:
             errors.append(RowError(getattr(exc, "lineno", 1) or 1, f"cannot parse VOC XML ({exc})", source))
             count += 1
             continue
+        if doc.get("root") != "annotation":
+            root_element = f"<{doc.get('root')}>"
+            problem = f"not a Pascal VOC annotation: the root element is {root_element}, not <annotation>"
+            errors.append(RowError(1, problem, source))
+            count += 1
+            continue
         image_path = _find_image(xml_path, doc.get("filename", ""), root)
         if image_path is None:
             errors.append(
@@ -102,14 +108,15 @@ def parse_voc_xml(data: bytes) -> dict[str, Any]:
     def start(name: str, _attrs: dict) -> None:
         stack.append(name)
         text.clear()
-        if stack[-2:] == ["annotation", "object"]:
+        doc.setdefault("root", name)
+        if stack == ["annotation", "object"]:
             doc["objects"].append({"line": parser.CurrentLineNumber})
-        elif stack[-2:] == ["annotation", "filename"]:
+        elif stack == ["annotation", "filename"]:
             doc["filename_line"] = parser.CurrentLineNumber
 
     def end(name: str) -> None:
         value = "".join(text).strip()
-        path = stack[1:]
+        path = stack[1:] if stack[0] == "annotation" else []  # another root is not VOC: read_voc says so
         if path == ["filename"]:
             doc["filename"] = value
         elif path in (["size", "width"], ["size", "height"]):
@@ -132,6 +139,8 @@ def _box(obj: dict[str, Any], size: tuple[float, float] | None) -> Box:
     label = obj.get("name", "")
     if not label:
         raise ValueError("object has no <name>")
+    if not label.isprintable():  # dict.txt holds one label per line: a line break would shift every class
+        raise ValueError(f"<name> {label!r} holds a line break, tab or other control character")
     if size is None:
         raise ValueError("image size unknown: no <size> in the XML and the image cannot be read")
     width, height = size

@@ -133,3 +133,33 @@ def test_flat_folder_reports_bad_objects_by_xml_line_and_keeps_the_rest(tmp_path
     assert "minimum edge" in reasons[4]
     assert "not found" in reasons[5]
     assert "cannot parse VOC XML" in reasons[6]
+
+
+def test_an_xml_that_is_not_a_voc_annotation_is_a_row_error_not_a_crash(tmp_path):
+    """<Annotation> (capital A) with an <object><name> inside was an uncaught IndexError for the folder."""
+    make_image(tmp_path / "a.jpg")
+    (tmp_path / "a.xml").write_text(voc_xml("a.jpg", [("cat", 10, 10, 100, 90)]))
+    stray = voc_xml("a.jpg", [("dog", 10, 10, 100, 90)]).replace("annotation>", "Annotation>")
+    (tmp_path / "stray.xml").write_text(stray)
+
+    dataset = load_dataset(tmp_path)
+
+    assert [(e.image_ref, [b.label for b in e.boxes]) for e in dataset.examples] == [("a.jpg", ["cat"])]
+    [error] = dataset.errors
+    assert (Path(error.source).name, error.line) == ("stray.xml", 1)
+    assert error.reason == "not a Pascal VOC annotation: the root element is <Annotation>, not <annotation>"
+
+
+@pytest.mark.parametrize("name", ["traffic\nlight", "traffic\tlight", "traffic\u2028light"])
+def test_a_label_with_a_line_break_or_control_character_is_refused(tmp_path, name):
+    """Labels go to dict.txt one per line and a class is its line number: "traffic\\nlight" became two
+    labels there, and every later class was read back under the wrong name."""
+    make_image(tmp_path / "a.jpg")
+    (tmp_path / "a.xml").write_text(voc_xml("a.jpg", [(name, 10, 10, 100, 90), ("zebra", 20, 20, 90, 90)]))
+
+    dataset = load_dataset(tmp_path)
+
+    assert [b.label for e in dataset.examples for b in e.boxes] == ["zebra"]
+    [error] = dataset.errors
+    assert error.line == 4
+    assert f"<name> {name!r} holds a line break, tab or other control character" in error.reason
