@@ -54,15 +54,15 @@ class ServiceConfig:
             if not bucket_path or bucket_path.startswith("/"):
                 raise invalid_field(field_name, f"{uri!r} has no bucket")
             split_gcs_uri(uri, field_name)
-            path = (self.storage_root / bucket_path).resolve()
+            path = _resolved(self.storage_root / bucket_path, uri, field_name)
             if path != self.storage_root and self.storage_root not in path.parents:
                 raise invalid_field(field_name, f"{uri!r} points outside the storage root")
             return path
         if uri.startswith("file://"):
-            return Path(unquote(urlparse(uri).path)).resolve()
+            return _resolved(Path(unquote(urlparse(uri).path)), uri, field_name)
         if "://" in uri:
             raise invalid_field(field_name, f"{uri!r}: only gs://, file:// and local paths are supported")
-        return Path(uri).resolve()
+        return _resolved(Path(uri), uri, field_name)
 
     def readable_file(self, uri: str, field_name: str, base_dir: Path | None = None) -> Path:
         """The local file an import may read for `uri`: gs://BUCKET/PATH, file:// or a local path (relative
@@ -86,7 +86,7 @@ class ServiceConfig:
         try:
             path = path.resolve()
             found = any(root in path.parents for root in roots) and path.is_file()
-        except (OSError, ValueError):  # a NUL byte, a name too long, a loop of links
+        except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a loop of links
             found = False
         if not found:
             raise invalid_field(field_name, f"{uri!r} {self.not_readable}")
@@ -102,3 +102,14 @@ class ServiceConfig:
         """The gs:// form of a path under the storage root (how AutoML reports output locations)."""
         relative = Path(path).resolve().relative_to(self.storage_root)
         return "gs://" + relative.as_posix()
+
+
+def _resolved(path: Path, uri: str, field_name: str) -> Path:
+    """`path` with its links followed; a path no file could have is the caller's error, not INTERNAL (and
+    the message names the URI as given, not where it leads on this server)."""
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a loop of links
+        raise invalid_field(
+            field_name, f"{uri!r} cannot be a file here (a loop of links, or a name the file system refuses)"
+        ) from None
