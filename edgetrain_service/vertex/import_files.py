@@ -15,10 +15,11 @@ failures can name the caller's file and line.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from edgetrain_trainer.data.csv_reader import csv_lines
 
 from ..config import ServiceConfig
 from ..errors import invalid_field
@@ -87,18 +88,10 @@ def _convert_one(config: ServiceConfig, uri: str, field_name: str, target: str, 
 
 
 def _csv_records(text: str):
-    reader = csv.reader(io.StringIO(text, newline=""))
-    while True:
-        line = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            yield line, _refuse(f"malformed CSV ({error})")
-            continue
-        cells = [cell.strip() for cell in cells]
-        if any(cells):
+    for line, cells, problem in csv_lines(text):
+        if problem:
+            yield line, _refuse(problem)
+        else:
             yield line, lambda cells=cells: [_csv_row(cells)]
 
 
@@ -110,8 +103,6 @@ def _refuse(reason: str):
 
 
 def _csv_row(cells: list[str]) -> list[str]:
-    if any("\n" in cell or "\r" in cell for cell in cells):
-        raise Refused("a cell holds a line break")
     ml_use = "UNASSIGNED"
     if not cells[0].startswith("gs://"):
         ml_use = _ml_use(cells[0])

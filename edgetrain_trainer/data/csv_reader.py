@@ -19,6 +19,7 @@ import csv
 import io
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import DatasetError
@@ -50,33 +51,11 @@ def read_csv(path: Path, resolve: Resolver | None = None) -> tuple[list[Annotati
     rows: list[AnnotationRow] = []
     errors: list[RowError] = []
     count = 0
-    reader = csv.reader(io.StringIO(text, newline=""))
-    line = 0
-    while True:
-        line = reader.line_num + 1  # first physical line of the next record
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            count += 1
-            errors.append(RowError(line, f"malformed CSV ({exc})", source))
-            continue
-        if reader.line_num > line:  # no AutoML cell holds a line break: a quote was left open
-            count += 1
-            errors.append(
-                RowError(
-                    line,
-                    f"lines {line}–{reader.line_num} were read as one record: "
-                    f"a quote on line {line} is not closed on its line",
-                    source,
-                )
-            )
-            continue
-        cells = [c.strip() for c in cells]
-        if not any(cells):
-            continue
+    for line, cells, problem in csv_lines(text):
         count += 1
+        if problem:
+            errors.append(RowError(line, problem, source))
+            continue
         try:
             ml_use, image_ref, box = parse_row(cells)
             if image_ref not in resolved:
@@ -85,6 +64,22 @@ def read_csv(path: Path, resolve: Resolver | None = None) -> tuple[list[Annotati
         except RowRejected as exc:
             errors.append(RowError(line, str(exc), source))
     return rows, errors, count
+
+
+def csv_lines(text: str) -> Iterator[tuple[int, list[str], str | None]]:
+    """(line number, stripped cells, None) for each non-blank line of an import CSV, or (line number, [],
+    why it cannot be read). One record per line: no import cell holds a line break, so a quote left open
+    costs its own line, not every line up to the next quote."""
+    for line, physical in enumerate(io.StringIO(text, newline="").readlines(), start=1):
+        try:
+            cells = next(csv.reader([physical.rstrip("\r\n") + "\n"]), [])
+        except csv.Error as exc:
+            yield line, [], f"malformed CSV ({exc})"
+            continue
+        if cells and cells[-1].endswith("\n"):  # the line ended inside a quoted cell
+            yield line, [], "a quote is not closed on its line"
+        elif any(cell.strip() for cell in cells):
+            yield line, [cell.strip() for cell in cells], None
 
 
 def parse_row(cells: list[str]) -> tuple[str, str, Box | None]:

@@ -101,12 +101,21 @@ def test_a_record_over_the_csv_field_limit_is_counted_and_reported(folder):
     ]
 
 
-def test_an_unclosed_quote_is_named_with_the_lines_it_swallowed(folder):
-    csv_path = write_csv(folder, GOOD, 'TRAIN,"b.jpg,cat,0.1,0.1,,,0.5,0.5,,', GOOD, "TEST,c.png,,,,,,,,,")
+def test_an_unclosed_quote_costs_its_own_line_only(folder):
+    """The CSV reader read on to the next quote: the valid rows after it were one bad record, and lost."""
+    csv_path = write_csv(
+        folder,
+        GOOD,
+        'TRAIN,"b.jpg,cat,0.1,0.1,,,0.5,0.5,,',
+        "TRAIN,a.jpg,dog,0.2,0.2,,,0.6,0.6,,",
+        "TEST,c.png,,,,,,,,,",
+    )
     summary = validate_import(csv_path).to_dict()
-    assert summary["rowCount"] == 2
-    assert [(e["line"], e["reason"]) for e in summary["errors"]] == [
-        (2, "lines 2–4 were read as one record: a quote on line 2 is not closed on its line")
+    assert summary["rowCount"] == 4
+    assert [(e["line"], e["reason"]) for e in summary["errors"]] == [(2, "a quote is not closed on its line")]
+    assert sorted((e.image_ref, len(e.boxes)) for e in load_dataset(csv_path).examples) == [
+        ("a.jpg", 2),
+        ("c.png", 0),
     ]
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1 as v1
+from PIL import Image
 
 from edgetrain_service.vertex import names
 
@@ -69,7 +70,13 @@ def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_lin
             "nonsense,gs://test-bucket/mixed_csv/images/x.jpg",  # line 25: unknown ML_USE
             "training,gs://test-bucket/mixed_csv/missing.jpg,ace,0.1,0.1,,,0.5,0.5,,",  # line 26: no image
             "training,images/relative.jpg,ace,0.1,0.1,,,0.5,0.5,,",  # line 27: not gs://
+            'training,"gs://test-bucket/mixed_csv/images/x.jpg,ace,0.1,0.1,,,0.5,0.5,,',  # 28: open quote
+            "training,gs://test-bucket/mixed_csv/images/extra.jpg,ace,0.1,0.1,,,0.5,0.5,,",  # 29: good
         ],
+    )
+    # line 29's picture, new to the dataset: the open quote on line 28 swallowed it
+    Image.new("RGB", (64, 48), (20, 90, 200)).save(
+        service.storage_root / "test-bucket/mixed_csv/images/extra.jpg"
     )
     jsonl_uri = write_vertex_jsonl(
         service.storage_root,
@@ -104,17 +111,18 @@ def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_lin
         "(or leave the column out)"
     )
     assert failures[1].startswith(f"Error in {csv_uri} line 27: the image must be a gs:// URI")
-    assert failures[2].startswith(f"Error in {jsonl_uri} line 9: not JSON")
-    assert failures[3].startswith(f"Error in {jsonl_uri} line 10: 'colour' is not stored")
-    assert failures[4] == (
+    assert failures[2] == f"Error in {csv_uri} line 28: a quote is not closed on its line"
+    assert failures[3].startswith(f"Error in {jsonl_uri} line 9: not JSON")
+    assert failures[4].startswith(f"Error in {jsonl_uri} line 10: 'colour' is not stored")
+    assert failures[5] == (
         f"Error in {jsonl_uri} line 11: boundingBoxAnnotations[0].annotationResourceLabels must be an object"
     )
-    assert failures[5].startswith(
+    assert failures[6].startswith(
         f"Error in {csv_uri} line 26: cannot fetch image gs://test-bucket/mixed_csv/missing"
     )
-    assert len(failures) == 6
-    # the 8 JSONL images are among the 24 CSV ones (the first of each split): stored once
-    assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 24
+    assert len(failures) == 7
+    # the 8 JSONL images are among the 24 CSV ones (the first of each split): stored once; and line 29's
+    assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 25
     jsonl_only = create_dataset(clients, "jsonl import")
     clients.datasets.import_data(name=jsonl_only.name, import_configs=[import_config(jsonl_uri)]).result(
         timeout=300
