@@ -127,7 +127,8 @@ def _validate(config: ServiceConfig, csv_paths: list[Path]):
         rows += found
         errors += refused
         row_count += count
-    dataset = assemble(csv_paths, rows, errors)
+    # by_content=False: run_import merges pictures by content itself, where an earlier import's split wins.
+    dataset = assemble(csv_paths, rows, errors, by_content=False)
     rejected = {(error.source, error.line) for error in dataset.errors}
     places: dict[str, list[tuple[str, int]]] = {}
     for row in rows:

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import DatasetError
 from . import csv_reader, voc_reader
-from .images import UnreadableImageError, check_image
+from .image_ids import image_id
+from .images import MAX_IMAGE_BYTES, UnreadableImageError, check_image
 from .rows import (
     MAX_BOXES_PER_IMAGE,
     SPLITS,
@@ -186,32 +187,41 @@ def assign_split(ml_use: str, image_ref: str) -> str:
     return next(name for name, upper in UNASSIGNED_SPLIT if fraction < upper)
 
 
-def assemble(sources: list[Path], rows: list[AnnotationRow], errors: list[RowError]) -> Dataset:
+def assemble(
+    sources: list[Path], rows: list[AnnotationRow], errors: list[RowError], by_content: bool = True
+) -> Dataset:
     """Group rows by image, apply the per-image rules, check every image once, and number the labels.
 
-    Per-image rules: one ML_USE per image (later rows that disagree are rejected), at most 500 boxes
-    (rows past the 500th are rejected), and the image must open (else each of its rows is rejected).
+    An image is its file's bytes, as in AutoML: rows naming the same picture under another path (a copy, a
+    link) add to one example, unless `by_content` is False (the service's import, which merges by content
+    itself and lets an earlier import's split win). Per-image rules: one ML_USE per image (later rows that
+    disagree are rejected), a repeated box counts once, at most 500 boxes (rows past the 500th are
+    rejected), and the image must open (else each of its rows is rejected).
     """
     errors = list(errors)
+    keys: dict[str, str] = {}
     images: dict[str, dict[str, Any]] = {}
     for row in rows:
-        key = os.path.abspath(row.image_path)  # one image however the rows spell its path
-        image = images.setdefault(key, {"first": row, "rows": [], "boxes": 0})
+        path = os.path.abspath(row.image_path)  # one image however the rows spell its path
+        if path not in keys:
+            keys[path] = _content_key(path) if by_content else path
+        image = images.setdefault(keys[path], {"first": row, "rows": [], "boxes": set()})
         first: AnnotationRow = image["first"]
         if row.ml_use != first.ml_use:
+            same = "" if row.image_ref == first.image_ref else f" (as {first.image_ref}, the same picture)"
             errors.append(
                 _error(
                     row,
                     f"image {row.image_ref} has ML_USE {row.ml_use} here but {first.ml_use} "
-                    f"at {first.source}:{first.line}; an image belongs to one set",
+                    f"at {first.source}:{first.line}{same}; an image belongs to one set",
                 )
             )
             continue
-        if row.box is not None:
-            if image["boxes"] >= MAX_BOXES_PER_IMAGE:
+        if row.box is not None and row.box not in image["boxes"]:
+            if len(image["boxes"]) >= MAX_BOXES_PER_IMAGE:
                 errors.append(_error(row, f"image {row.image_ref} has more than {MAX_BOXES_PER_IMAGE} boxes"))
                 continue
-            image["boxes"] += 1
+            image["boxes"].add(row.box)
         image["rows"].append(row)
 
     checked: list[tuple[dict[str, Any], int, int]] = []
@@ -228,15 +238,27 @@ def assemble(sources: list[Path], rows: list[AnnotationRow], errors: list[RowErr
     examples = []
     for image, width, height in checked:
         first = image["first"]
-        boxes = tuple(
-            Box(r.box.label, r.box.xmin, r.box.ymin, r.box.xmax, r.box.ymax, class_ids[r.box.label])
-            for r in image["rows"]
-            if r.box is not None
+        boxes = tuple(  # a repeated row is one box, as the service's import folds it
+            dict.fromkeys(
+                Box(r.box.label, r.box.xmin, r.box.ymin, r.box.xmax, r.box.ymax, class_ids[r.box.label])
+                for r in image["rows"]
+                if r.box is not None
+            )
         )
         split = assign_split(first.ml_use, first.image_ref)
         examples.append(Example(first.image_path, first.image_ref, split, first.ml_use, boxes, width, height))
     errors.sort(key=lambda e: (str(e.source), e.line))
     return Dataset(sources=sources, examples=examples, labels=labels, errors=errors)
+
+
+def _content_key(path: str) -> str:
+    """The SHA-256 of a file an image may be; the path itself for anything else (its rows are then rejected
+    with check_image's reason), so a FIFO is never opened and an oversized file never read."""
+    try:
+        readable = os.path.isfile(path) and 0 < os.path.getsize(path) <= MAX_IMAGE_BYTES
+        return image_id(path) if readable else path
+    except OSError:
+        return path
 
 
 def _error(row: AnnotationRow, reason: str) -> RowError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,10 @@ from edgetrain_trainer.errors import DatasetError
 GOOD = "TRAIN,a.jpg,cat,0.1,0.1,,,0.5,0.5,,"
 
 
-def make_image(path: Path, size=(100, 80), color=(200, 50, 50)) -> Path:
+def make_image(path: Path, size=(100, 80), color=None) -> Path:
+    """A plain picture; its colour comes from its name unless given, so two files are two pictures."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, color).save(path)
+    Image.new("RGB", size, color or tuple(hashlib.sha256(str(path).encode()).digest()[:3])).save(path)
     return path
 
 
@@ -93,7 +95,9 @@ def test_line_numbers_count_blank_lines_and_quoted_cells(folder):
 
 
 def test_a_record_over_the_csv_field_limit_is_counted_and_reported(folder):
-    csv_path = write_csv(folder, GOOD, "TRAIN," + "b" * 200_000 + ".jpg,cat,0.1,0.1,,,0.5,0.5,,", GOOD)
+    csv_path = write_csv(
+        folder, GOOD, "TRAIN," + "b" * 200_000 + ".jpg,cat,0.1,0.1,,,0.5,0.5,,", "TEST,c.png,,,,,,,,,"
+    )
     summary = validate_import(csv_path).to_dict()
     assert summary["rowCount"] == 3
     assert [(e["line"], e["reason"]) for e in summary["errors"]] == [
@@ -191,7 +195,7 @@ def test_labels_are_sorted_and_class_ids_follow_them(folder):
 
 
 def test_more_than_500_boxes_rejects_the_extra_rows(folder):
-    rows = ["TRAIN,a.jpg,cat,0.1,0.1,,,0.5,0.5,,"] * 502
+    rows = [f"TRAIN,a.jpg,cat,0.1,0.1,,,0.5,{0.2 + n / 1000:.3f},," for n in range(502)]
     dataset = load_dataset(write_csv(folder, *rows))
     assert len(dataset.examples[0].boxes) == 500
     assert [e.line for e in dataset.errors] == [501, 502]
@@ -290,3 +294,41 @@ def test_a_box_edge_of_exactly_0_01_is_accepted_and_0_0099_is_not(folder):
     dataset = load_dataset(csv_path)
     assert len(dataset.examples[0].boxes) == 1
     assert [e.line for e in dataset.errors] == [2]
+
+
+def test_the_same_picture_under_two_names_is_one_image(folder):
+    """A copy in TEST of a TRAIN picture was two images: the model was evaluated on what it trained on.
+    As in AutoML (and this project's service), an image is its bytes: rows of a copy or a link add to it."""
+    shutil.copy(folder / "a.jpg", folder / "a_copy.jpg")
+    (folder / "a_link.jpg").symlink_to(folder / "a.jpg")
+    csv_path = write_csv(
+        folder,
+        "TRAIN,a.jpg,cat,0.1,0.1,,,0.5,0.5,,",
+        "TRAIN,a_copy.jpg,dog,0.2,0.2,,,0.6,0.6,,",
+        "TEST,a_link.jpg,cat,0.3,0.3,,,0.7,0.7,,",
+        "TEST,b.jpg,cat,0.1,0.1,,,0.5,0.5,,",
+    )
+
+    dataset = load_dataset(csv_path)
+
+    assert [(e.image_ref, e.split, [b.label for b in e.boxes]) for e in dataset.examples] == [
+        ("a.jpg", TRAIN, ["cat", "dog"]),
+        ("b.jpg", TEST, ["cat"]),
+    ]
+    [error] = dataset.errors
+    assert (error.line, error.reason) == (
+        3,
+        f"image a_link.jpg has ML_USE TEST here but TRAIN at {csv_path}:1 (as a.jpg, the same picture); "
+        "an image belongs to one set",
+    )
+
+
+def test_a_repeated_box_counts_once(folder):
+    """A duplicated row was a second, identical ground-truth box the model could never match (the service's
+    import folded it already: the same CSV trained two ways)."""
+    csv_path = write_csv(folder, GOOD, "TRAIN,b.jpg,cat,0.1,0.1,,,0.5,0.5,,", GOOD)
+
+    dataset = load_dataset(csv_path)
+
+    assert sorted((e.image_ref, len(e.boxes)) for e in dataset.examples) == [("a.jpg", 1), ("b.jpg", 1)]
+    assert dataset.errors == []

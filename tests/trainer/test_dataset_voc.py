@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,9 @@ def voc_xml(filename: str, objects: list[tuple], size=(200, 100)) -> str:
 
 
 def make_image(path: Path, size=(200, 100)) -> None:
+    """A plain picture coloured by its path: two files are two pictures."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, (10, 200, 10)).save(path)
+    Image.new("RGB", size, tuple(hashlib.sha256(str(path).encode()).digest()[:3])).save(path)
 
 
 @pytest.mark.skipif(not BCCD.is_dir(), reason="needs ../shared/datasets/bccd")
