@@ -148,11 +148,11 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
     try:
         examples, places, errors, row_count = _validate(config, [Path(p) for p in by_path])
     except DatasetError as error:
-        message = str(error)
-        for path, uri in by_path.items():  # the URI the caller gave, never the storage root's path
-            message = message.replace(path, uri)
-        raise InvalidArgument(f"Cannot read the import file: {message}") from error
-    reports = [(by_path.get(e.source, e.source), e.line, INVALID_ARGUMENT, e.reason) for e in errors]
+        raise InvalidArgument(f"Cannot read the import file: {_as_given(str(error), by_path)}") from error
+    reports = [
+        (by_path.get(e.source, e.source), e.line, INVALID_ARGUMENT, _as_given(e.reason, by_path))
+        for e in errors
+    ]
     if not examples:
         if row_count:
             message = f"No valid rows to import: all {row_count} rows were rejected (see partial failures)."
@@ -220,6 +220,14 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
             if not recorded:  # neither the database nor the CSV keeps this import's rows
                 own.unlink(missing_ok=True)
                 staged.withdraw([f for f in files if f != own])
+
+
+def _as_given(text: str, by_path: dict[str, str]) -> str:
+    """`text` naming each import file by the URI the caller gave, never by its path under the storage root
+    (a reason may cite another row's file: "… at FILE:LINE")."""
+    for path, uri in by_path.items():
+        text = text.replace(path, uri)
+    return text
 
 
 def _cells(box) -> dataset_rows.Cells:

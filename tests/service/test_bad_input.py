@@ -23,6 +23,8 @@ def _write_csv(service, name: str, lines: list[str]) -> str:
 
 def test_bad_csv_rows_become_partial_failures_and_good_rows_are_imported(client, service, cards_uri):
     good = (service.storage_root / cards_uri[len("gs://") :]).read_text().splitlines()[:3]
+    first_set, image_and_box = good[0].split(",", 1)
+    other_set = "VALIDATION" if first_set != "VALIDATION" else "TRAIN"
     uri = _write_csv(
         service,
         "mixed.csv",
@@ -32,13 +34,17 @@ def test_bad_csv_rows_become_partial_failures_and_good_rows_are_imported(client,
             f"TRAIN,gs://{BUCKET}/cards/images/IMG_2383.JPG,ace,0.1,0.1,,,1.5,0.5,,",
             "SOMETIMES,x.jpg,ace,0.1,0.1,,,0.5,0.5,,",
             f"TRAIN,gs://{BUCKET}/../../etc/passwd,ace,0.1,0.1,,,0.5,0.5,,",
+            f"{other_set},{image_and_box}",  # line 8: line 1's image, in another set
         ],
     )
     dataset = create_dataset(client, "mixed")
     op = import_files(client, dataset, uri)
     op.result(timeout=120)
     failures = [f.message for f in op.metadata.partial_failures]
-    assert len(failures) == 4
+    assert len(failures) == 5
+    conflict = f"but {first_set} at {uri}:1; an image belongs to one set"
+    assert any("line 8" in f and conflict in f for f in failures)
+    assert not any(str(service.storage_root) in f for f in failures)  # the URIs given, not local paths
     assert any("line 4" in f and "is not a file inside the storage root" in f for f in failures)
     assert any("line 5" in f and "X_MAX" in f for f in failures)
     assert any("line 6" in f and "ML_USE" in f for f in failures)
