@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from ..errors import DatasetError
 from .rows import EDGE_TOLERANCE, MIN_BOX_EDGE, ML_USES, AnnotationRow, Box, Resolver, RowError
@@ -42,7 +43,8 @@ def read_csv(path: Path, resolve: Resolver | None = None) -> tuple[list[Annotati
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} on line {line}, byte {exc.start})") from exc
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read CSV ({exc.strerror or exc})") from exc
 
@@ -172,10 +174,14 @@ def resolve_image(image_ref: str, csv_dir: Path, resolve: Resolver | None) -> Pa
         if local is not None:
             return Path(local)
     if image_ref.startswith("file://"):
-        image_ref = image_ref[len("file://") :]
+        url = urlparse(image_ref)
+        if url.netloc not in ("", "localhost"):
+            raise RowRejected(f"image {image_ref} names another machine ({url.netloc}); use a local path")
+        image_ref = unquote(url.path)  # file:///d/my%20cells.jpg is "/d/my cells.jpg", as in the service
     elif "://" in image_ref:
         raise RowRejected(
-            f"image {image_ref} is a URI; only local paths are readable here (no resolver given)"
+            f"image {image_ref} is a URI; only local paths are readable here (copy the images here and name "
+            "them by path)"
         )
     local = Path(image_ref).expanduser()
     return local if local.is_absolute() else csv_dir / local

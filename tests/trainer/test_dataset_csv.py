@@ -159,7 +159,12 @@ def test_unreadable_csv_raises(tmp_path):
         load_dataset(tmp_path / "nope.csv")
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes("TRAIN,caf\xe9.jpg,cat,0.1,0.1,,,0.5,0.5,,\n".encode("latin-1"))
-    with pytest.raises(DatasetError, match="not UTF-8"):
+    with pytest.raises(DatasetError, match="not UTF-8 text .invalid continuation byte on line 1, byte 9"):
+        load_dataset(latin1)
+    latin1.write_bytes(
+        b"TRAIN,a.jpg,cat,0.1,0.1,,,0.5,0.5,,\n" * 2 + "TEST,caf\xe9.jpg,,,,,,,,,\n".encode("latin-1")
+    )
+    with pytest.raises(DatasetError, match="on line 3, byte "):  # a byte offset alone was hard to find
         load_dataset(latin1)
 
 
@@ -210,14 +215,28 @@ def test_relative_absolute_and_file_uri_paths(folder, tmp_path_factory):
         f"TRAIN,{absolute},cat,0.1,0.1,,,0.5,0.5,,",
         f"TRAIN,file://{folder / 'c.png'},cat,0.1,0.1,,,0.5,0.5,,",
         "TRAIN,sub/d.jpg,cat,0.1,0.1,,,0.5,0.5,,",
+        # a file URI as a browser or Path.as_uri() writes it: %-escaped, or with the host named; the service
+        # read these and the trainer looked for "my%20cells.jpg" and for a folder "localhost"
+        f"TRAIN,{(folder / 'my cells.jpg').as_uri()},cat,0.1,0.1,,,0.5,0.5,,",
+        f"TRAIN,file://localhost{folder / 'b.jpg'},cat,0.1,0.1,,,0.5,0.5,,",
+        f"TRAIN,file://elsewhere.example{folder / 'b.jpg'},cat,0.1,0.1,,,0.5,0.5,,",
     )
     make_image(elsewhere / "sub" / "d.jpg")
+    make_image(folder / "my cells.jpg")
     dataset = load_dataset(csv_path)
-    assert dataset.errors == []
+    assert [(e.line, e.reason) for e in dataset.errors] == [
+        (
+            6,
+            f"image file://elsewhere.example{folder / 'b.jpg'} names another machine (elsewhere.example); "
+            "use a local path",
+        )
+    ]
     assert [e.image_path for e in dataset.examples] == [
         absolute,
         folder / "c.png",
         elsewhere / "sub" / "d.jpg",
+        folder / "my cells.jpg",
+        folder / "b.jpg",
     ]
 
 
