@@ -245,7 +245,7 @@ def dump_stacks_on_crash() -> None:
         return
     try:
         faulthandler.enable()
-    except (AttributeError, ValueError, OSError):  # a stderr without a file descriptor (an embedding caller)
+    except (AttributeError, ValueError, OSError, RuntimeError):  # no stderr, or one without a file descriptor
         pass
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+
+from edgetrain_trainer.data.csv_reader import file_uri_path
 
 from .errors import invalid_field
 from .gcs_names import split_gcs_uri
@@ -59,7 +60,7 @@ class ServiceConfig:
                 raise invalid_field(field_name, f"{uri!r} points outside the storage root")
             return path
         if uri.startswith("file://"):
-            return _resolved(Path(unquote(urlparse(uri).path)), uri, field_name)
+            return _resolved(Path(_file_uri_path(uri, field_name)), uri, field_name)
         if "://" in uri:
             raise invalid_field(field_name, f"{uri!r}: only gs://, file:// and local paths are supported")
         return _resolved(Path(uri), uri, field_name)
@@ -80,7 +81,7 @@ class ServiceConfig:
         elif "://" in text and not text.startswith("file://"):
             raise invalid_field(field_name, f"{uri!r}: only gs://, file:// and local paths are supported")
         else:
-            local = unquote(urlparse(text).path) if text.startswith("file://") else text
+            local = _file_uri_path(text, field_name) if text.startswith("file://") else text
             path = Path(base_dir or Path.cwd()) / local
         roots = [self.storage_root, *self.allowed_dirs]
         try:
@@ -113,3 +114,12 @@ def _resolved(path: Path, uri: str, field_name: str) -> Path:
         raise invalid_field(
             field_name, f"{uri!r} cannot be a file here (a loop of links, or a name the file system refuses)"
         ) from None
+
+
+def _file_uri_path(uri: str, field_name: str) -> str:
+    """The trainer's reading of a file:// URI, so both accept the same rows; another host is the caller's
+    error (it was read as a local path)."""
+    try:
+        return file_uri_path(uri)
+    except ValueError as error:
+        raise invalid_field(field_name, str(error)) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -225,8 +226,8 @@ def run_import(store: Store, config: ServiceConfig, op_name: str, job: ImportJob
 def _as_given(text: str, by_path: dict[str, str]) -> str:
     """`text` naming each import file by the URI the caller gave, never by its path under the storage root
     (a reason may cite another row's file: "… at FILE:LINE")."""
-    for path, uri in by_path.items():
-        text = text.replace(path, uri)
+    for path, uri in by_path.items():  # the whole path only: not the start of a longer name beside it
+        text = re.sub(re.escape(path) + r"(?![\w./-])", uri.replace("\\", "\\\\"), text)
     return text
 
 

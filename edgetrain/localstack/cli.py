@@ -143,7 +143,9 @@ def _check_rows(console, csv_path: Path) -> ImportReport:
     from edgetrain_trainer.errors import DatasetError
 
     try:
-        report = validate_import(csv_path)
+        report = validate_import(
+            csv_path, by_content=False
+        )  # as the service checks rows: every file's folder
     except DatasetError as error:
         raise LocalStackError(f"--data {error}") from error
     for error in report.errors:

@@ -131,7 +131,8 @@ def _image_uri(value) -> str:
 
 
 def _jsonl_records(text: str):
-    for line, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() also splits at U+2028 and U+0085, which JSON strings may hold.
+    for line, raw in enumerate(text.split("\n"), start=1):
         if raw.strip():
             yield line, lambda raw=raw: _jsonl_rows(raw)
 

@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from ..errors import DatasetError
 from .rows import EDGE_TOLERANCE, MIN_BOX_EDGE, ML_USES, AnnotationRow, Box, Resolver, RowError
@@ -43,7 +43,8 @@ def read_csv(path: Path, resolve: Resolver | None = None) -> tuple[list[Annotati
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
+        before = exc.object[: exc.start]
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
         raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} on line {line}, byte {exc.start})") from exc
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read CSV ({exc.strerror or exc})") from exc
@@ -174,10 +175,12 @@ def resolve_image(image_ref: str, csv_dir: Path, resolve: Resolver | None) -> Pa
         if local is not None:
             return Path(local)
     if image_ref.startswith("file://"):
-        url = urlparse(image_ref)
-        if url.netloc not in ("", "localhost"):
-            raise RowRejected(f"image {image_ref} names another machine ({url.netloc}); use a local path")
-        image_ref = unquote(url.path)  # file:///d/my%20cells.jpg is "/d/my cells.jpg", as in the service
+        try:
+            image_ref = file_uri_path(image_ref)
+        except ValueError as exc:
+            raise RowRejected(f"image {exc}") from None
+        if "\x00" in image_ref:
+            raise RowRejected("IMAGE contains a NUL character (%00)")
     elif "://" in image_ref:
         raise RowRejected(
             f"image {image_ref} is a URI; only local paths are readable here (copy the images here and name "
@@ -185,3 +188,12 @@ def resolve_image(image_ref: str, csv_dir: Path, resolve: Resolver | None) -> Pa
         )
     local = Path(image_ref).expanduser()
     return local if local.is_absolute() else csv_dir / local
+
+
+def file_uri_path(uri: str) -> str:
+    """The local path of a file:// URI, %-escapes decoded (file:///d/my%20cells.jpg is "/d/my cells.jpg"); a
+    "#" or "?" stays part of the name. ValueError for a URI that names another machine or no absolute path."""
+    host, _, path = uri[len("file://") :].partition("/")
+    if host not in ("", "localhost"):
+        raise ValueError(f"{uri} is not a local file URI (file:///PATH or file://localhost/PATH)")
+    return unquote("/" + path)

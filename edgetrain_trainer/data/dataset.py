@@ -156,8 +156,11 @@ def load_dataset(path: Path | str | Sequence[Path | str], *, resolve: Resolver |
     return report.dataset
 
 
-def validate_import(path: Path | str | Sequence[Path | str], resolve: Resolver | None = None) -> ImportReport:
+def validate_import(
+    path: Path | str | Sequence[Path | str], resolve: Resolver | None = None, by_content: bool = True
+) -> ImportReport:
     """Validate like AutoML ImportData: returns counts and per-row errors; raises only for unreadable files.
+    by_content=False keeps byte-identical files apart, as the service's row check does (see assemble).
 
     Raises DatasetError when a source does not exist or cannot be read as a CSV / VOC folder.
     """
@@ -175,7 +178,7 @@ def validate_import(path: Path | str | Sequence[Path | str], resolve: Resolver |
         rows += src_rows
         errors += src_errors
         row_count += n
-    dataset = assemble(sources, rows, errors)
+    dataset = assemble(sources, rows, errors, by_content)
     return ImportReport(dataset=dataset, row_count=row_count)
 
 

@@ -92,7 +92,7 @@ def _open(path: Path | str) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise UnreadableImageError(path, f"image has too many pixels ({exc})") from exc
     except OSError as exc:
-        raise UnreadableImageError(path, f"cannot open image ({exc})") from exc
+        raise UnreadableImageError(path, f"cannot open image ({exc.strerror or exc})") from exc  # no path
     if image.format not in SUPPORTED_FORMATS:
         image.close()
         raise UnreadableImageError(

@@ -15,6 +15,7 @@ outside the image are clipped, as the VOC tools write x_max = width. Error lines
 from __future__ import annotations
 
 import math
+import unicodedata
 import xml.parsers.expat
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ def _box(obj: dict[str, Any], size: tuple[float, float] | None) -> Box:
     label = obj.get("name", "")
     if not label:
         raise ValueError("object has no <name>")
-    if not label.isprintable():  # dict.txt holds one label per line: a line break would shift every class
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in label):  # dict.txt: one label per line
         raise ValueError(f"<name> {label!r} holds a line break, tab or other control character")
     if size is None:
         raise ValueError("image size unknown: no <size> in the XML and the image cannot be read")

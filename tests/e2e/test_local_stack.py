@@ -68,18 +68,22 @@ def _assert_runs_in_litert(model: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "after_line",
-    ["starting edgetrain serve", "published the import request"],
-    ids=["during-start-up", "mid-run"],
+    ("after_line", "sigint"),
+    [("starting edgetrain serve", signal.SIG_DFL), ("published the import request", signal.SIG_IGN)],
+    ids=["during-start-up", "mid-run-started-with-SIGINT-ignored"],
 )
-def test_ctrl_c_stops_every_process_the_runner_started(tmp_path, after_line):
-    """The runner installs its own SIGINT handler, so this holds also when the suite runs with SIGINT ignored
-    (a background job of a script), which the runner inherits. No preexec_fn to undo that: it runs Python in
-    a fork of this multi-threaded worker before exec, which the subprocess docs call unsafe, and a runner
-    started that way once ended with SIGABRT in CI before it published its import."""
+def test_ctrl_c_stops_every_process_the_runner_started(tmp_path, after_line, sigint):
+    """The runner installs its own SIGINT handler, so Ctrl-C works also when it inherits SIGINT ignored (a
+    background job of a script). The runner is started with the disposition set here, around Popen: a
+    preexec_fn would run Python in a fork of this multi-threaded worker before exec, which the subprocess
+    docs call unsafe, and a runner started that way once ended with SIGABRT in CI before it published."""
     data = tiny_dataset(tmp_path / "tiny")
     command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
-    runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    previous = signal.signal(signal.SIGINT, sigint)
+    try:
+        runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     seen: list[str] = []
     try:
         for line in runner.stderr:

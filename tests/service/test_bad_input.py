@@ -52,6 +52,27 @@ def test_bad_csv_rows_become_partial_failures_and_good_rows_are_imported(client,
     assert client.get_dataset(name=dataset.name).example_count >= 1
 
 
+def test_a_reason_names_the_other_import_file_by_its_uri_even_through_a_link(client, service, cards_uri):
+    """latest.csv links to v1.csv: a reason citing v1.csv.bak came out as gs://…/latest.csv.bak (the linked
+    file's path was replaced inside the longer one)."""
+    rows = (service.storage_root / cards_uri[len("gs://") :]).read_text().splitlines()
+    first_set, image_and_box = rows[0].split(",", 1)
+    other_set = "VALIDATION" if first_set != "VALIDATION" else "TRAIN"
+    unrelated = next(row for row in rows if row.split(",")[1] != image_and_box.split(",")[0])
+    (service.storage_root / BUCKET / "linked").mkdir(parents=True)
+    (service.storage_root / BUCKET / "linked" / "v1.csv").write_text(unrelated + "\n")
+    (service.storage_root / BUCKET / "linked" / "latest.csv").symlink_to("v1.csv")
+    latest = f"gs://{BUCKET}/linked/latest.csv"
+    backup = _write_csv(service, "linked/v1.csv.bak", [rows[0]])
+    moved = _write_csv(service, "linked/moved.csv", [f"{other_set},{image_and_box}"])
+    dataset = create_dataset(client, "linked")
+    op = import_files(client, dataset, latest, backup, moved)
+    op.result(timeout=120)
+    [failure] = [f.message for f in op.metadata.partial_failures]
+    assert failure.startswith(f"Error in {moved} line 1: image ")
+    assert failure.endswith(f"but {first_set} at {backup}:1; an image belongs to one set")
+
+
 def test_csv_with_only_bad_rows_fails_the_import(client, service):
     uri = _write_csv(service, "all_bad.csv", ["TRAIN,nothing.jpg,ace,2,2,,,3,3,,"])
     dataset = create_dataset(client, "all_bad")

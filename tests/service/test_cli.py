@@ -162,3 +162,11 @@ def test_a_crash_in_native_code_prints_where_every_thread_was(tmp_path, module):
     assert service.returncode == -signal.SIGABRT
     assert "Fatal Python error: Aborted" in stderr
     assert "most recent call first" in stderr and "edgetrain_service" in stderr
+
+
+@pytest.mark.parametrize("module", ["edgetrain.cli", "edgetrain_service.cli"])
+def test_the_commands_start_with_stderr_closed(module):
+    """With fd 2 closed Python has no sys.stderr, and enabling the crash dump raised before anything ran."""
+    command = f"{sys.executable} -m {module} {'serve ' if module == 'edgetrain.cli' else ''}--help 2>&-"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--trainer-overrides" in result.stdout

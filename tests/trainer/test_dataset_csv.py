@@ -166,6 +166,9 @@ def test_unreadable_csv_raises(tmp_path):
     )
     with pytest.raises(DatasetError, match="on line 3, byte "):  # a byte offset alone was hard to find
         load_dataset(latin1)
+    latin1.write_bytes(latin1.read_bytes().replace(b"\n", b"\r"))  # old Mac line ends
+    with pytest.raises(DatasetError, match="on line 3, byte "):
+        load_dataset(latin1)
 
 
 def test_two_and_four_vertex_boxes_and_images_without_boxes(folder):
@@ -220,16 +223,20 @@ def test_relative_absolute_and_file_uri_paths(folder, tmp_path_factory):
         f"TRAIN,{(folder / 'my cells.jpg').as_uri()},cat,0.1,0.1,,,0.5,0.5,,",
         f"TRAIN,file://localhost{folder / 'b.jpg'},cat,0.1,0.1,,,0.5,0.5,,",
         f"TRAIN,file://elsewhere.example{folder / 'b.jpg'},cat,0.1,0.1,,,0.5,0.5,,",
+        f"TRAIN,file://{folder / 'x%00.jpg'},cat,0.1,0.1,,,0.5,0.5,,",  # was an uncaught ValueError
+        f"TRAIN,file://{folder / 'shot#1.jpg'},cat,0.1,0.1,,,0.5,0.5,,",  # "#" is part of the name
     )
     make_image(elsewhere / "sub" / "d.jpg")
     make_image(folder / "my cells.jpg")
+    make_image(folder / "shot#1.jpg")
     dataset = load_dataset(csv_path)
     assert [(e.line, e.reason) for e in dataset.errors] == [
         (
             6,
-            f"image file://elsewhere.example{folder / 'b.jpg'} names another machine (elsewhere.example); "
-            "use a local path",
-        )
+            f"image file://elsewhere.example{folder / 'b.jpg'} is not a local file URI (file:///PATH or "
+            "file://localhost/PATH)",
+        ),
+        (7, "IMAGE contains a NUL character (%00)"),
     ]
     assert [e.image_path for e in dataset.examples] == [
         absolute,
@@ -237,6 +244,7 @@ def test_relative_absolute_and_file_uri_paths(folder, tmp_path_factory):
         elsewhere / "sub" / "d.jpg",
         folder / "my cells.jpg",
         folder / "b.jpg",
+        folder / "shot#1.jpg",
     ]
 
 
@@ -340,6 +348,19 @@ def test_the_same_picture_under_two_names_is_one_image(folder):
         f"image a_link.jpg has ML_USE TEST here but TRAIN at {csv_path}:1 (as a.jpg, the same picture); "
         "an image belongs to one set",
     )
+
+
+def test_the_services_row_check_keeps_copies_apart(folder):
+    """The service's import merges pictures by content after its row check; the local stack asks for that
+    check (by_content=False), and took its allowed folders from the merged images, leaving a copy's out."""
+    (folder / "copies").mkdir()
+    shutil.copy(folder / "a.jpg", folder / "copies" / "a.jpg")
+    csv_path = write_csv(folder, GOOD, "TRAIN,copies/a.jpg,dog,0.2,0.2,,,0.6,0.6,,")
+
+    report = validate_import(csv_path, by_content=False)
+
+    assert [e.image_path for e in report.dataset.examples] == [folder / "a.jpg", folder / "copies" / "a.jpg"]
+    assert [e.image_ref for e in validate_import(csv_path).dataset.examples] == ["a.jpg"]
 
 
 def test_a_repeated_box_counts_once(folder):

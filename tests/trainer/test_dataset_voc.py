@@ -165,3 +165,14 @@ def test_a_label_with_a_line_break_or_control_character_is_refused(tmp_path, nam
     [error] = dataset.errors
     assert error.line == 4
     assert f"<name> {name!r} holds a line break, tab or other control character" in error.reason
+
+
+def test_a_label_may_hold_spaces_and_any_printable_character(tmp_path):
+    make_image(tmp_path / "a.jpg")
+    names = ["traffic light", "café", "no\u00a0break", "ダンプ"]
+    objects = [(name, 10 + 10 * i, 10, 100 + 10 * i, 90) for i, name in enumerate(names)]
+    (tmp_path / "a.xml").write_text(voc_xml("a.jpg", objects))
+
+    dataset = load_dataset(tmp_path)
+
+    assert dataset.errors == [] and sorted(dataset.labels) == sorted(names)

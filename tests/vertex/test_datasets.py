@@ -101,6 +101,15 @@ def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_lin
                     ],
                 }
             ),  # line 11
+            json.dumps(  # line 12: U+2028 inside a string is JSON; it was split into two broken lines
+                {
+                    "imageGcsUri": "gs://test-bucket/mixed_jsonl/images/a.jpg",
+                    "boundingBoxAnnotations": [
+                        {"displayName": "ace\u2028x", "xMin": 0.1, "yMin": 0.1, "xMax": 0.5, "yMax": 0.5}
+                    ],
+                },
+                ensure_ascii=False,
+            ),
         ],
     )
     op = clients.datasets.import_data(name=dataset.name, import_configs=[import_config(csv_uri, jsonl_uri)])
@@ -120,7 +129,8 @@ def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_lin
     assert failures[6].startswith(
         f"Error in {csv_uri} line 26: cannot fetch image gs://test-bucket/mixed_csv/missing"
     )
-    assert len(failures) == 7
+    assert failures[7].startswith(f"Error in {jsonl_uri} line 12: LABEL 'ace\\u2028x' must be")
+    assert len(failures) == 8
     # the 8 JSONL images are among the 24 CSV ones (the first of each split): stored once; and line 29's
     assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 25
     jsonl_only = create_dataset(clients, "jsonl import")
