@@ -143,9 +143,8 @@ def _check_rows(console, csv_path: Path) -> ImportReport:
     from edgetrain_trainer.errors import DatasetError
 
     try:
-        report = validate_import(
-            csv_path, by_content=False
-        )  # as the service checks rows: every file's folder
+        # As the service checks rows: each file apart, so every folder an image is read from is known.
+        report = validate_import(csv_path, by_content=False)
     except DatasetError as error:
         raise LocalStackError(f"--data {error}") from error
     for error in report.errors:
