@@ -81,8 +81,8 @@ def csv_lines(text: str) -> Iterator[tuple[int, list[str], str | None]]:
             continue
         if cells and cells[-1].endswith("\n"):  # the line ended inside a quoted cell
             yield line, [], "a quote is not closed on its line"
-        elif any(cell.strip() for cell in cells):
-            yield line, [cell.strip() for cell in cells], None
+        elif any(stripped := [cell.strip() for cell in cells]):
+            yield line, stripped, None
 
 
 def parse_row(cells: list[str]) -> tuple[str, str, Box | None]:

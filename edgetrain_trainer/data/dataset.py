@@ -16,7 +16,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +208,8 @@ def assemble(
         path = os.path.abspath(row.image_path)  # one image however the rows spell its path
         if path not in keys:
             keys[path] = _content_key(path) if by_content else path
-        image = images.setdefault(keys[path], {"first": row, "rows": [], "boxes": set()})
+        # "boxes": the image's distinct boxes in row order (a dict as an ordered set); "rows": every row kept
+        image = images.setdefault(keys[path], {"first": row, "rows": [], "boxes": {}})
         first: AnnotationRow = image["first"]
         if row.ml_use != first.ml_use:
             same = "" if row.image_ref == first.image_ref else f" (as {first.image_ref}, the same picture)"
@@ -224,7 +225,7 @@ def assemble(
             if len(image["boxes"]) >= MAX_BOXES_PER_IMAGE:
                 errors.append(_error(row, f"image {row.image_ref} has more than {MAX_BOXES_PER_IMAGE} boxes"))
                 continue
-            image["boxes"].add(row.box)
+            image["boxes"][row.box] = None
         image["rows"].append(row)
 
     checked: list[tuple[dict[str, Any], int, int]] = []
@@ -236,18 +237,12 @@ def assemble(
             continue
         checked.append((image, width, height))
 
-    labels = sorted({row.box.label for image, _, _ in checked for row in image["rows"] if row.box})
+    labels = sorted({box.label for image, _, _ in checked for box in image["boxes"]})
     class_ids = {label: i for i, label in enumerate(labels)}
     examples = []
     for image, width, height in checked:
         first = image["first"]
-        boxes = tuple(  # a repeated row is one box, as the service's import folds it
-            dict.fromkeys(
-                Box(r.box.label, r.box.xmin, r.box.ymin, r.box.xmax, r.box.ymax, class_ids[r.box.label])
-                for r in image["rows"]
-                if r.box is not None
-            )
-        )
+        boxes = tuple(replace(box, class_id=class_ids[box.label]) for box in image["boxes"])
         split = assign_split(first.ml_use, first.image_ref)
         examples.append(Example(first.image_path, first.image_ref, split, first.ml_use, boxes, width, height))
     errors.sort(key=lambda e: (str(e.source), e.line))
