@@ -11,6 +11,9 @@ from edgetrain_trainer.data.csv_reader import file_uri_path
 from .errors import invalid_field
 from .gcs_names import split_gcs_uri
 
+# What Path.resolve() raises for a path no file can have: a NUL byte, a name too long, a loop of links.
+UNRESOLVABLE = (OSError, ValueError, RuntimeError)
+
 
 @dataclass
 class ServiceConfig:
@@ -87,7 +90,7 @@ class ServiceConfig:
         try:
             path = path.resolve()
             found = any(root in path.parents for root in roots) and path.is_file()
-        except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a loop of links
+        except UNRESOLVABLE:
             found = False
         if not found:
             raise invalid_field(field_name, f"{uri!r} {self.not_readable}")
@@ -110,7 +113,7 @@ def _resolved(path: Path, uri: str, field_name: str) -> Path:
     the message names the URI as given, not where it leads on this server)."""
     try:
         return path.resolve()
-    except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a loop of links
+    except UNRESOLVABLE:
         raise invalid_field(
             field_name, f"{uri!r} cannot be a file here (a loop of links, or a name the file system refuses)"
         ) from None
