@@ -7,8 +7,9 @@ Layouts found under the folder ROOT given:
   ROOT/, and the same folders of ROOT's parent (so ROOT may be the annotations folder itself).
 Splits: ImageSets/Main/{train,val,test}.txt (in ROOT or its parent) when they list the image;
 otherwise the XML's folder name (train/val/validation/test); otherwise UNASSIGNED (hashed 80/10/10).
-Boxes are normalized by <size> (by the image's size when <size> is missing); corners up to one pixel
-outside the image are clipped, as the VOC tools write x_max = width. Error lines are XML lines.
+Boxes are normalized by the image's size as displayed (EXIF orientation applied); a <size> that disagrees
+with it is an error for the file (a swapped <size> would move every box). Corners up to one pixel outside the
+image are clipped, as the VOC tools write x_max = width. Error lines are XML lines.
 <difficult>/<truncated> are ignored (AutoML has no such flags): every <object> is a box; <part>s are not.
 """
 
@@ -84,7 +85,12 @@ def read_voc(root: Path) -> tuple[list[AnnotationRow], list[RowError], int]:
         ml_use = image_sets.get(image_path.stem) or FOLDER_SPLITS.get(
             xml_path.parent.name.lower(), UNASSIGNED
         )
-        size = _size(doc, image_path)
+        try:
+            size = _size(doc, image_path)
+        except ValueError as exc:
+            errors.append(RowError(doc.get("size_line", 1), str(exc), source))
+            count += 1
+            continue
         if not doc["objects"]:
             count += 1
             rows.append(AnnotationRow(1, source, image_ref, image_path, ml_use, None))
@@ -114,6 +120,8 @@ def parse_voc_xml(data: bytes) -> dict[str, Any]:
             doc["objects"].append({"line": parser.CurrentLineNumber})
         elif stack == ["annotation", "filename"]:
             doc["filename_line"] = parser.CurrentLineNumber
+        elif stack == ["annotation", "size"]:
+            doc["size_line"] = parser.CurrentLineNumber
 
     def end(name: str) -> None:
         value = "".join(text).strip()
@@ -165,16 +173,24 @@ def _box(obj: dict[str, Any], size: tuple[float, float] | None) -> Box:
 
 
 def _size(doc: dict[str, Any], image_path: Path) -> tuple[float, float] | None:
+    """The image's (width, height) as displayed, checked against <size>; <size> alone when the image
+    cannot be read (its own error is reported when the dataset is assembled), None when neither is known."""
     try:
-        width, height = float(doc["width"]), float(doc["height"])
-        if width > 0 and height > 0:
-            return width, height
+        given: tuple[float, float] | None = float(doc["width"]), float(doc["height"])
     except (KeyError, ValueError):
-        pass
+        given = None
+    if given is not None and not (given[0] > 0 and given[1] > 0):
+        given = None
     try:
-        return tuple(float(v) for v in check_image(image_path))  # type: ignore[return-value]
+        width, height = check_image(image_path)
     except UnreadableImageError:
-        return None  # the image's own error is reported when the dataset is assembled
+        return given
+    if given is not None and given != (width, height):
+        raise ValueError(
+            f"<size> {given[0]:g}×{given[1]:g} does not match the image {image_path.name}, {width}×{height} "
+            "as displayed (EXIF orientation applied): its boxes cannot be placed"
+        )
+    return float(width), float(height)
 
 
 def _find_image(xml_path: Path, filename: str, root: Path) -> Path | None:

@@ -176,3 +176,41 @@ def test_a_label_may_hold_spaces_and_any_printable_character(tmp_path):
     dataset = load_dataset(tmp_path)
 
     assert dataset.errors == [] and sorted(dataset.labels) == sorted(names)
+
+
+def test_a_size_that_does_not_match_the_image_is_refused_not_used_to_scale_the_boxes(tmp_path):
+    """A <size> with width and height swapped scaled every box of the file into the wrong place, silently."""
+    make_image(tmp_path / "a.jpg", size=(200, 100))
+    make_image(tmp_path / "b.jpg", size=(200, 100))
+    (tmp_path / "a.xml").write_text(voc_xml("a.jpg", [("cat", 10, 10, 90, 90)], size=(100, 200)))
+    (tmp_path / "b.xml").write_text(voc_xml("b.jpg", [("cat", 10, 10, 90, 90)], size=(200, 100)))
+
+    dataset = load_dataset(tmp_path)
+
+    assert [e.image_ref for e in dataset.examples] == ["b.jpg"]
+    [error] = dataset.errors
+    assert (Path(error.source).name, error.line) == ("a.xml", 3)
+    assert error.reason == (
+        "<size> 100×200 does not match the image a.jpg, 200×100 as displayed (EXIF orientation applied): "
+        "its boxes cannot be placed"
+    )
+
+
+def test_size_is_compared_with_the_image_as_displayed(tmp_path):
+    """A phone photo stored 200×100 with EXIF orientation 6 is shown, and trained on, at 100×200."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (200, 100), (90, 120, 30)).save(tmp_path / "a.jpg", exif=exif)
+    (tmp_path / "a.xml").write_text(voc_xml("a.jpg", [("cat", 10, 10, 90, 90)], size=(100, 200)))
+    Image.new("RGB", (200, 100), (30, 120, 90)).save(tmp_path / "b.jpg", exif=exif)
+    (tmp_path / "b.xml").write_text(voc_xml("b.jpg", [("cat", 10, 10, 90, 90)], size=(200, 100)))
+
+    dataset = load_dataset(tmp_path)
+
+    [example] = dataset.examples
+    assert (example.image_ref, example.width, example.height) == ("a.jpg", 100, 200)
+    box = example.boxes[0]
+    assert (box.xmin, box.ymin, box.xmax, box.ymax) == pytest.approx((0.1, 0.05, 0.9, 0.45))
+    [error] = dataset.errors
+    assert Path(error.source).name == "b.xml"
+    assert "200×100 does not match the image b.jpg, 100×200 as displayed" in error.reason
