@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -60,12 +60,12 @@ def _time(cloud_event: Any) -> datetime | None:
         value = cloud_event["time"]
     except KeyError:
         return None
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # CloudEvents' times are UTC
 
 
 def parse(event: PubSubEvent, schema: type[M]) -> M:
@@ -78,6 +78,12 @@ def parse(event: PubSubEvent, schema: type[M]) -> M:
         raise InvalidMessageException("payload: JSON nested too deeply to parse") from None
     if not isinstance(payload, dict):
         raise InvalidMessageException(f"payload: expected a JSON object, got {type(payload).__name__}")
+    try:  # a \ud800 escape is valid JSON but no character: Firestore can store no string that holds it
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidMessageException(
+            f"payload: a string holds a lone surrogate ({exc.object[exc.start : exc.end]!a}), not a character"
+        ) from None
     try:
         return schema.model_validate(payload)
     except ValidationError as exc:

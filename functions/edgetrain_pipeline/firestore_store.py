@@ -5,7 +5,8 @@ handlers idempotent. The collections (schema in docs/pipeline.md):
                            lastImportId
   trainings/{trainingId}   one per accepted training request: state, progress, cost, evaluation, exports…
   imports/{importId}       one per ImportData call the pipeline made
-  events/start_training:{key}  idempotency claims (key = requestId or CloudEvent id), their outcome
+  events/start_training:{key}  idempotency claims (key = requestId or CloudEvent id), their outcome (an
+                           odd key: ~ and its SHA-256)
   rejected_messages/{id}   malformed or invalid messages, with the reason (acknowledged, never retried)
   outbox/{id}              messages committed with a state change, published right after (and re-published by
                            the poller if the publisher died in between; consumers are idempotent)
@@ -14,6 +15,8 @@ handlers idempotent. The collections (schema in docs/pipeline.md):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -25,6 +28,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1 import FieldFilter
 
 from .config import Settings
+from .document_ids import document_id_problem
 from .retrying import is_retry_exhausted, transient_retry
 
 _NEVER_RESUME = gretry.Retry(predicate=lambda exc: False)
@@ -42,8 +46,15 @@ def as_dict(snapshot: Any) -> dict[str, Any]:
     return (snapshot.to_dict() or {}) if snapshot.exists else {}
 
 
+_READABLE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,400}")
+
+
 def _safe_id(text: str) -> str:
-    return text.replace("/", "_")[:1400]
+    """A document ID for `text`: itself when it is short and plain (Pub/Sub message IDs, request IDs), else
+    "~" and its SHA-256, which no plain ID starts with: two texts never share an ID."""
+    if _READABLE_ID.fullmatch(text) and document_id_problem(text) is None:
+        return text
+    return "~" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class FirestoreStore:

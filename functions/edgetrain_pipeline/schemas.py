@@ -1,4 +1,5 @@
-"""Versioned Pub/Sub message schemas (pydantic, strict: unknown fields are errors, not silently dropped).
+"""Versioned Pub/Sub message schemas (pydantic, strict: unknown fields are errors, not silently dropped, and a
+message's JSON types are taken as they are: "5000" is not a budget, true is not schemaVersion 1).
 
 Every message carries "schemaVersion"; a consumer accepts the versions it lists and rejects the rest with a
 reason that names the field. Field names are camelCase on the wire, as in the AutoML REST API.
@@ -7,6 +8,7 @@ reason that names the field. Field names are camelCase on the wire, as in the Au
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,9 +17,12 @@ from .config import MAX_BUDGET_MILLI_NODE_HOURS, MIN_BUDGET_MILLI_NODE_HOURS, MO
 from .document_ids import document_id_problem
 from .resource_names import resource_id
 
-_DATASET_NAME = re.compile(r"^(projects/[^/]+/locations/[^/]+/datasets/)?[A-Za-z0-9_-]{1,128}$")
-_DISPLAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")  # AutoML's model display-name rule
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Each is matched against the whole value (fullmatch: "$" would let a trailing newline through).
+_DATASET_NAME = re.compile(r"(projects/[^/]+/locations/[^/]+/datasets/)?[A-Za-z0-9_-]{1,128}")
+_DISPLAY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")  # AutoML's model display-name rule
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_GCS_URI = re.compile(r"gs://([a-z0-9._-]{1,222})/(.+)", re.DOTALL)  # the bucket: its characters, up to 222
+_MAX_OBJECT_NAME_BYTES = 1024  # Cloud Storage's limit
 TriggerSource = Literal["upstream", "import", "manual", "coalesced"]
 TerminalState = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
 NotificationType = Literal["MODEL_EXPORTED", "MODEL_REJECTED", "TRAINING_FAILED", "TRAINING_CANCELLED"]
@@ -30,18 +35,44 @@ class _Message(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class _Incoming(_Message):
+    """A message a consumer reads off the wire."""
+
+    model_config = ConfigDict(strict=True)
+
+    schema_version: Literal[1] = Field(alias="schemaVersion")
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        if type(value) is not int:  # Literal[1] takes true and 1.0, even in strict mode
+            raise ValueError(f"must be the integer 1, not {value!r}")
+        return value
+
+
 def _check_dataset(value: str) -> str:
-    if not _DATASET_NAME.match(value):
+    if not _DATASET_NAME.fullmatch(value):
         raise ValueError("must be a dataset ID or projects/P/locations/L/datasets/ID")
     if problem := document_id_problem(resource_id(value)):
         raise ValueError(f"the dataset ID {problem}")
     return value
 
 
-class TrainingRequest(_Message):
+def _gcs_uri_problem(uri: str) -> str | None:
+    match = _GCS_URI.fullmatch(uri)
+    if match is None:
+        return "is not a gs://BUCKET/OBJECT URI"
+    name = match.group(2)
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        return "holds a control character"
+    if len(name.encode("utf-8")) > _MAX_OBJECT_NAME_BYTES:
+        return f"names an object over {_MAX_OBJECT_NAME_BYTES:,} bytes, Cloud Storage's limit"
+    return None
+
+
+class TrainingRequest(_Incoming):
     """start_training's input: a dataset import finished (or a person asked for a training)."""
 
-    schema_version: Literal[1] = Field(alias="schemaVersion")
     dataset: str
     model_type: str | None = Field(default=None, alias="modelType")
     train_budget_milli_node_hours: int | None = Field(
@@ -68,23 +99,22 @@ class TrainingRequest(_Message):
     @field_validator("display_name")
     @classmethod
     def _display_name(cls, value: str | None) -> str | None:
-        if value is not None and not _DISPLAY_NAME.match(value):
+        if value is not None and not _DISPLAY_NAME.fullmatch(value):
             raise ValueError("up to 32 ASCII letters, digits or underscores, starting with a letter")
         return value
 
     @field_validator("request_id")
     @classmethod
     def _request_id(cls, value: str | None) -> str | None:
-        if value is not None and not _REQUEST_ID.match(value):
+        if value is not None and not _REQUEST_ID.fullmatch(value):
             raise ValueError("1-128 characters from A-Z a-z 0-9 _ . : -")
         return value
 
 
-class ImportRequest(_Message):
+class ImportRequest(_Incoming):
     """import_dataset's input: new labeled data arrived as import files (AutoML v1: CSV; Vertex AI: its
     bounding-box CSV or JSONL); a backend refuses a form it cannot read and the import is recorded FAILED."""
 
-    schema_version: Literal[1] = Field(alias="schemaVersion")
     dataset: str
     input_uris: list[str] = Field(alias="inputUris", min_length=1, max_length=100)
     request_id: str | None = Field(default=None, alias="requestId")
@@ -97,6 +127,8 @@ class ImportRequest(_Message):
         for uri in value:
             if not uri.lower().endswith((".csv", ".jsonl")):
                 raise ValueError(f"{uri!r} is not a CSV or JSONL file")
+            if problem := _gcs_uri_problem(uri):
+                raise ValueError(f"{uri!r} {problem}")
         return value
 
     @field_validator("request_id")
@@ -105,10 +137,9 @@ class ImportRequest(_Message):
         return TrainingRequest._request_id(value)
 
 
-class TrainingFinished(_Message):
+class TrainingFinished(_Incoming):
     """Published by the poller once per training when its CreateModel operation ends."""
 
-    schema_version: Literal[1] = Field(alias="schemaVersion")
     training_id: str = Field(alias="trainingId", pattern=r"^[A-Za-z0-9_-]{1,64}$")  # a Firestore document ID
     dataset: str
     state: TerminalState

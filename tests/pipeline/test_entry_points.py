@@ -42,6 +42,15 @@ def test_start_training_starts_one_labelled_training(deps, binary):
         ),
         (b'{"schemaVersion": 1, "dataset": "cards", "displayName": "9 lives"}', "displayName"),
         (b"\xff\xfe", "UTF-8"),
+        # found by probing: JSON's types are taken as they are, and a pattern holds for the whole value
+        (b'{"schemaVersion": true, "dataset": "cards"}', "schemaVersion: must be the integer 1"),
+        (b'{"schemaVersion": 1.0, "dataset": "cards"}', "schemaVersion: must be the integer 1"),
+        (b'{"schemaVersion": 1, "dataset": "cards", "trainBudgetMilliNodeHours": "5000"}', "valid integer"),
+        (b'{"schemaVersion": 1, "dataset": "cards", "trainBudgetMilliNodeHours": 5000.0}', "valid integer"),
+        (b'{"schemaVersion": 1, "dataset": "cards", "displayName": "abc\\n"}', "displayName"),
+        (b'{"schemaVersion": 1, "dataset": "cards", "requestId": "r1\\n"}', "requestId"),
+        (b'{"schemaVersion": 1, "dataset": "cards\\n"}', "dataset: must be a dataset ID"),
+        (b'{"schemaVersion": 1, "dataset": "cards", "displayName": "a\\ud800"}', "lone surrogate"),
     ],
 )
 def test_malformed_training_requests_are_recorded_and_acknowledged(deps, raw, reason):
@@ -147,6 +156,58 @@ def test_import_request_without_csv_is_recorded(deps):
 
     assert "not a CSV" in deps.store.get("rejected_messages", f"import_dataset:{event['id']}")["reason"]
     assert deps.backend.count("import_data") == 0
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        # found by probing: an escaped lone surrogate passed the schema, then failed every Firestore write
+        # (the message was redelivered until it dead-lettered, unrecorded)
+        ("gs://b/\ud800.csv", "lone surrogate"),
+        ("file:///etc/passwd.csv", "is not a gs://BUCKET/OBJECT URI"),
+        ("http://example.com/x.csv", "is not a gs://BUCKET/OBJECT URI"),
+        ("gs:///x.csv", "is not a gs://BUCKET/OBJECT URI"),
+        ("gs://b/a\u0000.csv", "control character"),
+        ("gs://b/" + "x" * 1100 + ".csv", "over 1,024 bytes"),
+    ],
+    ids=["surrogate", "file", "http", "no bucket", "NUL", "long"],
+)
+def test_import_request_names_gcs_objects(deps, uri, reason):
+    event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": [uri]})
+
+    assert post(cloudevent_client("import_dataset"), event).status_code == 200
+
+    assert reason in deps.store.get("rejected_messages", f"import_dataset:{event['id']}")["reason"]
+    assert deps.backend.count("import_data") == 0
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize(
+    ("event_id", "other_id"), [("é" * 1000, "é" * 1001), ("a/b", "a_b")], ids=["long", "slash"]
+)
+def test_every_event_id_claims_its_own_document(deps, event_id, other_id):
+    """Found by probing: event IDs were cut at 1,400 characters (2,000 bytes of "é", which Firestore refuses
+    as a key: a 500 on every delivery), and "a/b" shared the claim of "a_b" (taken for its duplicate)."""
+    client = cloudevent_client("start_training")
+    request = {"schemaVersion": 1, "dataset": "cards", "source": "manual"}
+    for each in (other_id, event_id):
+        assert post(client, pubsub_event(request, event_id=each)).status_code == 200
+        (training,) = deps.store.query("trainings", "state", "==", "RUNNING")
+        deps.backend.fail(training["operation"])
+        assert post(cloudevent_client("poll_operations"), pubsub_event({})).status_code == 200
+
+    assert post(client, pubsub_event(request, event_id=event_id)).status_code == 200  # a redelivery
+    assert deps.backend.count("create_model") == 2
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize("time", ["2026-01-01T00:00:00", "2026-01-01"])
+def test_a_scheduler_tick_without_a_time_zone_is_read_as_utc(deps, time):
+    """Found by probing: a naive CloudEvent time made every such tick a 500 (naive minus aware datetime)."""
+    response = post(cloudevent_client("poll_operations"), pubsub_event({}, time=time))
+
+    assert response.status_code == 200
 
 
 @pytest.mark.emulators
