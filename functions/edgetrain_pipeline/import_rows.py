@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# AutoML's wording for a row, which `edgetrain serve` follows.
-_ROW = re.compile(r"^Error in (?P<source>.+?) line (?P<line>\d+): (?P<reason>.*)$", re.DOTALL)
+# AutoML's wording for a row, which `edgetrain serve` follows. A line number of more digits than any file has
+# names no row (int() refuses one past 4,300 digits).
+_ROW = re.compile(r"^Error in (?P<source>.+?) line (?P<line>\d{1,9}): (?P<reason>.*)$", re.DOTALL)
 # `edgetrain serve`'s reason for a row whose image already has another split (docs/service.md, "import
 # semantics"): the row is imported (its boxes count) and the image stays where it was.
 _KEPT_SPLIT = re.compile(r"^image already in (TRAIN|VALIDATION|TEST); kept there$")

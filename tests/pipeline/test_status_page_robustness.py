@@ -170,6 +170,13 @@ ODD_TRAININGS = {
     },
     "loss as text": {"trainingCurve": {"points": [{"loss": "1.0"}, {"loss": 0.5}]}},
     "comparison without a figure": {"comparison": {"labels": [{"label": "a", "championAp50": 0.5}]}},
+    "comparison of odd fields": {"comparison": {"labels": 5, "championModel": 7, "championTrainingId": [1]}},
+    "exports as text": {"exports": "gs://b/x"},
+    "exports.tflite as text": {"exports": {"tflite": "gs://b/x"}},
+    "export location as a number": {"exportLocation": 5},
+    "export location as a map": {"exportLocation": {"a": 1}},
+    "export location not in a bucket": {"exportLocation": "/srv/model-export/<b>"},
+    "budget past a float's seconds": {"trainBudgetMilliNodeHours": 1e308},
 }
 
 
@@ -182,9 +189,17 @@ def test_a_training_document_of_an_odd_shape_leaves_every_page_working(deps, fie
     deps.store.update("trainings", "tr-002", fields)
     client = http_client()
 
-    for path in ("/", "/?fragment=trainings", "/training/tr-002", "/api/trainings", "/try"):
+    for path in (
+        "/",
+        "/?fragment=trainings",
+        "/training/tr-002",
+        "/training/tr-002?inline=1",
+        "/api/trainings",
+        "/try",
+    ):
         response = client.get(path)
         assert response.status_code == 200, (path, response.get_data(as_text=True)[-2000:])
+    assert client.get("/sample/tr-002/sample-0.jpg").status_code == 404  # no gs:// package: no such picture
     overview = client.get("/").get_data(as_text=True)
     assert 'href="training/tr-001"' in overview and 'href="training/tr-002"' in overview
     eta = re.search(r'<span id="eta">([^<]*)</span>', client.get("/training/tr-002").get_data(as_text=True))
@@ -200,13 +215,17 @@ def test_odd_dataset_and_import_documents_leave_every_page_working(deps):
         deps, 1, partialFailures=["Error in gs://b/x.csv line 2: bad label", 42], inputUris="gs://b/x.csv"
     )
     put_import(deps, 2, partialFailures="Error in gs://b/x.csv line 3: bad box")
+    huge_line = f"Error in gs://b/x.csv line {'9' * 5000}: bad"  # past int()'s 4,300 digits
+    put_import(deps, 3, partialFailures=[huge_line], rowsRejected=firestore.DELETE_FIELD)
+    deps.store.update("datasets", "cats", {"lastImportId": "imp-003"})  # its rows are counted for /
     client = http_client()
 
-    for path in ("/", "/api/datasets", "/imports", "/imports?import=imp-001"):
+    for path in ("/", "/api/datasets", "/imports", "/imports?import=imp-001", "/imports?import=imp-003"):
         response = client.get(path)
         assert response.status_code == 200, (path, response.get_data(as_text=True)[-2000:])
     imports = client.get("/imports").get_data(as_text=True)
-    assert imports.count('class="rejected-row"') == 1  # the string in a list; not one row per character
+    # imp-001's string in a list and imp-003's row, named by no line; not imp-002's one row per character
+    assert imports.count('class="rejected-row"') == 2
     assert "<code>g</code>" not in imports  # inputUris as one string: one file, not a file per character
 
 
@@ -226,6 +245,20 @@ def test_requests_the_page_cannot_serve_get_a_clear_status(deps):
     assert head.status_code == 200 and head.get_data() == b""
     put = client.put("/")
     assert put.status_code == 405 and put.headers["Allow"] == "GET, HEAD"
+
+
+def test_every_answer_tells_the_browser_not_to_sniff_its_type(deps):
+    """Only rendered pages said so; the JSON and text answers echo stored or requested text as well."""
+    put_training(deps, 1, exportLocation="<b>not a bucket</b>")
+    client = http_client()
+
+    paths = ("/", "/api/trainings", "/api/<b>", "/?pageToken=tr-999", "/sample/tr-001/sample-0.jpg")
+    answers = {path: client.get(path) for path in paths}
+
+    assert {path: r.headers.get("X-Content-Type-Options") for path, r in answers.items()} == dict.fromkeys(
+        paths, "nosniff"
+    )
+    assert [r.status_code for r in answers.values()] == [200, 200, 404, 400, 404]
 
 
 @pytest.mark.parametrize("path", ["/train", "/try"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import socket
 import time
@@ -185,6 +186,8 @@ def test_a_reported_row_is_read_as_rejected_unless_its_image_kept_its_split():
         "gs://b/x y.csv", 12, "bad: box", False
     )
     assert parse_row("quota") == ReportedRow(None, None, "quota", False)
+    huge = f"Error in gs://b/x.csv line {'9' * 5000}: bad"  # past int()'s 4,300 digits: no row named
+    assert parse_row(huge) == ReportedRow(None, None, huge, False)
     assert parse_row("Error in gs://b/a.csv line 3: image already in VALIDATION; kept there").kept_split
     assert not parse_row(
         "Error in gs://b/a.csv line 3: image already in VALIDATION; kept there, twice"
@@ -255,11 +258,35 @@ def test_the_eta_of_a_running_training_is_the_share_left_capped_by_the_budget():
     assert [duration(s) for s in (None, 59, 250, 3900)] == ["—", "59 s", "4 min 10 s", "1 h 05 min"]
 
 
+SAMPLE = {"file": "sample-0.jpg", "image": "gs://b/card0.png", "kind": "worst", "score": 0.5}
+ODD_DIAGNOSTICS = {
+    "not JSON": "{half an obj",
+    "not a map": [1],
+    "nested too deep": "[" * 100_000 + "]" * 100_000,
+    "confusion without labels": {"confusion": [[1]]},
+    "labels as a number": {"confusion": [[1]], "labels": 5},
+    "confusion as text": {"confusion": "abc", "labels": ["ace"]},
+    "samples as text": {"samples": "abc"},
+    "box missing": {"samples": [SAMPLE | {"truth": [{"label": "ace"}]}]},
+    "box short": {"samples": [SAMPLE | {"truth": [{"label": "ace", "box": [0.1]}]}]},
+    "score as text": {"samples": [SAMPLE | {"score": "high"}]},
+    "box score as text": {
+        "samples": [SAMPLE | {"predicted": [{"label": "ace", "box": [0, 0, 1, 1], "score": "x"}]}]
+    },
+}
+
+
 @pytest.mark.emulators
-def test_an_unreadable_diagnostics_object_leaves_the_rest_of_the_view(deps, tmp_path):
+@pytest.mark.parametrize("content", ODD_DIAGNOSTICS.values(), ids=ODD_DIAGNOSTICS.keys())
+def test_a_diagnostics_object_unreadable_or_of_another_shape_leaves_the_rest_of_the_view(
+    deps, tmp_path, content
+):
+    """Valid JSON of another shape than the trainer writes answered the view with a 500."""
     put_trained(deps, tmp_path)
     diagnostics = tmp_path / "gcs" / "exports" / "model-export" / "cards" / "tflite-1" / "diagnostics"
-    (diagnostics / "diagnostics.json").write_text("{half an obj")
+    (diagnostics / "diagnostics.json").write_text(
+        content if isinstance(content, str) else json.dumps(content)
+    )
 
     response = http_client().get("/training/tr-view")
 

@@ -77,7 +77,13 @@ _TEMPLATES.filters["short"] = _short
 
 def _json(payload: Any, status: int = 200) -> Response:
     body = json.dumps(values.without_nan(payload), default=str, allow_nan=False)  # NaN is not JSON
-    return Response(body, status=status, mimetype="application/json")
+    return _nosniff(Response(body, status=status, mimetype="application/json"))
+
+
+def _nosniff(response: Response) -> Response:
+    """Every answer that carries text: it may echo stored or requested text, never to be read as HTML."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _is_https(request: Request) -> bool:
@@ -92,8 +98,7 @@ def _security_headers(response: Response, script_nonce: str) -> Response:
         f"default-src 'self'; script-src 'nonce-{script_nonce}'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _nosniff(response)
 
 
 def _render(
@@ -180,7 +185,7 @@ def _training(deps: Deps, request: Request, training_id: str) -> Response:
         "samples": samples,
         "learning": charts.learning_lines(values.listed(curve.get("points"), dict)),
         "timing": model_view.timing(doc),
-        "comparison": doc.get("comparison"),
+        "comparison": model_view.comparison_view(doc),
         "champion_reason": doc.get("championReason"),
         "refresh_s": deps.settings.status_refresh_s,
     }
@@ -198,8 +203,7 @@ def _sample(deps: Deps, training_id: str, name: str) -> Response:
         return _text("no such sample picture", 404)
     response = Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _nosniff(response)
 
 
 def _imports(deps: Deps, request: Request) -> Response:
@@ -345,7 +349,7 @@ def _deadline_s(deps: Deps) -> float:
 
 
 def _text(message: str, status: int) -> Response:
-    return Response(message, status=status, mimetype="text/plain")
+    return _nosniff(Response(message, status=status, mimetype="text/plain"))
 
 
 def _handle(deps: Deps, request: Request, route: str, args: list[str]) -> Response:

@@ -9,9 +9,9 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
-from ..storage_reader import READ_ERRORS, StorageReader
+from ..storage_reader import READ_ERRORS, StorageReader, split_uri
 from . import charts
 from .values import finite_number, listed, mapping, text
 
@@ -21,33 +21,43 @@ SAMPLE_FILE = re.compile(r"^sample-\d{1,3}\.jpg$")
 
 
 def package_location(doc: dict[str, Any]) -> str | None:
-    """gs:// folder of the training's exported TF Lite package, once exported."""
-    exports = doc.get("exports") or {}
-    return (exports.get("tflite") or {}).get("location") or doc.get("exportLocation")
-
-
-def read_diagnostics(reader: StorageReader, doc: dict[str, Any]) -> dict[str, Any] | None:
-    """diagnostics.json of the exported package (edgetrain_trainer/diagnostics.py); None without one (not
-    exported yet, or a backend that writes none)."""
-    location = package_location(doc)
-    if not location or not location.startswith("gs://"):
+    """gs:// folder of the training's exported TF Lite package, without its trailing /, once exported; None
+    for a location that is no gs://BUCKET/PATH folder (an odd document: there is nothing to read)."""
+    tflite = mapping(mapping(doc.get("exports")).get("tflite"))
+    location = text(tflite.get("location")) or text(doc.get("exportLocation"))
+    if not location:
         return None
-    uri = f"{location.rstrip('/')}/diagnostics/diagnostics.json"
+    folder = location.rstrip("/")
+    try:
+        split_uri(f"{folder}/diagnostics")
+    except ValueError:
+        return None
+    return folder
+
+
+def read_diagnostics(reader: StorageReader, doc: dict[str, Any]) -> dict[str, Any]:
+    """diagnostics.json of the exported package (edgetrain_trainer/diagnostics.py); empty without one (not
+    exported yet, or a backend that writes none) or when it is no JSON object."""
+    location = package_location(doc)
+    if location is None:
+        return {}
+    uri = f"{location}/diagnostics/diagnostics.json"
     try:
         raw = reader.read(uri)
-        return json.loads(raw) if raw else None
-    except READ_ERRORS as exc:  # no read access, a broken object: the rest of the view still shows
+        return mapping(json.loads(raw)) if raw else {}
+    # no read access, a broken object, JSON nested past the parser's depth: the rest of the view still shows
+    except (*READ_ERRORS, RecursionError) as exc:
         _LOGGER.warning("status page: %s unreadable: %s", uri, exc)
-        return None
+        return {}
 
 
 def read_sample(reader: StorageReader, doc: dict[str, Any], name: str) -> bytes | None:
     """One sample picture of the exported package (diagnostics/sample-N.jpg); None when there is no such
     picture. Raises READ_ERRORS when the bucket cannot be read."""
     location = package_location(doc)
-    if not location or not SAMPLE_FILE.match(name):
+    if location is None or not SAMPLE_FILE.match(name):
         return None
-    return reader.read(f"{location.rstrip('/')}/diagnostics/{name}")
+    return reader.read(f"{location}/diagnostics/{name}")
 
 
 def sample_data_uri(reader: StorageReader, doc: dict[str, Any], name: str) -> str | None:
@@ -107,25 +117,61 @@ def _curve50(entry: dict[str, Any]) -> tuple[list[float], list[float], list[floa
 _CURVE_KEYS = ("confidence", "recall", "precision")
 
 
-def confusion_view(diagnostics: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not diagnostics or not diagnostics.get("confusion"):
+def confusion_view(diagnostics: dict[str, Any]) -> dict[str, Any] | None:
+    """The confusion table; None without one, or with one of another shape than the trainer writes."""
+    labels, table = diagnostics.get("labels"), diagnostics.get("confusion")
+    rows = [_numbers(row) for row in table] if _all_of(table, list) else []
+    if not rows or None in rows or not _all_of(labels, str):
         return None
-    names = [*diagnostics["labels"], diagnostics.get("background", "background")]
-    rows = [
-        {"label": name, "counts": counts}
-        for name, counts in zip(names, diagnostics["confusion"], strict=False)
-    ]
+    names = [*labels, text(diagnostics.get("background")) or "background"]
     return {
         "columns": names,
-        "rows": rows,
+        "rows": [{"label": name, "counts": counts} for name, counts in zip(names, rows, strict=False)],
         "iou": diagnostics.get("iouThreshold"),
         "score": diagnostics.get("scoreThreshold"),
     }
 
 
-def _percent_box(box: list[float]) -> dict[str, float]:
+def sample_views(diagnostics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sample images with their boxes in percent of the picture (drawn by SVG over the <img>); a sample
+    of another shape than the trainer writes is left out."""
+    views = (_sample_view(sample) for sample in listed(diagnostics.get("samples"), dict))
+    return [view for view in views if view is not None]
+
+
+def _sample_view(sample: dict[str, Any]) -> dict[str, Any] | None:
+    file, score = sample.get("file"), finite_number(sample.get("score"))
+    truth = _boxes(sample.get("truth", []), scored=False)
+    predicted = _boxes(sample.get("predicted", []), scored=True)
+    if not SAMPLE_FILE.match(file if isinstance(file, str) else "") or None in (score, truth, predicted):
+        return None
+    return {
+        "file": file,
+        "image": text(sample.get("image")),
+        "kind": text(sample.get("kind")),
+        "score": score,
+        "truth": truth,
+        "predicted": predicted,
+    }
+
+
+def _boxes(entries: Any, scored: bool) -> list[dict[str, Any]] | None:
+    """Boxes in percent of the picture; None unless each has a label and 4 numbers (and a score: `scored`)."""
+    if not _all_of(entries, dict):
+        return None
+    boxes = [box for entry in entries if (box := _box(entry, scored)) is not None]
+    return boxes if len(boxes) == len(entries) else None
+
+
+def _box(entry: dict[str, Any], scored: bool) -> dict[str, Any] | None:
+    label, box = text(entry.get("label")), _numbers(entry.get("box"))
+    score = finite_number(entry.get("score"))
+    if label is None or box is None or len(box) != 4 or (scored and score is None):
+        return None
     xmin, ymin, xmax, ymax = (float(v) for v in box)
     return {
+        "label": label,
+        "score": score,
         "x": round(100 * xmin, 2),
         "y": round(100 * ymin, 2),
         "w": round(100 * max(xmax - xmin, 0.0), 2),
@@ -133,26 +179,29 @@ def _percent_box(box: list[float]) -> dict[str, float]:
     }
 
 
-def sample_views(diagnostics: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The sample images with their boxes in percent of the picture (drawn by SVG over the <img>)."""
-    views = []
-    for sample in (diagnostics or {}).get("samples") or []:
-        if not SAMPLE_FILE.match(str(sample.get("file", ""))):
-            continue
-        views.append(
-            {
-                "file": sample["file"],
-                "image": sample.get("image"),
-                "kind": sample.get("kind"),
-                "score": sample.get("score"),
-                "truth": [{"label": b["label"], **_percent_box(b["box"])} for b in sample.get("truth", [])],
-                "predicted": [
-                    {"label": b["label"], "score": b.get("score"), **_percent_box(b["box"])}
-                    for b in sample.get("predicted", [])
-                ],
-            }
-        )
-    return views
+def _all_of(value: Any, kind: type) -> TypeGuard[list[Any]]:
+    """Whether the value is a list of `kind` only."""
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+def _numbers(value: Any) -> list[float] | None:
+    """The value when it is a list of finite numbers only; anything else None."""
+    return value if isinstance(value, list) and all(finite_number(v) is not None for v in value) else None
+
+
+def comparison_view(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The comparison with the champion the promotion stored (export_records); None without one. Fields of
+    the wrong type read as missing."""
+    comparison = mapping(doc.get("comparison"))
+    if not comparison:
+        return None
+    return {
+        "championTrainingId": text(comparison.get("championTrainingId")),
+        "championModel": text(comparison.get("championModel")),
+        "decidedBy": text(comparison.get("decidedBy")),
+        "sameImages": comparison.get("sameImages") is True,
+        "labels": listed(comparison.get("labels"), dict),
+    }
 
 
 def timing(doc: dict[str, Any], now: datetime | None = None) -> dict[str, float | None]:
@@ -164,7 +213,8 @@ def timing(doc: dict[str, Any], now: datetime | None = None) -> dict[str, float 
     elapsed = None
     if isinstance(created, datetime):
         elapsed = max(((finished if isinstance(finished, datetime) else now) - created).total_seconds(), 0.0)
-    budget_s = (finite_number(doc.get("trainBudgetMilliNodeHours")) or 0) / 1000 * 3600 or None
+    budget = finite_number(doc.get("trainBudgetMilliNodeHours")) or 0
+    budget_s = finite_number(budget / 1000 * 3600) or None  # a budget near float's limit: inf seconds
     eta = None
     percent = min(float(finite_number(doc.get("progressPercent")) or 0), 100.0)
     if doc.get("state") in ("CREATING", "RUNNING") and elapsed is not None:
@@ -177,10 +227,10 @@ def timing(doc: dict[str, Any], now: datetime | None = None) -> dict[str, float 
 
 def duration(seconds: float | None) -> str:
     """'1 h 05 min', '4 min 10 s', '—'."""
-    if seconds is None:
+    finite = finite_number(seconds)
+    if finite is None:
         return "—"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(int(round(finite)), 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours} h {minutes:02d} min"
