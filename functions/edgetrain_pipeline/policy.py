@@ -9,15 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from .config import Settings
-from .schemas import TrainingRequest
+from .envelope import validation_reasons
+from .schemas import DatasetPolicy, TrainingRequest
 
 ACTIVE_STATES = ("CREATING", "RUNNING")
 
 
+class InvalidPolicyError(ValueError):
+    """datasets/{id}.policy cannot be applied; the message says which field and how to go on."""
+
+
 @dataclass(frozen=True)
 class Decision:
-    action: str  # "create", "coalesce" or "skip"
+    action: str  # "create", "coalesce", "skip" or "reject" (the policy cannot be applied)
     reason: str
     model_type: str = ""
     budget: int = 0
@@ -30,12 +37,14 @@ def decide(
     example_count: int | None,
     settings: Settings,
 ) -> Decision:
-    """What to do with a training request for a dataset, given its Firestore document and example count."""
-    policy = dataset_doc.get("policy") or {}
-    model_type = request.model_type or policy.get("modelType") or settings.default_model_type
-    budget = int(
+    """What to do with a training request for a dataset, given its Firestore document and example count.
+
+    Raises InvalidPolicyError when the dataset's policy is not one (an operator's edit gone wrong)."""
+    policy = read_policy(dataset_doc)
+    model_type = request.model_type or policy.model_type or settings.default_model_type
+    budget = (
         request.train_budget_milli_node_hours
-        or policy.get("trainBudgetMilliNodeHours")
+        or policy.train_budget_milli_node_hours
         or settings.default_budget_milli_node_hours
     )
     if active_training_state in ACTIVE_STATES:
@@ -46,9 +55,10 @@ def decide(
             model_type,
             budget,
         )
-    min_new = int(policy.get("minNewExamples", settings.min_new_examples))
+    min_new = settings.min_new_examples if policy.min_new_examples is None else policy.min_new_examples
     if request.source != "manual" and min_new > 0 and example_count is not None:
-        last = int(dataset_doc.get("lastTrainedExampleCount") or 0)
+        last = dataset_doc.get("lastTrainedExampleCount")
+        last = last if isinstance(last, int) else 0  # unknown: as if never trained
         if example_count - last < min_new:
             return Decision(
                 "skip",
@@ -58,3 +68,14 @@ def decide(
                 budget,
             )
     return Decision("create", "policy allows a training", model_type, budget)
+
+
+def read_policy(dataset_doc: dict[str, Any]) -> DatasetPolicy:
+    """The dataset's policy; InvalidPolicyError names the field as `policy.field: reason`."""
+    policy = dataset_doc.get("policy") or {}
+    if not isinstance(policy, dict):
+        raise InvalidPolicyError(f"policy: must be a map, not {policy!r}")
+    try:
+        return DatasetPolicy.model_validate(policy)
+    except ValidationError as exc:
+        raise InvalidPolicyError("policy." + validation_reasons(exc).replace("; ", "; policy.")) from None

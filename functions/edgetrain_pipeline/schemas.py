@@ -58,6 +58,12 @@ def _check_dataset(value: str) -> str:
     return value
 
 
+def _check_model_type(value: str | None) -> str | None:
+    if value is not None and value not in MODEL_TYPES:
+        raise ValueError(f"{value!r} is not an edge object-detection model type ({', '.join(MODEL_TYPES)})")
+    return value
+
+
 def _gcs_uri_problem(uri: str) -> str | None:
     match = _GCS_URI.fullmatch(uri)
     if match is None:
@@ -87,14 +93,7 @@ class TrainingRequest(_Incoming):
 
     _dataset = field_validator("dataset")(_check_dataset)
 
-    @field_validator("model_type")
-    @classmethod
-    def _model_type(cls, value: str | None) -> str | None:
-        if value is not None and value not in MODEL_TYPES:
-            raise ValueError(
-                f"{value!r} is not an edge object-detection model type ({', '.join(MODEL_TYPES)})"
-            )
-        return value
+    _model_type = field_validator("model_type")(_check_model_type)
 
     @field_validator("display_name")
     @classmethod
@@ -151,6 +150,24 @@ class TrainingFinished(_Incoming):
         if problem := document_id_problem(value):
             raise ValueError(f"the training ID {problem}")
         return value
+
+
+class DatasetPolicy(_Message):
+    """An operator's overrides in datasets/{id}.policy (not a message, but held to the same rules: a misspelt
+    key or a budget written as text is refused, not silently ignored)."""
+
+    model_config = ConfigDict(strict=True)
+
+    model_type: str | None = Field(default=None, alias="modelType")
+    train_budget_milli_node_hours: int | None = Field(
+        default=None,
+        alias="trainBudgetMilliNodeHours",
+        ge=MIN_BUDGET_MILLI_NODE_HOURS,
+        le=MAX_BUDGET_MILLI_NODE_HOURS,
+    )
+    min_new_examples: int | None = Field(default=None, alias="minNewExamples", ge=0)
+
+    _model_type = field_validator("model_type")(_check_model_type)
 
 
 class LabelComparison(_Message):

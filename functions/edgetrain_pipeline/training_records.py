@@ -8,8 +8,9 @@ Export states (SUCCEEDED only): EXPORTING → EXPORTED | EXPORT_FAILED, or REJEC
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -17,6 +18,7 @@ from google.cloud import firestore
 
 from . import policy, topics
 from .config import Settings
+from .document_ids import document_id_problem
 from .firestore_store import FirestoreStore, as_dict, now
 from .resource_names import resource_id
 from .schemas import TrainingFinished, TrainingRequest
@@ -24,6 +26,8 @@ from .schemas import TrainingFinished, TrainingRequest
 FUNCTION = "start_training"
 TRAINING_LABEL = "edgetrain-training"  # AutoML model label that ties a model to its training document
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+_LOGGER = logging.getLogger("edgetrain_pipeline")
+_OUTCOMES = {"create": "created", "coalesce": "coalesced", "skip": "skipped", "reject": "rejected"}
 
 
 def training_id_for(key: str) -> str:
@@ -65,8 +69,10 @@ def claim_training(
         existing = as_dict(store.call(event_ref.get))
         if existing.get("outcome"):
             return Claim("duplicate", "already handled", {"trainingId": existing.get("trainingId")})
-        claimed_at = existing.get("claimedAt") or stamp
-        if claimed_at + timedelta(seconds=settings.create_lease_s) > stamp:
+        claimed_at = existing.get("claimedAt")
+        # a claim without a time (an odd document) is nobody's: take it over
+        lease = timedelta(seconds=settings.create_lease_s)
+        if isinstance(claimed_at, datetime) and claimed_at + lease > stamp:
             return Claim("in_progress", f"another delivery of {key} is being handled")
     dataset_ref = store.collection("datasets").document(dataset_id)
     training_id = training_id_for(f"{FUNCTION}:{key}")
@@ -78,10 +84,15 @@ def claim_training(
         ds_snap = dataset_ref.get(transaction=txn)
         ds = as_dict(ds_snap)
         active_state = None
-        if ds.get("activeTraining"):
-            active = store.collection("trainings").document(ds["activeTraining"]).get(transaction=txn)
+        active_id = ds.get("activeTraining")
+        if isinstance(active_id, str) and document_id_problem(active_id) is None:  # else: names none
+            active = store.collection("trainings").document(active_id).get(transaction=txn)
             active_state = active.get("state") if active.exists else None
-        decision = policy.decide(request, ds, active_state, example_count, settings)
+        try:
+            decision = policy.decide(request, ds, active_state, example_count, settings)
+        except policy.InvalidPolicyError as exc:
+            reason = f"datasets/{dataset_id}.{exc}; fix it, then ask for a training again"
+            decision = policy.Decision("reject", reason)
         stamp = now()
         claim_doc = {
             "key": key,
@@ -89,7 +100,7 @@ def claim_training(
             "outcome": decision.action,
             "reason": decision.reason,
             "dataset": dataset,
-            "claimedAt": event.get("claimedAt", stamp),
+            "claimedAt": claimed if isinstance(claimed := event.get("claimedAt"), datetime) else stamp,
             "receivedAt": stamp,
             "trainingId": None,
         }
@@ -131,8 +142,7 @@ def claim_training(
             }
         txn.set(dataset_ref, ds_fields, merge=True)
         txn.set(event_ref, claim_doc)
-        outcome = {"create": "created", "coalesce": "coalesced", "skip": "skipped"}[decision.action]
-        return Claim(outcome, decision.reason, training)
+        return Claim(_OUTCOMES[decision.action], decision.reason, training)
 
     return store.run_transaction(body)
 
@@ -206,7 +216,9 @@ def finish_training(store: FirestoreStore, training_id: str, state: str, fields:
         if ds.get("activeTraining") == training_id:
             ds_fields: dict[str, Any] = {"activeTraining": None, "updatedAt": stamp}
             pending = ds.get("pendingRequest")
-            if pending:
+            if pending and not isinstance(pending, dict):
+                _LOGGER.warning("datasets/%s: pendingRequest %r is no request; dropped", ds_ref.id, pending)
+            elif pending:
                 follow_up = {**pending, "requestId": f"coalesced-{training_id}", "source": "coalesced"}
                 outbox.append(store.add_to_outbox(txn, topics.TOPIC_DATASET_IMPORTED, follow_up))
                 ds_fields["pendingRequest"] = None

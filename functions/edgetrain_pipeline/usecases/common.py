@@ -68,6 +68,9 @@ def flush_outbox(deps: Deps, outbox_ids: list[str]) -> int:
         entry = deps.store.outbox_entry(outbox_id)
         if entry is None:
             continue  # another flusher published it
+        if not (isinstance(entry.get("topic"), str) and isinstance(entry.get("message"), dict)):
+            _LOGGER.error("outbox/%s holds no topic and message; left for an operator: %r", outbox_id, entry)
+            continue
         deps.publisher.publish(entry["topic"], entry["message"])
         deps.store.delete_outbox(outbox_id)
         published += 1

@@ -7,6 +7,7 @@ The MODEL_EXPORTED notification goes out from the poller once every export opera
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from google.api_core import exceptions as gexc
 
@@ -31,6 +32,9 @@ def export_and_notify(deps: Deps, event: PubSubEvent) -> Outcome:
     training = deps.store.get("trainings", message.training_id)
     if training is None:
         return reject(deps, FUNCTION, event, f"training {message.training_id} is not in Firestore")
+    for field in ("state", "datasetId"):
+        if not isinstance(training.get(field), str):
+            return reject(deps, FUNCTION, event, f"training {message.training_id} has no {field}")
     if training["state"] != message.state:
         return reject(
             deps,
@@ -93,7 +97,8 @@ def start_missing_exports(deps: Deps, training_id: str) -> int:
 
 def apply_retention(deps: Deps, dataset_id: str) -> int:
     """Delete decided models beyond the newest RETAIN_MODELS that are neither the champion nor exporting
-    (a model still waiting for its champion/challenger decision is never a candidate)."""
+    (a model still waiting for its champion/challenger decision is never a candidate, nor is one whose
+    training has no creation time to rank it by)."""
     dataset = deps.store.get("datasets", dataset_id) or {}
     candidates = [
         t
@@ -102,6 +107,7 @@ def apply_retention(deps: Deps, dataset_id: str) -> int:
         and not t.get("modelDeleted")
         and t.get("model") != dataset.get("championModel")
         and t.get("exportState") in _DECIDED
+        and isinstance(t.get("createdAt"), datetime)
     ]
     candidates.sort(key=lambda t: t["createdAt"], reverse=True)
     deleted = 0

@@ -206,7 +206,7 @@ def _retry_unrecorded_import(deps: Deps, import_id: str) -> None:
 def _recorded(deps: Deps) -> set[str]:
     """Operations some document already points at (so not orphans of a lost CreateModel response)."""
     running = deps.store.query("trainings", "state", "==", "RUNNING")
-    return {t["operation"] for t in running if t.get("operation")}
+    return {t["operation"] for t in running if isinstance(t.get("operation"), str)}
 
 
 def poll_operations(deps: Deps, tick: PubSubEvent | None = None) -> Outcome:

@@ -47,6 +47,8 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     )
     if claim.outcome == "in_progress":  # acknowledge only once the outcome is recorded: redeliver later
         raise TransientFailureException(claim.reason)
+    if claim.outcome == "rejected":
+        return reject(deps, FUNCTION, event, claim.reason)
     if claim.outcome != "created" or claim.training is None:
         return Outcome(claim.outcome, claim.reason, {"trainingId": (claim.training or {}).get("trainingId")})
     return launch(deps, claim.training)
