@@ -290,3 +290,35 @@ def test_a_huge_bad_field_is_recorded_as_a_bounded_excerpt(deps):
     assert "not a CSV" in recorded["reason"] and "characters left out" in recorded["reason"]
     assert len(recorded["reason"]) < 3_000 and len(recorded["payload"]) <= 2_000
     assert deps.backend.count("import_data") == 0
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize(
+    ("function", "first", "second"),
+    [
+        ("start_training", {"dataset": "cards"}, {"dataset": "dogs"}),
+        (
+            "import_dataset",
+            {"dataset": "cards", "inputUris": ["gs://b/a.csv"]},
+            {"dataset": "dogs", "inputUris": ["gs://b/a.csv"]},
+        ),
+        (
+            "import_dataset",
+            {"dataset": "cards", "inputUris": ["gs://b/a.csv"]},
+            {"dataset": "cards", "inputUris": ["gs://b/b.csv"]},
+        ),
+    ],
+    ids=["training, other dataset", "import, other dataset", "import, other files"],
+)
+def test_a_request_id_used_again_for_another_request_is_a_recorded_rejection(deps, function, first, second):
+    """Found by probing: the second request was acknowledged as a duplicate of the first, without a trace."""
+    client = cloudevent_client(function)
+    assert post(client, pubsub_event({"schemaVersion": 1, "requestId": "r-7"} | first)).status_code == 200
+    again = pubsub_event({"schemaVersion": 1, "requestId": "r-7"} | second)
+
+    assert post(client, again).status_code == 200
+    assert post(client, pubsub_event({"schemaVersion": 1, "requestId": "r-7"} | first)).status_code == 200
+
+    reason = deps.store.get("rejected_messages", f"{function}:{again['id']}")["reason"]
+    assert reason.startswith("requestId r-7 was used before for another request:")
+    assert deps.backend.count("create_model") + deps.backend.count("import_data") == 1

@@ -43,6 +43,12 @@ def reject(deps: Deps, function: str, event: PubSubEvent, reason: str) -> Outcom
     return Outcome("rejected", reason)
 
 
+def reused_request_id(request_id: str, earlier: str) -> str:
+    """The reason for a request whose requestId an earlier, different request claimed (AIP-155: a requestId
+    names one request; acknowledging this one as its duplicate would drop it without a trace)."""
+    return f"requestId {request_id} was used before for another request: {earlier}; use a new requestId"
+
+
 def parse_or_none(event: PubSubEvent, schema: type[M]) -> tuple[M | None, str]:
     try:
         return parse(event, schema), ""

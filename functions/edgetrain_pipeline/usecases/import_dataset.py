@@ -8,7 +8,7 @@ from .. import import_records
 from ..deps import Deps
 from ..envelope import PubSubEvent
 from ..schemas import ImportRequest
-from .common import Outcome, is_permanent_api_error, parse_or_none, reject, transient
+from .common import Outcome, is_permanent_api_error, parse_or_none, reject, reused_request_id, transient
 
 FUNCTION = import_records.FUNCTION
 
@@ -23,6 +23,11 @@ def import_dataset(deps: Deps, event: PubSubEvent) -> Outcome:
         deps.store, key, event.event_id, dataset, request.input_uris, deps.settings.create_lease_s
     )
     if record is None:
+        earlier = deps.store.get("imports", import_records.import_id_for(key)) or {}
+        same = (earlier.get("dataset"), earlier.get("inputUris")) == (dataset, request.input_uris)
+        if request.request_id and not same:
+            what = f"an import of {earlier.get('inputUris')} into {earlier.get('dataset')}"
+            return reject(deps, FUNCTION, event, reused_request_id(key, what))
         return Outcome("duplicate", f"import request {key} was already handled")
     return launch_import(deps, record)
 

@@ -13,7 +13,15 @@ from ..model_evaluations import COMPARE_TO_LABEL
 from ..resource_names import resource_id
 from ..retrying import is_retry_exhausted
 from ..schemas import TrainingRequest
-from .common import Outcome, flush_outbox, is_permanent_api_error, parse_or_none, reject, transient
+from .common import (
+    Outcome,
+    flush_outbox,
+    is_permanent_api_error,
+    parse_or_none,
+    reject,
+    reused_request_id,
+    transient,
+)
 
 FUNCTION = records.FUNCTION
 
@@ -23,7 +31,11 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     if request is None:
         return reject(deps, FUNCTION, event, problem)
     key = request.request_id or event.event_id
-    if (deps.store.get_event(FUNCTION, key) or {}).get("outcome"):  # cheap path for redeliveries
+    claimed = deps.store.get_event(FUNCTION, key) or {}
+    earlier = claimed.get("dataset")
+    if request.request_id and earlier and resource_id(earlier) != resource_id(request.dataset):
+        return reject(deps, FUNCTION, event, reused_request_id(key, f"a training of {earlier}"))
+    if claimed.get("outcome"):  # cheap path for redeliveries
         return Outcome("duplicate", f"request {key} was already handled")
     dataset = deps.backend.dataset_name(request.dataset)
     try:
