@@ -11,6 +11,10 @@ from edgetrain_trainer.data.csv_reader import file_uri_path
 from .errors import invalid_field
 from .gcs_names import split_gcs_uri
 
+# The bucket (under the storage root) of the service's own copies of import files: Vertex's files converted to
+# AutoML CSVs. GCS refuses bucket names that start with "goog", so this one can never shadow a real bucket.
+# The service's start deletes every file there that no queued import claims: callers may not use it.
+WORK_BUCKET = "goog-edgetrain-vertex-imports"
 # What Path.resolve() raises for a path no file can have: a NUL byte, a name too long, a loop of links.
 UNRESOLVABLE = (OSError, ValueError, RuntimeError)
 
@@ -94,6 +98,16 @@ class ServiceConfig:
             found = False
         if not found:
             raise invalid_field(field_name, f"{uri!r} {self.not_readable}")
+        return path
+
+    def outside_work_bucket(self, path: Path, uri: str, field_name: str) -> Path:
+        """`path` (resolved, from a caller's `uri`), or INVALID_ARGUMENT naming `field_name` when it is in
+        WORK_BUCKET: neither an import source nor an export destination of a caller."""
+        work = self.storage_root / WORK_BUCKET
+        if path == work or work in path.parents:
+            raise invalid_field(
+                field_name, f"{uri[:200]!r} is in gs://{WORK_BUCKET}/, this service's own bucket; use another"
+            )
         return path
 
     @property

@@ -90,7 +90,9 @@ def import_data(
     if not uris:
         raise invalid_field("input_config.gcs_source.input_uris", "is required: give at least one CSV")
     for uri in uris:
-        config.readable_file(uri, "input_config.gcs_source.input_uris")
+        path = config.readable_file(uri, "input_config.gcs_source.input_uris")
+        if not remove_when_done:  # the caller's files, not the service's own copies
+            config.outside_work_bucket(path, uri, "input_config.gcs_source.input_uris")
     parent = names.location_of(dataset.name)
     with store.tx() as db:
         op = operations.start(db, parent, dataset.name, "import_data_details")

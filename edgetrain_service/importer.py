@@ -25,7 +25,7 @@ from pathlib import Path
 from google.rpc import code_pb2
 
 from . import dataset_rows, import_store, names, operations
-from .config import ServiceConfig
+from .config import WORK_BUCKET, ServiceConfig
 from .dataset_lock import dataset_lock
 from .datasets import KIND, SPEC_KIND, annotation_specs, get_dataset
 from .errors import InvalidArgument, ServiceError, shorten
@@ -40,9 +40,6 @@ FAILED_PRECONDITION = code_pb2.FAILED_PRECONDITION
 _LOGGER = logging.getLogger("edgetrain.service.importer")
 MAX_PARTIAL_FAILURES = 1000
 MAX_FAILURE_BYTES = 500
-# The bucket (under the storage root) of the service's own copies of import files: Vertex's files converted to
-# AutoML CSVs. GCS refuses bucket names that start with "goog", so this one can never shadow a real bucket.
-WORK_BUCKET = "goog-edgetrain-vertex-imports"
 
 
 def _copy_image(source: Path, images_dir: Path) -> Path:

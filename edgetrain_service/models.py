@@ -16,6 +16,7 @@ from edgetrain_trainer.types import DEFAULT_BUDGET_MILLI_NODE_HOURS, DEFAULT_MOD
 from . import datasets, names, operations
 from .config import ServiceConfig
 from .errors import FailedPrecondition, InvalidArgument, invalid_field
+from .filters import automl_terms, id_value, within_cap
 from .job_payloads import BASE_MODEL_LABEL, COMPARE_TO_LABEL, ExportJob, TrainJob
 from .protos import DeploymentState, Empty, Model, ModelEvaluation, lro, now, t
 from .resource_labels import MAX_CREATE_MODEL_LABELS, validate_labels
@@ -140,18 +141,23 @@ def create_model(
 
 
 def _model_filter(text: str):
-    text = text.strip()
-    if not text or text.replace(" ", "") == "image_object_detection_model_metadata:*":
+    """ListModels's filter: `dataset_id=ID`, `dataset_id!=ID` or `image_object_detection_model_metadata:*`."""
+    text = within_cap(text).strip()
+    if not text or "".join(text.split()) == "image_object_detection_model_metadata:*":
         return lambda row, model: True
-    key, op, value = text.partition("!=") if "!=" in text else text.partition("=")
-    if key.strip() not in ("dataset_id", "datasetId") or not op:
-        raise invalid_field(
-            "filter",
-            f"{text!r} is not supported; use dataset_id=ID, dataset_id!=ID or "
-            "image_object_detection_model_metadata:*",
-        )
-    value = value.strip().strip("\"'")
+    usage = "use dataset_id=ID, dataset_id!=ID or image_object_detection_model_metadata:*"
+    key, op, value = _one_term(text, ("dataset_id", "datasetId"), usage)
     return lambda row, model: (model.dataset_id == value) == (op == "=")
+
+
+def _one_term(text: str, keys: tuple[str, ...], usage: str) -> tuple[str, str, str]:
+    """The (key, op, id) of a filter of one `KEY=ID` or `KEY!=ID` term; INVALID_ARGUMENT naming `filter` for
+    anything else (AND, OR, another key), which these lists do not serve."""
+    terms = automl_terms(text)
+    if len(terms) != 1 or terms[0][0] not in keys:
+        raise invalid_field("filter", f"{text!r} is not supported; {usage}")
+    key, op, value = terms[0]
+    return key, op, id_value(key, value)
 
 
 def list_models(store: Store, request):
@@ -210,7 +216,7 @@ def export_dir_name(model_format: str, display_name: str, when: dt.datetime) -> 
 
 
 def export_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
-    model = get_model(store, request.name)
+    names.parse_name(request.name, "models")
     out = request.output_config
     model_format = out.model_format or "tflite"
     if model_format not in EXPORT_FORMATS:
@@ -218,12 +224,12 @@ def export_model(store: Store, config: ServiceConfig, request) -> lro.Operation:
             "output_config.model_format",
             f"{model_format!r} is not one of {', '.join(EXPORT_FORMATS)} for object detection",
         )
+    field = "output_config.gcs_destination.output_uri_prefix"
     prefix = out.gcs_destination.output_uri_prefix
     if not prefix.startswith("gs://"):
-        raise invalid_field(
-            "output_config.gcs_destination.output_uri_prefix", f"{prefix!r} must be gs://BUCKET/…"
-        )
-    base = config.resolve_uri(prefix, "output_config.gcs_destination.output_uri_prefix")
+        raise invalid_field(field, f"{prefix!r} must be gs://BUCKET/…")
+    base = config.outside_work_bucket(config.resolve_uri(prefix, field), prefix, field)
+    model = get_model(store, request.name)  # the arguments are checked first
     dest = base / export_dir_name(model_format, model.display_name, dt.datetime.now(dt.UTC))
     refuse_object_in_the_way(config, dest)
     details = t("ExportModelOperationMetadata")()
@@ -251,16 +257,20 @@ def get_model_evaluation(store: Store, request) -> ModelEvaluation:
     return load(store, request.name, EVALUATION_KIND, ModelEvaluation, "Model evaluation")
 
 
+def _evaluation_filter(text: str):
+    """ListModelEvaluations's filter: `annotation_spec_id=ID` or `annotation_spec_id!=ID`."""
+    text = within_cap(text).strip()
+    if not text:
+        return lambda row, evaluation: True
+    usage = "use annotation_spec_id=ID or annotation_spec_id!=ID"
+    key, op, value = _one_term(text, ("annotation_spec_id", "annotationSpecId"), usage)
+    return lambda row, evaluation: (evaluation.annotation_spec_id == value) == (op == "=")
+
+
 def list_model_evaluations(store: Store, request):
+    names.parse_name(request.parent, "models", "parent")
+    keep = _evaluation_filter(request.filter)  # an argument: checked before the model is looked up
     model = get_model(store, request.parent, "parent")
-    text = request.filter.strip()
-    keep = lambda row, evaluation: True  # noqa: E731
-    if text:
-        key, _, value = text.partition("=")
-        if key.strip() not in ("annotation_spec_id", "annotationSpecId"):
-            raise invalid_field("filter", f"{text!r} is not supported; use annotation_spec_id=ID")
-        value = value.strip().strip("\"'")
-        keep = lambda row, evaluation: evaluation.annotation_spec_id == value  # noqa: E731
     items, token = page(
         store, EVALUATION_KIND, model.name, ModelEvaluation, request.page_size, request.page_token, keep
     )

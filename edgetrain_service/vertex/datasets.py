@@ -123,7 +123,7 @@ def _queue_import(
     """The Vertex operation of an import of the converted files: the AutoML import job, which removes them
     when it is done, or with no row to read, an operation that ends now, as AutoML's would (the files are
     removed at once: no job reads them)."""
-    extra = {"failures": converted.failures, "sources": converted.sources}
+    extra = {"failures": converted.failures, "refused": converted.refused, "sources": converted.sources}
     if converted.rows == 0:
         with store.tx() as db:
             inner = automl_ops.start(db, automl_names.location_of(dataset), dataset, "import_data_details")

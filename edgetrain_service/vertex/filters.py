@@ -1,8 +1,9 @@
 """The subset of Vertex's list filter syntax (AIP-160) this service evaluates.
 
-Terms joined by AND, each `KEY = VALUE` or `KEY != VALUE`, optionally preceded by NOT; values may be quoted.
-Keys: the ones a list names (e.g. `display_name`, `state`) and `labels.KEY`. Anything else (OR, `:`, `<`,
-functions) is INVALID_ARGUMENT naming `filter`, never a silently ignored condition.
+Terms joined by AND, each `KEY = VALUE` or `KEY != VALUE`, optionally preceded by NOT; values may be quoted
+(and then hold spaces, even ` AND `). Keys: the ones a list names (e.g. `display_name`, `state`) and
+`labels.KEY`. Anything else (OR, `:`, `<`, functions) is INVALID_ARGUMENT naming `filter`, never a silently
+ignored condition; so is a filter longer than MAX_FILTER_CHARS (the split is AutoML's, in one pass).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from google.protobuf.message import Message
 
 from .. import names as automl_names
 from ..errors import invalid_field
+from ..filters import split_terms, within_cap
 from ..resources import page
 from ..store import Store
 
-_AND = re.compile(r"\s+AND\s+")
 _TERM = re.compile(r'^(NOT\s+)?([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(!=|=)\s*("[^"]*"|\'[^\']*\'|[^\s"\']+)$')
 
 Attributes = Callable[[str], "str | None"]  # key -> the resource's value (None: no such label)
@@ -25,14 +26,12 @@ Attributes = Callable[[str], "str | None"]  # key -> the resource's value (None:
 
 def compile_filter(text: str, keys: set[str]) -> Callable[[Attributes], bool]:
     """A predicate over a resource's attributes; `keys` are the filterable keys besides labels.KEY."""
-    text = (text or "").strip()
+    text = within_cap(text or "").strip()
     if not text:
         return lambda attributes: True
-    if re.search(r"\s+OR\s+", text):
-        raise invalid_field("filter", f"{text!r}: OR is not supported; join terms with AND")
     terms = []
-    for term in _AND.split(text):
-        match = _TERM.match(term.strip())
+    for term in split_terms(text):
+        match = _TERM.match(term)
         if not match:
             raise invalid_field(
                 "filter", f'cannot parse {term!r}; use KEY="VALUE" or KEY!="VALUE" joined by AND'

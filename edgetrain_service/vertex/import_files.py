@@ -9,27 +9,32 @@ image without one is split 80/10/10 as AutoML's UNASSIGNED. JSON Lines: one imag
 What only Vertex checks (ML_USE spelling, JSON shape, gs:// images, labels this service cannot store) is
 refused here, row by row; everything else (boxes, images, labels) is the import job's, with the trainer's
 rules. Each converted CSV keeps the caller's line number of every row it writes, so the job's partial
-failures can name the caller's file and line.
+failures can name the caller's file and line; that holds only while the CSV has one record per line, so a
+value holding a control character (a line break above all) is refused. Of the refusals only the first
+MAX_PARTIAL_FAILURES are kept, and a count: Vertex reports no more.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgetrain_trainer.data.csv_reader import csv_lines
 
-from ..config import ServiceConfig
+from ..config import WORK_BUCKET, ServiceConfig
 from ..errors import invalid_field
-from ..importer import WORK_BUCKET, remove_copies
+from ..importer import remove_copies
+from .operations import MAX_PARTIAL_FAILURES
 
 ML_USES = {"training": "TRAIN", "validation": "VALIDATION", "test": "TEST"}
 ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
 ANNOTATION_SET_LABEL = "aiplatform.googleapis.com/annotation_set_name"
 _ANNOTATION_KEYS = {"displayName", "xMin", "yMin", "xMax", "yMax", "annotationResourceLabels"}
 _LINE_KEYS = {"imageGcsUri", "boundingBoxAnnotations", "dataItemResourceLabels"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc
 
 
 class Refused(ValueError):
@@ -39,11 +44,17 @@ class Refused(ValueError):
 @dataclass
 class Converted:
     uris: list[str] = field(default_factory=list)  # the AutoML CSVs to import (gs:// under WORK_BUCKET)
-    failures: list[str] = field(default_factory=list)  # "Error in URI line N: reason"
+    failures: list[str] = field(default_factory=list)  # the first refusals: "Error in URI line N: reason"
+    refused: int = 0  # rows refused in all
     sources: dict[str, dict] = field(
         default_factory=dict
     )  # AutoML CSV uri -> {"uri": source, "lines": [...]}
     rows: int = 0
+
+    def refuse(self, message: str) -> None:
+        self.refused += 1
+        if len(self.failures) < MAX_PARTIAL_FAILURES:
+            self.failures.append(message)
 
 
 def convert(config: ServiceConfig, sources: list[tuple[str, str]], work_id: str) -> Converted:
@@ -60,7 +71,7 @@ def convert(config: ServiceConfig, sources: list[tuple[str, str]], work_id: str)
 
 
 def _convert_one(config: ServiceConfig, uri: str, field_name: str, target: str, out: Converted) -> None:
-    path = config.readable_file(uri, field_name)
+    path = config.outside_work_bucket(config.readable_file(uri, field_name), uri, field_name)
     suffix = Path(uri).suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise invalid_field(field_name, f"{uri!r}: import files end in .csv or .jsonl")
@@ -74,7 +85,7 @@ def _convert_one(config: ServiceConfig, uri: str, field_name: str, target: str, 
         try:
             converted = parse()
         except Refused as error:
-            out.failures.append(f"Error in {uri} line {line}: {error}")
+            out.refuse(f"Error in {uri} line {line}: {error}")
             continue
         rows += converted
         lines += [line] * len(converted)
@@ -114,7 +125,7 @@ def _csv_row(cells: list[str]) -> list[str]:
             f"expected [ML_USE,]GCS_FILE_PATH,LABEL,X_MIN,Y_MIN,,,X_MAX,Y_MAX,, (or 4 vertices), "
             f"found {len(cells)} columns after ML_USE"
         )
-    _image_uri(cells[0])
+    _image_uri(cells[0], "GCS_FILE_PATH")
     return [ml_use, *cells]
 
 
@@ -124,9 +135,17 @@ def _ml_use(value: str) -> str:
     return ML_USES[value.lower()]
 
 
-def _image_uri(value) -> str:
+def _image_uri(value, where: str) -> str:
     if not isinstance(value, str) or not value.startswith("gs://"):
         raise Refused(f"the image must be a gs:// URI, not {value!r}")
+    return _text(value, where)
+
+
+def _text(value: str, where: str) -> str:
+    """`value` for a cell of the converted CSV, which must stay one record per line (csv.writer would quote
+    a line break across two); no image name, label or number holds a control character anyway."""
+    if _CONTROL.search(value):
+        raise Refused(f"{where} {value!r} holds a control character")
     return value
 
 
@@ -145,7 +164,7 @@ def _jsonl_rows(raw: str) -> list[list[str]]:
     if not isinstance(item, dict):
         raise Refused("each line must be a JSON object")
     _known(item, _LINE_KEYS, "")
-    image = _image_uri(item.get("imageGcsUri"))
+    image = _image_uri(item.get("imageGcsUri"), "imageGcsUri")
     labels = item.get("dataItemResourceLabels") or {}
     if not isinstance(labels, dict):
         raise Refused("dataItemResourceLabels must be an object")
@@ -171,10 +190,11 @@ def _jsonl_rows(raw: str) -> list[list[str]]:
             value = box.get(key)
             if isinstance(value, bool) or not isinstance(value, (int, float, str)) or value == "":
                 raise Refused(f"{where}.{key} must be a number in 0-1, not {value!r}")
-            corners.append(str(value))
+            corners.append(_text(value, f"{where}.{key}") if isinstance(value, str) else str(value))
         label = box.get("displayName")
         if not isinstance(label, str) or not label:
             raise Refused(f"{where}.displayName is required")
+        _text(label, f"{where}.displayName")
         rows.append([ml_use, image, label, corners[0], corners[1], "", "", corners[2], corners[3], "", ""])
     return rows
 

@@ -9,6 +9,7 @@ rest go to the AutoML use cases (`route_operations`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from google.rpc import code_pb2
 
 from .. import operations as automl_ops
-from ..errors import NotFound, invalid_field, shorten
+from ..errors import NotFound, ServiceError, invalid_field, shorten
 from ..importer import MAX_FAILURE_BYTES
 from ..protos import Empty, Status, lro
 from ..protos import t as automl_t
@@ -42,7 +43,8 @@ class Record:
     name: str
     internal: str  # the AutoML operation doing the work
     kind: str  # a key of METADATA
-    failures: list[str] = field(default_factory=list)  # rows refused before the job started
+    failures: list[str] = field(default_factory=list)  # the first rows refused before the job started
+    refused: int = 0  # how many were refused (records written before it was kept hold them all in `failures`)
     sources: dict[str, dict] = field(default_factory=dict)  # converted CSV -> {"uri", "lines"}
 
 
@@ -96,30 +98,34 @@ def _response(rec: Record, inner: lro.Operation):
 
 
 def _partial_failures(rec: Record, job_failures) -> list[Status]:
-    """The converter's refusals, then the import job's, pointed at the caller's files; at most 20."""
-    messages = list(rec.failures)
-    for status in job_failures:
-        match = _FAILURE.match(status.message)
-        if match is None or match.group(1) not in rec.sources:
-            messages.append(status.message)
-            continue
-        source = rec.sources[match.group(1)]
-        line = source["lines"][int(match.group(2)) - 1]
-        messages.append(f"Error in {source['uri']} line {line}: {match.group(3)}")
+    """The converter's refusals, then the import job's, pointed at the caller's files; at most 20, the last
+    counting the rest when there are more. Only the statuses returned are built."""
+    total = max(rec.refused, len(rec.failures)) + len(job_failures)
+    shown = total if total <= MAX_PARTIAL_FAILURES else MAX_PARTIAL_FAILURES - 1
+    messages = rec.failures[:shown]
+    messages += [_pointed(rec, status.message) for status in job_failures[: shown - len(messages)]]
     statuses = [
         Status(code=code_pb2.INVALID_ARGUMENT, message=shorten(m, MAX_FAILURE_BYTES)) for m in messages
     ]
-    if len(statuses) > MAX_PARTIAL_FAILURES:
-        more = len(statuses) - MAX_PARTIAL_FAILURES + 1
-        statuses = statuses[: MAX_PARTIAL_FAILURES - 1]
+    if total > shown:
         statuses.append(
             Status(
                 code=code_pb2.INVALID_ARGUMENT,
-                message=f"... and {more} more rows were rejected (Vertex reports at most "
-                f"{MAX_PARTIAL_FAILURES}; all of them are in AutoML operation {rec.internal})",
+                message=f"... and {total - shown} more rows were rejected (Vertex reports at most "
+                f"{MAX_PARTIAL_FAILURES})",
             )
         )
     return statuses
+
+
+def _pointed(rec: Record, message: str) -> str:
+    """The import job's `message` naming the caller's file and line instead of the converted CSV's; as it is
+    when it names no line the conversion wrote."""
+    match = _FAILURE.match(message)
+    source = rec.sources.get(match.group(1)) if match else None
+    if match is None or source is None or not 1 <= int(match.group(2)) <= len(source["lines"]):
+        return message
+    return f"Error in {source['uri']} line {source['lines'][int(match.group(2)) - 1]}: {match.group(3)}"
 
 
 # ---- google.longrunning.Operations on Vertex names
@@ -143,14 +149,27 @@ def list_operations(store: Store, request) -> lro.ListOperationsResponse:
     return response
 
 
+@contextlib.contextmanager
+def naming(internal: str, name: str):
+    """The AutoML use cases' errors about operation `internal` name `name`, the one the caller knows."""
+    try:
+        yield
+    except ServiceError as error:
+        if internal not in error.message:
+            raise
+        raise type(error)(error.message.replace(internal, name), error.field) from error
+
+
 def cancel_operation(store: Store, request) -> Empty:
     rec = find(store, request.name)
-    return automl_ops.cancel_operation(store, lro.CancelOperationRequest(name=rec.internal))
+    with naming(rec.internal, rec.name):
+        return automl_ops.cancel_operation(store, lro.CancelOperationRequest(name=rec.internal))
 
 
 def delete_operation(store: Store, request) -> Empty:
     rec = find(store, request.name)
-    automl_ops.delete_operation(store, lro.DeleteOperationRequest(name=rec.internal))
+    with naming(rec.internal, rec.name):
+        automl_ops.delete_operation(store, lro.DeleteOperationRequest(name=rec.internal))
     with store.tx() as db:
         db.execute("DELETE FROM resources WHERE name=? AND kind=?", (rec.name, KIND))
     return Empty()
@@ -161,7 +180,8 @@ def wait_operation(store: Store, request) -> lro.Operation:
     inner = lro.WaitOperationRequest(name=rec.internal)
     if request.HasField("timeout"):
         inner.timeout.CopyFrom(request.timeout)
-    automl_ops.wait_operation(store, inner)
+    with naming(rec.internal, rec.name):
+        automl_ops.wait_operation(store, inner)
     return view(store, rec)
 
 

@@ -30,7 +30,7 @@ from ..job_payloads import COMPARE_TO_LABEL
 from ..protos import Empty, lro, now
 from ..protos import Model as AutoMlModel
 from ..protos import t as automl_t
-from ..resource_labels import validate_labels
+from ..resource_labels import MAX_CREATE_MODEL_LABELS, validate_labels
 from ..resources import page
 from ..store import Store
 from . import names, operations
@@ -136,6 +136,9 @@ def create_training_pipeline(store: Store, request):
     model = AutoMlModel(display_name=upload.display_name, dataset_id=data.dataset_id)
     model.labels.update(upload.labels)
     if COMPARE_TO_LABEL in pipeline.labels:  # on the Vertex surface the pipeline's label names it
+        # counted against the labels the caller sent, not the model's, which hold one more
+        room = MAX_CREATE_MODEL_LABELS - (COMPARE_TO_LABEL not in upload.labels)
+        validate_labels(upload.labels, f"{field}.model_to_upload.labels", room)
         model.labels[COMPARE_TO_LABEL] = pipeline.labels[COMPARE_TO_LABEL]
     model.image_object_detection_model_metadata.model_type = model_type
     model.image_object_detection_model_metadata.train_budget_milli_node_hours = budget
@@ -253,9 +256,12 @@ def list_training_pipelines(store: Store, request):
 def cancel_training_pipeline(store: Store, request):
     _load(store, request.name)
     location, pipeline_id = names.resource(request.name, "trainingPipelines")
-    return automl_ops.cancel_operation(
-        store, lro.CancelOperationRequest(name=f"{location}/operations/{pipeline_id}")
-    )
+    try:
+        return automl_ops.cancel_operation(
+            store, lro.CancelOperationRequest(name=f"{location}/operations/{pipeline_id}")
+        )
+    except NotFound:  # its AutoML operation was deleted, which only a done one can be: nothing to cancel
+        return Empty()
 
 
 def delete_training_pipeline(store: Store, request):

@@ -1,6 +1,7 @@
 """ImportData reads only the storage root (and folders allowed with --allow-local-dir): a CSV URI elsewhere is
 INVALID_ARGUMENT, an image row elsewhere a partial failure, and neither tells a missing file from a forbidden
-one or shows a byte of it."""
+one or shows a byte of it. The service's own work bucket is neither an import source nor an export
+destination."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shutil
 import pytest
 from google.api_core import exceptions
 
+from edgetrain_service.config import WORK_BUCKET
 from edgetrain_service.process import ServiceProcess
 
 from .conftest import BUCKET, CARDS, PARENT, grpc_clients
@@ -95,6 +97,29 @@ def test_image_rows_outside_the_storage_root_fail_alone_and_leak_nothing(client,
     for line, (failure, ref) in enumerate(zip(failures, refs, strict=True), start=2):
         assert f"line {line}: cannot fetch image {ref} ({NOT_READABLE})" in failure, failure
     assert client.get_dataset(name=dataset.name).example_count == 1
+
+
+def test_the_work_bucket_is_neither_an_import_source_nor_an_export_destination(client, service):
+    # the service's start deletes every file there that no queued import claims
+    planted = service.storage_root / WORK_BUCKET / "planted" / "import.csv"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text(f"TRAIN,gs://{BUCKET}/planted.jpg,ace,0.1,0.1,,,0.5,0.5,,\n")
+    dataset = _dataset(client, "work_bucket")
+    try:
+        for uri in (f"gs://{WORK_BUCKET}/planted/import.csv", f"file://{planted}"):
+            with pytest.raises(exceptions.InvalidArgument) as raised:
+                _import(client, dataset, uri)
+            assert raised.value.message.startswith("input_config.gcs_source.input_uris: ")
+            assert f"gs://{WORK_BUCKET}/" in raised.value.message
+    finally:
+        planted.unlink()
+    field = "output_config.gcs_destination.output_uri_prefix"
+    with pytest.raises(exceptions.InvalidArgument, match=f"{field}: .*{WORK_BUCKET}"):
+        # the destination is checked before the model is looked up, as every argument is
+        client.export_model(
+            name=f"{PARENT}/models/IOD404",
+            output_config={"gcs_destination": {"output_uri_prefix": f"gs://{WORK_BUCKET}/exports/"}},
+        )
 
 
 def test_an_allowed_local_folder_can_be_imported_from(tmp_path, outside):

@@ -1,15 +1,19 @@
-"""AutoML's ListOperations filter syntax → SQL, and the resource-name rules."""
+"""AutoML's filters (ListOperations → SQL; ListModels, ListModelEvaluations), also through the real service,
+and the resource-name rules."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from google.api_core import exceptions
 
 from edgetrain_service.errors import InvalidArgument
-from edgetrain_service.filters import compile_operation_filter
+from edgetrain_service.filters import MAX_FILTER_CHARS, compile_operation_filter
 from edgetrain_service.models import export_dir_name
 from edgetrain_service.names import parse_name, validate_display_name
+
+from .conftest import PARENT
 
 P = "projects/p/locations/us-central1"
 
@@ -44,6 +48,50 @@ def test_filters_compile_to_parameterized_sql(text, sql, params):
 def test_bad_filters_are_invalid_argument(text, message):
     with pytest.raises(InvalidArgument, match=message):
         compile_operation_filter(text)
+
+
+def test_an_operations_filter_past_the_length_cap_is_refused_and_one_just_under_it_is_answered(client):
+    operations = client.transport.operations_client
+    term = "done=true"
+    under = term + " " * (MAX_FILTER_CHARS - 2 * len(term) - len(" AND ")) + " AND " + term
+    assert len(under) == MAX_FILTER_CHARS
+    list(operations.list_operations(PARENT, filter_=under))
+    over = term + " " * 10_000 + " AND " + term  # a long whitespace run once took time quadratic in it
+    with pytest.raises(
+        exceptions.InvalidArgument, match=f"filter: .*at most {MAX_FILTER_CHARS:,} characters"
+    ):
+        list(operations.list_operations(PARENT, filter_=over))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dataset_id=IODA AND dataset_id=IODB",
+        "dataset_id!=IODA AND dataset_id!=IODB",
+        "dataset_id=IODA OR dataset_id=IODB",
+        "dataset_id=IODA IODB",
+        "dataset_id=",
+    ],
+)
+def test_model_filters_the_service_cannot_apply_are_refused_naming_the_filter(client, text):
+    with pytest.raises(exceptions.InvalidArgument, match="filter: "):
+        list(client.list_models(request={"parent": PARENT, "filter": text}))
+
+
+@pytest.mark.parametrize(
+    "text", ["dataset_id=IOD404", 'datasetId != "IOD404"', "image_object_detection_model_metadata : *"]
+)
+def test_model_filters_the_service_applies_are_answered(client, text):
+    list(client.list_models(request={"parent": PARENT, "filter": text}))
+
+
+@pytest.mark.parametrize(
+    "text", ["annotation_spec_id=5 AND x=1", "annotation_spec_id=5 OR annotation_spec_id=6"]
+)
+def test_evaluation_filters_the_service_cannot_apply_are_refused_naming_the_filter(client, text):
+    # the filter is checked before the model is looked up, as every argument is
+    with pytest.raises(exceptions.InvalidArgument, match="filter: "):
+        list(client.list_model_evaluations(parent=f"{PARENT}/models/IOD404", filter=text))
 
 
 def test_names_parse_and_reject_other_collections():

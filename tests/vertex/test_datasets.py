@@ -4,12 +4,15 @@ Lines, bad rows as partial failures naming the caller's file and line), refusals
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1 as v1
+from google.longrunning import operations_pb2
 from PIL import Image
 
+from edgetrain_service.filters import MAX_FILTER_CHARS
 from edgetrain_service.vertex import names
 
 from .conftest import PARENT, create_dataset, import_config, write_vertex_csv, write_vertex_jsonl
@@ -59,6 +62,20 @@ def test_list_options_the_service_cannot_apply_are_refused(clients):
                 request={"parent": PARENT, "filter": 'display_name="a" OR display_name="b"'}
             )
         )
+
+
+def test_a_filter_past_the_length_cap_is_refused_and_one_just_under_it_is_answered(clients, dataset):
+    term = 'display_name="cards vertex"'
+    padding = MAX_FILTER_CHARS - 2 * len(term) - len(" AND ")
+    under = term + " " * padding + " AND " + term
+    assert len(under) == MAX_FILTER_CHARS
+    listed = clients.datasets.list_datasets(request={"parent": PARENT, "filter": under})
+    assert [d.name for d in listed] == [dataset.name]
+    over = term + " " * 10_000 + " AND " + term  # a long whitespace run once took time quadratic in it
+    with pytest.raises(
+        exceptions.InvalidArgument, match=f"filter: .*at most {MAX_FILTER_CHARS:,} characters"
+    ):
+        list(clients.datasets.list_datasets(request={"parent": PARENT, "filter": over}))
 
 
 def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_line(clients, service):
@@ -140,6 +157,40 @@ def test_csv_and_jsonl_import_keep_good_rows_and_report_bad_ones_by_file_and_lin
     assert clients.datasets.get_dataset(name=jsonl_only.name).data_item_count == 8
 
 
+def test_jsonl_values_holding_a_line_break_are_refused_on_their_own_line(clients, service):
+    """The converted CSV holds one record per line: a line break in a value once moved every later row's
+    line, and past the last row broke the operation for good (500 on every read of it)."""
+    dataset = create_dataset(clients, "line breaks")
+    uri = write_vertex_jsonl(service.storage_root, "breaks")  # lines 1-8: good
+    path = service.storage_root / uri[len("gs://") :]
+    image = f"gs://test-bucket/breaks/images/{sorted((path.parent / 'images').iterdir())[0].name}"
+    box = {"displayName": "ace", "xMin": 0.1, "yMin": 0.1, "xMax": 0.5, "yMax": 0.5}
+    lines = [
+        {"imageGcsUri": image + "\n", "boundingBoxAnnotations": [box]},  # line 9
+        {"imageGcsUri": image, "boundingBoxAnnotations": [{**box, "displayName": "bad\nlabel"}]},  # 10
+        {"imageGcsUri": image, "boundingBoxAnnotations": [{**box, "xMin": "0.1\r"}]},  # 11
+        {"imageGcsUri": image, "boundingBoxAnnotations": [{**box, "xMin": 0.9}]},  # 12: the job refuses it
+        {"imageGcsUri": image, "boundingBoxAnnotations": [{**box, "displayName": "tab\tlabel"}]},  # 13
+    ]
+    with open(path, "a") as handle:
+        handle.writelines(json.dumps(line) + "\n" for line in lines)
+    op = clients.datasets.import_data(name=dataset.name, import_configs=[import_config(uri)])
+    op.result(timeout=300)
+    failures = [status.message for status in op.metadata.generic_metadata.partial_failures]
+    box_value = f"Error in {uri} line {{}}: boundingBoxAnnotations[0].{{}} holds a control character"
+    assert failures[:4] == [
+        f"Error in {uri} line 9: imageGcsUri {image + chr(10)!r} holds a control character",
+        box_value.format(10, "displayName 'bad\\nlabel'"),
+        box_value.format(11, "xMin '0.1\\r'"),
+        box_value.format(13, "displayName 'tab\\tlabel'"),
+    ]
+    assert failures[4].startswith(f"Error in {uri} line 12: X_MIN")
+    assert len(failures) == 5
+    listed = clients.datasets.list_operations(operations_pb2.ListOperationsRequest(name=dataset.name))
+    assert op.operation.name in {listed_op.name for listed_op in listed.operations}
+    assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 8
+
+
 def test_an_import_with_no_good_row_fails_with_the_reasons(clients, service):
     dataset = create_dataset(clients, "bad import")
     folder = service.storage_root / "test-bucket" / "bad_only"
@@ -169,6 +220,31 @@ def test_partial_failures_stop_at_twenty_and_count_the_rest(clients, service):
     assert len(failures) == 20
     assert "line 19: ML_USE 'often'" in failures[18]
     assert failures[19].startswith("... and 6 more rows were rejected")
+
+
+def test_an_import_of_many_bad_rows_keeps_only_the_failures_it_reports(clients, service):
+    dataset = create_dataset(clients, "thousands of bad rows")
+    folder = service.storage_root / "test-bucket" / "thousands_bad"
+    folder.mkdir(parents=True)
+    lines = [f"often,gs://test-bucket/thousands_bad/{n}.jpg\n" for n in range(3000)]
+    lines.append("training,gs://test-bucket/thousands_bad/missing.jpg,ace,0.1,0.1,,,0.5,0.5,,\n")  # the job's
+    (folder / "bad.csv").write_text("".join(lines))
+    op = clients.datasets.import_data(
+        name=dataset.name, import_configs=[import_config("gs://test-bucket/thousands_bad/bad.csv")]
+    )
+    with pytest.raises(exceptions.GoogleAPICallError):
+        op.result(timeout=60)
+    failures = [status.message for status in op.metadata.generic_metadata.partial_failures]
+    assert len(failures) == 20
+    assert "line 19: ML_USE 'often'" in failures[18]
+    assert failures[19].startswith("... and 2982 more rows were rejected")
+    # the operation's record keeps what it reports and a count, not 3,000 reasons read back on every poll
+    with sqlite3.connect(service.data_dir / "service.sqlite3") as db:
+        [size] = db.execute(
+            "SELECT length(proto) FROM resources WHERE name=? AND kind='vertex_operation'",
+            (op.operation.name,),
+        ).fetchone()
+    assert size < 20_000
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
+from google.longrunning import operations_pb2
 
 from edgetrain_service import operations
 from edgetrain_service.config import ServiceConfig
@@ -22,7 +23,7 @@ from edgetrain_service.vertex import import_files
 from tests.service.conftest import BUCKET, CARDS, PARENT, finished, wait_for
 from tests.service.conftest import grpc_clients as automl_clients
 
-from .conftest import create_dataset, grpc_clients, import_config
+from .conftest import create_dataset, grpc_clients, import_config, write_vertex_csv
 
 BOX = "0.100000,0.100000,,,0.500000,0.500000,,"
 
@@ -159,3 +160,41 @@ def test_copies_no_queued_job_will_read_go_at_start_up(tmp_path):
         log = running.log_path.read_text()
     removed = set(re.findall(r"removed the import copy (\S+): no job will read it", log))
     assert removed == {*unreadable, f"gs://{import_files.WORK_BUCKET}/killed/0.csv"}
+
+
+def test_the_work_bucket_is_neither_an_import_source_nor_an_export_destination(tmp_path):
+    """The service's start deletes every file there that no queued import claims."""
+    storage = tmp_path / "gcs"
+    with ServiceProcess(tmp_path / "data", storage_root=storage, workers=0) as running:
+        clients = grpc_clients(running.grpc_target)
+        dataset = create_dataset(clients, "work bucket")
+        planted = storage / import_files.WORK_BUCKET / "planted" / "vertex.csv"
+        planted.parent.mkdir(parents=True)
+        shutil.copy(storage / write_vertex_csv(storage, "planted")[len("gs://") :], planted)
+        uri = f"gs://{import_files.WORK_BUCKET}/planted/vertex.csv"
+        with pytest.raises(exceptions.InvalidArgument) as raised:
+            clients.datasets.import_data(name=dataset.name, import_configs=[import_config(uri)])
+        assert raised.value.message.startswith(f"import_configs[0].gcs_source.uris: {uri!r}")
+        field = "output_config.artifact_destination.output_uri_prefix"
+        with pytest.raises(exceptions.InvalidArgument, match=f"{field}: .*{import_files.WORK_BUCKET}"):
+            # the destination is checked before the model is looked up, as every argument is
+            clients.models.export_model(
+                name=f"{PARENT}/models/IOD404",
+                output_config={
+                    "export_format_id": "tflite",
+                    "artifact_destination": {"output_uri_prefix": f"gs://{import_files.WORK_BUCKET}/e/"},
+                },
+            )
+
+
+def test_errors_about_a_vertex_operation_name_it_not_the_automl_one_behind_it(tmp_path):
+    storage = tmp_path / "gcs"
+    with ServiceProcess(tmp_path / "data", storage_root=storage, workers=0) as running:
+        clients = grpc_clients(running.grpc_target)
+        dataset = create_dataset(clients, "queued import")
+        uri = _vertex_csv(storage, "queued", ["IMG_2383.JPG"])
+        op = clients.datasets.import_data(name=dataset.name, import_configs=[import_config(uri)])
+        request = operations_pb2.DeleteOperationRequest(name=op.operation.name)
+        with pytest.raises(exceptions.FailedPrecondition) as raised:
+            clients.datasets.delete_operation(request)  # no worker: the import stays queued
+        assert raised.value.message.startswith(f"Operation {op.operation.name} is still running")

@@ -126,6 +126,11 @@ def test_export_tf_saved_model(clients, service, model_name):
         ("core_ml", "gs://test-bucket/x", "output_config.export_format_id"),
         ("tflite", "/tmp/x", "output_config.artifact_destination.output_uri_prefix"),
         ("tflite", "gs://test-bucket/../../outside", "output_config.artifact_destination.output_uri_prefix"),
+        (  # the service's own work bucket: its start deletes the files there
+            "tflite",
+            "gs://goog-edgetrain-vertex-imports/e/",
+            "output_config.artifact_destination.output_uri_prefix",
+        ),
     ],
 )
 def test_unserved_exports_are_refused_naming_the_field(clients, model_name, format_id, prefix, field):

@@ -40,6 +40,19 @@ def test_labels_google_would_refuse_are_refused_naming_the_field(clients, datase
     assert "'Suite'" in _refused(clients, dataset, field, **{path: {"Suite": "vertex"}})
 
 
+def test_too_many_model_labels_are_counted_as_the_caller_sent_them(clients, dataset):
+    """The pipeline's edgetrain-compare-to label is copied onto the model: it takes one label's room."""
+    labels = {f"key{number}": "value" for number in range(60)}
+    message = _refused(
+        clients,
+        dataset,
+        "training_pipeline.model_to_upload.labels",
+        labels={"edgetrain-compare-to": "iod1"},
+        model_to_upload__labels=labels,
+    )
+    assert "has 60 labels; at most 59" in message
+
+
 @pytest.mark.parametrize("budget", [999, 100_001, 1500.5])
 def test_budget_outside_1000_to_100000_is_refused_naming_the_field(clients, dataset, budget):
     message = _refused(
