@@ -12,15 +12,13 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2
 
 from . import names
-from .errors import FailedPrecondition, NotFound, invalid_field
+from .errors import FailedPrecondition, NotFound
 from .filters import compile_operation_filter
 from .protos import Any, Empty, OperationMetadata, Status, lro, now
-from .resources import MAX_PAGE_BYTES, parse_page_token
+from .resources import MAX_PAGE_BYTES, page_size_of, parse_page_token
 from .store import Store
 
 CANCELLED = code_pb2.CANCELLED  # 1: what a cancelled AutoML operation reports
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 MAX_WAIT_SECONDS = 600.0
 MAX_CONCURRENT_WAITS = 8  # of the 16 gRPC and 16 REST threads: the rest stay free for other calls
 _WAIT_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_WAITS)
@@ -146,9 +144,7 @@ def get_operation(store: Store, request: lro.GetOperationRequest) -> lro.Operati
 def list_operations(store: Store, request: lro.ListOperationsRequest) -> lro.ListOperationsResponse:
     parent = names.parse_location(request.name, "name")
     condition, params = compile_operation_filter(request.filter)
-    size = request.page_size or DEFAULT_PAGE_SIZE
-    if size < 0 or size > MAX_PAGE_SIZE:
-        raise invalid_field("page_size", f"{size} must be between 1 and {MAX_PAGE_SIZE}")
+    size = page_size_of(request.page_size)
     after = parse_page_token(request.page_token)
     rows = store.query(
         f"SELECT seq, proto FROM operations WHERE parent=? AND seq>? AND ({condition}) ORDER BY seq LIMIT ?",

@@ -73,6 +73,14 @@ def parse_page_token(token: str) -> int:
     return int(token)
 
 
+def page_size_of(requested: int) -> int:
+    """AIP-158: 0 is DEFAULT_PAGE_SIZE, more than MAX_PAGE_SIZE is MAX_PAGE_SIZE, a negative size is
+    INVALID_ARGUMENT."""
+    if requested < 0:
+        raise invalid_field("page_size", f"{requested} must not be negative")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
 def page(
     store: Store,
     kind: str,
@@ -83,9 +91,7 @@ def page(
     keep=lambda row, message: True,
 ) -> tuple[list[Message], str]:
     """One page of resources in creation order; `keep(row, message)` filters. Returns (items, next token)."""
-    size = page_size or DEFAULT_PAGE_SIZE
-    if size < 0 or size > MAX_PAGE_SIZE:
-        raise invalid_field("page_size", f"{size} must be between 1 and {MAX_PAGE_SIZE}")
+    size = page_size_of(page_size)
     after = parse_page_token(page_token)
     items: list[Message] = []
     page_bytes = 0

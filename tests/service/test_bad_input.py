@@ -278,3 +278,20 @@ def test_a_dataset_name_given_as_dataset_id_is_invalid_argument(client, dataset)
                 "image_object_detection_model_metadata": {},
             },
         )
+
+
+def test_a_page_size_above_the_maximum_is_coerced_to_it_and_a_negative_one_is_refused(service, client):
+    """AIP-158, as Google's services do: a page_size over the maximum (1,000) is read as the maximum, not
+    refused (found by probing: curl and SDK users passing page_size=5000 got INVALID_ARGUMENT)."""
+    list_operations = grpc.insecure_channel(service.grpc_target).unary_unary(
+        "/google.longrunning.Operations/ListOperations",
+        request_serializer=operations_pb2.ListOperationsRequest.SerializeToString,
+        response_deserializer=operations_pb2.ListOperationsResponse.FromString,
+    )
+    assert client.list_datasets(request={"parent": PARENT, "page_size": 5000})._response is not None
+    list_operations(operations_pb2.ListOperationsRequest(name=PARENT, page_size=5000), timeout=30)
+    with pytest.raises(exceptions.InvalidArgument, match="page_size"):
+        list(client.list_datasets(request={"parent": PARENT, "page_size": -1}))
+    with pytest.raises(grpc.RpcError) as raised:
+        list_operations(operations_pb2.ListOperationsRequest(name=PARENT, page_size=-1), timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
