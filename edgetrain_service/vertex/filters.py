@@ -9,7 +9,7 @@ ignored condition; so is a filter longer than MAX_FILTER_CHARS (the split is Aut
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from google.protobuf.message import Message
 
@@ -24,8 +24,11 @@ _TERM = re.compile(r'^(NOT\s+)?([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(!=|=)\s*("[^"]*"|
 Attributes = Callable[[str], "str | None"]  # key -> the resource's value (None: no such label)
 
 
-def compile_filter(text: str, keys: set[str]) -> Callable[[Attributes], bool]:
-    """A predicate over a resource's attributes; `keys` are the filterable keys besides labels.KEY."""
+def compile_filter(
+    text: str, keys: set[str], choices: Mapping[str, Collection[str]] | None = None
+) -> Callable[[Attributes], bool]:
+    """A predicate over a resource's attributes; `keys` are the filterable keys besides labels.KEY, `choices`
+    the values an enum key can take (another value is a typo, not a condition that matches nothing)."""
     text = within_cap(text or "").strip()
     if not text:
         return lambda attributes: True
@@ -41,6 +44,9 @@ def compile_filter(text: str, keys: set[str]) -> Callable[[Attributes], bool]:
             raise invalid_field("filter", f"unknown key {key!r}; use {', '.join(sorted(keys))} or labels.KEY")
         if value[0] in "\"'":
             value = value[1:-1]
+        allowed = (choices or {}).get(key)
+        if allowed is not None and value not in allowed:
+            raise invalid_field("filter", f"{key} {value!r} is not one of {', '.join(sorted(allowed))}")
         terms.append((key, (op == "=") != negate, value))
 
     def matches(attributes: Attributes) -> bool:

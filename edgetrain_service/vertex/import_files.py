@@ -71,6 +71,8 @@ def convert(config: ServiceConfig, sources: list[tuple[str, str]], work_id: str)
 
 
 def _convert_one(config: ServiceConfig, uri: str, field_name: str, target: str, out: Converted) -> None:
+    if not uri.startswith("gs://"):  # Vertex reads import files from Cloud Storage only
+        raise invalid_field(field_name, f"{uri[:200]!r} must be a gs:// URI")
     path = config.outside_work_bucket(config.readable_file(uri, field_name), uri, field_name)
     suffix = Path(uri).suffix.lower()
     if suffix not in (".csv", ".jsonl"):

@@ -234,7 +234,8 @@ def get_training_pipeline(store: Store, request):
 def list_training_pipelines(store: Store, request):
     parent = automl_names.parse_location(request.parent)
     refuse_unserved(request, ("read_mask",))
-    keep = compile_filter(request.filter, {"display_name", "state", "training_task_definition"})
+    states = {"state": list(PipelineState.__members__)}
+    keep = compile_filter(request.filter, {"display_name", "state", "training_task_definition"}, states)
     current: dict[str, Message] = {}  # each pipeline's view, as the filter saw it
 
     def matches(row, stored) -> bool:

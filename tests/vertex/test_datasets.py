@@ -284,3 +284,14 @@ def test_methods_not_served_answer_unimplemented(clients, dataset):
         list(clients.datasets.list_data_items(parent=dataset.name))
     with pytest.raises(exceptions.MethodNotImplemented):
         clients.models.upload_model(parent=PARENT, model={"display_name": "x"}).result(timeout=10)
+
+
+@pytest.mark.parametrize("form", ["file", "path"])
+def test_import_files_are_gs_uris_as_in_vertex(clients, service, dataset, form):
+    """Found by probing: a file:// URI or a local path inside the storage root was imported; Vertex reads
+    gcsSource.uris from Cloud Storage only."""
+    written = write_vertex_csv(service.storage_root, "vcards")  # gs://BUCKET/vcards/vertex.csv
+    local = service.storage_root / written.removeprefix("gs://")
+    uri = local.as_uri() if form == "file" else str(local)
+    with pytest.raises(exceptions.InvalidArgument, match=r"import_configs\[0\].gcs_source.uris.*gs://"):
+        clients.datasets.import_data(name=dataset.name, import_configs=[import_config(uri)])

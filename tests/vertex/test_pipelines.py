@@ -213,3 +213,11 @@ def test_delete_a_finished_pipeline(clients, pipelines):
         clients.pipelines.get_training_pipeline(name=pipelines.cancelled_queued.name)
     listed = clients.pipelines.list_training_pipelines(parent=PARENT)
     assert pipelines.cancelled_queued.name not in {p.name for p in listed}
+
+
+@pytest.mark.parametrize("value", ['"BOGUS"', "PIPELINE_STATE_DONE", '"pipeline_state_succeeded"'])
+def test_a_state_filter_naming_no_pipeline_state_is_refused(clients, value):
+    """Found by probing: state=BOGUS matched nothing with an OK answer, hiding a typo."""
+    request = {"parent": PARENT, "filter": f"state={value}"}
+    with pytest.raises(exceptions.InvalidArgument, match="filter.*PIPELINE_STATE_SUCCEEDED"):
+        list(clients.pipelines.list_training_pipelines(request=request))
