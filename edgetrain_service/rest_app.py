@@ -81,15 +81,12 @@ class RestApp:
         self.routes = routes or _COMPILED  # another surface's table (the Vertex one) on a port of its own
 
     def _route(self, request: Request):
-        known_path = False
+        """The route of a request; a method not served on a path is NOT_FOUND, as Google's REST front end
+        answers (a path and method pair is one route)."""
         for verb, pattern, rpc, field, body in self.routes:
             match = pattern.match(request.path)
-            if match:
-                known_path = True
-                if verb == request.method:
-                    return rpc, field, body, match.group(1)
-        if known_path:
-            raise InvalidArgument(f"{request.method} is not supported on {request.path}")
+            if match and verb == request.method:
+                return rpc, field, body, match.group(1)
         raise NotFound(f"No such REST path: {request.method} {request.path}")
 
     def _build(self, request: Request, rpc: str, field: str, body_field: str | None, name: str):
