@@ -34,8 +34,9 @@ ENV_EXPRESSION = (
     "merge(var.pipeline_settings, local.topics, local.function_env, local.backend_env[var.training_backend])"
 )
 ROLES_EXPRESSION = (
-    "concat(each.value.roles, each.value.automl ? local.backend_roles[var.training_backend] : [])"
+    "concat(each.value.roles, each.value.backend_role ? local.backend_roles[var.training_backend] : [])"
 )
+VERTEX_GATEWAY = ("edgetrain_pipeline/vertex_gateway.py", "VertexGateway")
 
 
 def _functions_module(env: TerraformFolder) -> tuple[str, dict]:
@@ -53,7 +54,8 @@ def _topics(env: TerraformFolder) -> dict[str, str]:
 
 def deployed_functions(env: TerraformFolder, backend: str = "automl-v1") -> dict[str, dict]:
     """Entry point -> {"trigger": topic name or None, "publishes": {topic names}, "secrets": {env names},
-    "automl": calls the backend, "roles": project roles, "env": its env var names} with `backend`."""
+    "automl": reaches the backend (VPC connector, token), "backend_role": gets the backend's project roles,
+    "roles": project roles, "env": its env var names} with `backend`."""
     name, call = _functions_module(env)
     if (
         expression(call.get("for_each")) != "local.functions"
@@ -71,8 +73,9 @@ def deployed_functions(env: TerraformFolder, backend: str = "automl-v1") -> dict
             "secrets": set(spec["secrets"])
             | ({token.group(1)} if token and spec["automl"] and backend == "automl-v1" else set()),
             "automl": spec["automl"],
+            "backend_role": spec["backend_role"],
             "roles": set(spec["roles"])
-            | (set(env.locals["backend_roles"][backend]) if spec["automl"] else set()),
+            | (set(env.locals["backend_roles"][backend]) if spec["backend_role"] else set()),
             "env": set(env.locals["function_env"]) | set(topics) | set(env.locals["backend_env"][backend]),
         }
     return deployed
@@ -93,6 +96,10 @@ def _backend_violations(functions_dir: Path, env: TerraformFolder, backend: str)
             problems.append(f"variable training_backend does not accept {value!r}, which config.py does")
     for value in sorted(set(env.locals.get("backend_env", {})) ^ set(accepted)):
         problems.append(f"local.backend_env has no entry for {value!r}, or one config.py does not accept")
+    # Vertex's role: only for functions that call a gateway method that reaches the API (not one that the
+    # gateway refuses locally, as VertexGateway.predict does: the status page's "Try an image").
+    gateway_py, gateway_class = VERTEX_GATEWAY
+    refused = pipeline_code.methods_refused_locally(functions_dir / gateway_py, gateway_class)
     settings = env.locals.get("backend_env", {}).get(backend, {})
     if settings.get("TRAINING_BACKEND") != backend:
         problems.append(f"{backend}: the functions get TRAINING_BACKEND={settings.get('TRAINING_BACKEND')!r}")
@@ -107,8 +114,9 @@ def _backend_violations(functions_dir: Path, env: TerraformFolder, backend: str)
                 problems.append(f"{backend}: {entry_point} lacks {var} ({why})")
         for var in sorted(BACKEND_FORBIDDEN_ENV[backend] & function["env"]):
             problems.append(f"{backend}: {entry_point} sets {var}")
+        needs_role = bool(pipeline_code.backend_methods_called(functions_dir, entry_point) - refused)
         has_role = VERTEX_ROLE in function["roles"]
-        if has_role != (calls and backend == "vertex-ai"):
+        if has_role != (needs_role and backend == "vertex-ai"):
             problems.append(f"{backend}: {entry_point} {'has' if has_role else 'lacks'} {VERTEX_ROLE}")
     if backend == "vertex-ai":
         problems += _deployment_violations(env)

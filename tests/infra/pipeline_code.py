@@ -230,6 +230,61 @@ def calls_training_backend(functions_dir: Path, entry_point: str) -> bool:
     return False
 
 
+def backend_methods_called(functions_dir: Path, entry_point: str) -> set[str]:
+    """Methods of the training backend that the modules the entry point reaches call: `deps.backend.M`, and
+    `backend.M` on a name `backend` (where a module hands deps.backend on, as the status page's "Try an
+    image" does)."""
+    modules, _ = _reachable(functions_dir, entry_point)
+    called: set[str] = set()
+    for module in modules:
+        for node in ast.walk(_parse(_module_path(functions_dir, module))):
+            if not isinstance(node, ast.Attribute):
+                continue
+            owner = node.value
+            if (
+                isinstance(owner, ast.Attribute)
+                and owner.attr == "backend"
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == "deps"
+            ) or (isinstance(owner, ast.Name) and owner.id == "backend"):
+                called.add(node.attr)
+    return called
+
+
+def methods_refused_locally(gateway_py: Path, class_name: str) -> set[str]:
+    """Methods of a gateway class whose body (after a docstring) is one `raise`: they make no API call, so a
+    function that only calls those needs no IAM role on the API (Vertex's predict: no endpoint deployed)."""
+    for node in _parse(gateway_py).body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            refused = set()
+            for method in node.body:
+                if not isinstance(method, ast.FunctionDef):
+                    continue
+                body = method.body
+                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                    body = body[1:]
+                if len(body) == 1 and isinstance(body[0], ast.Raise):
+                    refused.add(method.name)
+            return refused
+    raise ValueError(f"{gateway_py}: no class {class_name}")
+
+
+def setting_default(config_py: Path, name: str) -> float:
+    """The default config.py gives setting NAME: the second argument of its `_int("NAME", default, ...)` or
+    `_float("NAME", default, ...)` call."""
+    for node in ast.walk(_parse(config_py)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("_int", "_float")
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == name
+        ):
+            return ast.literal_eval(node.args[1])
+    raise ValueError(f"{config_py}: no _int/_float({name!r}, default, ...) call")
+
+
 def training_backends(config_py: Path) -> tuple[str, ...]:
     """config.py's TRAINING_BACKENDS: the values TRAINING_BACKEND accepts."""
     for node in _parse(config_py).body:

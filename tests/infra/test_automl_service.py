@@ -91,3 +91,57 @@ def test_service_starts_only_after_its_data_disk_is_mounted(rendered):
     assert mount < start
     assert "systemctl enable" not in rendered and "WantedBy=" not in rendered  # boot order is the script's
     assert "RequiresMountsFor=$DATA_DIR" in rendered
+
+
+def _token_step(rendered: str, env_dir) -> str:
+    """The boot script's retry helper and its token step (5.), writing under env_dir, with sleep a no-op."""
+    helper = re.search(r"^retry\(\) \{\n.*?^\}\n", rendered, re.S | re.M)
+    assert helper, "the boot script defines no retry() helper"
+    step = rendered[rendered.index("# 5. ") : rendered.index("# 6. ")]
+    assert step.count("/etc/edgetrain/env") == 1, step
+    return (
+        "set -euo pipefail\nsleep() { :; }\n"
+        + helper.group(0)
+        + step.replace("/etc/edgetrain/env", f"{env_dir}/env")
+    )
+
+
+def _fake_gcloud(bin_dir, body: str) -> dict:
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text(f"#!/bin/bash\n{body}\n")
+    gcloud.chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "COUNT": str(bin_dir / "count")}
+
+
+@pytest.mark.parametrize(
+    ("gcloud", "written"),
+    [
+        # Secret Manager (or the new IAM grant) answers only at the third try: retried, then written
+        (
+            'n=$(($(cat "$COUNT" 2>/dev/null || echo 0) + 1)); echo $n > "$COUNT"; [ $n -ge 3 ] || exit 1; '
+            "echo s3cret",
+            "EDGETRAIN_TOKEN=s3cret\n",
+        ),
+        ("exit 1", None),  # never readable: the boot stops, no token file with an empty token
+        ("echo", None),  # an empty secret is refused too
+    ],
+    ids=["retried", "never-readable", "empty"],
+)
+def test_boot_script_retries_the_token_and_never_writes_an_empty_one(rendered, tmp_path, gcloud, written):
+    env = _fake_gcloud(tmp_path, gcloud)
+    script = _token_step(rendered, tmp_path)
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    if written is None:
+        assert result.returncode != 0, result.stderr
+        assert not (tmp_path / "env").exists(), (tmp_path / "env").read_text()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "env").read_text() == written
+        assert (tmp_path / "count").read_text().strip() == "3"
+
+
+def test_boot_script_retries_the_wheel_download(rendered):
+    copy = next(line for line in rendered.splitlines() if "gcloud storage cp" in line)
+    assert copy.strip().startswith("retry gcloud storage cp "), copy
+    tries = re.search(r"for try in \$\(seq 1 (\d+)\)", rendered)
+    assert tries and int(tries.group(1)) >= 5, "retry() should try several times"

@@ -66,6 +66,55 @@ def test_every_consuming_subscription_retries_with_backoff(modules, dev):
         assert 0 < low < high <= 600, f"{module}.{name}: backoff {low}..{high}s"
 
 
+def retry_window_s(attempts: int, minimum: float, maximum: float) -> float:
+    """The shortest time from a message's first delivery to its last before it is dead-lettered.
+
+    Pub/Sub documents the retry delay as "exponential based on provided minimum and maximum backoffs",
+    best effort, and publishes no growth factor. The conservative reading: every one of the attempts - 1
+    gaps lasts at least the minimum backoff (and no more than the maximum); the handlers' own run time is
+    not counted.
+    """
+    return (attempts - 1) * min(minimum, maximum)
+
+
+def test_retry_window_formula_is_conservative():
+    assert retry_window_s(5, 10, 600) == 40  # the old setting: far below the 300 s lease
+    assert retry_window_s(10, 60, 600) == 540
+    assert retry_window_s(5, 700, 600) == 4 * 600
+
+
+def test_redelivery_outlives_the_training_claim_lease(modules, dev):
+    """start_training answers "in progress" (and fails, so that Pub/Sub redelivers) while another delivery's
+    claim is younger than CREATE_LEASE_S; a claim left by a delivery that died is taken over only by a
+    delivery after the lease, so the last delivery must come after it (docs/pipeline.md)."""
+    config_py = FUNCTIONS / "edgetrain_pipeline" / "config.py"
+    lease = float(
+        dev.variable_default("pipeline_settings").get(
+            "CREATE_LEASE_S", pipeline_code.setting_default(config_py, "CREATE_LEASE_S")
+        )
+    )
+    assert lease >= 60  # really read from config.py (300 s today)
+    trigger = modules["cloudfunction"].resources_of("google_pubsub_subscription")["trigger"]
+    attempts = _delivery_setting(
+        modules["cloudfunction"],
+        dev,
+        single(trigger["dead_letter_policy"])["max_delivery_attempts"],
+        "max_delivery_attempts",
+    )
+    retry = single(trigger["retry_policy"])
+    low = _seconds(
+        _delivery_setting(modules["cloudfunction"], dev, retry["minimum_backoff"], "minimum_backoff")
+    )
+    high = _seconds(
+        _delivery_setting(modules["cloudfunction"], dev, retry["maximum_backoff"], "maximum_backoff")
+    )
+    window = retry_window_s(attempts, low, high)
+    assert window > lease, (
+        f"{attempts} deliveries with a {low:g} s minimum backoff span at least {window:g} s, "
+        f"not past the {lease:g} s claim lease"
+    )
+
+
 def test_no_subscription_expires_and_dead_letters_are_kept(modules):
     holds = 0
     for module, name, subscription in _subscriptions(modules):

@@ -3,11 +3,12 @@ compose modules, every variable and output typed and described, providers pinned
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 import pytest
 
-from .conftest import INFRA
+from .conftest import INFRA, REPO
 from .terraform_config import single
 
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
@@ -108,3 +109,24 @@ def test_terraform_fmt_is_clean():
         ["terraform", "fmt", "-check", "-recursive", str(INFRA)], capture_output=True, text=True
     )
     assert result.returncode == 0, f"not formatted: {result.stdout}"
+
+
+def test_the_documented_plan_file_is_git_ignored():
+    # a saved plan holds the prior state, and with it the random_password results (token, CSRF key)
+    deploy = (REPO / "docs" / "deploy.md").read_text()
+    plans = re.findall(r"terraform plan -out=(\S+)", deploy)
+    assert plans, "docs/deploy.md no longer saves a plan: drop this test"
+    ignored = [
+        line.strip()
+        for line in (INFRA / ".gitignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for plan in plans:
+        assert any(fnmatch.fnmatch(plan, pattern) for pattern in ignored), f"{plan} matches none of {ignored}"
+        assert f"terraform apply {plan}" in deploy
+
+
+def test_a_secret_is_handed_on_only_once_it_has_a_version(modules):
+    # consumers (the functions' "latest", the VM's boot script) need a version, not only the secret
+    output = modules["secret"].outputs["secret_id"]
+    assert output["depends_on"] == ["${google_secret_manager_secret_version.this}"], output

@@ -253,3 +253,15 @@ def test_a_function_that_calls_the_backend_without_its_access_is_caught(tree_cop
     for backend in BACKENDS:
         problems = contract.violations(functions, infra, backend=backend)
         assert "status_page: automl = False, its code calls the backend: True" in problems, problems
+
+
+def test_the_vertex_role_on_a_function_that_only_predicts_is_caught(tree_copy):
+    functions, infra = tree_copy
+    main_tf = infra / "envs" / "dev" / "main.tf"
+    status_page = main_tf.read_text().split("status_page = {", 1)[1].split("}", 1)[0]
+    assert "backend_role = false" in status_page
+    _replace(main_tf, status_page, status_page.replace("backend_role = false", "backend_role = true"))
+
+    problems = contract.violations(functions, infra, backend="vertex-ai")
+    assert "vertex-ai: status_page has roles/aiplatform.user" in problems, problems
+    assert contract.violations(functions, infra, backend="automl-v1") == []

@@ -19,32 +19,38 @@ locals {
 
   # One entry per entry point of functions/main.py. trigger: the topic (by its variable) whose messages
   # call it, null for HTTP. publishes: the topics its code may publish to (tests/infra derives both from
-  # the code). automl: it calls the training backend (automl-v1: VPC connector and token; vertex-ai: the
-  # Vertex role below). secrets: env var => secret ID. reads_exports: it reads the exports bucket (the
-  # poll: learning curves; the status page: the exported packages' diagnostics and sample pictures).
+  # the code). automl: it reaches the training backend over the network (automl-v1: VPC connector and
+  # token). backend_role: it needs the backend's project roles (vertex-ai: the Vertex role below); only
+  # functions whose calls reach the backend's API. secrets: env var => secret ID. reads_exports: it reads
+  # the exports bucket (the poll: learning curves; the status page: the exported packages' diagnostics and
+  # sample pictures).
   functions = {
     import_dataset = {
-      trigger = "TOPIC_IMPORT_REQUESTS", publishes = ["TOPIC_DATASET_IMPORTED"], automl = true, secrets = {}
+      trigger = "TOPIC_IMPORT_REQUESTS", publishes = ["TOPIC_DATASET_IMPORTED"], automl = true, backend_role = true
+      secrets = {}
       roles   = ["roles/datastore.user"], sa = "fn-import", timeout = 120, memory = "256Mi", reads_exports = false
     }
     start_training = {
       trigger = "TOPIC_DATASET_IMPORTED", publishes = ["TOPIC_DATASET_IMPORTED", "TOPIC_TRAINING_FINISHED"]
-      automl  = true, secrets = {}
+      automl  = true, backend_role = true, secrets = {}
       roles   = ["roles/datastore.user"], sa = "fn-train", timeout = 120, memory = "256Mi", reads_exports = false
     }
     poll_operations = {
       # The poller also re-publishes every message another function left in the Firestore outbox.
-      trigger   = "TOPIC_POLL_TICK", automl = true, secrets = {}
+      trigger   = "TOPIC_POLL_TICK", automl = true, backend_role = true, secrets = {}
       publishes = ["TOPIC_DATASET_IMPORTED", "TOPIC_TRAINING_FINISHED", "TOPIC_NOTIFICATIONS"]
       roles     = ["roles/datastore.user"], sa = "fn-poll", timeout = 300, memory = "512Mi", reads_exports = true
     }
     export_and_notify = {
-      trigger = "TOPIC_TRAINING_FINISHED", publishes = ["TOPIC_NOTIFICATIONS"], automl = true, secrets = {}
+      trigger = "TOPIC_TRAINING_FINISHED", publishes = ["TOPIC_NOTIFICATIONS"], automl = true, backend_role = true
+      secrets = {}
       roles   = ["roles/datastore.user"], sa = "fn-export", timeout = 300, memory = "256Mi", reads_exports = false
     }
     status_page = {
-      # automl: "Try an image" asks the backend's Predict
-      trigger = null, publishes = ["TOPIC_DATASET_IMPORTED"], automl = true
+      # automl: "Try an image" asks the backend's Predict (automl-v1: through the connector, with the token).
+      # No backend role: Vertex AI's Predict is refused in the gateway without an API call, and this is the
+      # one function that can face the internet (status_page_public).
+      trigger = null, publishes = ["TOPIC_DATASET_IMPORTED"], automl = true, backend_role = false
       secrets = { CSRF_SECRET = module.csrf_secret.secret_id }
       roles   = ["roles/datastore.viewer"], sa = "fn-status", timeout = 60, memory = "256Mi", reads_exports = true
     }
@@ -83,10 +89,11 @@ locals {
     "vertex-ai" = { TRAINING_BACKEND = "vertex-ai" }
   }
 
-  # Project roles of the functions that call the backend, by backend. Vertex AI User is the narrowest
-  # predefined role that covers every call the Vertex gateway makes (datasets get/import, trainingPipelines
-  # create/get/list, models get/list/export/delete, modelEvaluations and their slices list, operations get); Vertex AI Viewer
-  # cannot create or import anything. automl-v1 needs none: its service authenticates with the token.
+  # Project roles of the functions that call the backend's API (backend_role above), by backend. Vertex AI
+  # User is the narrowest predefined role that covers every call the Vertex gateway makes (datasets
+  # get/import, trainingPipelines create/get/list, models get/list/export/delete, modelEvaluations and their
+  # slices list, operations get); Vertex AI Viewer cannot create or import anything. automl-v1 needs none:
+  # its service authenticates with the token.
   backend_roles = {
     "automl-v1" = []
     "vertex-ai" = ["roles/aiplatform.user"]
@@ -110,8 +117,11 @@ locals {
   }
 
   delivery = {
-    max_delivery_attempts      = var.max_delivery_attempts
-    minimum_backoff            = "10s"
+    max_delivery_attempts = var.max_delivery_attempts
+    # At least 60 s between deliveries: 10 attempts (the default) span at least 9 x 60 s, past the 300 s
+    # claim lease start_training waits out (CREATE_LEASE_S), and, as the backoff grows toward 600 s, past a
+    # VM restart (tests/infra checks the first).
+    minimum_backoff            = "60s"
     maximum_backoff            = "600s"
     message_retention_duration = "604800s"
   }
@@ -233,7 +243,7 @@ module "functions" {
   source_object            = module.function_source.object
   build_service_account_id = module.function_source.build_service_account_id
   service_account_id       = "${var.name_prefix}-${each.value.sa}"
-  project_roles            = concat(each.value.roles, each.value.automl ? local.backend_roles[var.training_backend] : [])
+  project_roles            = concat(each.value.roles, each.value.backend_role ? local.backend_roles[var.training_backend] : [])
   publishes_to             = { for t in each.value.publishes : local.topics[t] => module.pubsub.topic_ids[local.topics[t]] }
   environment_variables    = merge(var.pipeline_settings, local.topics, local.function_env, local.backend_env[var.training_backend])
   secret_environment_variables = merge(

@@ -10,9 +10,15 @@ variable "region" {
 }
 
 variable "zone" {
-  description = "Zone of the AutoML service VM; null means REGION-b."
+  description = "Zone of the AutoML service VM, inside region; null means REGION-b."
   type        = string
   default     = null
+
+  validation {
+    # coalesce: Terraform evaluates both sides of ||, and startswith refuses null
+    condition     = var.zone == null || startswith(coalesce(var.zone, "-"), "${var.region}-")
+    error_message = "A zone of region, e.g. us-central1-a for us-central1."
+  }
 }
 
 variable "environment" {
@@ -94,6 +100,11 @@ variable "automl_workers" {
   description = "Trainings the self-hosted service runs at once."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.automl_workers >= 1 && floor(var.automl_workers) == var.automl_workers
+    error_message = "A whole number, 1 or more (edgetrain serve --workers)."
+  }
 }
 
 variable "automl_running" {
@@ -125,8 +136,8 @@ variable "default_budget_milli_node_hours" {
   default     = 24000
 
   validation {
-    condition     = var.default_budget_milli_node_hours >= 1000 && var.default_budget_milli_node_hours <= 100000
-    error_message = "AutoML accepts 1,000 to 100,000 milli node hours."
+    condition     = var.default_budget_milli_node_hours >= 1000 && var.default_budget_milli_node_hours <= 100000 && floor(var.default_budget_milli_node_hours) == var.default_budget_milli_node_hours
+    error_message = "AutoML accepts 1,000 to 100,000 milli node hours, a whole number."
   }
 }
 
@@ -170,15 +181,29 @@ variable "max_latency_increase_ms" {
 }
 
 variable "pipeline_settings" {
-  description = "More environment settings of the functions (see functions/edgetrain_pipeline/config.py), e.g. { MIN_NEW_EXAMPLES = \"50\" }."
+  description = "More environment settings of the functions (see functions/edgetrain_pipeline/config.py), e.g. { MIN_NEW_EXAMPLES = \"50\" }. Not the names main.tf sets itself (its variables set those)."
   type        = map(string)
   default     = {}
+
+  validation {
+    # What main.tf sets: local.topics, local.function_env, local.backend_env and the secret env vars (tests/infra
+    # keeps this list equal to main.tf). A secret's name would make Cloud Run refuse the revision; the others
+    # would be overridden silently.
+    condition = length(setintersection(keys(var.pipeline_settings), [
+      "TOPIC_IMPORT_REQUESTS", "TOPIC_DATASET_IMPORTED", "TOPIC_POLL_TICK", "TOPIC_TRAINING_FINISHED", "TOPIC_NOTIFICATIONS",
+      "GOOGLE_CLOUD_PROJECT", "AUTOML_LOCATION", "DEFAULT_MODEL_TYPE", "DEFAULT_BUDGET_MILLI_NODE_HOURS",
+      "CHAMPION_MIN_IMPROVEMENT", "MAX_LABEL_AP_DROP", "MAX_LATENCY_INCREASE_MS", "RETRAIN_FROM_CHAMPION",
+      "EXPORT_URI_PREFIX", "TRAINING_PROGRESS_URI_PREFIX", "TRAINING_BACKEND", "AUTOML_ENDPOINT",
+      "AUTOML_TOKEN", "CSRF_SECRET",
+    ])) == 0
+    error_message = "Set these through their own variables, not pipeline_settings: TOPIC_*, GOOGLE_CLOUD_PROJECT, AUTOML_LOCATION, DEFAULT_MODEL_TYPE, DEFAULT_BUDGET_MILLI_NODE_HOURS, CHAMPION_MIN_IMPROVEMENT, MAX_LABEL_AP_DROP, MAX_LATENCY_INCREASE_MS, RETRAIN_FROM_CHAMPION, EXPORT_URI_PREFIX, TRAINING_PROGRESS_URI_PREFIX, TRAINING_BACKEND, AUTOML_ENDPOINT, AUTOML_TOKEN, CSRF_SECRET."
+  }
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a message before it goes to its dead-letter topic (5-100)."
+  description = "Deliveries of a message before it goes to its dead-letter topic (5-100). At least 60 s apart: keep (attempts - 1) x 60 s above CREATE_LEASE_S (300 s), or a claim left by a delivery that died is never taken over."
   type        = number
-  default     = 5
+  default     = 10
 
   validation {
     condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100

@@ -147,8 +147,11 @@ resource "google_compute_instance" "service" {
     scopes = ["cloud-platform"] # what the account may do is decided by its IAM roles (iam.tf)
   }
 
+  # Secure Boot only without a GPU: Google's GPU installer builds an unsigned NVIDIA driver, which a Secure
+  # Boot kernel refuses to load (signing it needs a key enrolled in a custom image). vTPM and integrity
+  # monitoring stay on either way.
   shielded_instance_config {
-    enable_secure_boot          = true
+    enable_secure_boot          = local.gpu == null
     enable_vtpm                 = true
     enable_integrity_monitoring = true
   }
