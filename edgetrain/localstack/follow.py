@@ -127,6 +127,7 @@ class RunFollower:
                 progress.update(task, description="importing", completed=imp.get("progressPercent") or 0)
         training = _first(self._docs("trainings"))
         if not training:
+            self._raise_if_refused(imp is None)
             return
         self.training_id = training.get("trainingId")
         state, export_state = training.get("state"), training.get("exportState")
@@ -144,6 +145,16 @@ class RunFollower:
             exports = training.get("exports") or {}
             percent = (exports.get("tflite") or {}).get("progressPercent") or 0
             progress.update(task, description="exporting", completed=percent)
+
+    def _raise_if_refused(self, no_import: bool) -> None:
+        """The pipeline's refusal of this run's import or training request (rejected_messages) ends the run:
+        nothing would follow it."""
+        functions = ("import_dataset", "start_training") if no_import else ("start_training",)
+        for doc in self.db.collection("rejected_messages").stream():
+            refused = doc.to_dict()
+            function = refused.get("function")
+            if function in functions and self.dataset_id in str(refused.get("payload")):
+                raise PipelineFailedError(f"{function} refused the request: {refused.get('reason')}")
 
     def _model_path(self, notification: dict[str, Any]) -> Path:
         kind = notification.get("type")

@@ -64,14 +64,17 @@ def _check_model_type(value: str | None) -> str | None:
     return value
 
 
-def _gcs_uri_problem(uri: str) -> str | None:
+def _import_uri_problem(uri: str) -> str | None:
+    """Why `uri` names no import file: a gs://BUCKET/OBJECT, or for a self-hosted service (the local stack) a
+    local file by absolute path or file:// URI, which the service confines to the folders it may read."""
+    if any(unicodedata.category(c) == "Cc" for c in uri):
+        return "holds a control character"
+    if uri.startswith(("/", "file://")):
+        return None
     match = _GCS_URI.fullmatch(uri)
     if match is None:
-        return "is not a gs://BUCKET/OBJECT URI"
-    name = match.group(2)
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        return "holds a control character"
-    if len(name.encode("utf-8")) > _MAX_OBJECT_NAME_BYTES:
+        return "is not a gs://BUCKET/OBJECT URI (nor, for a self-hosted service, a file's absolute path)"
+    if len(match.group(2).encode("utf-8")) > _MAX_OBJECT_NAME_BYTES:
         return f"names an object over {_MAX_OBJECT_NAME_BYTES:,} bytes, Cloud Storage's limit"
     return None
 
@@ -126,7 +129,7 @@ class ImportRequest(_Incoming):
         for uri in value:
             if not uri.lower().endswith((".csv", ".jsonl")):
                 raise ValueError(f"{uri!r} is not a CSV or JSONL file")
-            if problem := _gcs_uri_problem(uri):
+            if problem := _import_uri_problem(uri):
                 raise ValueError(f"{uri!r} {problem}")
         return value
 

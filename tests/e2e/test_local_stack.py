@@ -138,3 +138,17 @@ def test_an_import_that_fails_ends_the_run_with_the_reason(tmp_path):
     assert "line 1: cannot fetch image cells.jpg (image is 8000 x 6000 pixels; the limit is" in result.stderr
     assert result.stdout == ""
     assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())
+
+
+def test_a_request_the_pipeline_refuses_ends_the_run_with_the_reason(tmp_path):
+    """The data's folder name holds a control character, which the trainer's checks allow but the pipeline's
+    import request refuses: the run ends with that reason instead of waiting out its timeout."""
+    data = tiny_dataset(tmp_path / "odd\x01name")
+    command = runner_command(data, tmp_path / "var", tmp_path / "overrides.json")
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 1, result.stderr[-4000:]
+    assert "import_dataset refused the request: ImportRequest: inputUris" in result.stderr
+    assert "holds a control character" in result.stderr
+    assert all(not pids for pids in live_process_groups(run_dir_of(tmp_path / "var")).values())

@@ -165,13 +165,13 @@ def test_import_request_without_csv_is_recorded(deps):
         # found by probing: an escaped lone surrogate passed the schema, then failed every Firestore write
         # (the message was redelivered until it dead-lettered, unrecorded)
         ("gs://b/\ud800.csv", "lone surrogate"),
-        ("file:///etc/passwd.csv", "is not a gs://BUCKET/OBJECT URI"),
         ("http://example.com/x.csv", "is not a gs://BUCKET/OBJECT URI"),
+        ("images/x.csv", "is not a gs://BUCKET/OBJECT URI"),
         ("gs:///x.csv", "is not a gs://BUCKET/OBJECT URI"),
         ("gs://b/a\u0000.csv", "control character"),
         ("gs://b/" + "x" * 1100 + ".csv", "over 1,024 bytes"),
     ],
-    ids=["surrogate", "file", "http", "no bucket", "NUL", "long"],
+    ids=["surrogate", "http", "relative", "no bucket", "NUL", "long"],
 )
 def test_import_request_names_gcs_objects(deps, uri, reason):
     event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": [uri]})

@@ -85,7 +85,6 @@ def test_curl_errors_use_google_json_shape(service, dataset):
     assert missing.status_code == 404 and missing.json()["error"]["status"] == "NOT_FOUND"
 
 
-
 @pytest.mark.parametrize("method", ["PATCH", "PUT", "TRACE"])
 def test_a_method_not_served_on_a_known_path_is_a_404(service, dataset, method):
     """As docs/service.md says (and Google's REST front end answers): found by probing, these were 400s."""
