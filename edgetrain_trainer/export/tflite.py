@@ -74,7 +74,7 @@ def _tf_postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessCon
         xc = enc[:, 1] / coder.x_scale * wa + xa
         h = tf.exp(enc[:, 2] / coder.h_scale) * ha
         w = tf.exp(enc[:, 3] / coder.w_scale) * wa
-        boxes = tf.clip_by_value(tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1), 0.0, 1.0)
+        boxes = tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1)  # NMS on them as decoded
         top_scores, top_classes = tf.math.top_k(scores_all, k=per_box)  # [N, per_box], best first
         keep = tf.image.non_max_suppression(
             boxes,
@@ -85,7 +85,8 @@ def _tf_postprocess_fn(num_classes: int, coder: BoxCoder, config: PostProcessCon
         )
         count = tf.shape(keep)[0]
         pad = slots - count * per_box
-        out_boxes = tf.pad(tf.repeat(tf.gather(boxes, keep), per_box, axis=0), [[0, pad], [0, 0]])
+        kept = tf.clip_by_value(tf.gather(boxes, keep), 0.0, 1.0)
+        out_boxes = tf.pad(tf.repeat(kept, per_box, axis=0), [[0, pad], [0, 0]])
         out_classes = tf.pad(tf.cast(tf.reshape(tf.gather(top_classes, keep), [-1]), tf.float32), [[0, pad]])
         out_scores = tf.pad(tf.reshape(tf.gather(top_scores, keep), [-1]), [[0, pad]])
         return out_boxes[None], out_classes[None], out_scores[None], tf.cast(count, tf.float32)[None]

@@ -78,7 +78,7 @@ def decode_detections(
 ) -> list[Detections]:
     """box_encodings [B, N, 4], class_logits [B, N, K] → one Detections per image, laid out like the TF Lite
     outputs: each kept box (best first) once per class of its top classes_per_box(K), best class first."""
-    boxes = np.clip(coder.decode(np.asarray(box_encodings), anchors), 0.0, 1.0)
+    boxes = coder.decode(np.asarray(box_encodings), anchors)  # NMS compares them as decoded, as the op does
     scores_all = 1.0 / (1.0 + np.exp(-np.asarray(class_logits, dtype=np.float32)))
     per_box = config.classes_per_box(scores_all.shape[-1])
     out = []
@@ -94,7 +94,7 @@ def decode_detections(
         ).numpy()
         out.append(
             Detections(
-                np.repeat(boxes[b][keep], per_box, axis=0),
+                np.repeat(np.clip(boxes[b][keep], 0.0, 1.0), per_box, axis=0),
                 top_classes[keep].reshape(-1).astype(np.int32),
                 top_scores[keep].reshape(-1),
             )

@@ -50,3 +50,15 @@ def test_post_processing_of_a_trainer_config_and_of_an_older_trainer_json():
     # a model directory saved before the setting existed exports with today's default
     older = {k: v for k, v in TrainerConfig().to_dict().items() if k != "classes_per_detection"}
     assert PostProcessConfig.from_trainer_config(older).max_classes_per_detection == 2
+
+
+def test_boxes_are_suppressed_as_decoded_and_clipped_only_in_the_output():
+    """TFLite_Detection_PostProcess runs NMS on the decoded boxes as they are, past the image's edge too
+    (found by a test comparing the float32 TF Lite model with this decoding): clipping first made a box that
+    reaches past the edge overlap its neighbour more, and suppressed a box the deployed model keeps."""
+    anchors = np.array([[1.0, 0.5, 1.0, 0.4], [0.7, 0.5, 0.4, 0.4]], dtype=np.float32)  # y 0.5-1.5, 0.5-0.9
+    encodings = np.zeros((1, 2, 4), np.float32)
+    found = decode_detections(encodings, _logits([[0.9], [0.8]]), anchors, PostProcessConfig())[0]
+    # IoU 0.16 / 0.40 = 0.4 as decoded, under the 0.5 threshold; clipped first it was 0.16 / 0.20 = 0.8
+    np.testing.assert_allclose(found.scores, [0.9, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(found.boxes, [[0.5, 0.3, 1.0, 0.7], [0.5, 0.3, 0.9, 0.7]], atol=1e-6)
