@@ -83,10 +83,14 @@ class RestApp:
     def _route(self, request: Request):
         """The route of a request; a method not served on a path is NOT_FOUND, as Google's REST front end
         answers (a path and method pair is one route)."""
+        known_path = False
         for verb, pattern, rpc, field, body in self.routes:
             match = pattern.match(request.path)
             if match and verb == request.method:
                 return rpc, field, body, match.group(1)
+            known_path = known_path or match is not None
+        if known_path:
+            raise NotFound(f"No such REST method: {request.method} is not served on {request.path}")
         raise NotFound(f"No such REST path: {request.method} {request.path}")
 
     def _build(self, request: Request, rpc: str, field: str, body_field: str | None, name: str):

@@ -90,9 +90,11 @@ def parse(event: PubSubEvent, schema: type[M]) -> M:
         raise InvalidMessageException(f"{schema.__name__}: {validation_reasons(exc)}") from None
 
 
-def validation_reasons(exc: ValidationError) -> str:
-    """'field: reason; ...' for each of a pydantic error's failures, worded for a person."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg'].removeprefix('Value error, ')}"
-        for err in exc.errors()
-    )
+def validation_reasons(exc: ValidationError, prefix: str = "") -> str:
+    """'field: reason; ...' for each of a pydantic error's failures, worded for a person; each field name
+    after `prefix` (e.g. "datasets/cards.policy.")."""
+    reasons = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "(message)"
+        reasons.append(f"{prefix}{field}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(reasons)

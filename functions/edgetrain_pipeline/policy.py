@@ -32,6 +32,7 @@ class Decision:
 
 def decide(
     request: TrainingRequest,
+    dataset_id: str,
     dataset_doc: dict[str, Any],
     active_training_state: str | None,
     example_count: int | None,
@@ -40,7 +41,7 @@ def decide(
     """What to do with a training request for a dataset, given its Firestore document and example count.
 
     Raises InvalidPolicyError when the dataset's policy is not one (an operator's edit gone wrong)."""
-    policy = read_policy(dataset_doc)
+    policy = read_policy(dataset_doc, f"datasets/{dataset_id}.policy")
     model_type = request.model_type or policy.model_type or settings.default_model_type
     budget = (
         request.train_budget_milli_node_hours
@@ -70,12 +71,12 @@ def decide(
     return Decision("create", "policy allows a training", model_type, budget)
 
 
-def read_policy(dataset_doc: dict[str, Any]) -> DatasetPolicy:
-    """The dataset's policy; InvalidPolicyError names the field as `policy.field: reason`."""
+def read_policy(dataset_doc: dict[str, Any], name: str) -> DatasetPolicy:
+    """The dataset's policy; InvalidPolicyError names each bad field under `name`, the policy's own."""
     policy = dataset_doc.get("policy") or {}
     if not isinstance(policy, dict):
-        raise InvalidPolicyError(f"policy: must be a map, not {policy!r}")
+        raise InvalidPolicyError(f"{name}: must be a map, not {policy!r}")
     try:
         return DatasetPolicy.model_validate(policy)
     except ValidationError as exc:
-        raise InvalidPolicyError("policy." + validation_reasons(exc).replace("; ", "; policy.")) from None
+        raise InvalidPolicyError(validation_reasons(exc, prefix=f"{name}.")) from None

@@ -159,7 +159,7 @@ class DatasetPolicy(_Message):
     """An operator's overrides in datasets/{id}.policy (not a message, but held to the same rules: a misspelt
     key or a budget written as text is refused, not silently ignored)."""
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, populate_by_name=False)  # the camelCase keys only
 
     model_type: str | None = Field(default=None, alias="modelType")
     train_budget_milli_node_hours: int | None = Field(

@@ -89,9 +89,9 @@ def claim_training(
             active = store.collection("trainings").document(active_id).get(transaction=txn)
             active_state = active.get("state") if active.exists else None
         try:
-            decision = policy.decide(request, ds, active_state, example_count, settings)
+            decision = policy.decide(request, dataset_id, ds, active_state, example_count, settings)
         except policy.InvalidPolicyError as exc:
-            reason = f"datasets/{dataset_id}.{exc}; fix it, then ask for a training again"
+            reason = f"{exc}; fix it, then ask for a training again"
             decision = policy.Decision("reject", reason)
         stamp = now()
         claim_doc = {
@@ -221,6 +221,7 @@ def finish_training(store: FirestoreStore, training_id: str, state: str, fields:
             elif pending:
                 follow_up = {**pending, "requestId": f"coalesced-{training_id}", "source": "coalesced"}
                 outbox.append(store.add_to_outbox(txn, topics.TOPIC_DATASET_IMPORTED, follow_up))
+            if pending:
                 ds_fields["pendingRequest"] = None
             txn.update(ds_ref, ds_fields)
         return outbox

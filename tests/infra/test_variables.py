@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from .conftest import INFRA
+from . import pipeline_code
+from .conftest import FUNCTIONS, INFRA
 from .terraform_config import single
 
 DEV_VARIABLES = INFRA / "envs" / "dev" / "variables.tf"
@@ -116,3 +117,23 @@ def test_pipeline_settings_take_the_other_settings_of_config_py(console_dir):
 def test_pipeline_settings_refuse_exactly_the_names_terraform_sets(dev):
     condition = single(dev.variables["pipeline_settings"]["validation"])["condition"]
     assert set(re.findall(r'"([A-Z][A-Z0-9_]+)"', condition)) == _names_terraform_sets(dev)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "lease", "ok"),
+    [("10", None, True), ("7", None, True), ("6", None, False), ("10", "600", False), ("20", "600", True)],
+)
+def test_deliveries_outlast_the_claim_lease(console_dir, attempts, lease, ok):
+    """A claim left by a delivery that died is taken over only after CREATE_LEASE_S: with deliveries at least
+    60 s apart, (attempts - 1) x 60 s must pass it (6 attempts: 300 s, not past the 300 s lease)."""
+    values = {"max_delivery_attempts": attempts}
+    if lease is not None:
+        values["pipeline_settings"] = f'{{CREATE_LEASE_S = "{lease}"}}'
+    assert refused(console_dir, **values) == (set() if ok else {"max_delivery_attempts"})
+
+
+def test_the_lease_the_validation_assumes_is_config_pys(dev):
+    condition = dev.variables["max_delivery_attempts"]["validation"][-1]["condition"]
+    default = re.search(r'"CREATE_LEASE_S", "(\d+)"', condition)
+    config_py = FUNCTIONS / "edgetrain_pipeline" / "config.py"
+    assert default and float(default.group(1)) == pipeline_code.setting_default(config_py, "CREATE_LEASE_S")

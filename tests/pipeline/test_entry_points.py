@@ -322,3 +322,15 @@ def test_a_request_id_used_again_for_another_request_is_a_recorded_rejection(dep
     reason = deps.store.get("rejected_messages", f"{function}:{again['id']}")["reason"]
     assert reason.startswith("requestId r-7 was used before for another request:")
     assert deps.backend.count("create_model") + deps.backend.count("import_data") == 1
+
+
+@pytest.mark.emulators
+@pytest.mark.parametrize("uri", ["/data/cells/annotations.csv", "file:///data/cells/annotations.csv"])
+def test_a_local_file_is_an_import_file_for_a_self_hosted_service(deps, uri):
+    """The local stack imports its CSV by absolute path: the service reads it inside the folders it may."""
+    event = pubsub_event({"schemaVersion": 1, "dataset": "cards", "inputUris": [uri]})
+
+    assert post(cloudevent_client("import_dataset"), event).status_code == 200
+
+    assert deps.store.get("rejected_messages", f"import_dataset:{event['id']}") is None
+    assert deps.backend.count("import_data") == 1

@@ -45,8 +45,24 @@ def running_training(deps) -> dict:
         ({"minNewExamples": "x"}, "datasets/cards.policy.minNewExamples"),
         ({"modelType": "cloud-high-accuracy-1"}, "datasets/cards.policy.modelType"),
         ({"budget": 5000}, "datasets/cards.policy.budget"),  # a misspelt key is not silently ignored
+        ({"train_budget_milli_node_hours": 5000}, "datasets/cards.policy.train_budget_milli_node_hours"),
+        (
+            {"minNewExamples": -1, "modelType": "x"},
+            "datasets/cards.policy.modelType: 'x' is not an edge object-detection model type",
+        ),
+        ({"minNewExamples": -1, "modelType": "x"}, "; datasets/cards.policy.minNewExamples: "),
     ],
-    ids=["text", "budget text", "budget huge", "min text", "model type", "unknown key"],
+    ids=[
+        "text",
+        "budget text",
+        "budget huge",
+        "min text",
+        "model type",
+        "unknown key",
+        "snake",
+        "two",
+        "both",
+    ],
 )
 def test_a_policy_an_operator_got_wrong_is_a_recorded_rejection_naming_the_field(deps, policy, reason):
     deps.store.update("datasets", "cards", {"policy": policy})
@@ -99,7 +115,8 @@ def test_a_pending_request_that_is_not_a_map_does_not_keep_the_training_running(
     assert tick() == 200
 
     assert deps.store.get("trainings", training["trainingId"])["state"] == "FAILED"
-    assert deps.store.get("datasets", "cards")["activeTraining"] is None
+    dataset = deps.store.get("datasets", "cards")
+    assert dataset["activeTraining"] is None and dataset["pendingRequest"] is None
     assert deps.publisher.on(topics.TOPIC_DATASET_IMPORTED) == []
 
 

@@ -90,6 +90,7 @@ def test_a_method_not_served_on_a_known_path_is_a_404(service, dataset, method):
     """As docs/service.md says (and Google's REST front end answers): found by probing, these were 400s."""
     response = requests.request(method, url(service, f"{dataset.name}:importData"), timeout=30)
     assert response.status_code == 404 and response.json()["error"]["status"] == "NOT_FOUND"
+    assert f"{method} is not served on" in response.json()["error"]["message"]
 
 
 def test_curl_cancel_returns_empty_object(service, dataset):

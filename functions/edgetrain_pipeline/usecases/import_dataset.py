@@ -7,6 +7,7 @@ from google.api_core import exceptions as gexc
 from .. import import_records
 from ..deps import Deps
 from ..envelope import PubSubEvent
+from ..resource_names import resource_id
 from ..schemas import ImportRequest
 from .common import Outcome, is_permanent_api_error, parse_or_none, reject, reused_request_id, transient
 
@@ -24,8 +25,9 @@ def import_dataset(deps: Deps, event: PubSubEvent) -> Outcome:
     )
     if record is None:
         earlier = deps.store.get("imports", import_records.import_id_for(key)) or {}
-        same = (earlier.get("dataset"), earlier.get("inputUris")) == (dataset, request.input_uris)
-        if request.request_id and not same:
+        earlier_id = resource_id(str(earlier.get("dataset") or ""))
+        same = (earlier_id, earlier.get("inputUris")) == (resource_id(dataset), request.input_uris)
+        if request.request_id and earlier and not same:
             what = f"an import of {earlier.get('inputUris')} into {earlier.get('dataset')}"
             return reject(deps, FUNCTION, event, reused_request_id(key, what))
         return Outcome("duplicate", f"import request {key} was already handled")

@@ -33,7 +33,11 @@ def start_training(deps: Deps, event: PubSubEvent) -> Outcome:
     key = request.request_id or event.event_id
     claimed = deps.store.get_event(FUNCTION, key) or {}
     earlier = claimed.get("dataset")
-    if request.request_id and earlier and resource_id(earlier) != resource_id(request.dataset):
+    if (
+        request.request_id
+        and isinstance(earlier, str)
+        and resource_id(earlier) != resource_id(request.dataset)
+    ):
         return reject(deps, FUNCTION, event, reused_request_id(key, f"a training of {earlier}"))
     if claimed.get("outcome"):  # cheap path for redeliveries
         return Outcome("duplicate", f"request {key} was already handled")

@@ -201,13 +201,20 @@ variable "pipeline_settings" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a message before it goes to its dead-letter topic (5-100). At least 60 s apart: keep (attempts - 1) x 60 s above CREATE_LEASE_S (300 s), or a claim left by a delivery that died is never taken over."
+  description = "Deliveries of a message before it goes to its dead-letter topic (7-100 with the default CREATE_LEASE_S). At least 60 s apart: (attempts - 1) x 60 s must pass CREATE_LEASE_S (300 s), or a claim left by a delivery that died is never taken over."
   type        = number
   default     = 10
 
   validation {
     condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
     error_message = "Pub/Sub accepts 5 to 100 delivery attempts."
+  }
+
+  validation {
+    # Deliveries come at least 60 s apart (main.tf's minimum_backoff); the last must come after the claim lease
+    # start_training waits out: CREATE_LEASE_S, config.py's 300 s unless pipeline_settings sets it.
+    condition     = (var.max_delivery_attempts - 1) * 60 > tonumber(lookup(var.pipeline_settings, "CREATE_LEASE_S", "300"))
+    error_message = "(max_delivery_attempts - 1) x 60 s must exceed CREATE_LEASE_S (300 s unless pipeline_settings sets it): raise the attempts."
   }
 }
 
