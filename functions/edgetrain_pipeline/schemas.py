@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +23,8 @@ _DISPLAY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")  # AutoML's model disp
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _GCS_URI = re.compile(r"gs://([a-z0-9._-]{1,222})/(.+)", re.DOTALL)  # the bucket: its characters, up to 222
 _MAX_OBJECT_NAME_BYTES = 1024  # Cloud Storage's limit
+# A training budget in milli node hours, in AutoML's range for mobile models (messages and dataset policies).
+Budget = Annotated[int, Field(ge=MIN_BUDGET_MILLI_NODE_HOURS, le=MAX_BUDGET_MILLI_NODE_HOURS)]
 TriggerSource = Literal["upstream", "import", "manual", "coalesced"]
 TerminalState = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
 NotificationType = Literal["MODEL_EXPORTED", "MODEL_REJECTED", "TRAINING_FAILED", "TRAINING_CANCELLED"]
@@ -84,12 +86,7 @@ class TrainingRequest(_Incoming):
 
     dataset: str
     model_type: str | None = Field(default=None, alias="modelType")
-    train_budget_milli_node_hours: int | None = Field(
-        default=None,
-        alias="trainBudgetMilliNodeHours",
-        ge=MIN_BUDGET_MILLI_NODE_HOURS,
-        le=MAX_BUDGET_MILLI_NODE_HOURS,
-    )
+    train_budget_milli_node_hours: Budget | None = Field(default=None, alias="trainBudgetMilliNodeHours")
     display_name: str | None = Field(default=None, alias="displayName")
     request_id: str | None = Field(default=None, alias="requestId")
     source: TriggerSource = "upstream"
@@ -162,12 +159,7 @@ class DatasetPolicy(_Message):
     model_config = ConfigDict(strict=True, populate_by_name=False)  # the camelCase keys only
 
     model_type: str | None = Field(default=None, alias="modelType")
-    train_budget_milli_node_hours: int | None = Field(
-        default=None,
-        alias="trainBudgetMilliNodeHours",
-        ge=MIN_BUDGET_MILLI_NODE_HOURS,
-        le=MAX_BUDGET_MILLI_NODE_HOURS,
-    )
+    train_budget_milli_node_hours: Budget | None = Field(default=None, alias="trainBudgetMilliNodeHours")
     min_new_examples: int | None = Field(default=None, alias="minNewExamples", ge=0)
 
     _model_type = field_validator("model_type")(_check_model_type)

@@ -216,13 +216,15 @@ def finish_training(store: FirestoreStore, training_id: str, state: str, fields:
         if ds.get("activeTraining") == training_id:
             ds_fields: dict[str, Any] = {"activeTraining": None, "updatedAt": stamp}
             pending = ds.get("pendingRequest")
-            if pending and not isinstance(pending, dict):
-                _LOGGER.warning("datasets/%s: pendingRequest %r is no request; dropped", ds_ref.id, pending)
-            elif pending:
-                follow_up = {**pending, "requestId": f"coalesced-{training_id}", "source": "coalesced"}
-                outbox.append(store.add_to_outbox(txn, topics.TOPIC_DATASET_IMPORTED, follow_up))
             if pending:
                 ds_fields["pendingRequest"] = None
+                if isinstance(pending, dict):
+                    follow_up = {**pending, "requestId": f"coalesced-{training_id}", "source": "coalesced"}
+                    outbox.append(store.add_to_outbox(txn, topics.TOPIC_DATASET_IMPORTED, follow_up))
+                else:
+                    _LOGGER.warning(
+                        "datasets/%s: pendingRequest %r is no request; dropped", ds_ref.id, pending
+                    )
             txn.update(ds_ref, ds_fields)
         return outbox
 

@@ -206,35 +206,33 @@ def test_an_import_with_no_good_row_fails_with_the_reasons(clients, service):
     assert clients.datasets.get_dataset(name=dataset.name).data_item_count == 0
 
 
-def test_partial_failures_stop_at_twenty_and_count_the_rest(clients, service):
-    dataset = create_dataset(clients, "many bad rows")
-    folder = service.storage_root / "test-bucket" / "many_bad"
+def _import_failing(clients, service, folder_name: str, lines: list[str]):
+    """ImportData of a Vertex CSV of `lines` into a new dataset, which fails: (the operation, its partial
+    failures' messages)."""
+    dataset = create_dataset(clients, folder_name)
+    folder = service.storage_root / "test-bucket" / folder_name
     folder.mkdir(parents=True)
-    (folder / "bad.csv").write_text("".join(f"often,gs://test-bucket/many_bad/{n}.jpg\n" for n in range(25)))
+    (folder / "bad.csv").write_text("".join(lines))
     op = clients.datasets.import_data(
-        name=dataset.name, import_configs=[import_config("gs://test-bucket/many_bad/bad.csv")]
+        name=dataset.name, import_configs=[import_config(f"gs://test-bucket/{folder_name}/bad.csv")]
     )
     with pytest.raises(exceptions.GoogleAPICallError):
         op.result(timeout=60)
-    failures = [status.message for status in op.metadata.generic_metadata.partial_failures]
+    return op, [status.message for status in op.metadata.generic_metadata.partial_failures]
+
+
+def test_partial_failures_stop_at_twenty_and_count_the_rest(clients, service):
+    lines = [f"often,gs://test-bucket/many_bad/{n}.jpg\n" for n in range(25)]
+    _, failures = _import_failing(clients, service, "many_bad", lines)
     assert len(failures) == 20
     assert "line 19: ML_USE 'often'" in failures[18]
     assert failures[19].startswith("... and 6 more rows were rejected")
 
 
 def test_an_import_of_many_bad_rows_keeps_only_the_failures_it_reports(clients, service):
-    dataset = create_dataset(clients, "thousands of bad rows")
-    folder = service.storage_root / "test-bucket" / "thousands_bad"
-    folder.mkdir(parents=True)
     lines = [f"often,gs://test-bucket/thousands_bad/{n}.jpg\n" for n in range(3000)]
     lines.append("training,gs://test-bucket/thousands_bad/missing.jpg,ace,0.1,0.1,,,0.5,0.5,,\n")  # the job's
-    (folder / "bad.csv").write_text("".join(lines))
-    op = clients.datasets.import_data(
-        name=dataset.name, import_configs=[import_config("gs://test-bucket/thousands_bad/bad.csv")]
-    )
-    with pytest.raises(exceptions.GoogleAPICallError):
-        op.result(timeout=60)
-    failures = [status.message for status in op.metadata.generic_metadata.partial_failures]
+    op, failures = _import_failing(clients, service, "thousands_bad", lines)
     assert len(failures) == 20
     assert "line 19: ML_USE 'often'" in failures[18]
     assert failures[19].startswith("... and 2982 more rows were rejected")
